@@ -1,0 +1,3 @@
+"""tracker: dated public predictions checked against live public data."""
+
+__version__ = "0.1.0"

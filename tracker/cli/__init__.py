@@ -1,0 +1,73 @@
+"""The `tracker` command line (Typer). Each stage adds its commands from its own module."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from tracker.config import Settings
+from tracker.db import DatabaseError, describe_url, upgrade_to_head
+
+app = typer.Typer(
+    name="tracker",
+    help="Track dated public predictions against live public data.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print one clear line on stderr and return the Exit to raise."""
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as exc:  # pydantic ValidationError: name the variable
+        raise fail(f"invalid configuration: {exc}".splitlines()[0]) from exc
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the database (TRACKER_DATABASE_URL) to the newest migration."""
+    settings = load_settings()
+    url = settings.effective_database_url()
+    try:
+        revision = upgrade_to_head(url)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    typer.echo(f"database {describe_url(url)} is at revision {revision} (head)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+) -> None:
+    """Migrate, load claims and bundled data, and serve the API and dashboard (uvicorn)."""
+    import uvicorn
+
+    from tracker.startup import prepare_database
+    from tracker.web.app import create_app
+
+    settings = load_settings()
+    try:
+        summary = prepare_database(settings)
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    for line in summary:
+        typer.echo(line)
+    typer.echo(f"tracker serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,113 @@
+"""Settings: every knob of the service, read from `TRACKER_*` environment variables.
+
+Nothing here runs at import time; call `Settings()` (or build one in a test) and pass it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SOURCE_NAMES: tuple[str, ...] = (
+    "owid",
+    "worldbank",
+    "ember",
+    "fred",
+    "openfda",
+    "clinicaltrials",
+    "manifold",
+    "epoch",
+)
+
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "owid": "https://ourworldindata.org/grapher",
+    "worldbank": "https://api.worldbank.org/v2",
+    "ember": "https://api.ember-energy.org/v1",
+    "fred": "https://api.stlouisfed.org/fred",
+    "openfda": "https://api.fda.gov",
+    "clinicaltrials": "https://clinicaltrials.gov/api/v2",
+    "manifold": "https://api.manifold.markets/v0",
+    "epoch": "https://epoch.ai/data/generated",
+}
+
+
+def default_data_dir() -> Path:
+    return Path.cwd() / "data"
+
+
+class Settings(BaseSettings):
+    """All configuration. Field `x` is read from `TRACKER_X`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRACKER_", env_file=None, extra="ignore", validate_default=True
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir, description="Local data directory.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; default: an SQLite file `tracker.db` in the data directory.",
+    )
+    claims_dir: Path = Field(default=Path("claims"), description="Directory of claim files.")
+    sync_claims_on_start: bool = Field(
+        default=True, description="`tracker serve` syncs the claims directory at start."
+    )
+    load_bundled_on_start: bool = Field(
+        default=True,
+        description="`tracker serve` loads the bundled real-data snapshot into an empty database.",
+    )
+    run_scheduler: bool = Field(
+        default=True, description="Run the fetch/evaluate scheduler inside `tracker serve`."
+    )
+    require_token_for_reads: bool = Field(
+        default=False, description="Require a bearer token for read endpoints too."
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Key signing dashboard sessions; random per process when unset.",
+    )
+    http_timeout_connect: float = 5.0
+    http_timeout_read: float = 30.0
+    http_max_retries: int = 3
+    http_backoff_base: float = 0.5
+    http_backoff_max: float = 30.0
+    http_max_body_bytes: int = 200 * 1024 * 1024
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    owid_base_url: str = DEFAULT_BASE_URLS["owid"]
+    worldbank_base_url: str = DEFAULT_BASE_URLS["worldbank"]
+    ember_base_url: str = DEFAULT_BASE_URLS["ember"]
+    fred_base_url: str = DEFAULT_BASE_URLS["fred"]
+    openfda_base_url: str = DEFAULT_BASE_URLS["openfda"]
+    clinicaltrials_base_url: str = DEFAULT_BASE_URLS["clinicaltrials"]
+    manifold_base_url: str = DEFAULT_BASE_URLS["manifold"]
+    epoch_base_url: str = DEFAULT_BASE_URLS["epoch"]
+
+    owid_api_key: SecretStr | None = None
+    worldbank_api_key: SecretStr | None = None
+    ember_api_key: SecretStr | None = None
+    fred_api_key: SecretStr | None = None
+    openfda_api_key: SecretStr | None = None
+    clinicaltrials_api_key: SecretStr | None = None
+    manifold_api_key: SecretStr | None = None
+    epoch_api_key: SecretStr | None = None
+
+    def effective_database_url(self) -> str:
+        """The configured URL, or the default SQLite file inside `data_dir`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tracker.db').as_posix()}"
+
+    def base_url(self, source: str) -> str:
+        value = getattr(self, f"{source}_base_url", None)
+        if not isinstance(value, str):
+            raise KeyError(f"unknown source {source!r}")
+        return value.rstrip("/")
+
+    def api_key(self, source: str) -> str | None:
+        value = getattr(self, f"{source}_api_key", None)
+        if isinstance(value, SecretStr):
+            return value.get_secret_value() or None
+        return None

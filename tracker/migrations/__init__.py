@@ -1,0 +1,1 @@
+"""Alembic migrations for tracker (date-prefixed revision files in versions/)."""

@@ -1,0 +1,431 @@
+"""The data model: every table, with history built in.
+
+Append-only tables (never UPDATEd except for the write-once closing columns named below):
+ClaimRevision, Criterion (closed by `valid_until`), Observation (closed by `known_until`),
+FetchRun (finished once), RawBody, Evaluation, Resolution (closed by `superseded_by_id`).
+Claim carries a copy of its current status for cheap reads; the truth is in Evaluation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+def utcnow() -> dt.datetime:
+    """The wall clock, for the edges only (the evaluator takes `now` as an argument)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; tracker stores timezone-aware UTC only")
+        value = value.astimezone(dt.UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def ts_column(*, nullable: bool = False, index: bool = False) -> Any:
+    return sa.Column(UTCDateTime(), nullable=nullable, index=index)
+
+
+def json_column(*, nullable: bool = False) -> Any:
+    return sa.Column(sa.JSON(), nullable=nullable)
+
+
+# --- enumerations (stored as plain strings so adding a value needs no migration) ---
+
+
+class DatePrecision(StrEnum):
+    day = "day"
+    month = "month"
+    year = "year"
+
+
+class ClaimKind(StrEnum):
+    hard = "hard"
+    judged = "judged"
+
+
+class Lifecycle(StrEnum):
+    draft = "draft"
+    active = "active"
+    withdrawn = "withdrawn"
+
+
+class Origin(StrEnum):
+    file = "file"
+    api = "api"
+
+
+class State(StrEnum):
+    upcoming = "upcoming"
+    open = "open"
+    awaiting_data = "awaiting_data"
+    needs_review = "needs_review"
+    resolved_true = "resolved_true"
+    resolved_false = "resolved_false"
+    resolved_partial = "resolved_partial"
+    void = "void"
+    ambiguous = "ambiguous"
+    withdrawn = "withdrawn"
+    error = "error"
+
+
+class Trend(StrEnum):
+    on_track = "on_track"
+    off_track = "off_track"
+    insufficient_data = "insufficient_data"
+    not_applicable = "not_applicable"
+
+
+class Outcome(StrEnum):
+    true = "true"
+    false = "false"
+    partial = "partial"
+    void = "void"
+    ambiguous = "ambiguous"
+
+
+class ResolutionMethod(StrEnum):
+    auto = "auto"
+    manual = "manual"
+
+
+class FetchStatus(StrEnum):
+    running = "running"
+    ok = "ok"
+    error = "error"
+
+
+# --- who said it, and where ---
+
+
+class Claimant(SQLModel, table=True):
+    """A person or organisation that makes or reports claims."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    name: str = Field(max_length=300)
+    kind: str = Field(default="person", max_length=20)  # person | organisation
+    description: str | None = None
+    url: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class SourceDocument(SQLModel, table=True):
+    """Where a claim was stated or reported."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    title: str = Field(max_length=500)
+    url: str | None = None
+    language: str | None = Field(default=None, max_length=20)
+    published_on: dt.date | None = None
+    published_precision: str | None = Field(default=None, max_length=10)
+    archived_sha256: str | None = Field(default=None, max_length=64)
+    note: str | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+# --- claims and their checks ---
+
+
+class Claim(SQLModel, table=True):
+    """A dated prediction. `spec` holds the whole normalised claim document of `version`."""
+
+    __table_args__ = (
+        sa.Index("ix_claim_deadline_state", "deadline", "status_state"),
+        sa.Index("ix_claim_lifecycle_state", "lifecycle", "status_state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=120, unique=True, index=True)
+    title: str = Field(max_length=500)
+    quote_original: str | None = None
+    quote_language: str | None = Field(default=None, max_length=20)
+    quote_en: str | None = None
+    claimant_id: int = Field(foreign_key="claimant.id", index=True)
+    reporter_id: int | None = Field(default=None, foreign_key="claimant.id")
+    source_document_id: int | None = Field(default=None, foreign_key="sourcedocument.id")
+    stated_on: dt.date | None = None
+    stated_precision: str = Field(default=DatePrecision.day, max_length=10)
+    stated_note: str | None = None
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    deadline: dt.date | None = Field(default=None)
+    deadline_interpretation: str | None = None
+    deadline_alternative: str | None = None
+    kind: str = Field(default=ClaimKind.hard, max_length=10)
+    tags: list[str] = Field(default_factory=list, sa_column=json_column())
+    lifecycle: str = Field(default=Lifecycle.active, max_length=10)
+    origin: str = Field(default=Origin.file, max_length=10)
+    origin_path: str | None = None
+    operationalised_by: str | None = Field(default=None, max_length=120)
+    variant_of: str | None = Field(default=None, max_length=120)
+    probability: float | None = None  # stated probability, for Brier scores
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    content_hash: str = Field(max_length=64)
+    version: int = Field(default=1)
+    criteria_version: int = Field(default=1)
+    # current status, copied from the latest Evaluation for cheap reads
+    status_state: str | None = Field(default=None, max_length=20, index=True)
+    status_trend: str | None = Field(default=None, max_length=20)
+    status_evaluation_id: int | None = Field(default=None)
+    status_changed_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class ClaimRevision(SQLModel, table=True):
+    """Append-only: one row per change of a claim (creation, edit, withdrawal)."""
+
+    __table_args__ = (sa.UniqueConstraint("claim_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    version: int
+    change: str = Field(max_length=20)  # created | updated | withdrawn | reactivated
+    note: str | None = None  # why (required when criteria of an active claim change)
+    diff: str | None = None  # readable unified diff against the previous version
+    criteria_changed: bool = False
+    content_hash: str = Field(max_length=64)
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    origin: str = Field(default=Origin.file, max_length=10)
+    author: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class Criterion(SQLModel, table=True):
+    """A versioned check of a claim. Closed (valid_until set) when a revision replaces it."""
+
+    __table_args__ = (sa.UniqueConstraint("claim_id", "key", "criteria_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    key: str = Field(max_length=120)
+    role: str = Field(default="resolves", max_length=20)  # resolves | context
+    kind: str = Field(max_length=40)  # the criterion type of tracker.criteria
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    criteria_version: int = Field(default=1)
+    valid_from: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    valid_until: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+# --- indicators and their data ---
+
+
+class Indicator(SQLModel, table=True):
+    """One time series from one source (from the indicator catalogue)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=200, unique=True, index=True)
+    source: str = Field(max_length=40, index=True)
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    title: str | None = None
+    unit: str = Field(max_length=40)
+    frequency: str = Field(default="annual", max_length=20)  # annual | monthly | daily | point
+    publication_lag_days: int = 0
+    revision_window_days: int = 0
+    refresh: str = Field(default="daily", max_length=60)  # e.g. "daily", "weekly", "every 6h"
+    next_update_expected: dt.date | None = None  # e.g. OWID's nextUpdate
+    last_updated_upstream: dt.date | None = None  # e.g. OWID's lastUpdated
+    last_fetch_run_id: int | None = None
+    last_success_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_error_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class RawBody(SQLModel, table=True):
+    """A fetched response body, content-addressed (sha256) and stored once."""
+
+    sha256: str = Field(primary_key=True, max_length=64)
+    size: int
+    content_type: str | None = Field(default=None, max_length=200)
+    compression: str = Field(default="gzip", max_length=10)
+    content: bytes = Field(sa_column=sa.Column(sa.LargeBinary(), nullable=False))
+    first_seen_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class FetchRun(SQLModel, table=True):
+    """Provenance of one fetch of one indicator (or one bundled-snapshot load)."""
+
+    __table_args__ = (sa.Index("ix_fetchrun_indicator_started", "indicator_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int | None = Field(default=None, foreign_key="indicator.id")
+    source: str = Field(max_length=40)
+    trigger: str = Field(default="manual", max_length=20)  # scheduler | cli | bundled | api | test
+    url: str | None = None  # secrets removed
+    started_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column(index=True))
+    finished_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    duration_ms: int | None = None
+    status: str = Field(default=FetchStatus.running, max_length=10)
+    http_status: int | None = None
+    attempts: int = 0
+    bytes: int | None = None
+    body_sha256: str | None = Field(default=None, max_length=64)
+    rows_seen: int = 0
+    rows_new: int = 0
+    rows_revised: int = 0
+    rows_unchanged: int = 0
+    error_kind: str | None = Field(default=None, max_length=40)
+    error: str | None = None
+    meta: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+
+
+class Observation(SQLModel, table=True):
+    """Bitemporal value: `period` of an indicator as known from `known_from` until `known_until`.
+
+    A revision closes the current row (sets known_until) and inserts a new one.
+    """
+
+    __table_args__ = (
+        # at most one current row per (indicator, period); also the "latest observation" path
+        sa.Index(
+            "uq_observation_current",
+            "indicator_id",
+            "period",
+            unique=True,
+            sqlite_where=sa.text("known_until IS NULL"),
+            postgresql_where=sa.text("known_until IS NULL"),
+        ),
+        sa.Index("ix_observation_asof", "indicator_id", "period", "known_from"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(foreign_key="indicator.id")
+    period: str = Field(max_length=20)  # "2025", "2025-03", "2025-03-01"
+    period_start: dt.date
+    value: float | None = None
+    known_from: dt.datetime = Field(sa_column=ts_column())
+    known_until: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    fetch_run_id: int | None = Field(default=None, foreign_key="fetchrun.id", index=True)
+
+
+# --- status over time ---
+
+
+class Evaluation(SQLModel, table=True):
+    """Append-only status history: one row per evaluation that changed anything."""
+
+    __table_args__ = (sa.Index("ix_evaluation_claim_at", "claim_id", "evaluated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id")
+    claim_version: int
+    evaluated_at: dt.datetime = Field(sa_column=ts_column())
+    as_of: dt.datetime = Field(sa_column=ts_column())
+    state: str = Field(max_length=20)
+    trend: str | None = Field(default=None, max_length=20)
+    reason: str
+    metric_value: float | None = None
+    metric_unit: str | None = Field(default=None, max_length=40)
+    metric_period: str | None = Field(default=None, max_length=20)
+    threshold: float | None = None
+    comparator: str | None = Field(default=None, max_length=4)
+    margin: float | None = None
+    progress: float | None = None
+    projection_value: float | None = None
+    projection_low: float | None = None
+    projection_high: float | None = None
+    projection_at: str | None = Field(default=None, max_length=20)
+    projection_model: str | None = Field(default=None, max_length=40)
+    required_growth: float | None = None
+    observed_growth: float | None = None
+    data_expected_on: dt.date | None = None
+    fingerprint: str = Field(max_length=64)  # hash of everything but the timestamps
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    evidence: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    evaluator_version: str = Field(max_length=20)
+
+
+class Resolution(SQLModel, table=True):
+    """Append-only verdicts. A newer one names the one it supersedes; the old one is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id", index=True)
+    claim_version: int
+    outcome: str = Field(max_length=12)
+    method: str = Field(max_length=10)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    rationale: str | None = None
+    evidence: list[str] = Field(default_factory=list, sa_column=json_column())
+    provisional: bool = True
+    final_after: dt.date | None = None
+    evaluation_id: int | None = Field(default=None, foreign_key="evaluation.id")
+    supersedes_id: int | None = Field(default=None, foreign_key="resolution.id")
+    superseded_by_id: int | None = Field(default=None)  # write-once pointer to the newer verdict
+
+
+# --- access and coordination ---
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token. Only a hash of the secret is stored; `prefix` finds the row."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, index=True)
+    prefix: str = Field(max_length=16, unique=True)
+    secret_hash: str = Field(max_length=128)
+    scopes: list[str] = Field(default_factory=list, sa_column=json_column())
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    last_used_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    revoked_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class SchedulerLease(SQLModel, table=True):
+    """Which process runs the scheduler (SQLite lock row; PostgreSQL also takes an advisory lock)."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    holder: str = Field(max_length=200)
+    acquired_at: dt.datetime = Field(sa_column=ts_column())
+    heartbeat_at: dt.datetime = Field(sa_column=ts_column())
+    expires_at: dt.datetime = Field(sa_column=ts_column())
+
+
+class JobRun(SQLModel, table=True):
+    """One run of a scheduled job, so restarts know what was last done and nothing repeats."""
+
+    __table_args__ = (sa.Index("ix_jobrun_job_started", "job_id", "started_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str = Field(max_length=200)
+    started_at: dt.datetime = Field(sa_column=ts_column())
+    finished_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    status: str = Field(default="running", max_length=10)
+    holder: str | None = Field(default=None, max_length=200)
+    error: str | None = None

@@ -1,0 +1,55 @@
+"""The application factory: builds the FastAPI app for a given Settings object.
+
+The lifespan owns the resources: the engine, the shared httpx client and the scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+
+from tracker import __version__
+from tracker.config import Settings
+from tracker.db import make_engine
+from tracker.web import health
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """Build the app. Pass `engine` to share one (tests); otherwise the lifespan makes one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine or make_engine(settings.effective_database_url())
+        closers: list[Callable[[], Any]] = []
+        app.state.closers = closers
+        try:
+            for hook in app.state.startup_hooks:
+                hook(app)
+            yield
+        finally:
+            for close in reversed(closers):
+                close()
+            if own_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="tracker",
+        version=__version__,
+        description=(
+            "Dated public predictions checked against live public data: claims, their "
+            "criteria, the indicator data that checks them, and their status over time."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.startup_hooks = []
+    app.state.readiness_probes = {}
+    if engine is not None:
+        app.state.engine = engine
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,45 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from tracker.db import current_revision, head_revision
+from tracker.web.deps import EngineDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="Liveness: the process answers")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Readiness: database reachable and at the migration head")
+def readyz(request: Request, engine: EngineDep) -> JSONResponse:
+    checks: dict[str, Any] = {}
+    ready = True
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        checks["database"] = {"ok": True, "backend": engine.dialect.name}
+    except Exception as exc:
+        ready = False
+        checks["database"] = {"ok": False, "error": type(exc).__name__}
+    if ready:
+        current, head = current_revision(engine), head_revision()
+        at_head = current == head
+        ready = ready and at_head
+        checks["migrations"] = {"ok": at_head, "current": current, "head": head}
+    for name, probe in getattr(request.app.state, "readiness_probes", {}).items():
+        result = probe(engine)
+        checks[name] = result
+        ready = ready and bool(result.get("ok", True))
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
