@@ -1,0 +1,125 @@
+"""The source protocol: what every provider adapter offers, and the values it returns.
+
+An adapter has a pure `parse(...)` (recorded payload in, points out) and a thin `fetch(...)`
+that builds the request(s) for one indicator and hands the bodies to `parse`. HTTP itself —
+timeouts, retries, size limits, redirect policy, secret redaction — is `tracker.sources.http`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One value of a series: `period` is "2025", "2025-03" or "2025-03-01"."""
+
+    period: str
+    value: float | None
+
+
+@dataclass(frozen=True)
+class IndicatorSpec:
+    """What an adapter needs to know about one indicator (from the catalogue)."""
+
+    key: str
+    source: str
+    params: Mapping[str, Any]
+    unit: str
+    frequency: str = "annual"
+
+
+@dataclass(frozen=True)
+class RecordedResponse:
+    """One HTTP exchange, as kept for provenance (URL already stripped of secrets)."""
+
+    url: str
+    status: int
+    body: bytes
+    content_type: str | None
+    elapsed_ms: int
+    attempts: int = 1
+
+
+@dataclass
+class SourceResult:
+    """What a fetch produced: the points (possibly lazy), every response, and metadata.
+
+    `meta` may carry `last_updated` / `next_update` (dates) when the upstream says them.
+    """
+
+    points: Iterable[Point]
+    responses: list[RecordedResponse] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class SourceError(Exception):
+    """A fetch or parse failed. `kind` is a short machine-readable label stored on the run."""
+
+    kind: str = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str | None = None,
+        responses: list[RecordedResponse] | None = None,
+        http_status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        if kind is not None:
+            self.kind = kind
+        self.responses = responses or []
+        self.http_status = http_status
+
+
+class ParseError(SourceError):
+    """The payload is malformed, or its schema drifted (e.g. an expected column is missing)."""
+
+    kind = "parse"
+
+
+class EmptyDataError(SourceError):
+    """The upstream answered but had no data for the indicator."""
+
+    kind = "empty"
+
+
+class Source(Protocol):
+    """A provider adapter. Registered by `name` in `tracker.sources.REGISTRY`."""
+
+    name: str
+    needs_key: bool
+
+    def fetch(self, http: Any, spec: IndicatorSpec) -> SourceResult:
+        """Fetch one indicator through the shared `tracker.sources.http.HttpFetcher`."""
+        ...
+
+    def parse(self, body: bytes, spec: IndicatorSpec) -> Iterator[Point]:
+        """Parse one recorded response body into points (pure; raises ParseError)."""
+        ...
+
+
+def period_start(period: str) -> dt.date:
+    """The first day of a period string ("2025" → 2025-01-01, "2025-03" → 2025-03-01)."""
+    parts = [int(p) for p in period.split("-")]
+    if len(parts) == 1:
+        return dt.date(parts[0], 1, 1)
+    if len(parts) == 2:
+        return dt.date(parts[0], parts[1], 1)
+    return dt.date(parts[0], parts[1], parts[2])
+
+
+def period_end(period: str) -> dt.date:
+    """The last day of a period string ("2025" → 2025-12-31)."""
+    parts = [int(p) for p in period.split("-")]
+    if len(parts) == 1:
+        return dt.date(parts[0], 12, 31)
+    if len(parts) == 2:
+        year, month = parts
+        first_next = dt.date(year + (month == 12), month % 12 + 1, 1)
+        return first_next - dt.timedelta(days=1)
+    return dt.date(parts[0], parts[1], parts[2])
