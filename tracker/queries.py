@@ -1,0 +1,530 @@
+"""Read-side queries shared by the API and the dashboard: claim lists, details, history, records.
+
+Every function takes a Session, only reads, and returns plain dataclasses or ORM rows (never
+commits). Each list is one query (or a fixed small number), never one query per claim.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from tracker.models import (
+    Claim,
+    Claimant,
+    ClaimRevision,
+    Criterion,
+    Evaluation,
+    Lifecycle,
+    Outcome,
+    Resolution,
+    SourceDocument,
+    State,
+    UTCDateTime,
+)
+
+SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
+SORT_KEYS: tuple[str, ...] = ("deadline", "-deadline", "slug", "-slug", "updated", "-updated")
+MAX_LIMIT = 500
+_FAR_FUTURE = dt.date(9999, 12, 31)
+
+AWAITING_STATES = (State.awaiting_data.value,)
+REVIEW_STATES = (State.needs_review.value,)
+RESOLVED_STATES = (
+    State.resolved_true.value,
+    State.resolved_false.value,
+    State.resolved_partial.value,
+    State.void.value,
+    State.ambiguous.value,
+)
+
+
+class InvalidCursor(ValueError):
+    """A pagination cursor that was not made by `list_claims` (or for another sort)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFilters:
+    """Filters of the claim list; None means "any". `q` searches slug and title."""
+
+    state: str | None = None
+    trend: str | None = None
+    tag: str | None = None
+    claimant: str | None = None  # claimant slug
+    deadline_before: dt.date | None = None  # deadline < this date
+    deadline_after: dt.date | None = None  # deadline > this date
+    lifecycle: str | None = None
+    kind: str | None = None
+    q: str | None = None
+
+
+@dataclass(slots=True)
+class ClaimItem:
+    """A claim with who made it and its current evaluation (None when never evaluated)."""
+
+    claim: Claim
+    claimant: Claimant
+    evaluation: Evaluation | None
+
+
+@dataclass(slots=True)
+class ClaimPage:
+    items: list[ClaimItem]
+    next_cursor: str | None
+
+
+@dataclass(slots=True)
+class ClaimDetail:
+    """Everything shown for one claim: parties, source, current criteria, status, verdict."""
+
+    claim: Claim
+    claimant: Claimant
+    reporter: Claimant | None
+    source_document: SourceDocument | None
+    criteria: list[Criterion]
+    evaluation: Evaluation | None
+    resolution: Resolution | None  # the current (not superseded) verdict, if any
+
+
+@dataclass(slots=True)
+class Deadlines:
+    """The reviewer's view: what is coming, what waits for data, what waits for a verdict."""
+
+    today: dt.date
+    within_days: int
+    upcoming: list[ClaimItem]
+    awaiting_data: list[ClaimItem]
+    needs_review: list[ClaimItem]
+
+
+@dataclass(slots=True)
+class TrackRecord:
+    """A claimant's record over their resolved claims.
+
+    share_kept = true / (true + false + partial); lateness = decision date − deadline (days) over
+    resolved claims with a deadline; Brier = mean (p − o)² over true/false claims stating a
+    probability p (o = 1 for true, 0 for false; partial, void and ambiguous are left out).
+    """
+
+    claimant: Claimant
+    claims: list[ClaimItem]
+    total: int
+    resolved_true: int
+    resolved_false: int
+    resolved_partial: int
+    void: int
+    ambiguous: int
+    unresolved: int
+    share_kept: float | None
+    mean_lateness_days: float | None
+    brier_score: float | None
+    brier_count: int
+
+
+@dataclass(slots=True)
+class StatusChange:
+    """One evaluation that changed a claim's status, with the state before it."""
+
+    evaluation: Evaluation
+    claim_slug: str
+    claim_title: str
+    previous_state: str | None = None
+    previous_trend: str | None = None
+    changed: list[str] = field(default_factory=list)
+
+
+# --- cursors ---
+
+
+def encode_cursor(sort: str, key: Any, claim_id: int) -> str:
+    """An opaque, URL-safe cursor: the last row's sort key and id."""
+    if isinstance(key, dt.datetime | dt.date):
+        key = key.isoformat()
+    raw = json.dumps([sort, key, claim_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
+    """The (key, id) in a cursor; InvalidCursor when it is malformed or for another sort."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        cursor_sort, key, claim_id = json.loads(raw)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidCursor("cursor is not one this API produced") from exc
+    if cursor_sort != sort or not isinstance(claim_id, int):
+        raise InvalidCursor("cursor belongs to another sort order; start again without it")
+    try:
+        if sort.lstrip("-") == "deadline":
+            key = dt.date.fromisoformat(key)
+        elif sort.lstrip("-") == "updated":
+            key = dt.datetime.fromisoformat(key)
+            if key.tzinfo is None:
+                raise ValueError("naive")
+        elif not isinstance(key, str):
+            raise ValueError("slug")
+    except (TypeError, ValueError) as exc:
+        raise InvalidCursor("cursor is not one this API produced") from exc
+    return key, claim_id
+
+
+def _sort_column(sort: str) -> sa.ColumnElement[Any]:
+    name = sort.lstrip("-")
+    if name == "deadline":
+        # undated claims sort after every dated one
+        return sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date()))
+    if name == "slug":
+        return sa.type_coerce(col(Claim.slug), sa.String())
+    return sa.type_coerce(col(Claim.updated_at), UTCDateTime())
+
+
+def _sort_value(claim: Claim, sort: str) -> Any:
+    name = sort.lstrip("-")
+    if name == "deadline":
+        return claim.deadline or _FAR_FUTURE
+    if name == "slug":
+        return claim.slug
+    return claim.updated_at
+
+
+def _filter_clauses(filters: ClaimFilters) -> list[sa.ColumnElement[bool]]:
+    clauses: list[sa.ColumnElement[bool]] = []
+    if filters.state:
+        clauses.append(col(Claim.status_state) == filters.state)
+    if filters.trend:
+        clauses.append(col(Claim.status_trend) == filters.trend)
+    if filters.lifecycle:
+        clauses.append(col(Claim.lifecycle) == filters.lifecycle)
+    if filters.kind:
+        clauses.append(col(Claim.kind) == filters.kind)
+    if filters.deadline_before:
+        clauses.append(col(Claim.deadline) < filters.deadline_before)
+    if filters.deadline_after:
+        clauses.append(col(Claim.deadline) > filters.deadline_after)
+    if filters.claimant:
+        clauses.append(col(Claimant.slug) == filters.claimant)
+    if filters.tag:
+        # tags is a JSON list; its text holds each tag as a quoted JSON string on both backends
+        needle = json.dumps(filters.tag)
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append(sa.cast(col(Claim.tags), sa.Text()).like(f"%{escaped}%", escape="\\"))
+    if filters.q:
+        pattern = (
+            "%"
+            + filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
+        clauses.append(
+            sa.or_(
+                sa.func.lower(col(Claim.slug)).like(pattern, escape="\\"),
+                sa.func.lower(col(Claim.title)).like(pattern, escape="\\"),
+            )
+        )
+    return clauses
+
+
+def _item_select() -> Any:
+    return (
+        select(Claim, Claimant, Evaluation)
+        .join(Claimant, col(Claimant.id) == col(Claim.claimant_id))
+        .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
+    )
+
+
+# --- public queries ---
+
+
+def list_claims(
+    session: Session,
+    filters: ClaimFilters | None = None,
+    sort: str = "deadline",
+    cursor: str | None = None,
+    limit: int = 50,
+) -> ClaimPage:
+    """One page of claims with claimant and current evaluation, keyset-paginated.
+
+    `sort` is one of SORT_KEYS ("-" = descending; ties broken by id). Raises ValueError for an
+    unknown sort and InvalidCursor for a bad cursor.
+    """
+    if sort not in SORT_KEYS:
+        raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    limit = max(1, min(limit, MAX_LIMIT))
+    descending = sort.startswith("-")
+    key_col = _sort_column(sort)
+    stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()))
+    if cursor:
+        key, last_id = decode_cursor(cursor, sort)
+        if descending:
+            stmt = stmt.where(
+                sa.or_(key_col < key, sa.and_(key_col == key, col(Claim.id) < last_id))
+            )
+        else:
+            stmt = stmt.where(
+                sa.or_(key_col > key, sa.and_(key_col == key, col(Claim.id) > last_id))
+            )
+    if descending:
+        stmt = stmt.order_by(key_col.desc(), col(Claim.id).desc())
+    else:
+        stmt = stmt.order_by(key_col.asc(), col(Claim.id).asc())
+    rows = session.exec(stmt.limit(limit + 1)).all()
+    items = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1].claim
+        assert last.id is not None
+        next_cursor = encode_cursor(sort, _sort_value(last, sort), last.id)
+    return ClaimPage(items=items, next_cursor=next_cursor)
+
+
+def all_claims(session: Session) -> list[ClaimItem]:
+    """Every claim with claimant and current evaluation, by slug (exports, calendar)."""
+    rows = session.exec(_item_select().order_by(col(Claim.slug))).all()
+    return [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
+
+
+def get_claim(session: Session, slug: str) -> ClaimDetail | None:
+    """The claim with this slug and everything shown beside it, or None."""
+    reporter = aliased(Claimant)
+    stmt = (
+        sa.select(Claim, Claimant, reporter, SourceDocument, Evaluation)
+        .join(Claimant, col(Claimant.id) == col(Claim.claimant_id))
+        .outerjoin(reporter, reporter.id == col(Claim.reporter_id))  # type: ignore[arg-type]
+        .outerjoin(SourceDocument, col(SourceDocument.id) == col(Claim.source_document_id))
+        .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
+        .where(col(Claim.slug) == slug)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    claim, claimant, rep, source, evaluation = row
+    assert claim.id is not None
+    criteria = list(
+        session.exec(
+            select(Criterion)
+            .where(col(Criterion.claim_id) == claim.id, col(Criterion.valid_until).is_(None))
+            .order_by(col(Criterion.id))
+        ).all()
+    )
+    resolution = session.exec(
+        select(Resolution)
+        .where(col(Resolution.claim_id) == claim.id, col(Resolution.superseded_by_id).is_(None))
+        .order_by(col(Resolution.decided_at).desc(), col(Resolution.id).desc())
+    ).first()
+    return ClaimDetail(
+        claim=claim,
+        claimant=claimant,
+        reporter=rep,
+        source_document=source,
+        criteria=criteria,
+        evaluation=evaluation,
+        resolution=resolution,
+    )
+
+
+def claim_history(session: Session, claim_id: int) -> list[Evaluation]:
+    """Every recorded evaluation of a claim, oldest first."""
+    return list(
+        session.exec(
+            select(Evaluation)
+            .where(col(Evaluation.claim_id) == claim_id)
+            .order_by(col(Evaluation.evaluated_at), col(Evaluation.id))
+        ).all()
+    )
+
+
+def claim_revisions(session: Session, claim_id: int) -> list[ClaimRevision]:
+    """Every revision of a claim, oldest (version 1) first."""
+    return list(
+        session.exec(
+            select(ClaimRevision)
+            .where(col(ClaimRevision.claim_id) == claim_id)
+            .order_by(col(ClaimRevision.version))
+        ).all()
+    )
+
+
+def claim_resolutions(session: Session, claim_id: int) -> list[Resolution]:
+    """Every verdict on a claim, superseded ones included, oldest first."""
+    return list(
+        session.exec(
+            select(Resolution)
+            .where(col(Resolution.claim_id) == claim_id)
+            .order_by(col(Resolution.decided_at), col(Resolution.id))
+        ).all()
+    )
+
+
+def upcoming_deadlines(session: Session, today: dt.date, within_days: int = 90) -> Deadlines:
+    """Active claims due in [today, today + within_days], and those awaiting data or review."""
+    horizon = today + dt.timedelta(days=within_days)
+    base = _item_select().where(col(Claim.lifecycle) == Lifecycle.active.value)
+    upcoming_rows = session.exec(
+        base.where(
+            col(Claim.deadline) >= today,
+            col(Claim.deadline) <= horizon,
+            sa.or_(
+                col(Claim.status_state).is_(None),
+                col(Claim.status_state).not_in(RESOLVED_STATES + AWAITING_STATES + REVIEW_STATES),
+            ),
+        ).order_by(col(Claim.deadline), col(Claim.id))
+    ).all()
+    waiting_rows = session.exec(
+        base.where(col(Claim.status_state).in_(AWAITING_STATES + REVIEW_STATES)).order_by(
+            sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date())),
+            col(Claim.id),
+        )
+    ).all()
+    waiting = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in waiting_rows]
+    return Deadlines(
+        today=today,
+        within_days=within_days,
+        upcoming=[ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in upcoming_rows],
+        awaiting_data=[i for i in waiting if i.claim.status_state in AWAITING_STATES],
+        needs_review=[i for i in waiting if i.claim.status_state in REVIEW_STATES],
+    )
+
+
+def current_resolutions(session: Session, claim_ids: Sequence[int]) -> dict[int, Resolution]:
+    """The current (not superseded) verdict of each given claim that has one."""
+    if not claim_ids:
+        return {}
+    rows = session.exec(
+        select(Resolution)
+        .where(
+            col(Resolution.claim_id).in_(list(claim_ids)),
+            col(Resolution.superseded_by_id).is_(None),
+        )
+        .order_by(col(Resolution.decided_at), col(Resolution.id))
+    ).all()
+    return {r.claim_id: r for r in rows}  # the newest wins if several are open
+
+
+def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
+    """The claimant's claims and their record (see TrackRecord), or None for an unknown slug."""
+    claimant = session.exec(select(Claimant).where(col(Claimant.slug) == slug)).first()
+    if claimant is None:
+        return None
+    rows = session.exec(
+        _item_select()
+        .where(col(Claim.claimant_id) == claimant.id)
+        .order_by(
+            sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date())),
+            col(Claim.id),
+        )
+    ).all()
+    items = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
+    verdicts = current_resolutions(session, [i.claim.id for i in items if i.claim.id is not None])
+    counts: Counter[str] = Counter()
+    lateness: list[int] = []
+    brier_terms: list[float] = []
+    for item in items:
+        resolution = verdicts.get(item.claim.id or -1)
+        if resolution is None:
+            continue
+        counts[resolution.outcome] += 1
+        if resolution.outcome in (Outcome.true, Outcome.false, Outcome.partial):
+            if item.claim.deadline is not None:
+                lateness.append((resolution.decided_at.date() - item.claim.deadline).days)
+            if item.claim.probability is not None and resolution.outcome != Outcome.partial:
+                observed = 1.0 if resolution.outcome == Outcome.true else 0.0
+                brier_terms.append((item.claim.probability - observed) ** 2)
+    judged = counts[Outcome.true] + counts[Outcome.false] + counts[Outcome.partial]
+    return TrackRecord(
+        claimant=claimant,
+        claims=items,
+        total=len(items),
+        resolved_true=counts[Outcome.true],
+        resolved_false=counts[Outcome.false],
+        resolved_partial=counts[Outcome.partial],
+        void=counts[Outcome.void],
+        ambiguous=counts[Outcome.ambiguous],
+        unresolved=len(items) - sum(counts.values()),
+        share_kept=counts[Outcome.true] / judged if judged else None,
+        mean_lateness_days=sum(lateness) / len(lateness) if lateness else None,
+        brier_score=sum(brier_terms) / len(brier_terms) if brier_terms else None,
+        brier_count=len(brier_terms),
+    )
+
+
+def recent_status_changes(
+    session: Session, limit: int = 50, *, claim_id: int | None = None
+) -> list[StatusChange]:
+    """The newest evaluations (each one a change), newest first, with the state before each."""
+    stmt = (
+        select(Evaluation, Claim.slug, Claim.title)
+        .join(Claim, col(Claim.id) == col(Evaluation.claim_id))
+        .order_by(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc())
+        .limit(max(1, min(limit, MAX_LIMIT)))
+    )
+    if claim_id is not None:
+        stmt = stmt.where(col(Evaluation.claim_id) == claim_id)
+    rows = session.exec(stmt).all()
+    if not rows:
+        return []
+    # the previous evaluation of each row: one more query over the histories of those claims
+    claim_ids = sorted({ev.claim_id for ev, _, _ in rows})
+    earlier = session.exec(
+        select(Evaluation)
+        .where(col(Evaluation.claim_id).in_(claim_ids))
+        .order_by(col(Evaluation.claim_id), col(Evaluation.evaluated_at), col(Evaluation.id))
+    ).all()
+    previous: dict[int, Evaluation | None] = {}
+    last_seen: dict[int, Evaluation] = {}
+    for ev in earlier:
+        assert ev.id is not None
+        previous[ev.id] = last_seen.get(ev.claim_id)
+        last_seen[ev.claim_id] = ev
+    changes: list[StatusChange] = []
+    for ev, slug, title in rows:
+        before = previous.get(ev.id or -1)
+        changed = _changed_fields(before, ev)
+        changes.append(
+            StatusChange(
+                evaluation=ev,
+                claim_slug=slug,
+                claim_title=title,
+                previous_state=before.state if before else None,
+                previous_trend=before.trend if before else None,
+                changed=changed,
+            )
+        )
+    return changes
+
+
+def _changed_fields(before: Evaluation | None, after: Evaluation) -> list[str]:
+    if before is None:
+        return ["state"]
+    names = ("state", "trend", "metric_value", "metric_period", "projection_value", "reason")
+    return [n for n in names if getattr(before, n) != getattr(after, n)]
+
+
+def counts_by_state(session: Session) -> dict[str, int]:
+    """How many claims are in each state (never-evaluated claims count as "unevaluated")."""
+    rows = session.exec(
+        select(Claim.status_state, sa.func.count()).group_by(col(Claim.status_state))
+    ).all()
+    return {(state or "unevaluated"): int(n) for state, n in rows}
+
+
+def claims_fingerprint(session: Session) -> tuple[int, dt.datetime | None, int | None]:
+    """(count, newest updated_at, newest evaluation id): changes whenever any claim read changes."""
+    row = session.execute(
+        sa.select(
+            sa.func.count(col(Claim.id)),
+            sa.func.max(sa.type_coerce(col(Claim.updated_at), UTCDateTime())),
+            sa.func.max(col(Claim.status_evaluation_id)),
+        )
+    ).one()
+    newest = row[1]
+    if isinstance(newest, str):  # SQLite may hand back max() of a datetime as text
+        newest = dt.datetime.fromisoformat(newest).replace(tzinfo=dt.UTC)
+    return int(row[0]), newest, row[2]
