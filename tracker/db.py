@@ -14,6 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
@@ -33,22 +34,64 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# A PostgreSQL server that does not answer must fail fast with a clear line, not hang.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Build an engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {"echo": echo, "future": True}
-    if parsed.get_backend_name() == "sqlite":
+    """Build an engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
+
+    Raises DatabaseError (one line) when the URL is malformed or its driver is not installed.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # ArgumentError / ValueError: the text of the URL is wrong
+        raise DatabaseError(f"invalid database URL {_safe_text(url)!r}: {exc}") from exc
+    kwargs: dict[str, Any] = {"echo": echo}
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
         kwargs["pool_size"] = 10
         kwargs["max_overflow"] = 20
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(parsed, **kwargs)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        if "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS}
+    try:
+        engine = sa.create_engine(parsed, **kwargs)
+    except ModuleNotFoundError as exc:
+        hint = " (install it with: pip install -e '.[postgres]')" if backend == "postgresql" else ""
+        raise DatabaseError(
+            f"no driver for database URL {parsed.render_as_string(hide_password=True)}: "
+            f"module {exc.name!r} is not installed{hint}"
+        ) from exc
+    except Exception as exc:  # unknown dialect or bad option: name the URL, not a traceback
+        raise DatabaseError(
+            f"cannot use database URL {parsed.render_as_string(hide_password=True)}: "
+            f"{_first_line(exc)}"
+        ) from exc
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a driver's message (SQLAlchemy wraps it in `orig`)."""
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _safe_text(url: str) -> str:
+    """A URL that did not parse, with anything between `:` and `@` masked."""
+    head, sep, tail = url.rpartition("@")
+    if not sep:
+        return url
+    scheme, _, userinfo = head.partition("://")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}" if ":" in userinfo else url
 
 
 @contextlib.contextmanager
@@ -64,9 +107,21 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def alembic_config(url: str) -> Config:
+    """Alembic configuration for `url`; new revision files are passed through ruff."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    # Generated revisions must pass the same gates as hand-written code (ruff check + format).
+    hooks = "post_write_hooks"
+    cfg.set_section_option(hooks, "hooks", "ruff_fix, ruff_format")
+    cfg.set_section_option(hooks, "ruff_fix.type", "module")
+    cfg.set_section_option(hooks, "ruff_fix.module", "ruff")
+    cfg.set_section_option(
+        hooks, "ruff_fix.options", "check --fix --unsafe-fixes --quiet REVISION_SCRIPT_FILENAME"
+    )
+    cfg.set_section_option(hooks, "ruff_format.type", "module")
+    cfg.set_section_option(hooks, "ruff_format.module", "ruff")
+    cfg.set_section_option(hooks, "ruff_format.options", "format --quiet REVISION_SCRIPT_FILENAME")
     return cfg
 
 
@@ -89,42 +144,63 @@ def check_connection(engine: Engine) -> None:
     """Raise DatabaseError with one clear line when the database cannot be reached or written."""
     url = engine.url.render_as_string(hide_password=True)
     if engine.dialect.name == "sqlite":
-        _check_sqlite_writable(engine)
+        _check_sqlite_path(engine)
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # every driver has its own exception tree
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0] if str(exc) else type(exc)
-        raise DatabaseError(f"cannot connect to database {url}: {reason}") from exc
+        raise DatabaseError(f"cannot connect to database {url}: {_first_line(exc)}") from exc
 
 
 def upgrade_to_head(url: str, engine: Engine | None = None) -> str | None:
-    """Migrate the database at `url` to the head revision; return the revision reached."""
+    """Migrate the database at `url` to the head revision; return the revision reached.
+
+    An edge: commits the migration. Raises DatabaseError (one line) when the database cannot be
+    reached, written, or is at a revision this code does not know.
+    """
     own_engine = engine is None
     engine = engine or make_engine(url)
     try:
         check_connection(engine)
         cfg = alembic_config(url)
-        with engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+        shown = engine.url.render_as_string(hide_password=True)
+        try:
+            with engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except CommandError as exc:  # e.g. the database is at a revision from newer code
+            raise DatabaseError(f"cannot migrate database {shown}: {_first_line(exc)}") from exc
+        except sa.exc.OperationalError as exc:  # read-only file, disk full, connection lost
+            raise DatabaseError(f"cannot migrate database {shown}: {_first_line(exc)}") from exc
         return current_revision(engine)
     finally:
         if own_engine:
             engine.dispose()
 
 
-def _check_sqlite_writable(engine: Engine) -> None:
+def _check_sqlite_path(engine: Engine) -> None:
+    """Name the path problem before SQLite reports a bare "unable to open database file"."""
     database = engine.url.database
-    if not database or database == ":memory:":
+    if not database or database == ":memory:" or database.startswith("file:"):
         return
     path = Path(database)
+    if path.is_dir():
+        raise DatabaseError(f"SQLite database path is a directory: {path}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise DatabaseError(
+                    f"SQLite database path {path} is not usable: {parent} is a file, "
+                    "not a directory"
+                )
+            break
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # names the directory, not a traceback
         raise DatabaseError(
             f"cannot create the SQLite directory {path.parent}: {exc.strerror}"
         ) from exc
+    # os.access is only a first answer (root passes it everywhere); connect() is the real test.
     target = path if path.exists() else path.parent
     if not os.access(target, os.W_OK):
         raise DatabaseError(f"SQLite database path is not writable: {path}")

@@ -52,13 +52,13 @@ def serve(
     """Migrate, load claims and bundled data, and serve the API and dashboard (uvicorn)."""
     import uvicorn
 
-    from tracker.startup import prepare_database
+    from tracker.startup import StartupError, prepare_database
     from tracker.web.app import create_app
 
     settings = load_settings()
     try:
         summary = prepare_database(settings)
-    except DatabaseError as exc:
+    except (DatabaseError, StartupError) as exc:
         raise fail(str(exc)) from exc
     for line in summary:
         typer.echo(line)

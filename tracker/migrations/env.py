@@ -24,8 +24,12 @@ def _configure(connection):  # type: ignore[no-untyped-def]
 
 def run_migrations_offline() -> None:
     url = context.config.get_main_option("sqlalchemy.url") or Settings().effective_database_url()
-    context.configure(url=url, target_metadata=target_metadata, literal_binds=True,
-                      render_as_batch=url.startswith("sqlite"))
+    context.configure(
+        url=url,
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=url.startswith("sqlite"),
+    )
     with context.begin_transaction():
         context.run_migrations()
 

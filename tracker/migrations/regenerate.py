@@ -23,9 +23,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'regen.db'}"
         cfg = alembic_config(url)
-        cfg.set_main_option(
-            "file_template", "20261128_%%(rev)s_%%(slug)s"
-        )
+        cfg.set_main_option("file_template", "20261128_%%(rev)s_%%(slug)s")
         command.revision(cfg, message="initial", autogenerate=True, rev_id="0001")
     print("regenerated", next(versions.glob("*_0001_initial.py")))
 

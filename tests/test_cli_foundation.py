@@ -1,0 +1,143 @@
+"""The `tracker` command as a user runs it (a subprocess): migrate, help, and one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from tracker_process import free_port, tracker_command, tracker_env
+
+from tracker.db import current_revision, head_revision, make_engine, upgrade_to_head
+
+
+def run_tracker(
+    args: list[str], env: dict[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*tracker_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected exactly one line on stderr, got:\n{result.stderr}"
+    line = lines[0]
+    assert line.startswith("error: "), line
+    for needle in needles:
+        assert needle in line, f"{needle!r} not in {line!r}"
+    return line
+
+
+def command_args(name: str) -> list[str]:
+    """`migrate`, or `serve` on a free port (it must fail before it ever listens)."""
+    return ["serve", "--port", str(free_port())] if name == "serve" else [name]
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_unreachable_postgresql_is_one_clear_line(command, tmp_path):
+    url = "postgresql://tracker:s3cr3t-pw@127.0.0.1:1/tracker"
+    args = command_args(command)
+    result = run_tracker(args, tracker_env(tmp_path, TRACKER_DATABASE_URL=url), tmp_path)
+    line = assert_one_line_error(result, "cannot connect to database", "127.0.0.1:1/tracker")
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+    assert "***" in line
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_unwritable_sqlite_path_is_one_clear_line(command, tmp_path):
+    # As root os.access() says yes to everything; a path below a regular file fails for anyone.
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a directory\n")
+    db_path = blocker / "x.db"
+    env = tracker_env(tmp_path, TRACKER_DATABASE_URL=f"sqlite:///{db_path}")
+    result = run_tracker(command_args(command), env, tmp_path)
+    assert_one_line_error(result, str(db_path), "not a directory")
+    assert blocker.read_text() == "not a directory\n"
+
+
+def test_sqlite_path_that_is_a_directory_is_one_clear_line(tmp_path):
+    env = tracker_env(tmp_path, TRACKER_DATABASE_URL=f"sqlite:///{tmp_path}")
+    result = run_tracker(["migrate"], env, tmp_path)
+    assert_one_line_error(result, "is a directory", str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("url", "needle"),
+    [
+        ("not-a-url", "invalid database URL"),
+        ("postgresql://user:pw@host:notaport/db", "invalid database URL"),
+        ("mysql://user:pw@127.0.0.1/db", "no driver for database URL"),
+    ],
+    ids=["garbage", "bad-port", "missing-driver"],
+)
+def test_bad_database_url_is_one_clear_line(url, needle, tmp_path):
+    result = run_tracker(["migrate"], tracker_env(tmp_path, TRACKER_DATABASE_URL=url), tmp_path)
+    assert_one_line_error(result, needle)
+    assert ":pw@" not in result.stderr
+
+
+def test_invalid_setting_names_the_variable(tmp_path):
+    env = tracker_env(tmp_path, TRACKER_RUN_SCHEDULER="sometimes")
+    result = run_tracker(["migrate"], env, tmp_path)
+    assert_one_line_error(result, "invalid configuration")
+
+
+def test_database_from_newer_code_is_one_clear_line(empty_db_url, tmp_path):
+    upgrade_to_head(empty_db_url)
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
+    finally:
+        engine.dispose()
+    env = tracker_env(tmp_path, TRACKER_DATABASE_URL=empty_db_url)
+    result = run_tracker(["migrate"], env, tmp_path)
+    assert_one_line_error(result, "cannot migrate database", "ffffffffffff")
+
+
+def test_migrate_brings_an_empty_database_to_head(empty_db_url, tmp_path):
+    env = tracker_env(tmp_path, TRACKER_DATABASE_URL=empty_db_url)
+
+    result = run_tracker(["migrate"], env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    head = head_revision()
+    assert f"at revision {head} (head)" in result.stdout
+    engine = make_engine(empty_db_url)
+    try:
+        assert current_revision(engine) == head
+    finally:
+        engine.dispose()
+    # Running it again is harmless.
+    again = run_tracker(["migrate"], env, tmp_path)
+    assert again.returncode == 0, again.stderr
+
+
+def test_migrate_default_database_is_a_file_in_the_data_dir(tmp_path):
+    env = tracker_env(tmp_path)
+    result = run_tracker(["migrate"], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "tracker.db").is_file()
+
+
+@pytest.mark.parametrize("args", [[], ["migrate"], ["serve"]], ids=["top", "migrate", "serve"])
+def test_help_describes_each_command(args, tmp_path):
+    result = run_tracker([*args, "--help"], tracker_env(tmp_path), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Usage:" in result.stdout
+    if not args:
+        assert "migrate" in result.stdout
+        assert "serve" in result.stdout
+    if args == ["serve"]:
+        assert "--port" in result.stdout
+        assert "--host" in result.stdout
