@@ -15,10 +15,15 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One value of a series: `period` is "2025", "2025-03" or "2025-03-01"."""
+    """One value of a series: `period` is "2025", "2025-03" or "2025-03-01".
+
+    `known_from` is set only when the upstream says since when this value was published
+    (FRED/ALFRED vintages: the observation's `realtime_start`); otherwise None.
+    """
 
     period: str
     value: float | None
+    known_from: dt.date | None = None
 
 
 @dataclass(frozen=True)
