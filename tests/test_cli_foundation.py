@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from tracker_process import free_port, tracker_command, tracker_env
+from tracker_process import REPO_ROOT, free_port, tracker_command, tracker_env
 
 from tracker.db import current_revision, head_revision, make_engine, upgrade_to_head
 
@@ -141,3 +142,75 @@ def test_help_describes_each_command(args, tmp_path):
     if args == ["serve"]:
         assert "--port" in result.stdout
         assert "--host" in result.stdout
+
+
+# --- the README documents what exists, and claims nothing that does not -----------------------
+
+README = REPO_ROOT / "README.md"
+
+
+def _readme_block(marker: str) -> list[str]:
+    text = README.read_text(encoding="utf-8")
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    assert start in text and end in text, f"README lacks the {marker} markers"
+    block = text.split(start, 1)[1].split(end, 1)[0]
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("```")]
+
+
+def test_readme_set_up_commands_are_single_lines():
+    (run,) = _readme_block("run-command")
+    (test,) = _readme_block("test-command")
+    for command in (run, test):
+        assert command.startswith("python3 -m venv .venv && .venv/bin/pip install")
+    assert run.endswith(".venv/bin/tracker serve")
+    assert test.endswith(".venv/bin/python -m pytest")
+    assert "'.[test]'" in test
+
+
+def test_readme_configuration_table_lists_every_setting():
+    from tracker.config import DEFAULT_BASE_URLS, SOURCE_NAMES, Settings
+
+    text = README.read_text(encoding="utf-8")
+    per_source = {f"{s}_{kind}" for s in SOURCE_NAMES for kind in ("base_url", "api_key")}
+    for name in Settings.model_fields:
+        if name in per_source:
+            continue
+        assert f"`TRACKER_{name.upper()}`" in text, f"add TRACKER_{name.upper()} to README"
+    assert "`TRACKER_<SOURCE>_BASE_URL`" in text
+    assert "`TRACKER_<SOURCE>_API_KEY`" in text
+    for source in SOURCE_NAMES:
+        assert f"`{source.upper()}`" in text, f"add source {source} to README"
+        assert DEFAULT_BASE_URLS[source] in text
+
+
+def _cli_paths() -> set[str]:
+    """Every runnable command path, e.g. {"tracker migrate", "tracker claims check"}."""
+    import typer
+
+    from tracker.cli import app
+
+    def walk(command: Any, prefix: str) -> set[str]:
+        subcommands = getattr(command, "commands", None)  # a group (typer vendors click)
+        if not subcommands:
+            return {prefix}
+        paths: set[str] = set()
+        for name, sub in subcommands.items():
+            paths |= walk(sub, f"{prefix} {name}")
+        return paths
+
+    return walk(typer.main.get_command(app), "tracker")
+
+
+def test_readme_lists_every_command_and_marks_unbuilt_ones_planned():
+    text = README.read_text(encoding="utf-8")
+    existing = _cli_paths()
+    for path in existing:
+        assert f"`{path}" in text, f"add `{path}` to the README's command table"
+    rows = [line for line in text.splitlines() if line.startswith("| `tracker ")]
+    assert rows, "README has no command table"
+    for row in rows:
+        documented = row.split("`")[1]
+        words = [w for w in documented.split() if not w.startswith(("[", "-"))]
+        path = " ".join(w for w in words if w.islower() and w.isalpha())
+        if "*planned*" not in row:
+            assert path in existing, f"README presents `{path}` as built, but it is not"
