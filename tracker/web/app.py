@@ -10,12 +10,14 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from tracker import __version__
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import health
+from tracker.web import api, dashboard, health
+from tracker.web.problems import install_problem_handlers
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
@@ -52,4 +54,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     if engine is not None:
         app.state.engine = engine
     app.include_router(health.router)
+    app.include_router(dashboard.router)
+    app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
+    install_problem_handlers(app)
+    app.include_router(api.router)
     return app

@@ -1,0 +1,630 @@
+"""The HTTP API under /api/v1: claims, status, history, deadlines, track records, exports, feeds.
+
+Reads are public unless `require_token_for_reads`; writes need a bearer token with a scope.
+Every error is a problem+json document (tracker.web.problems).
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import datetime as dt
+import io
+import json
+import xml.etree.ElementTree as ET
+from typing import Annotated, Any
+
+import icalendar
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from tracker import queries
+from tracker.auth import TokenError, has_scope, verify_token
+from tracker.criteria import criterion_indicators
+from tracker.models import ApiToken, Claim, Criterion, Indicator, utcnow
+from tracker.sources.base import period_end
+from tracker.web import schemas
+from tracker.web.caching import StatusCache, conditional_response
+from tracker.web.deps import EngineDep, SessionDep, SettingsDep
+from tracker.web.problems import ProblemError
+
+API_PREFIX = "/api/v1"
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": schemas.Problem, "content": {"application/problem+json": {}}}
+    for code in (400, 401, 403, 404, 409, 422)
+}
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="A token from `tracker token create` (trk_<prefix>_<secret>).",
+)
+router = APIRouter(prefix=API_PREFIX, tags=["claims"], responses=PROBLEM_RESPONSES)
+
+
+# --- authentication ---
+
+
+def _unauthorized(reason: str, *, error: str | None) -> ProblemError:
+    challenge = 'Bearer realm="tracker"'
+    if error:
+        challenge += f', error="{error}"'
+    return ProblemError(
+        401,
+        reason,
+        code="unauthorized",
+        title="Authentication required",
+        headers={"WWW-Authenticate": challenge},
+    )
+
+
+def authenticate(request: Request, engine: Engine) -> ApiToken:
+    """The token of this request, or 401 (missing, malformed, unknown or revoked)."""
+    header = request.headers.get("authorization")
+    if not header:
+        raise _unauthorized("no bearer token was given", error=None)
+    scheme, _, raw = header.partition(" ")
+    if scheme.lower() != "bearer" or not raw.strip():
+        raise _unauthorized(
+            "the Authorization header must be 'Bearer <token>'", error="invalid_request"
+        )
+    try:
+        # its own short transaction: last_used_at is recorded even if the request then fails
+        with Session(engine, expire_on_commit=False) as session:
+            token = verify_token(session, raw.strip(), now=utcnow())
+            session.commit()
+    except TokenError as exc:
+        raise _unauthorized(exc.reason, error="invalid_token") from exc
+    return token
+
+
+def require_scope(scope: str) -> Any:
+    """A dependency: the request's token, which must carry `scope` (401 / 403 otherwise)."""
+
+    def dependency(
+        request: Request,
+        engine: EngineDep,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
+    ) -> ApiToken:
+        token = authenticate(request, engine)
+        if not has_scope(token, scope):
+            raise ProblemError(
+                403,
+                f"this token lacks the scope {scope!r}",
+                code="insufficient-scope",
+                title="Forbidden",
+                headers={
+                    "WWW-Authenticate": (
+                        f'Bearer realm="tracker", error="insufficient_scope", scope="{scope}"'
+                    )
+                },
+            )
+        return token
+
+    return Depends(dependency)
+
+
+async def read_access(request: Request, settings: SettingsDep) -> None:
+    """Reads are public unless settings.require_token_for_reads (then any valid token)."""
+    if settings.require_token_for_reads:
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(authenticate, request, request.app.state.engine)
+
+
+ReadAccess = Annotated[None, Depends(read_access)]
+WriteToken = Annotated[ApiToken, require_scope("claims:write")]
+ResolveToken = Annotated[ApiToken, require_scope("resolve")]
+
+
+# --- the claim dependency: load by slug or 404, written once ---
+
+
+def not_found(slug: str) -> ProblemError:
+    return ProblemError(404, f"no claim with slug {slug!r}", code="not-found", title="Not Found")
+
+
+def load_claim(session: Session, slug: str) -> queries.ClaimDetail:
+    detail = queries.get_claim(session, slug)
+    if detail is None:
+        raise not_found(slug)
+    return detail
+
+
+def claim_dependency(slug: str, session: SessionDep) -> queries.ClaimDetail:
+    return load_claim(session, slug)
+
+
+ClaimDep = Annotated[queries.ClaimDetail, Depends(claim_dependency)]
+
+
+# --- helpers ---
+
+
+def json_bytes(model: Any) -> bytes:
+    if hasattr(model, "model_dump_json"):
+        return str(model.model_dump_json()).encode()
+    return json.dumps(model, default=str, separators=(",", ":")).encode()
+
+
+def status_cache(request: Request) -> StatusCache:
+    cache = getattr(request.app.state, "status_cache", None)
+    if cache is None:
+        cache = request.app.state.status_cache = StatusCache()
+    return cache
+
+
+def _claim_stamp(engine: Engine, slug: str) -> tuple[Any, ...] | None:
+    table = Claim.__table__.c  # type: ignore[attr-defined]
+    stmt = sa.select(table.id, table.version, table.status_evaluation_id, table.updated_at).where(
+        table.slug == slug
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).first()
+    return tuple(row) if row is not None else None
+
+
+# --- reads ---
+
+
+@router.get(
+    "/claims",
+    response_model=schemas.ClaimPageOut,
+    summary="List claims with filters, sorting and cursor pagination",
+)
+def list_claims(
+    request: Request,
+    session: SessionDep,
+    _access: ReadAccess,
+    state: Annotated[str | None, Query(description="Current state.", examples=["open"])] = None,
+    trend: Annotated[str | None, Query(examples=["on_track"])] = None,
+    tag: Annotated[str | None, Query(examples=["energy"])] = None,
+    claimant: Annotated[str | None, Query(description="Claimant slug.")] = None,
+    deadline_before: Annotated[dt.date | None, Query(description="Deadline before.")] = None,
+    deadline_after: Annotated[dt.date | None, Query(description="Deadline after.")] = None,
+    lifecycle: Annotated[str | None, Query(examples=["active"])] = None,
+    kind: Annotated[str | None, Query(examples=["judged"])] = None,
+    q: Annotated[str | None, Query(description="Search slug and title.")] = None,
+    sort: Annotated[
+        str, Query(description="deadline, slug or updated; prefix '-' for descending.")
+    ] = "deadline",
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+) -> Response:
+    filters = queries.ClaimFilters(
+        state=state,
+        trend=trend,
+        tag=tag,
+        claimant=claimant,
+        deadline_before=deadline_before,
+        deadline_after=deadline_after,
+        lifecycle=lifecycle,
+        kind=kind,
+        q=q,
+    )
+    if sort not in queries.SORT_KEYS:
+        raise ProblemError(
+            400,
+            f"unknown sort {sort!r}; use one of {', '.join(queries.SORT_KEYS)}",
+            code="bad-request",
+            errors=[{"field": "sort", "location": "query", "message": "unknown sort"}],
+        )
+    try:
+        page = queries.list_claims(session, filters, sort, cursor, limit)
+    except queries.InvalidCursor as exc:
+        raise ProblemError(
+            400,
+            str(exc),
+            code="bad-cursor",
+            errors=[{"field": "cursor", "location": "query", "message": str(exc)}],
+        ) from exc
+    body = schemas.ClaimPageOut(
+        items=[schemas.summary_out(i) for i in page.items], next_cursor=page.next_cursor
+    )
+    headers = {}
+    if page.next_cursor:
+        next_url = request.url.include_query_params(cursor=page.next_cursor)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    newest = max((i.claim.updated_at for i in page.items), default=None)
+    return conditional_response(
+        request, json_bytes(body), "application/json", last_modified=newest, headers=headers
+    )
+
+
+@router.get(
+    "/claims/{slug}",
+    response_model=schemas.ClaimOut,
+    summary="One claim: its words, criteria and current (or replayed) status",
+    description=(
+        "The current status is served from an in-process cache validated on every read by one "
+        "indexed query, so a new evaluation shows at once. `?as_of=YYYY-MM-DD` replays the "
+        "status with only the data known at the end of that day (`status.replay` is true)."
+    ),
+)
+def get_claim(
+    request: Request,
+    slug: str,
+    engine: EngineDep,
+    _access: ReadAccess,
+    as_of: Annotated[
+        dt.date | None, Query(description="Replay the status as known on this date.")
+    ] = None,
+) -> Response:
+    if as_of is not None:
+        return _replayed_claim(request, engine, slug, as_of)
+    stamp = _claim_stamp(engine, slug)
+    if stamp is None:
+        raise not_found(slug)
+    cache = status_cache(request)
+    entry = cache.get(slug, stamp)
+    if entry is None:
+        with Session(engine, expire_on_commit=False) as session:
+            detail = load_claim(session, slug)
+            body = json_bytes(schemas.claim_out(detail))
+            entry = cache.put(slug, stamp, body, detail.claim.updated_at)
+    return conditional_response(
+        request,
+        entry.body,
+        "application/json",
+        etag=entry.etag,
+        last_modified=entry.last_modified,
+    )
+
+
+def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date) -> Response:
+    status_module: Any = importlib.import_module("tracker.status")  # TODO: direct import
+
+    now = utcnow()
+    if as_of > now.date():
+        raise ProblemError(
+            422,
+            "as_of is in the future; replay answers what was known on a past date",
+            code="validation-error",
+            errors=[{"field": "as_of", "location": "query", "message": "date in the future"}],
+        )
+    with Session(engine, expire_on_commit=False) as session:
+        detail = load_claim(session, slug)
+        result = status_module.replay_claim(session, detail.claim, as_of, now=now)
+        session.rollback()  # a replay never writes
+    replayed = schemas.status_from_result(result, replay=True)
+    body = json_bytes(schemas.claim_out(detail, status=replayed))
+    return conditional_response(request, body, "application/json")
+
+
+@router.get(
+    "/claims/{slug}/history",
+    response_model=schemas.HistoryOut,
+    summary="The claim's status over time, with metric and projection at each point",
+)
+def claim_history(
+    request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
+) -> Response:
+    points = queries.claim_history(session, claim.claim.id or 0)
+    body = schemas.HistoryOut(
+        slug=claim.claim.slug, points=[schemas.history_point(p) for p in points]
+    )
+    return conditional_response(request, json_bytes(body), "application/json")
+
+
+@router.get(
+    "/claims/{slug}/revisions",
+    response_model=schemas.RevisionsOut,
+    summary="Every version of the claim with its diff, note and content hash",
+)
+def claim_revisions(
+    request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
+) -> Response:
+    rows = queries.claim_revisions(session, claim.claim.id or 0)
+    body = schemas.RevisionsOut(
+        slug=claim.claim.slug, revisions=[schemas.revision_out(r) for r in rows]
+    )
+    return conditional_response(request, json_bytes(body), "application/json")
+
+
+@router.get(
+    "/claims/{slug}/resolutions",
+    response_model=schemas.ResolutionsOut,
+    summary="Every verdict on the claim, superseded ones included",
+)
+def claim_resolutions(
+    request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
+) -> Response:
+    rows = queries.claim_resolutions(session, claim.claim.id or 0)
+    body = schemas.ResolutionsOut(
+        slug=claim.claim.slug, resolutions=[schemas.resolution_out(r) for r in rows]
+    )
+    return conditional_response(request, json_bytes(body), "application/json")
+
+
+@router.get(
+    "/deadlines",
+    response_model=schemas.DeadlinesOut,
+    summary="Upcoming deadlines, passed deadlines awaiting data, and claims needing review",
+)
+def deadlines(
+    request: Request,
+    session: SessionDep,
+    _access: ReadAccess,
+    within_days: Annotated[int, Query(ge=0, le=36500, description="Horizon in days.")] = 90,
+) -> Response:
+    due = queries.upcoming_deadlines(session, utcnow().date(), within_days)
+    body = schemas.DeadlinesOut(
+        today=due.today,
+        within_days=due.within_days,
+        upcoming=[schemas.summary_out(i) for i in due.upcoming],
+        awaiting_data=[schemas.summary_out(i) for i in due.awaiting_data],
+        needs_review=[schemas.summary_out(i) for i in due.needs_review],
+    )
+    return conditional_response(request, json_bytes(body), "application/json")
+
+
+@router.get(
+    "/claimants/{slug}",
+    response_model=schemas.TrackRecordOut,
+    tags=["claimants"],
+    summary="A claimant's track record and claims",
+)
+def claimant(request: Request, slug: str, session: SessionDep, _access: ReadAccess) -> Response:
+    record = queries.claimant_track_record(session, slug)
+    if record is None:
+        raise ProblemError(404, f"no claimant with slug {slug!r}", code="not-found")
+    body = schemas.track_record_out(record)
+    return conditional_response(request, json_bytes(body), "application/json")
+
+
+EXPORT_COLUMNS = (
+    "slug",
+    "title",
+    "claimant",
+    "kind",
+    "lifecycle",
+    "origin",
+    "deadline",
+    "tags",
+    "state",
+    "trend",
+    "reason",
+    "metric_value",
+    "metric_unit",
+    "metric_period",
+    "threshold",
+    "comparator",
+    "projection_value",
+    "projection_low",
+    "projection_high",
+    "projection_at",
+    "evaluated_at",
+    "version",
+    "updated_at",
+)
+
+
+def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
+    claim, ev = item.claim, item.evaluation
+    return {
+        "slug": claim.slug,
+        "title": claim.title,
+        "claimant": item.claimant.slug,
+        "kind": claim.kind,
+        "lifecycle": claim.lifecycle,
+        "origin": claim.origin,
+        "deadline": claim.deadline.isoformat() if claim.deadline else None,
+        "tags": ";".join(claim.tags or []),
+        "state": ev.state if ev else claim.status_state,
+        "trend": ev.trend if ev else claim.status_trend,
+        "reason": ev.reason if ev else None,
+        "metric_value": ev.metric_value if ev else None,
+        "metric_unit": ev.metric_unit if ev else None,
+        "metric_period": ev.metric_period if ev else None,
+        "threshold": ev.threshold if ev else None,
+        "comparator": ev.comparator if ev else None,
+        "projection_value": ev.projection_value if ev else None,
+        "projection_low": ev.projection_low if ev else None,
+        "projection_high": ev.projection_high if ev else None,
+        "projection_at": ev.projection_at if ev else None,
+        "evaluated_at": ev.evaluated_at.isoformat() if ev else None,
+        "version": claim.version,
+        "updated_at": claim.updated_at.isoformat(),
+    }
+
+
+@router.get(
+    "/export.csv",
+    tags=["export"],
+    summary="Every claim with its current status, as CSV",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+def export_csv(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+    items = queries.all_claims(session)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for item in items:
+        writer.writerow(_export_row(item))
+    newest = max((i.claim.updated_at for i in items), default=None)
+    return conditional_response(
+        request,
+        buffer.getvalue().encode(),
+        "text/csv; charset=utf-8",
+        last_modified=newest,
+        headers={"Content-Disposition": 'attachment; filename="tracker-claims.csv"'},
+    )
+
+
+@router.get(
+    "/export.json",
+    tags=["export"],
+    summary="Every claim with its current status, as JSON",
+    response_model=list[schemas.ClaimSummary],
+)
+def export_json(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+    items = queries.all_claims(session)
+    body = json.dumps(
+        [json.loads(schemas.summary_out(i).model_dump_json()) for i in items],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    newest = max((i.claim.updated_at for i in items), default=None)
+    return conditional_response(request, body, "application/json", last_modified=newest)
+
+
+# --- calendar and feed ---
+
+
+def _target_periods(spec: dict[str, Any]) -> list[str]:
+    """The periods whose data decides a criterion (the period, or a window's end)."""
+    periods = []
+    if spec.get("period"):
+        periods.append(str(spec["period"]))
+    window = spec.get("window")
+    if isinstance(window, dict) and window.get("end"):
+        periods.append(str(window["end"]))
+    return periods
+
+
+def _expected_releases(
+    session: Session, claims: list[queries.ClaimItem]
+) -> dict[tuple[str, str], tuple[dt.date, list[str], Indicator]]:
+    """(indicator, period) → (expected date, claim slugs, indicator) over current criteria."""
+    from pydantic import TypeAdapter
+
+    from tracker.criteria import Criterion as CriterionSpec
+
+    by_id = {i.claim.id: i.claim for i in claims}
+    rows = session.exec(
+        select(Criterion).where(
+            col(Criterion.valid_until).is_(None), col(Criterion.claim_id).in_(list(by_id))
+        )
+    ).all()
+    indicators = {i.key: i for i in session.exec(select(Indicator)).all()}
+    adapter: TypeAdapter[Any] = TypeAdapter(CriterionSpec)
+    releases: dict[tuple[str, str], tuple[dt.date, list[str], Indicator]] = {}
+    for row in rows:
+        try:
+            keys = criterion_indicators(adapter.validate_python(row.spec))
+        except ValueError:
+            continue  # a criterion that no longer parses has no release to announce
+        claim = by_id[row.claim_id]
+        for period in _target_periods(row.spec):
+            for key in keys:
+                indicator = indicators.get(key)
+                if indicator is None:
+                    continue
+                expected = period_end(period) + dt.timedelta(days=indicator.publication_lag_days)
+                _, slugs, _ = releases.setdefault((key, period), (expected, [], indicator))
+                if claim.slug not in slugs:
+                    slugs.append(claim.slug)
+    return releases
+
+
+@router.get(
+    "/calendar.ics",
+    tags=["feeds"],
+    summary="Every deadline and every expected data release, as an iCalendar feed",
+    response_class=Response,
+    responses={200: {"content": {"text/calendar": {}}}},
+)
+def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+    items = [i for i in queries.all_claims(session) if i.claim.lifecycle != "withdrawn"]
+    base = str(request.base_url).rstrip("/")
+    stamp = max((i.claim.updated_at for i in items), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//tracker//claims and data releases//EN")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", "tracker: deadlines and data releases")
+    for item in items:
+        claim = item.claim
+        if claim.deadline is None:
+            continue
+        event = icalendar.Event()
+        event.add("uid", f"deadline-{claim.slug}@tracker")
+        event.add("dtstamp", claim.updated_at)
+        event.add("dtstart", claim.deadline)
+        event.add("dtend", claim.deadline + dt.timedelta(days=1))
+        event.add("summary", f"Deadline: {claim.title}")
+        state = claim.status_state or "not evaluated"
+        event.add("description", f"Claim {claim.slug} by {item.claimant.name}; status {state}.")
+        event.add("url", f"{base}{API_PREFIX}/claims/{claim.slug}")
+        event.add("categories", ["deadline"])
+        cal.add_component(event)
+    releases = _expected_releases(session, items)
+    for (key, period), (expected, slugs, indicator) in sorted(releases.items()):
+        event = icalendar.Event()
+        event.add("uid", f"release-{key}-{period}@tracker")
+        event.add("dtstamp", stamp)
+        event.add("dtstart", expected)
+        event.add("dtend", expected + dt.timedelta(days=1))
+        event.add("summary", f"Data expected: {indicator.title or key} for {period}")
+        event.add(
+            "description",
+            f"Period {period} ends {period_end(period).isoformat()}; publication lag "
+            f"{indicator.publication_lag_days} days. Checks: {', '.join(slugs)}.",
+        )
+        event.add("categories", ["data-release"])
+        cal.add_component(event)
+    return conditional_response(
+        request,
+        cal.to_ical(),
+        "text/calendar; charset=utf-8",
+        last_modified=stamp if items else None,
+    )
+
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+def _atom_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+@router.get(
+    "/feed.atom",
+    tags=["feeds"],
+    summary="Status changes, newest first, as an Atom feed",
+    response_class=Response,
+    responses={200: {"content": {"application/atom+xml": {}}}},
+)
+def feed(
+    request: Request,
+    session: SessionDep,
+    _access: ReadAccess,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
+) -> Response:
+    changes = queries.recent_status_changes(session, limit)
+    base = str(request.base_url).rstrip("/")
+    updated = (
+        changes[0].evaluation.evaluated_at if changes else dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    ET.register_namespace("", ATOM_NS)
+    root = ET.Element(f"{{{ATOM_NS}}}feed")
+
+    def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    sub(root, "id", "tag:tracker,2026:status-changes")
+    sub(root, "title", "tracker: claim status changes")
+    sub(root, "updated", _atom_time(updated))
+    sub(root, "link", rel="self", href=f"{base}{API_PREFIX}/feed.atom")
+    author = sub(root, "author")
+    sub(author, "name", "tracker")
+    for change in changes:
+        ev = change.evaluation
+        entry = sub(root, "entry")
+        sub(entry, "id", f"tag:tracker,2026:evaluation:{ev.id}")
+        before = change.previous_state or "new"
+        trend = f" ({ev.trend})" if ev.trend else ""
+        sub(entry, "title", f"{change.claim_slug}: {before} → {ev.state}{trend}")
+        sub(entry, "updated", _atom_time(ev.evaluated_at))
+        sub(entry, "link", rel="alternate", href=f"{base}{API_PREFIX}/claims/{change.claim_slug}")
+        sub(entry, "summary", f"{change.claim_title}. {ev.reason}")
+    body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return conditional_response(
+        request, body, "application/atom+xml; charset=utf-8", last_modified=updated
+    )

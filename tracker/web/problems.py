@@ -1,0 +1,152 @@
+"""RFC 9457 problem details: one JSON error shape for every error the app returns.
+
+`install_problem_handlers(app)` maps HTTP errors, validation errors, `ProblemError` and any
+unexpected exception (logged server-side, answered with a generic 500) to problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "/api/v1/problems/"
+log = logging.getLogger("tracker.web")
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem document (`code` names the problem type)."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        code: str | None = None,
+        title: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.title = title
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra or {}
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
+
+
+def problem_response(
+    request: Request,
+    status: int,
+    detail: str | None,
+    *,
+    code: str | None = None,
+    title: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"{PROBLEM_TYPE_BASE}{code}" if code else "about:blank",
+        "title": title or _phrase(status),
+        "status": status,
+        "detail": detail or _phrase(status),
+        "instance": request.url.path,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """FastAPI/pydantic errors as [{field, location, message, type}] with dotted field paths."""
+    result: list[dict[str, Any]] = []
+    for err in raw:
+        loc = [str(part) for part in err.get("loc", ())]
+        where = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
+        path = loc[1:] if where else loc
+        result.append(
+            {
+                "field": ".".join(path) or (where or ""),
+                "location": where or "body",
+                "message": str(err.get("msg", "invalid value")),
+                "type": str(err.get("type", "value_error")),
+            }
+        )
+    return result
+
+
+async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)
+    return problem_response(
+        request,
+        exc.status,
+        exc.detail,
+        code=exc.code,
+        title=exc.title,
+        errors=exc.errors,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"nothing at {request.url.path}"
+    elif exc.status_code == 405 and detail == "Method Not Allowed":
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(request, exc.status_code, detail, headers=getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = validation_errors(exc.errors())
+    fields = ", ".join(sorted({e["field"] for e in errors if e["field"]}))
+    return problem_response(
+        request,
+        422,
+        f"the request is invalid: {fields}" if fields else "the request is invalid",
+        code="validation-error",
+        title="Invalid request",
+        errors=errors,
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # logged with the traceback for the operator; the client gets no internals
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem_response(
+        request,
+        500,
+        "the server hit an unexpected error; it has been logged",
+        code="internal-error",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the problem+json handlers on `app` (call once in the app factory)."""
+    app.add_exception_handler(ProblemError, _problem_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(Exception, _unexpected)
