@@ -1,0 +1,129 @@
+"""Browser-test fixtures: the real app served by uvicorn on a free port, and headless Chromium.
+
+Chromium is Debian's (/usr/bin/chromium, installed by the CI script); without it these tests
+skip with that reason. Screenshots go to test-artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from dashboard_seed import NOW, seed_essay
+from sqlmodel import Session
+
+from tracker.web.app import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(settings, engine) -> Iterator[str]:
+    """The seeded app on http://127.0.0.1:PORT, with the clock fixed at 2026-11-28 09:00 UTC."""
+    with Session(engine) as session:
+        seed_essay(session)
+        session.commit()
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: NOW
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@dataclass
+class PageProblems:
+    """Everything that went wrong while a page was open: must stay empty."""
+
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    bad_responses: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return (
+            self.console_errors
+            + self.page_errors
+            + self.failed_requests
+            + self.bad_responses
+            + self.dialogs
+        )
+
+
+@pytest.fixture
+def watched_page(browser) -> Iterator[tuple[Any, PageProblems]]:
+    """A fresh page (own cookies) whose errors, failed requests and dialogs are recorded."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    problems = PageProblems()
+    page.on(
+        "console",
+        lambda m: problems.console_errors.append(m.text) if m.type == "error" else None,
+    )
+    page.on("pageerror", lambda e: problems.page_errors.append(str(e)))
+    page.on(
+        "requestfailed",
+        lambda r: problems.failed_requests.append(f"{r.url}: {r.failure}"),
+    )
+    page.on(
+        "response",
+        lambda r: problems.bad_responses.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+    )
+
+    def on_dialog(dialog: Any) -> None:
+        problems.dialogs.append(f"dialog {dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    yield page, problems
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

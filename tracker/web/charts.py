@@ -1,0 +1,425 @@
+"""Chart data for the claim page: a criterion's series against its threshold, over time.
+
+Builds plain data (points, threshold, projection band, deadline, superseded vintages) and the
+Chart.js configuration the browser draws from; the same data feeds the table fallback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tracker.criteria import (
+    AggregateCriterion,
+    Difference,
+    GrowthCriterion,
+    IndicatorRef,
+    Ratio,
+    SeriesExpr,
+    SignalCriterion,
+    ThresholdCriterion,
+    UnitError,
+    expression_indicators,
+    expression_unit,
+)
+from tracker.models import Evaluation, Indicator, Observation
+from tracker.web.wording import COMPARATOR_SYMBOLS, describe_expression, format_number
+
+CURRENT_COLOUR = "#1f5fa8"
+SUPERSEDED_COLOUR = "rgba(31, 95, 168, 0.28)"
+THRESHOLD_COLOUR = "#b3261e"
+PROJECTION_COLOUR = "rgba(230, 145, 30, 0.9)"
+PROJECTION_FILL = "rgba(230, 145, 30, 0.18)"
+DEADLINE_COLOUR = "#555555"
+
+
+def decimal_year(day: dt.date) -> float:
+    """A date as a fractional year (2030-07-02 → about 2030.5), the chart's x axis."""
+    start = dt.date(day.year, 1, 1)
+    length = (dt.date(day.year + 1, 1, 1) - start).days
+    return day.year + (day - start).days / length
+
+
+def period_start(period: str) -> dt.date:
+    parts = [int(p) for p in period.split("-")]
+    return dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    indicator_id: int
+    period: str
+    period_start: dt.date
+    value: float | None
+    known_from: dt.datetime
+    known_until: dt.datetime | None
+    fetch_run_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChartPoint:
+    period: str
+    x: float
+    y: float
+    current: bool
+    known_from: dt.datetime
+    known_until: dt.datetime | None
+    fetch_run_ids: tuple[int, ...]
+
+
+@dataclass(slots=True)
+class ClaimChart:
+    """Everything one chart shows; `config()` renders it for Chart.js."""
+
+    key: str
+    title: str
+    unit: str
+    points: list[ChartPoint]
+    threshold: float | None = None
+    comparator: str | None = None
+    deadline: dt.date | None = None
+    projection: dict[str, Any] | None = None
+    note: str | None = None
+    indicator_keys: list[str] = field(default_factory=list)
+
+    @property
+    def current_points(self) -> list[ChartPoint]:
+        return [p for p in self.points if p.current]
+
+    @property
+    def superseded_points(self) -> list[ChartPoint]:
+        return [p for p in self.points if not p.current]
+
+    def aria_label(self) -> str:
+        parts = [f"Chart of {self.title}"]
+        current = self.current_points
+        if current:
+            last = current[-1]
+            parts.append(f"latest value {format_number(last.y, self.unit)} for {last.period}")
+        if self.threshold is not None:
+            symbol = COMPARATOR_SYMBOLS.get(self.comparator or ">=", self.comparator or "")
+            parts.append(f"threshold {symbol} {format_number(self.threshold, self.unit)}")
+        if self.projection:
+            p = self.projection
+            parts.append(
+                f"projected {format_number(p['value'])} for {p['at']} "
+                f"(range {format_number(p['low'])} to {format_number(p['high'])})"
+            )
+        if self.deadline:
+            parts.append(f"deadline {self.deadline.isoformat()}")
+        if self.superseded_points:
+            parts.append(f"{len(self.superseded_points)} revised earlier values shown faded")
+        return "; ".join(parts) + ". The same data is in the table below."
+
+    def config(self) -> dict[str, Any]:
+        """Chart.js configuration (datasets on a linear year axis); plain JSON."""
+        current = self.current_points
+        datasets: list[dict[str, Any]] = [
+            {
+                "label": f"{self.title} (current values)",
+                "data": [{"x": p.x, "y": p.y} for p in current],
+                "borderColor": CURRENT_COLOUR,
+                "backgroundColor": CURRENT_COLOUR,
+                "pointRadius": 3,
+                "tension": 0,
+            }
+        ]
+        if self.superseded_points:
+            datasets.append(
+                {
+                    "label": "earlier vintages (revised since)",
+                    "data": [{"x": p.x, "y": p.y} for p in self.superseded_points],
+                    "showLine": False,
+                    "borderColor": SUPERSEDED_COLOUR,
+                    "backgroundColor": SUPERSEDED_COLOUR,
+                    "pointRadius": 4,
+                    "pointStyle": "rectRot",
+                }
+            )
+        xs = [p.x for p in self.points]
+        if self.deadline:
+            xs.append(decimal_year(self.deadline))
+        if self.projection:
+            xs.append(self.projection["x"])
+        x_min = min(xs) if xs else 0.0
+        x_max = max(xs) if xs else 1.0
+        if self.projection and current:
+            last = current[-1]
+            p = self.projection
+            start = {"x": last.x, "y": last.y}
+            datasets += [
+                {
+                    "label": "projection, lower bound",
+                    "data": [start, {"x": p["x"], "y": p["low"]}],
+                    "borderColor": PROJECTION_FILL,
+                    "pointRadius": 0,
+                    "fill": False,
+                },
+                {
+                    "label": "projection range",
+                    "data": [start, {"x": p["x"], "y": p["high"]}],
+                    "borderColor": PROJECTION_FILL,
+                    "backgroundColor": PROJECTION_FILL,
+                    "pointRadius": 0,
+                    "fill": "-1",
+                },
+                {
+                    "label": f"projection ({p.get('model') or 'trend'})",
+                    "data": [start, {"x": p["x"], "y": p["value"]}],
+                    "borderColor": PROJECTION_COLOUR,
+                    "borderDash": [6, 4],
+                    "pointRadius": [0, 3],
+                    "fill": False,
+                },
+            ]
+        ys = [p.y for p in self.points]
+        if self.threshold is not None:
+            ys.append(self.threshold)
+            symbol = COMPARATOR_SYMBOLS.get(self.comparator or ">=", "")
+            datasets.append(
+                {
+                    "label": f"threshold {symbol} {format_number(self.threshold)}",
+                    "data": [{"x": x_min, "y": self.threshold}, {"x": x_max, "y": self.threshold}],
+                    "borderColor": THRESHOLD_COLOUR,
+                    "borderWidth": 2,
+                    "pointRadius": 0,
+                    "fill": False,
+                }
+            )
+        if self.projection:
+            ys += [self.projection["low"], self.projection["high"]]
+        if self.deadline and ys:
+            x = decimal_year(self.deadline)
+            datasets.append(
+                {
+                    "label": f"deadline {self.deadline.isoformat()}",
+                    "data": [{"x": x, "y": min(ys)}, {"x": x, "y": max(ys)}],
+                    "borderColor": DEADLINE_COLOUR,
+                    "borderDash": [2, 3],
+                    "pointRadius": 0,
+                    "fill": False,
+                }
+            )
+        return {
+            "type": "line",
+            "data": {"datasets": datasets},
+            "options": {
+                "animation": False,
+                "responsive": True,
+                "maintainAspectRatio": False,
+                "parsing": True,
+                "scales": {
+                    "x": {"type": "linear", "min": math.floor(x_min), "max": math.ceil(x_max)},
+                    "y": {"type": "linear", "title": {"display": True, "text": self.unit}},
+                },
+                "plugins": {"legend": {"position": "bottom", "labels": {"boxWidth": 14}}},
+            },
+        }
+
+
+def _evaluate(expr: SeriesExpr, values: Mapping[str, float | None]) -> float | None:
+    """The expression for one period given each indicator's value (None if any is missing)."""
+    if isinstance(expr, IndicatorRef):
+        return values.get(expr.indicator)
+    if isinstance(expr, Ratio):
+        top, bottom = (_evaluate(e, values) for e in expr.ratio)
+        if top is None or bottom is None or bottom == 0:
+            return None
+        return top / bottom
+    if isinstance(expr, Difference):
+        first, second = (_evaluate(e, values) for e in expr.difference)
+        if first is None or second is None:
+            return None
+        return first - second
+    parts = [_evaluate(e, values) for e in expr.sum]
+    if any(p is None for p in parts):
+        return None
+    return sum(p for p in parts if p is not None)
+
+
+def _load_rows(session: Session, indicator_ids: Sequence[int]) -> list[_Row]:
+    """Every vintage (current and superseded) of the given indicators, in one query."""
+    if not indicator_ids:
+        return []
+    t = Observation.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(
+            t.indicator_id,
+            t.period,
+            t.period_start,
+            t.value,
+            t.known_from,
+            t.known_until,
+            t.fetch_run_id,
+        )
+        .where(t.indicator_id.in_(list(indicator_ids)))
+        .order_by(t.indicator_id, t.period_start, t.known_from)
+    )
+    return [_Row(*row) for row in session.execute(stmt)]
+
+
+def _valid_at(rows: Sequence[_Row], at: dt.datetime) -> _Row | None:
+    for row in rows:
+        if row.known_from <= at and (row.known_until is None or row.known_until > at):
+            return row
+    return None
+
+
+def expression_points(
+    expr: SeriesExpr, rows: Sequence[_Row], key_by_id: Mapping[int, str]
+) -> list[ChartPoint]:
+    """Current points of the expression, plus one faded point per superseded vintage.
+
+    A superseded point is the expression as it stood when that vintage was current: each
+    operand takes the row valid at the vintage's `known_from`.
+    """
+    keys = expression_indicators(expr)
+    by_key_period: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+    starts: dict[str, dt.date] = {}
+    for row in rows:
+        key = key_by_id.get(row.indicator_id)
+        if key is None:
+            continue
+        by_key_period[(key, row.period)].append(row)
+        starts[row.period] = row.period_start
+    points: list[ChartPoint] = []
+    for period in sorted(starts, key=lambda p: starts[p]):
+        operand_rows = {k: by_key_period.get((k, period), []) for k in keys}
+        if not all(operand_rows.values()):
+            continue
+        x = decimal_year(starts[period])
+        current = {
+            k: next((r for r in rs if r.known_until is None), None)
+            for k, rs in operand_rows.items()
+        }
+        if all(current.values()):
+            value = _evaluate(expr, {k: r.value for k, r in current.items() if r is not None})
+            if value is not None and math.isfinite(value):
+                points.append(
+                    ChartPoint(
+                        period=period,
+                        x=x,
+                        y=value,
+                        current=True,
+                        known_from=max(r.known_from for r in current.values() if r),
+                        known_until=None,
+                        fetch_run_ids=tuple(
+                            sorted(
+                                {r.fetch_run_id for r in current.values() if r and r.fetch_run_id}
+                            )
+                        ),
+                    )
+                )
+        seen: set[float] = set()
+        for rs in operand_rows.values():
+            for old in rs:
+                if old.known_until is None:
+                    continue
+                vintage = {k: _valid_at(v, old.known_from) for k, v in operand_rows.items()}
+                if not all(vintage.values()):
+                    continue
+                value = _evaluate(expr, {k: r.value for k, r in vintage.items() if r is not None})
+                if value is None or not math.isfinite(value) or value in seen:
+                    continue
+                seen.add(value)
+                points.append(
+                    ChartPoint(
+                        period=period,
+                        x=x,
+                        y=value,
+                        current=False,
+                        known_from=old.known_from,
+                        known_until=old.known_until,
+                        fetch_run_ids=tuple(
+                            sorted(
+                                {r.fetch_run_id for r in vintage.values() if r and r.fetch_run_id}
+                            )
+                        ),
+                    )
+                )
+    return points
+
+
+def build_claim_charts(
+    session: Session,
+    criteria: Sequence[tuple[str, Any]],
+    indicators: Mapping[str, Indicator],
+    *,
+    deadline: dt.date | None,
+    evaluation: Evaluation | None,
+) -> list[ClaimChart]:
+    """One chart per measured or signal criterion (given as (key, parsed criterion) pairs).
+
+    The first resolving criterion also gets the evaluation's threshold and projection band.
+    """
+    measured = [
+        (key, c)
+        for key, c in criteria
+        if isinstance(
+            c, ThresholdCriterion | GrowthCriterion | AggregateCriterion | SignalCriterion
+        )
+    ]
+    all_keys = {k for _, c in measured for k in expression_indicators(c.series)}
+    id_by_key = {k: ind.id for k, ind in indicators.items() if k in all_keys and ind.id is not None}
+    rows = _load_rows(session, list(id_by_key.values()))
+    key_by_id = {v: k for k, v in id_by_key.items()}
+    titles = {k: ind.title or k for k, ind in indicators.items()}
+    unit_by_key = {k: ind.unit for k, ind in indicators.items()}
+    charts: list[ClaimChart] = []
+    primary_done = False
+    for key, criterion in measured:
+        keys = expression_indicators(criterion.series)
+        try:
+            unit = expression_unit(criterion.series, unit_by_key)
+        except (KeyError, UnitError):
+            unit = ""
+        chart = ClaimChart(
+            key=key,
+            title=describe_expression(criterion.series, titles),
+            unit=unit,
+            points=expression_points(criterion.series, rows, key_by_id),
+            deadline=deadline,
+            indicator_keys=keys,
+        )
+        is_resolving = not isinstance(criterion, SignalCriterion) and criterion.role == "resolves"
+        if isinstance(criterion, ThresholdCriterion | AggregateCriterion):
+            chart.comparator = criterion.comparator
+            if isinstance(criterion.threshold, float | int):
+                chart.threshold = float(criterion.threshold)
+        if isinstance(criterion, GrowthCriterion):
+            chart.note = "The threshold applies to the growth rate, not to the level shown."
+        if isinstance(criterion, AggregateCriterion):
+            chart.note = f"The threshold applies to the {criterion.function} over the window."
+        if is_resolving and not primary_done and evaluation is not None:
+            primary_done = True
+            if (
+                chart.threshold is None
+                and evaluation.threshold is not None
+                and not isinstance(criterion, GrowthCriterion)
+            ):
+                chart.threshold = evaluation.threshold
+                chart.comparator = evaluation.comparator
+            if (
+                evaluation.projection_value is not None
+                and evaluation.projection_at
+                and not isinstance(criterion, GrowthCriterion)
+            ):
+                low = evaluation.projection_low
+                high = evaluation.projection_high
+                chart.projection = {
+                    "value": evaluation.projection_value,
+                    "low": low if low is not None else evaluation.projection_value,
+                    "high": high if high is not None else evaluation.projection_value,
+                    "at": evaluation.projection_at,
+                    "x": decimal_year(period_start(evaluation.projection_at)),
+                    "model": evaluation.projection_model,
+                }
+        charts.append(chart)
+    return charts

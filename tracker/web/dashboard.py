@@ -1,0 +1,739 @@
+"""The dashboard: server-rendered pages for readers, reviewers and operators (Jinja2).
+
+Pages read through tracker.queries; the one write (a reviewer's verdict) goes through
+tracker.status. Reviewers sign in with an API token holding the `resolve` scope; the session is an
+HMAC-signed cookie carrying a per-session CSRF token that every POST form must echo back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlmodel import Session, col, select
+
+from tracker import auth, queries
+from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
+from tracker.models import (
+    ApiToken,
+    Claim,
+    Claimant,
+    Evaluation,
+    FetchRun,
+    FetchStatus,
+    Indicator,
+    Outcome,
+    Resolution,
+    State,
+    utcnow,
+)
+from tracker.web.charts import ClaimChart, build_claim_charts
+from tracker.web.deps import SessionDep
+from tracker.web.wording import (
+    describe_criterion,
+    format_number,
+    parse_criterion,
+    state_label,
+    trend_label,
+)
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "tracker_session"
+SESSION_LIFETIME = dt.timedelta(hours=12)
+RESOLVE_SCOPE = "resolve"
+PAGE_SIZE = 50
+OVERVIEW_LIST_LIMIT = 12
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+# --- clock ---
+
+
+def get_now(request: Request) -> dt.datetime:
+    """Now: `app.state.clock()` when a test or tool injects one, else the wall clock."""
+    clock = getattr(request.app.state, "clock", None)
+    now: dt.datetime = clock() if clock is not None else utcnow()
+    return now
+
+
+NowDep = Annotated[dt.datetime, Depends(get_now)]
+
+
+# --- templates ---
+
+
+def _url_or_none(value: str | None) -> str | None:
+    """The URL when it is http(s), else None: user-given links never become `javascript:`."""
+    if not value:
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme in ("http", "https") and parts.netloc:
+        return value.strip()
+    return None
+
+
+def _days_left(deadline: dt.date | None, today: dt.date) -> int | None:
+    return None if deadline is None else (deadline - today).days
+
+
+def _countdown(deadline: dt.date | None, today: dt.date) -> str:
+    days = _days_left(deadline, today)
+    if days is None:
+        return "no deadline"
+    if days > 1:
+        return f"in {days} days"
+    if days == 1:
+        return "tomorrow"
+    if days == 0:
+        return "today"
+    return f"{-days} days ago" if days < -1 else "yesterday"
+
+
+def _fmt_datetime(value: dt.datetime | None) -> str:
+    if value is None:
+        return "—"
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@cache
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(
+        num=format_number,
+        state_label=state_label,
+        trend_label=trend_label,
+        dtime=_fmt_datetime,
+        safe_url=_url_or_none,
+    )
+    env.globals.update(countdown=_countdown, days_left=_days_left)
+    return Jinja2Templates(env=env)
+
+
+# --- sessions and CSRF ---
+
+
+@dataclass(slots=True)
+class WebSession:
+    """What the signed cookie carries. `token_id` is set once a reviewer signs in."""
+
+    csrf: str
+    expires: int
+    token_id: int | None = None
+    who: str | None = None
+    scopes: list[str] = field(default_factory=list)
+
+    @property
+    def signed_in(self) -> bool:
+        return self.token_id is not None
+
+    @property
+    def can_resolve(self) -> bool:
+        return self.signed_in and RESOLVE_SCOPE in self.scopes
+
+
+_key_lock = threading.Lock()
+
+
+def _session_key(request: Request) -> bytes:
+    """settings.session_secret, or a random key made once per app (sessions end on restart)."""
+    secret = request.app.state.settings.session_secret
+    if secret is not None and secret.get_secret_value():
+        return hashlib.sha256(
+            b"tracker-dashboard-session:" + secret.get_secret_value().encode()
+        ).digest()
+    with _key_lock:
+        key: bytes | None = getattr(request.app.state, "dashboard_session_key", None)
+        if key is None:
+            key = secrets.token_bytes(32)
+            request.app.state.dashboard_session_key = key
+    return key
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def encode_session(key: bytes, web_session: WebSession) -> str:
+    body = _b64(
+        json.dumps(
+            {
+                "c": web_session.csrf,
+                "e": web_session.expires,
+                "t": web_session.token_id,
+                "w": web_session.who,
+                "s": web_session.scopes,
+            },
+            separators=(",", ":"),
+        ).encode()
+    )
+    mac = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    return f"{body}.{mac}"
+
+
+def decode_session(key: bytes, value: str, now: dt.datetime) -> WebSession | None:
+    """The session in a cookie value, or None when unsigned, tampered with or expired."""
+    body, _, mac = value.partition(".")
+    expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
+    if not mac or not hmac.compare_digest(mac, expected):
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+        web_session = WebSession(
+            csrf=str(data["c"]),
+            expires=int(data["e"]),
+            token_id=data.get("t"),
+            who=data.get("w"),
+            scopes=list(data.get("s") or []),
+        )
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        return None
+    if web_session.expires < int(now.timestamp()):
+        return None
+    return web_session
+
+
+def _new_session(now: dt.datetime, **signed_in: Any) -> WebSession:
+    return WebSession(
+        csrf=secrets.token_urlsafe(24),
+        expires=int((now + SESSION_LIFETIME).timestamp()),
+        **signed_in,
+    )
+
+
+@dataclass(slots=True)
+class SessionState:
+    """The request's session, and whether the response must (re)write the cookie."""
+
+    session: WebSession
+    fresh: bool
+
+
+def get_web_session(request: Request, now: NowDep) -> SessionState:
+    raw = request.cookies.get(SESSION_COOKIE)
+    if raw:
+        found = decode_session(_session_key(request), raw, now)
+        if found is not None:
+            return SessionState(found, fresh=False)
+    return SessionState(_new_session(now), fresh=True)
+
+
+WebSessionDep = Annotated[SessionState, Depends(get_web_session)]
+
+
+def _set_cookie(request: Request, response: Response, web_session: WebSession) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        encode_session(_session_key(request), web_session),
+        max_age=int(SESSION_LIFETIME.total_seconds()),
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
+def _check_csrf(state: SessionState, submitted: str | None) -> None:
+    """403 unless the form echoes this session's CSRF token."""
+    if state.fresh or not submitted or not hmac.compare_digest(submitted, state.session.csrf):
+        raise HTTPException(
+            status_code=403,
+            detail="The form's security token is missing or stale; reload the page and try again.",
+        )
+
+
+def _secure_headers(response: Response) -> None:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cache-Control"] = "private, no-cache"
+
+
+def _render(
+    request: Request,
+    name: str,
+    context: dict[str, Any],
+    state: SessionState,
+    *,
+    now: dt.datetime,
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {
+        "web_session": state.session,
+        "csrf_token": state.session.csrf,
+        "now": now,
+        "today": now.date(),
+        **context,
+    }
+    response = _templates().TemplateResponse(request, name, context, status_code=status_code)
+    if state.fresh:
+        _set_cookie(request, response, state.session)
+    _secure_headers(response)
+    return response
+
+
+def _redirect(request: Request, url: str, web_session: WebSession | None = None) -> Response:
+    response = RedirectResponse(url, status_code=303)
+    if web_session is not None:
+        _set_cookie(request, response, web_session)
+    _secure_headers(response)
+    return response
+
+
+def _safe_next(value: str | None) -> str:
+    """A local path to go back to after signing in (never another site)."""
+    if value and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+# --- data health ---
+
+_REFRESH_INTERVALS = {
+    "daily": dt.timedelta(days=1),
+    "weekly": dt.timedelta(days=7),
+    "monthly": dt.timedelta(days=31),
+}
+
+
+def refresh_interval(refresh: str) -> dt.timedelta:
+    """The interval of a catalogue `refresh` ("daily", "weekly", "monthly", "every 6h")."""
+    if refresh in _REFRESH_INTERVALS:
+        return _REFRESH_INTERVALS[refresh]
+    if refresh.startswith("every ") and refresh[-1] in "hm" and refresh[6:-1].isdigit():
+        amount = int(refresh[6:-1])
+        return dt.timedelta(hours=amount) if refresh[-1] == "h" else dt.timedelta(minutes=amount)
+    return dt.timedelta(days=1)
+
+
+@dataclass(slots=True)
+class IndicatorHealth:
+    indicator: Indicator
+    last_run: FetchRun | None
+    stale: bool
+    failing: bool
+    stale_after: dt.timedelta
+
+    @property
+    def healthy(self) -> bool:
+        return not (self.stale or self.failing)
+
+
+def indicator_health(session: Session, now: dt.datetime) -> list[IndicatorHealth]:
+    """Every indicator with its last fetch run; failing (last run failed) and stale flags.
+
+    Stale: no successful fetch within max(2 × refresh interval, interval + 1 day).
+    """
+    rows = session.exec(
+        select(Indicator, FetchRun)
+        .outerjoin(FetchRun, col(FetchRun.id) == col(Indicator.last_fetch_run_id))
+        .order_by(col(Indicator.key))
+    ).all()
+    result: list[IndicatorHealth] = []
+    for indicator, run in rows:
+        interval = refresh_interval(indicator.refresh)
+        stale_after = max(2 * interval, interval + dt.timedelta(days=1))
+        last_ok = indicator.last_success_at
+        stale = last_ok is None or now - last_ok > stale_after
+        failing = (run is not None and run.status == FetchStatus.error) or (
+            indicator.last_error_at is not None
+            and (last_ok is None or indicator.last_error_at > last_ok)
+        )
+        result.append(IndicatorHealth(indicator, run, stale, failing, stale_after))
+    return result
+
+
+# --- claim page pieces ---
+
+
+@dataclass(slots=True)
+class CriterionView:
+    key: str
+    role: str
+    kind: str
+    sentence: str
+    rubric: str | None = None
+    outcomes: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class TimelineEntry:
+    at: dt.datetime
+    kind: str  # "evaluation" | "resolution"
+    evaluation: Evaluation | None = None
+    resolution: Resolution | None = None
+
+
+def _timeline(history: Iterable[Evaluation], verdicts: Iterable[Resolution]) -> list[TimelineEntry]:
+    entries = [TimelineEntry(e.evaluated_at, "evaluation", evaluation=e) for e in history]
+    entries += [TimelineEntry(r.decided_at, "resolution", resolution=r) for r in verdicts]
+    entries.sort(key=lambda e: (e.at, e.kind == "resolution"), reverse=True)
+    return entries
+
+
+def _evidence_run_ids(evaluation: Evaluation | None, charts: Iterable[ClaimChart]) -> set[int]:
+    ids = {run for chart in charts for p in chart.current_points for run in p.fetch_run_ids}
+    if evaluation is not None:
+        for name in ("fetch_runs", "fetch_run_ids"):
+            for item in evaluation.evidence.get(name) or []:
+                if isinstance(item, int):
+                    ids.add(item)
+                elif isinstance(item, dict) and isinstance(item.get("id"), int):
+                    ids.add(item["id"])
+    return ids
+
+
+# --- pages ---
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(
+    request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+) -> HTMLResponse:
+    today = now.date()
+    counts = queries.counts_by_state(session)
+    deadlines = queries.upcoming_deadlines(session, today, within_days=3660)
+    page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
+    health = [h for h in indicator_health(session, now) if not h.healthy]
+    context = {
+        "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+        "total": sum(counts.values()),
+        "upcoming": deadlines.upcoming[:OVERVIEW_LIST_LIMIT],
+        "upcoming_more": max(0, len(deadlines.upcoming) - OVERVIEW_LIST_LIMIT),
+        "needs_review": deadlines.needs_review[:OVERVIEW_LIST_LIMIT],
+        "needs_review_more": max(0, len(deadlines.needs_review) - OVERVIEW_LIST_LIMIT),
+        "awaiting_data": deadlines.awaiting_data[:OVERVIEW_LIST_LIMIT],
+        "awaiting_more": max(0, len(deadlines.awaiting_data) - OVERVIEW_LIST_LIMIT),
+        "changes": queries.recent_status_changes(session, limit=10),
+        "health": health,
+        "claims": page.items,
+        "next_cursor": page.next_cursor,
+    }
+    return _render(request, "overview.html", context, state, now=now)
+
+
+@router.get("/claims", response_class=HTMLResponse)
+def claim_list(
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    state: WebSessionDep,
+    filter_state: Annotated[str | None, Query(alias="state")] = None,
+    tag: str | None = None,
+    claimant: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+) -> HTMLResponse:
+    filters = queries.ClaimFilters(
+        state=filter_state or None,
+        tag=tag or None,
+        claimant=claimant or None,
+        q=(q or "").strip() or None,
+    )
+    try:
+        page = queries.list_claims(
+            session, filters, sort="deadline", cursor=cursor, limit=PAGE_SIZE
+        )
+    except queries.InvalidCursor:
+        page = queries.list_claims(session, filters, sort="deadline", limit=PAGE_SIZE)
+    params = {
+        k: v
+        for k, v in (("state", filter_state), ("tag", tag), ("claimant", claimant), ("q", q))
+        if v
+    }
+    next_url = None
+    if page.next_cursor:
+        next_url = "/claims?" + "&".join(
+            f"{k}={quote(v)}" for k, v in [*params.items(), ("cursor", page.next_cursor)]
+        )
+    context = {
+        "claims": page.items,
+        "next_url": next_url,
+        "filters": filters,
+        "states": [s.value for s in State],
+        "claimants": _claimant_choices(session),
+        "tags": _tag_choices(session),
+    }
+    return _render(request, "claims.html", context, state, now=now)
+
+
+def _claimant_choices(session: Session) -> list[tuple[str, str]]:
+    rows = session.exec(select(Claimant.slug, Claimant.name).order_by(col(Claimant.name))).all()
+    return [(slug, name) for slug, name in rows]
+
+
+def _tag_choices(session: Session) -> list[str]:
+    tags: set[str] = set()
+    for (claim_tags,) in session.execute(sa.select(Claim.__table__.c.tags).distinct()):  # type: ignore[attr-defined]
+        tags.update(t for t in claim_tags or [] if isinstance(t, str))
+    return sorted(tags)
+
+
+@router.get("/claims/{slug}", response_class=HTMLResponse)
+def claim_page(
+    slug: str, request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+) -> HTMLResponse:
+    detail = queries.get_claim(session, slug)
+    if detail is None:
+        return _render(
+            request, "not_found.html", {"what": f"claim {slug!r}"}, state, now=now, status_code=404
+        )
+    return _render(request, "claim.html", _claim_context(session, detail), state, now=now)
+
+
+def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, Any]:
+    claim = detail.claim
+    assert claim.id is not None
+    parsed = [
+        (c, parse_criterion({**c.spec, "key": c.key, "role": c.role})) for c in detail.criteria
+    ]
+    keys = sorted({k for _, p in parsed if p is not None for k in criterion_indicators(p)})
+    indicators = {
+        i.key: i for i in session.exec(select(Indicator).where(col(Indicator.key).in_(keys))).all()
+    }
+    titles = {k: i.title or k for k, i in indicators.items()}
+    views: list[CriterionView] = []
+    for row, typed in parsed:
+        view = CriterionView(
+            key=row.key,
+            role=row.role,
+            kind=row.kind,
+            sentence=describe_criterion({**row.spec, "key": row.key, "role": row.role}, titles),
+        )
+        if isinstance(typed, JudgedCriterion):
+            view.rubric = typed.rubric
+            view.outcomes = typed.outcomes
+        views.append(view)
+    charts = build_claim_charts(
+        session,
+        [(row.key, typed) for row, typed in parsed if typed is not None],
+        indicators,
+        deadline=claim.deadline,
+        evaluation=detail.evaluation,
+    )
+    signal_keys = {row.key for row, typed in parsed if isinstance(typed, SignalCriterion)}
+    signals = [c for c in charts if c.key in signal_keys]
+    run_ids = _evidence_run_ids(detail.evaluation, charts)
+    runs = (
+        session.exec(
+            select(FetchRun).where(col(FetchRun.id).in_(sorted(run_ids))).order_by(col(FetchRun.id))
+        ).all()
+        if run_ids
+        else []
+    )
+    history = queries.claim_history(session, claim.id)
+    verdicts = queries.claim_resolutions(session, claim.id)
+    return {
+        "d": detail,
+        "claim": claim,
+        "criteria": views,
+        "charts": [c for c in charts if c.key not in signal_keys],
+        "signals": signals,
+        "indicators": indicators,
+        "runs": runs,
+        "timeline": _timeline(history, verdicts),
+        "revisions": list(reversed(queries.claim_revisions(session, claim.id))),
+        "resolutions": list(reversed(verdicts)),
+        "outcomes": [o.value for o in Outcome],
+        "form_errors": [],
+        "form": {},
+    }
+
+
+@router.get("/claimants/{slug}", response_class=HTMLResponse)
+def claimant_page(
+    slug: str, request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+) -> HTMLResponse:
+    record = queries.claimant_track_record(session, slug)
+    if record is None:
+        return _render(
+            request,
+            "not_found.html",
+            {"what": f"claimant {slug!r}"},
+            state,
+            now=now,
+            status_code=404,
+        )
+    return _render(request, "claimant.html", {"r": record}, state, now=now)
+
+
+@router.get("/indicators", response_class=HTMLResponse)
+def indicators_page(
+    request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+) -> HTMLResponse:
+    return _render(
+        request, "indicators.html", {"health": indicator_health(session, now)}, state, now=now
+    )
+
+
+# --- signing in and out ---
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(
+    request: Request, now: NowDep, state: WebSessionDep, next: str | None = None
+) -> HTMLResponse:
+    return _render(request, "login.html", {"next": _safe_next(next), "error": None}, state, now=now)
+
+
+def _verify_token(session: Session, raw: str, now: dt.datetime) -> ApiToken | None:
+    """The live token row for a presented token string, or None (tracker.auth checks it)."""
+    try:
+        return auth.verify_token(session, raw, now=now)
+    except auth.TokenError:
+        return None
+
+
+@router.post("/login", response_model=None)
+def login(
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    state: WebSessionDep,
+    token: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    _check_csrf(state, csrf_token)
+    found = _verify_token(session, token.strip(), now) if token.strip() else None
+    if found is None:
+        return _render(
+            request,
+            "login.html",
+            {"next": _safe_next(next), "error": "That token is not valid (unknown or revoked)."},
+            state,
+            now=now,
+            status_code=401,
+        )
+    if not auth.has_scope(found, RESOLVE_SCOPE):
+        return _render(
+            request,
+            "login.html",
+            {
+                "next": _safe_next(next),
+                "error": "That token is valid but lacks the `resolve` scope reviewers need.",
+            },
+            state,
+            now=now,
+            status_code=403,
+        )
+    session.commit()  # the token's last_used_at, if tracker.auth recorded it
+    signed_in = _new_session(now, token_id=found.id, who=found.name, scopes=list(found.scopes))
+    return _redirect(request, _safe_next(next), signed_in)
+
+
+@router.post("/logout", response_model=None)
+def logout(
+    request: Request,
+    now: NowDep,
+    state: WebSessionDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(state, csrf_token)
+    return _redirect(request, "/", _new_session(now))
+
+
+# --- recording a verdict ---
+
+
+def _reviewer_token(session: Session, web_session: WebSession) -> ApiToken | None:
+    """The signed-in reviewer's token row if it still exists, is not revoked and may resolve."""
+    if web_session.token_id is None:
+        return None
+    token = session.get(ApiToken, web_session.token_id)
+    if token is None or token.revoked_at is not None or not auth.has_scope(token, RESOLVE_SCOPE):
+        return None
+    return token
+
+
+@router.post("/claims/{slug}/resolve", response_model=None)
+def resolve(
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    state: WebSessionDep,
+    outcome: Annotated[str, Form()] = "",
+    rationale: Annotated[str, Form()] = "",
+    evidence: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    _check_csrf(state, csrf_token)
+    token = _reviewer_token(session, state.session)
+    if token is None:
+        raise HTTPException(
+            status_code=403, detail="Sign in with a token that has the `resolve` scope first."
+        )
+    detail = queries.get_claim(session, slug)
+    if detail is None:
+        raise HTTPException(status_code=404, detail=f"No claim {slug!r}.")
+    errors: list[str] = []
+    if outcome not in {o.value for o in Outcome}:
+        errors.append("Choose an outcome.")
+    if len(rationale.strip()) < 3:
+        errors.append("Write a rationale: why this verdict.")
+    urls = [line.strip() for line in evidence.splitlines() if line.strip()]
+    bad = [u for u in urls if _url_or_none(u) is None]
+    if bad:
+        errors.append("Evidence must be http(s) links, one per line; not: " + ", ".join(bad))
+    if detail.resolution is not None and not note.strip():
+        errors.append("This claim already has a verdict; say in the note why you override it.")
+    if not errors:
+        from tracker import status  # type: ignore[attr-defined]  # H5 lands tracker.status
+
+        try:
+            status.record_manual_resolution(
+                session,
+                detail.claim,
+                outcome=outcome,
+                decided_by=token.name,
+                rationale=rationale.strip(),
+                evidence=urls,
+                note=note.strip() or None,
+                now=now,
+            )
+        except ValueError as exc:
+            session.rollback()
+            errors.append(str(exc))
+        else:
+            session.commit()
+            return _redirect(request, f"/claims/{quote(slug)}#timeline")
+    context = _claim_context(session, detail)
+    context["form_errors"] = errors
+    context["form"] = {
+        "outcome": outcome,
+        "rationale": rationale,
+        "evidence": evidence,
+        "note": note,
+    }
+    return _render(request, "claim.html", context, state, now=now, status_code=422)

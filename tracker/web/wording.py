@@ -1,0 +1,154 @@
+"""Plain words for the dashboard: criteria as sentences, states as labels, numbers as text.
+
+Pure functions over the criteria language (tracker.criteria); no database, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from tracker.criteria import (
+    AggregateCriterion,
+    Criterion,
+    Difference,
+    GrowthCriterion,
+    IndicatorRef,
+    JudgedCriterion,
+    Ratio,
+    RelativeThreshold,
+    SeriesExpr,
+    SignalCriterion,
+    ThresholdCriterion,
+)
+
+COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+
+STATE_LABELS = {
+    "upcoming": "upcoming",
+    "open": "open",
+    "awaiting_data": "awaiting data",
+    "needs_review": "needs review",
+    "resolved_true": "resolved: kept",
+    "resolved_false": "resolved: not kept",
+    "resolved_partial": "resolved: partly kept",
+    "void": "void",
+    "ambiguous": "ambiguous",
+    "withdrawn": "withdrawn",
+    "error": "error",
+}
+TREND_LABELS = {
+    "on_track": "on track",
+    "off_track": "off track",
+    "insufficient_data": "insufficient data",
+    "not_applicable": "",
+}
+
+_criterion_adapter: TypeAdapter[Any] = TypeAdapter(Criterion)
+
+
+def state_label(state: str | None) -> str:
+    if not state:
+        return "not evaluated"
+    return STATE_LABELS.get(state, state.replace("_", " "))
+
+
+def trend_label(trend: str | None) -> str:
+    if not trend:
+        return ""
+    return TREND_LABELS.get(trend, trend.replace("_", " "))
+
+
+def format_number(value: float | None, unit: str | None = None) -> str:
+    """A value for reading: thousands separated, about three significant decimals."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    magnitude = abs(value)
+    if magnitude != 0 and (magnitude >= 1e7 or magnitude < 1e-3):
+        text = f"{value:.3g}"
+    elif magnitude >= 1000:
+        text = f"{value:,.0f}"
+    elif magnitude >= 100:
+        text = f"{value:,.1f}".rstrip("0").rstrip(".")
+    else:
+        text = f"{value:.3f}".rstrip("0").rstrip(".")
+    if unit and unit != "1":
+        return f"{text} {unit}"
+    return text
+
+
+def parse_criterion(spec: Mapping[str, Any]) -> Any | None:
+    """The typed criterion of a stored spec, or None when the spec does not validate."""
+    try:
+        return _criterion_adapter.validate_python(dict(spec))
+    except ValidationError:
+        return None
+
+
+def describe_expression(expr: SeriesExpr, titles: Mapping[str, str]) -> str:
+    if isinstance(expr, IndicatorRef):
+        return titles.get(expr.indicator) or expr.indicator
+    if isinstance(expr, Ratio):
+        top, bottom = (describe_expression(e, titles) for e in expr.ratio)
+        return f"ratio of {top} to {bottom}"
+    if isinstance(expr, Difference):
+        first, second = (describe_expression(e, titles) for e in expr.difference)
+        return f"difference between {first} and {second}"
+    parts = [describe_expression(e, titles) for e in expr.sum]
+    return "sum of " + ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _describe_threshold(
+    threshold: float | RelativeThreshold,
+    unit: str | None,
+    titles: Mapping[str, str],
+    *,
+    percent: bool = False,
+) -> str:
+    if isinstance(threshold, RelativeThreshold):
+        base = threshold.baseline
+        what = describe_expression(base.series, titles) if base.series else "the same series"
+        span = base.start if base.start == base.end else f"{base.start}–{base.end}"
+        return f"{format_number(threshold.factor)}× the {base.function} of {what} over {span}"
+    if percent:
+        return f"{format_number(threshold * 100)} %/yr"
+    return format_number(threshold, unit)
+
+
+def describe_criterion(spec: Mapping[str, Any], titles: Mapping[str, str]) -> str:
+    """One sentence saying what the criterion checks, e.g. "ratio of A to B in 2030 ≥ 3"."""
+    criterion = parse_criterion(spec)
+    if criterion is None:
+        description = spec.get("description")
+        return str(description) if description else f"{spec.get('type', 'criterion')} (unreadable)"
+    if isinstance(criterion, JudgedCriterion):
+        return f"A reviewer decides: {criterion.rubric}"
+    if isinstance(criterion, SignalCriterion):
+        what = describe_expression(criterion.series, titles)
+        return f"Context signal: {what} (shown beside the claim, never used to resolve it)"
+    what = describe_expression(criterion.series, titles)
+    symbol = COMPARATOR_SYMBOLS.get(criterion.comparator, criterion.comparator)
+    if isinstance(criterion, ThresholdCriterion):
+        target = _describe_threshold(criterion.threshold, criterion.unit, titles)
+        if criterion.mode == "any_time_within" and criterion.window is not None:
+            w = criterion.window
+            return f"{what} {symbol} {target} at any time from {w.start} to {w.end}"
+        return f"{what} in {criterion.period} {symbol} {target}"
+    if isinstance(criterion, GrowthCriterion):
+        span = (
+            f"from {criterion.window.start} to {criterion.window.end}"
+            if criterion.window
+            else "each year over the year before"
+        )
+        if criterion.measure == "cagr":
+            target = _describe_threshold(criterion.threshold, None, titles, percent=True)
+            return f"annual growth rate of {what} {span} {symbol} {target}"
+        target = _describe_threshold(criterion.threshold, None, titles)
+        return f"growth of {what} {span}, as a yearly factor, {symbol} {target}x per year"
+    assert isinstance(criterion, AggregateCriterion)
+    target = _describe_threshold(criterion.threshold, criterion.unit, titles)
+    w = criterion.window
+    return f"{criterion.function} of {what} over {w.start}–{w.end} {symbol} {target}"
