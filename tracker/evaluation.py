@@ -1,0 +1,1389 @@
+"""Evaluation: the pure core that turns a claim, its criteria and its observed series into a status.
+
+`evaluate(claim, criteria, series, now=..., as_of=...)` reads no clock, database or network; the
+same inputs always give the same result (and the same `fingerprint()`). Persistence is in
+`tracker.status`.
+
+Projection (documented choices):
+- the fit uses the last `FIT_POINTS` (10) points of the evaluated series that lie within
+  `LOOKBACK_DAYS[frequency]` of its latest point;
+- the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
+  and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
+  `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
+- the 95 % prediction interval at x0 is ŷ ± 1.96·s·sqrt(1 + 1/n + (x0 − x̄)²/Sxx), with
+  s² = Σresiduals²/(n − 2), taken back through exp() for the log-linear model;
+- x is the decimal year of a period's first day; the "observed growth" is the CAGR between the
+  first and last fitted points; the "required growth" is the CAGR from the latest value to the
+  threshold at the target period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tracker.criteria import (
+    AggregateCriterion,
+    Baseline,
+    Criterion,
+    Difference,
+    GrowthCriterion,
+    IndicatorRef,
+    JudgedCriterion,
+    Ratio,
+    RelativeThreshold,
+    SeriesExpr,
+    SignalCriterion,
+    Sum,
+    ThresholdCriterion,
+    UnitError,
+    criterion_indicators,
+    criterion_unit,
+    expression_indicators,
+    expression_unit,
+)
+from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
+from tracker.sources.base import period_end, period_start
+
+EVALUATOR_VERSION = "1.0.0"
+FIT_POINTS = 10
+MIN_FIT_POINTS = 3
+Z_95 = 1.959963984540054
+# How far back from a series' latest point the fit may reach, by frequency (days).
+LOOKBACK_DAYS: dict[str, int] = {"annual": 15 * 366, "monthly": 2 * 366, "weekly": 183, "daily": 60}
+LOG_LINEAR_UNITS = frozenset(
+    {"TWh", "GWh", "MWh", "kWh", "PWh", "EJ", "FLOP", "FLOP/s", "USD", "EUR", "GW", "MW"}
+)
+MODEL_LOG_LINEAR = "log-linear"
+MODEL_LINEAR = "linear"
+
+
+# --- inputs ---
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One observed value of an indicator, with its provenance."""
+
+    period: str
+    period_start: dt.date
+    value: float | None
+    observation_id: int | None = None
+    fetch_run_id: int | None = None
+    known_from: dt.datetime = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    """An indicator's metadata and the observations known of it (any vintages; see `evaluate`)."""
+
+    key: str
+    unit: str
+    frequency: str = "annual"
+    publication_lag_days: int = 0
+    revision_window_days: int = 0
+    points: tuple[SeriesPoint, ...] = ()
+    projection_model: str | None = None  # "log-linear" | "linear" | None (default by unit)
+
+
+@dataclass(frozen=True)
+class ResolutionFacts:
+    """The claim's current resolution, as the evaluator needs it."""
+
+    outcome: str
+    method: str
+    provisional: bool
+    decided_at: dt.datetime
+    decided_by: str | None = None
+    final_after: dt.date | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class ClaimFacts:
+    """What the evaluator needs to know about a claim."""
+
+    slug: str
+    kind: str = ClaimKind.hard
+    deadline: dt.date | None = None
+    window_start: dt.date | None = None
+    window_end: dt.date | None = None
+    lifecycle: str = Lifecycle.active
+    stated_on: dt.date | None = None
+    resolution: ResolutionFacts | None = None
+
+
+# --- outputs ---
+
+
+@dataclass(frozen=True)
+class Metric:
+    value: float
+    unit: str
+    period: str
+
+
+@dataclass(frozen=True)
+class Projection:
+    value: float
+    low: float
+    high: float
+    at: str
+    model: str
+    n_points: int
+    residual_sd: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    observation_ids: tuple[int, ...] = ()
+    fetch_run_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class CriterionResult:
+    """The result of one criterion. `met` is None until it is decided."""
+
+    key: str
+    type: str
+    role: str
+    context: bool
+    reason: str
+    decided: bool = False
+    met: bool | None = None
+    trend: Trend | None = None
+    metric: Metric | None = None
+    threshold: float | None = None
+    comparator: str | None = None
+    margin: float | None = None
+    progress: float | None = None
+    projection: Projection | None = None
+    required_growth: float | None = None
+    observed_growth: float | None = None
+    target_period: str | None = None
+    data_expected_on: dt.date | None = None
+    final_after: dt.date | None = None
+    error: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Evidence = Evidence()
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """A claim's status at one moment: the evaluator's whole answer."""
+
+    slug: str
+    state: State
+    trend: Trend | None
+    reason: str
+    metric: Metric | None
+    threshold: float | None
+    comparator: str | None
+    margin: float | None
+    progress: float | None
+    projection: Projection | None
+    required_growth: float | None
+    observed_growth: float | None
+    data_expected_on: dt.date | None
+    outcome: Outcome | None  # what the data says (automatic), when decided
+    provisional: bool | None
+    final_after: dt.date | None
+    criteria: tuple[CriterionResult, ...]
+    evidence: Evidence
+    evaluated_at: dt.datetime
+    as_of: dt.datetime | None
+    replay: bool
+    evaluator_version: str = EVALUATOR_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (dates as ISO strings)."""
+        return _jsonable(self)  # type: ignore[no-any-return]
+
+    def fingerprint(self) -> str:
+        """sha256 of everything but `evaluated_at`: equal fingerprints mean nothing changed."""
+        data = self.to_dict()
+        data.pop("evaluated_at", None)
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --- numbers and periods ---
+
+
+def format_number(value: float) -> str:
+    """Three significant figures, thousands grouped: 2.3416 → "2.34", 10583.4 → "10,583"."""
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 1e7 or magnitude < 1e-3:
+        return f"{value:.3g}"
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    text = f"{value:.3g}"
+    return text if "." in text else f"{text}.0"
+
+
+def format_rate(rate: float) -> str:
+    return f"{rate * 100:+.1f} %/yr"
+
+
+def decimal_year(day: dt.date) -> float:
+    start = dt.date(day.year, 1, 1)
+    length = (dt.date(day.year + 1, 1, 1) - start).days
+    return day.year + (day - start).days / length
+
+
+def _x(period: str) -> float:
+    return decimal_year(period_start(period))
+
+
+def meets(value: float, comparator: str, threshold: float) -> bool:
+    if comparator == ">=":
+        return value >= threshold
+    if comparator == ">":
+        return value > threshold
+    if comparator == "<=":
+        return value <= threshold
+    return value < threshold
+
+
+def signed_margin(value: float, comparator: str, threshold: float) -> float:
+    """value − threshold, signed so that a positive margin means the threshold is met."""
+    return value - threshold if comparator in (">=", ">") else threshold - value
+
+
+def _progress(value: float, comparator: str, threshold: float) -> float | None:
+    if comparator in (">=", ">") and threshold > 0 and value >= 0:
+        return min(1.0, value / threshold)
+    if comparator in ("<=", "<") and value > 0 and threshold >= 0:
+        return min(1.0, threshold / value)
+    return None
+
+
+def _cagr(first: float, last: float, years: float) -> float | None:
+    if first <= 0 or last <= 0 or years <= 0:
+        return None
+    return float((last / first) ** (1.0 / years) - 1.0)
+
+
+# --- least squares ---
+
+
+@dataclass(frozen=True)
+class TrendFit:
+    """An ordinary least-squares line y = intercept + slope·x (y = ln v for log-linear)."""
+
+    model: str
+    intercept: float
+    slope: float
+    n: int
+    x_mean: float
+    sxx: float
+    residual_sd: float
+
+    def predict(self, x0: float) -> tuple[float, float, float]:
+        """Point forecast and 95 % prediction interval at x0."""
+        y_hat = self.intercept + self.slope * x0
+        se = self.residual_sd * math.sqrt(1 + 1 / self.n + (x0 - self.x_mean) ** 2 / self.sxx)
+        low, high = y_hat - Z_95 * se, y_hat + Z_95 * se
+        if self.model == MODEL_LOG_LINEAR:
+            return math.exp(y_hat), math.exp(low), math.exp(high)
+        return y_hat, low, high
+
+
+def fit_trend(xs: Sequence[float], values: Sequence[float], model: str) -> TrendFit | None:
+    """Least-squares fit; None with fewer than MIN_FIT_POINTS points or no spread in x."""
+    n = len(xs)
+    if n < MIN_FIT_POINTS:
+        return None
+    if model == MODEL_LOG_LINEAR and min(values) <= 0:
+        model = MODEL_LINEAR
+    ys = [math.log(v) for v in values] if model == MODEL_LOG_LINEAR else list(values)
+    x_mean = math.fsum(xs) / n
+    y_mean = math.fsum(ys) / n
+    sxx = math.fsum((x - x_mean) ** 2 for x in xs)
+    if sxx <= 0:
+        return None
+    sxy = math.fsum((x - x_mean) * (y - y_mean) for x, y in zip(xs, ys, strict=True))
+    slope = sxy / sxx
+    intercept = y_mean - slope * x_mean
+    ssr = math.fsum((y - (intercept + slope * x)) ** 2 for x, y in zip(xs, ys, strict=True))
+    residual_sd = math.sqrt(ssr / (n - 2)) if n > 2 else 0.0
+    return TrendFit(model, intercept, slope, n, x_mean, sxx, residual_sd)
+
+
+# --- series expressions ---
+
+
+@dataclass(frozen=True, slots=True)
+class _ExprPoint:
+    period: str
+    start: dt.date
+    value: float
+    observation_ids: tuple[int, ...]
+    fetch_run_ids: tuple[int, ...]
+    known_from: dt.datetime
+
+
+class _MissingSeries(LookupError):
+    pass
+
+
+def _expr_points(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> list[_ExprPoint]:
+    """The expression evaluated period by period (periods present in every operand), sorted."""
+    if isinstance(expr, IndicatorRef):
+        data = series.get(expr.indicator)
+        if data is None:
+            raise _MissingSeries(expr.indicator)
+        return [
+            _ExprPoint(
+                p.period,
+                p.period_start,
+                float(p.value),
+                (p.observation_id,) if p.observation_id is not None else (),
+                (p.fetch_run_id,) if p.fetch_run_id is not None else (),
+                p.known_from,
+            )
+            for p in data.points
+            if p.value is not None and math.isfinite(p.value)
+        ]
+    if isinstance(expr, Ratio | Difference):
+        operands = list(expr.ratio if isinstance(expr, Ratio) else expr.difference)
+    else:
+        operands = list(expr.sum)
+    parts = [{p.period: p for p in _expr_points(e, series)} for e in operands]
+    common = set(parts[0]).intersection(*parts[1:])
+    out: list[_ExprPoint] = []
+    for period in common:
+        items = [part[period] for part in parts]
+        values = [item.value for item in items]
+        if isinstance(expr, Ratio):
+            if values[1] == 0:
+                continue
+            value = values[0] / values[1]
+        elif isinstance(expr, Difference):
+            value = values[0] - values[1]
+        else:
+            value = math.fsum(values)
+        out.append(
+            _ExprPoint(
+                period,
+                items[0].start,
+                value,
+                tuple(i for item in items for i in item.observation_ids),
+                tuple(i for item in items for i in item.fetch_run_ids),
+                max(item.known_from for item in items),
+            )
+        )
+    out.sort(key=lambda p: (p.start, p.period))
+    return out
+
+
+def _expr_model(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> str:
+    if isinstance(expr, Ratio):
+        return MODEL_LOG_LINEAR
+    keys = expression_indicators(expr)
+    hints = {series[k].projection_model for k in keys if k in series}
+    if hints == {MODEL_LOG_LINEAR}:
+        return MODEL_LOG_LINEAR
+    if hints == {MODEL_LINEAR}:
+        return MODEL_LINEAR
+    if isinstance(expr, IndicatorRef | Sum) and all(
+        k in series and series[k].unit in LOG_LINEAR_UNITS for k in keys
+    ):
+        return MODEL_LOG_LINEAR
+    return MODEL_LINEAR
+
+
+def _expr_meta(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> tuple[str, int, int]:
+    """(frequency, publication lag, revision window) of an expression: the slowest operand's."""
+    datas = [series[k] for k in expression_indicators(expr) if k in series]
+    if not datas:
+        return "annual", 0, 0
+    return (
+        datas[0].frequency,
+        max(d.publication_lag_days for d in datas),
+        max(d.revision_window_days for d in datas),
+    )
+
+
+def _in_period(point: _ExprPoint, period: str) -> bool:
+    return period_start(period) <= point.start <= period_end(period)
+
+
+def _point_at(points: Sequence[_ExprPoint], period: str) -> _ExprPoint | None:
+    """The value for `period`: the exact period, else the last finer point inside it."""
+    inside = None
+    for p in points:
+        if p.period == period:
+            return p
+        if _in_period(p, period):
+            inside = p
+    return inside
+
+
+def _window_periods(start: str, end: str, frequency: str) -> list[str] | None:
+    """The periods a window holds at a series' frequency (None when not enumerable)."""
+    first, last = period_start(start), period_end(end)
+    if frequency == "annual":
+        return [str(y) for y in range(first.year, last.year + 1)]
+    if frequency == "monthly":
+        months = []
+        year, month = first.year, first.month
+        while dt.date(year, month, 1) <= last:
+            months.append(f"{year:04d}-{month:02d}")
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return months
+    return None
+
+
+def _in_window(point: _ExprPoint, start: str, end: str) -> bool:
+    return period_start(start) <= point.start <= period_end(end)
+
+
+# --- preparing inputs ---
+
+
+def needed_since(criteria: Sequence[Criterion]) -> dict[str, dt.date]:
+    """Per indicator, the earliest period start a criterion names (windows, baselines, periods).
+
+    With `LOOKBACK_DAYS`, this bounds which observations an evaluation can use, so that the
+    persistence layer loads only those (see `tracker.status`).
+    """
+    since: dict[str, dt.date] = {}
+
+    def note(expr: SeriesExpr, period: str) -> None:
+        day = period_start(period)
+        for key in expression_indicators(expr):
+            if key not in since or day < since[key]:
+                since[key] = day
+
+    for c in criteria:
+        if isinstance(c, JudgedCriterion | SignalCriterion):
+            continue
+        if isinstance(c, ThresholdCriterion):
+            if c.period is not None:
+                note(c.series, c.period)
+            if c.window is not None:
+                note(c.series, c.window.start)
+        elif c.window is not None:
+            note(c.series, c.window.start)
+        if isinstance(c.threshold, RelativeThreshold):
+            base = c.threshold.baseline
+            note(base.series or c.series, base.start)
+    return since
+
+
+def lookback_start(latest: dt.date, frequency: str) -> dt.date | None:
+    """The earliest period start the fit may use, given a series' latest point (None: any)."""
+    days = LOOKBACK_DAYS.get(frequency)
+    if days is None:
+        return None
+    return latest - dt.timedelta(days=days)
+
+
+def _prepare(
+    series: Mapping[str, SeriesData],
+    criteria: Sequence[Criterion],
+    as_of: dt.datetime | None,
+) -> dict[str, SeriesData]:
+    """Keep, per period, the latest vintage known at `as_of`, trimmed to what can be used."""
+    since = needed_since(criteria)
+    prepared: dict[str, SeriesData] = {}
+    for key, data in series.items():
+        chosen: dict[str, SeriesPoint] = {}
+        for p in data.points:
+            if as_of is not None and p.known_from > as_of:
+                continue
+            current = chosen.get(p.period)
+            if current is None or p.known_from > current.known_from:
+                chosen[p.period] = p
+        points = sorted(chosen.values(), key=lambda p: (p.period_start, p.period))
+        if points:
+            bound = lookback_start(points[-1].period_start, data.frequency)
+            if bound is not None:
+                if key in since:
+                    bound = min(bound, since[key])
+                points = [p for p in points if p.period_start >= bound]
+        prepared[key] = replace(data, points=tuple(points))
+    return prepared
+
+
+# --- criteria ---
+
+
+@dataclass(frozen=True)
+class _Context:
+    today: dt.date
+    claim: ClaimFacts
+
+
+def _evidence(points: Sequence[_ExprPoint]) -> Evidence:
+    obs = sorted({i for p in points for i in p.observation_ids})
+    runs = sorted({i for p in points for i in p.fetch_run_ids})
+    return Evidence(tuple(obs), tuple(runs))
+
+
+def _baseline_level(
+    baseline: Baseline, default: SeriesExpr, series: Mapping[str, SeriesData]
+) -> tuple[float | None, dict[str, Any], list[_ExprPoint]]:
+    points = [
+        p
+        for p in _expr_points(baseline.series or default, series)
+        if _in_window(p, baseline.start, baseline.end)
+    ]
+    info: dict[str, Any] = {
+        "baseline_window": f"{baseline.start}..{baseline.end}",
+        "baseline_function": baseline.function,
+        "baseline_points": len(points),
+    }
+    if not points:
+        return None, info, points
+    values = [p.value for p in points]
+    if baseline.function == "mean":
+        level = math.fsum(values) / len(values)
+    elif baseline.function == "sum":
+        level = math.fsum(values)
+    else:
+        level = points[0].value
+    info["baseline_level"] = level
+    return level, info, points
+
+
+def _fit_points(points: Sequence[_ExprPoint]) -> list[_ExprPoint]:
+    return list(points[-FIT_POINTS:])
+
+
+def _project(
+    points: Sequence[_ExprPoint], model: str, at: str
+) -> tuple[Projection | None, TrendFit | None, float | None]:
+    """Projection at period `at` from the last points, and the observed CAGR over them."""
+    fitted = _fit_points(points)
+    observed = None
+    if len(fitted) >= 2:
+        observed = _cagr(
+            fitted[0].value, fitted[-1].value, _x(fitted[-1].period) - _x(fitted[0].period)
+        )
+    fit = fit_trend([_x(p.period) for p in fitted], [p.value for p in fitted], model)
+    if fit is None:
+        return None, None, observed
+    value, low, high = fit.predict(_x(at))
+    projection = Projection(value, low, high, at, fit.model, fit.n, fit.residual_sd)
+    return projection, fit, observed
+
+
+def _describe_threshold(comparator: str, threshold: float) -> str:
+    return f"{comparator} {format_number(threshold)}"
+
+
+def _measured(
+    c: ThresholdCriterion | GrowthCriterion | AggregateCriterion,
+    series: Mapping[str, SeriesData],
+    ctx: _Context,
+) -> CriterionResult:
+    base: dict[str, Any] = {
+        "key": c.key,
+        "type": c.type,
+        "role": c.role,
+        "context": c.role == "context",
+    }
+    units = {k: s.unit for k, s in series.items()}
+    try:
+        missing = [k for k in criterion_indicators(c) if k not in series]
+        if missing:
+            raise _MissingSeries(missing[0])
+        unit = criterion_unit(c, units)
+        points = _expr_points(c.series, series)
+    except _MissingSeries as exc:
+        message = f"indicator {exc.args[0]!r} is not in the catalogue"
+        return CriterionResult(**base, reason=message, error=message)
+    except UnitError as exc:
+        return CriterionResult(**base, reason=f"unit mismatch: {exc}", error=str(exc))
+
+    threshold: float | None
+    details: dict[str, Any] = {}
+    used: list[_ExprPoint] = []
+    if isinstance(c.threshold, RelativeThreshold):
+        level, info, base_points = _baseline_level(c.threshold.baseline, c.series, series)
+        details.update(info)
+        used += base_points
+        threshold = None if level is None else level * c.threshold.factor
+        if threshold is not None:
+            details["threshold_rule"] = (
+                f"{c.threshold.factor:g} × {c.threshold.baseline.function} of "
+                f"{c.threshold.baseline.start}..{c.threshold.baseline.end} "
+                f"({format_number(level or 0.0)})"
+            )
+    else:
+        threshold = float(c.threshold)
+    if threshold is None:
+        window = details.get("baseline_window")
+        return CriterionResult(
+            **base,
+            reason=f"no data yet for the baseline {window}",
+            trend=Trend.insufficient_data,
+            comparator=c.comparator,
+            details=details,
+        )
+    frequency, lag, revision = _expr_meta(c.series, series)
+    model = _expr_model(c.series, series)
+    if isinstance(c, ThresholdCriterion):
+        result = _threshold(c, points, threshold, unit, model, lag, revision, ctx)
+    elif isinstance(c, GrowthCriterion):
+        result = _growth(c, points, threshold, unit, model, lag, revision, ctx)
+    else:
+        result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx)
+    fields, used_points = result
+    merged = {**details, **fields.pop("details", {})}
+    return CriterionResult(
+        **base,
+        **fields,
+        threshold=threshold,
+        comparator=c.comparator,
+        details=merged,
+        evidence=_evidence(used + used_points),
+    )
+
+
+def _expected_on(period: str, lag: int) -> dt.date:
+    return period_end(period) + dt.timedelta(days=lag)
+
+
+def _final_after(expected: dt.date, points: Sequence[_ExprPoint], revision: int) -> dt.date:
+    known = max([expected, *(p.known_from.date() for p in points)])
+    return known + dt.timedelta(days=revision)
+
+
+def _margin_fields(value: float, comparator: str, threshold: float) -> dict[str, Any]:
+    return {
+        "margin": signed_margin(value, comparator, threshold),
+        "progress": _progress(value, comparator, threshold),
+    }
+
+
+def _trend_from(projected: float | None, comparator: str, threshold: float) -> Trend:
+    if projected is None:
+        return Trend.insufficient_data
+    return Trend.on_track if meets(projected, comparator, threshold) else Trend.off_track
+
+
+def _projection_text(projection: Projection | None) -> str:
+    if projection is None:
+        return f"too few points to project (needs {MIN_FIT_POINTS})"
+    return (
+        f"projected {format_number(projection.value)} "
+        f"({format_number(projection.low)}–{format_number(projection.high)})"
+    )
+
+
+def _threshold(
+    c: ThresholdCriterion,
+    points: list[_ExprPoint],
+    threshold: float,
+    unit: str,
+    model: str,
+    lag: int,
+    revision: int,
+    ctx: _Context,
+) -> tuple[dict[str, Any], list[_ExprPoint]]:
+    rule = _describe_threshold(c.comparator, threshold)
+    latest = points[-1] if points else None
+    fields: dict[str, Any] = {}
+    if c.mode == "any_time_within":
+        assert c.window is not None
+        target = c.window.end
+        inside = [p for p in points if _in_window(p, c.window.start, c.window.end)]
+        hit = next((p for p in inside if meets(p.value, c.comparator, threshold)), None)
+        expected = _expected_on(target, lag)
+        fields.update(target_period=target, data_expected_on=expected)
+        if hit is not None:
+            fields.update(
+                decided=True,
+                met=True,
+                metric=Metric(hit.value, unit, hit.period),
+                final_after=_final_after(_expected_on(hit.period, lag), [hit], revision),
+                reason=f"{format_number(hit.value)} in {hit.period} meets {rule} within "
+                f"{c.window.start}–{c.window.end}",
+                **_margin_fields(hit.value, c.comparator, threshold),
+            )
+            return fields, [hit]
+        last_period_in = any(p.start >= period_start(_last_subperiod(target, p)) for p in inside)
+        complete = bool(inside) and last_period_in and ctx.today > period_end(target)
+        shown = inside[-1] if inside else latest
+        if shown is not None:
+            fields.update(
+                metric=Metric(shown.value, unit, shown.period),
+                **_margin_fields(shown.value, c.comparator, threshold),
+            )
+        if complete:
+            assert shown is not None
+            fields.update(
+                decided=True,
+                met=False,
+                final_after=_final_after(expected, inside[-1:], revision),
+                reason=f"never met {rule} within {c.window.start}–{c.window.end} "
+                f"(last {format_number(shown.value)} in {shown.period})",
+            )
+            return fields, inside
+        projection, _, observed = _project(points, model, target)
+        fields.update(
+            projection=projection,
+            observed_growth=observed,
+            trend=_trend_from(projection.value if projection else None, c.comparator, threshold),
+        )
+        if latest is not None:
+            fields["required_growth"] = _required(latest, threshold, target)
+        fields["reason"] = _open_reason(latest, rule, threshold, target, fields, projection)
+        return fields, _fit_points(points) + inside[-1:]
+
+    assert c.period is not None
+    target = c.period
+    expected = _expected_on(target, lag)
+    fields.update(target_period=target, data_expected_on=expected)
+    at_target = _point_at(points, target)
+    if at_target is not None:
+        fields.update(
+            metric=Metric(at_target.value, unit, at_target.period),
+            **_margin_fields(at_target.value, c.comparator, threshold),
+        )
+        ok = meets(at_target.value, c.comparator, threshold)
+        if ctx.today > period_end(target):
+            fields.update(
+                decided=True,
+                met=ok,
+                final_after=_final_after(expected, [at_target], revision),
+                reason=f"{format_number(at_target.value)} in {at_target.period} "
+                f"{'meets' if ok else 'misses'} {rule}",
+            )
+        else:
+            fields.update(
+                trend=Trend.on_track if ok else Trend.off_track,
+                reason=f"{format_number(at_target.value)} so far in {target} "
+                f"({'meets' if ok else 'misses'} {rule})",
+            )
+        return fields, [at_target]
+    if latest is not None:
+        fields.update(
+            metric=Metric(latest.value, unit, latest.period),
+            **_margin_fields(latest.value, c.comparator, threshold),
+        )
+    projection, _, observed = _project(points, model, target)
+    fields.update(
+        projection=projection,
+        observed_growth=observed,
+        trend=_trend_from(projection.value if projection else None, c.comparator, threshold),
+    )
+    if latest is not None:
+        fields["required_growth"] = _required(latest, threshold, target)
+    fields["reason"] = _open_reason(latest, rule, threshold, target, fields, projection)
+    return fields, _fit_points(points)
+
+
+def _last_subperiod(target: str, point: _ExprPoint) -> str:
+    """The last period of `target` at the granularity of `point` ("2030" → "2030-12")."""
+    end = period_end(target)
+    depth = point.period.count("-")
+    if depth == 0:
+        return str(end.year)
+    if depth == 1:
+        return f"{end.year:04d}-{end.month:02d}"
+    return end.isoformat()
+
+
+def _required(latest: _ExprPoint, threshold: float, target: str) -> float | None:
+    return _cagr(latest.value, threshold, _x(target) - _x(latest.period))
+
+
+def _open_reason(
+    latest: _ExprPoint | None,
+    rule: str,
+    threshold: float,
+    target: str,
+    fields: Mapping[str, Any],
+    projection: Projection | None,
+) -> str:
+    if latest is None:
+        return f"no data yet; needs {rule} in {target}"
+    parts = [f"{format_number(latest.value)} in {latest.period}"]
+    required = fields.get("required_growth")
+    if required is not None:
+        parts.append(
+            f"needs {format_rate(required)} to reach {format_number(threshold)} by {target}"
+        )
+    else:
+        parts.append(f"needs {rule} by {target}")
+    parts.append(_projection_text(projection))
+    return "; ".join(parts)
+
+
+def _growth(
+    c: GrowthCriterion,
+    points: list[_ExprPoint],
+    threshold: float,
+    unit: str,
+    model: str,
+    lag: int,
+    revision: int,
+    ctx: _Context,
+) -> tuple[dict[str, Any], list[_ExprPoint]]:
+    def measure(first: float, last: float, years: float) -> float | None:
+        rate = _cagr(first, last, years)
+        if rate is None:
+            return None
+        return rate + 1.0 if c.measure == "annual_factor" else rate
+
+    def as_rate(value: float) -> float:
+        return value - 1.0 if c.measure == "annual_factor" else value
+
+    def label(value: float) -> str:
+        if c.measure == "annual_factor":
+            return f"{format_number(value)}x/yr"
+        return format_rate(value)
+
+    rule = f"{c.comparator} {label(threshold)}"
+    fields: dict[str, Any] = {"required_growth": as_rate(threshold)}
+    if c.window is not None:
+        target = c.window.end
+        expected = _expected_on(target, lag)
+        fields.update(target_period=target, data_expected_on=expected)
+        start = _point_at(points, c.window.start)
+        end = _point_at(points, target)
+        if start is None:
+            fields.update(
+                trend=Trend.insufficient_data,
+                reason=f"no value yet for {c.window.start}, the start of the growth window",
+            )
+            return fields, []
+        years = _x(target) - _x(c.window.start)
+        if end is not None and ctx.today > period_end(target):
+            value = measure(start.value, end.value, years)
+            if value is None:
+                fields.update(
+                    reason="growth undefined for non-positive values", error="non-positive"
+                )
+                return fields, [start, end]
+            ok = meets(value, c.comparator, threshold)
+            fields.update(
+                decided=True,
+                met=ok,
+                metric=Metric(value, unit, f"{c.window.start}..{target}"),
+                observed_growth=as_rate(value),
+                final_after=_final_after(expected, [start, end], revision),
+                reason=f"{label(value)} from {c.window.start} to {target} "
+                f"{'meets' if ok else 'misses'} {rule}",
+                **_margin_fields(value, c.comparator, threshold),
+            )
+            return fields, [start, end]
+        latest = points[-1]
+        so_far = (
+            measure(start.value, latest.value, _x(latest.period) - _x(start.period))
+            if latest.start > start.start
+            else None
+        )
+        if so_far is not None:
+            fields.update(
+                metric=Metric(so_far, unit, f"{start.period}..{latest.period}"),
+                observed_growth=as_rate(so_far),
+                **_margin_fields(so_far, c.comparator, threshold),
+            )
+        projection, _, _ = _project(points, model, target)
+        growth_projection = None
+        if projection is not None:
+            values = [
+                measure(start.value, v, years)
+                for v in (projection.value, projection.low, projection.high)
+            ]
+            if all(v is not None for v in values):
+                v, lo, hi = (float(x) for x in values if x is not None)
+                growth_projection = replace(projection, value=v, low=lo, high=hi)
+        fields.update(
+            projection=growth_projection,
+            trend=_trend_from(
+                growth_projection.value if growth_projection else None, c.comparator, threshold
+            ),
+        )
+        text = (
+            f"{label(so_far)} so far since {start.period}"
+            if so_far is not None
+            else "no growth yet"
+        )
+        fields["reason"] = f"{text}; needs {rule} to {target}; " + (
+            _projection_text(growth_projection) if growth_projection else _projection_text(None)
+        )
+        return fields, [start, *_fit_points(points)]
+
+    # no window: each year over the previous one; decided at the claim's deadline, if any
+    pairs = _year_over_year(points)
+    year_target = str(ctx.claim.deadline.year) if ctx.claim.deadline else None
+    if year_target is not None:
+        fields.update(
+            year_target_period=year_target, data_expected_on=_expected_on(year_target, lag)
+        )
+    if not pairs:
+        fields.update(trend=Trend.insufficient_data, reason="needs two consecutive years of data")
+        return fields, []
+    chosen = pairs[-1]
+    if year_target is not None:
+        at_year_target = next((pair for pair in pairs if pair[1].period == year_target), None)
+        if at_year_target is not None and ctx.today > period_end(year_target):
+            chosen = at_year_target
+    before, after = chosen
+    value = measure(before.value, after.value, _x(after.period) - _x(before.period))
+    if value is None:
+        fields.update(reason="growth undefined for non-positive values", error="non-positive")
+        return fields, [before, after]
+    ok = meets(value, c.comparator, threshold)
+    fields.update(
+        metric=Metric(value, unit, after.period),
+        observed_growth=as_rate(value),
+        **_margin_fields(value, c.comparator, threshold),
+    )
+    decided = (
+        year_target is not None
+        and after.period == year_target
+        and ctx.today > period_end(year_target)
+    )
+    if decided:
+        assert year_target is not None
+        fields.update(
+            decided=True,
+            met=ok,
+            final_after=_final_after(_expected_on(year_target, lag), [before, after], revision),
+            reason=f"{label(value)} in {after.period} over {before.period} "
+            f"{'meets' if ok else 'misses'} {rule}",
+        )
+    else:
+        fields.update(
+            trend=Trend.on_track if ok else Trend.off_track,
+            reason=f"{label(value)} in {after.period} over {before.period} "
+            f"({'meets' if ok else 'misses'} {rule})",
+        )
+    return fields, [before, after]
+
+
+def _year_over_year(points: Sequence[_ExprPoint]) -> list[tuple[_ExprPoint, _ExprPoint]]:
+    by_start = {p.start: p for p in points}
+    pairs = []
+    for p in points:
+        try:
+            prior = p.start.replace(year=p.start.year - 1)
+        except ValueError:  # 29 February
+            prior = p.start.replace(year=p.start.year - 1, day=28)
+        previous = by_start.get(prior)
+        if previous is not None:
+            pairs.append((previous, p))
+    return pairs
+
+
+def _aggregate(
+    c: AggregateCriterion,
+    points: list[_ExprPoint],
+    threshold: float,
+    unit: str,
+    model: str,
+    frequency: str,
+    lag: int,
+    revision: int,
+    ctx: _Context,
+) -> tuple[dict[str, Any], list[_ExprPoint]]:
+    window = c.window
+    target = window.end
+    expected = _expected_on(target, lag)
+    rule = _describe_threshold(c.comparator, threshold)
+    span = f"{window.start}..{window.end}"
+    inside = [p for p in points if _in_window(p, window.start, window.end)]
+    periods = _window_periods(window.start, window.end, frequency)
+    observed_periods = {p.period for p in inside}
+    total = len(periods) if periods is not None else len(inside)
+    missing = [p for p in periods if p not in observed_periods] if periods is not None else []
+    count = len(inside)
+    observed_sum = math.fsum(p.value for p in inside)
+    fields: dict[str, Any] = {"target_period": target, "data_expected_on": expected}
+    details: dict[str, Any] = {
+        "function": c.function,
+        "window": span,
+        "periods_observed": count,
+        "periods_total": total,
+    }
+
+    def aggregate(total_sum: float) -> float:
+        return total_sum / total if c.function == "mean" else total_sum
+
+    if count:
+        so_far = observed_sum / count if c.function == "mean" else observed_sum
+        details["so_far"] = so_far
+        fields.update(
+            metric=Metric(so_far, unit, span), **_margin_fields(so_far, c.comparator, threshold)
+        )
+    complete = not missing and count > 0 and ctx.today > period_end(target)
+    if complete:
+        value = aggregate(observed_sum)
+        ok = meets(value, c.comparator, threshold)
+        fields.update(
+            decided=True,
+            met=ok,
+            metric=Metric(value, unit, span),
+            final_after=_final_after(expected, inside[-1:], revision),
+            reason=f"{c.function} {format_number(value)} over {span} "
+            f"{'meets' if ok else 'misses'} {rule}",
+            details=details,
+            **_margin_fields(value, c.comparator, threshold),
+        )
+        return fields, inside
+    remaining = total - count
+    if remaining > 0:
+        needed_total = threshold * total if c.function == "mean" else threshold
+        needed = needed_total - observed_sum
+        details["remaining_periods"] = remaining
+        details["remaining_must_average"] = needed / remaining
+    fit = fit_trend(
+        [_x(p.period) for p in _fit_points(points)],
+        [p.value for p in _fit_points(points)],
+        model,
+    )
+    projection = None
+    if fit is not None and missing:
+        predictions = [fit.predict(_x(period)) for period in missing]
+        value = aggregate(observed_sum + math.fsum(v for v, _, _ in predictions))
+        # Interval: missing periods taken as perfectly correlated (sum of their bounds), the
+        # conservative choice for a trend error that persists from year to year.
+        low = aggregate(observed_sum + math.fsum(lo for _, lo, _ in predictions))
+        high = aggregate(observed_sum + math.fsum(hi for _, _, hi in predictions))
+        projection = Projection(value, low, high, target, fit.model, fit.n, fit.residual_sd)
+    fields.update(
+        projection=projection,
+        trend=_trend_from(projection.value if projection else None, c.comparator, threshold),
+        details=details,
+    )
+    if count:
+        so_far_text = format_number(observed_sum / count if c.function == "mean" else observed_sum)
+        head = f"{c.function} {so_far_text} over {count} of {total} periods of {span}"
+    else:
+        head = f"no data yet for {span}"
+    parts = [head, f"needs {rule}"]
+    if remaining > 0 and count:
+        parts.append(
+            f"the remaining {remaining} must average "
+            f"{format_number(details['remaining_must_average'])}"
+        )
+    parts.append(_projection_text(projection))
+    fields["reason"] = "; ".join(parts)
+    return fields, inside + _fit_points(points)
+
+
+def _judged(c: JudgedCriterion) -> CriterionResult:
+    return CriterionResult(
+        key=c.key,
+        type=c.type,
+        role=c.role,
+        context=c.role == "context",
+        trend=Trend.not_applicable,
+        reason=f"judged by a reviewer: {c.rubric}",
+    )
+
+
+def _signal(c: SignalCriterion, series: Mapping[str, SeriesData]) -> CriterionResult:
+    base: dict[str, Any] = {"key": c.key, "type": c.type, "role": c.role, "context": True}
+    try:
+        units = {k: s.unit for k, s in series.items()}
+        unit = expression_unit(c.series, units)
+        points = _expr_points(c.series, series)
+    except (_MissingSeries, KeyError) as exc:
+        message = f"indicator {exc.args[0]!r} is not in the catalogue"
+        return CriterionResult(**base, reason=message, error=message)
+    except UnitError as exc:
+        return CriterionResult(**base, reason=f"unit mismatch: {exc}", error=str(exc))
+    if not points:
+        return CriterionResult(**base, reason="no data yet")
+    latest = points[-1]
+    text = f"{c.note or c.key}: {format_number(latest.value)} in {latest.period}"
+    return CriterionResult(
+        **base,
+        reason=text,
+        metric=Metric(latest.value, unit, latest.period),
+        evidence=_evidence([latest]),
+    )
+
+
+def evaluate_criterion(
+    criterion: Criterion, series: Mapping[str, SeriesData], *, today: dt.date, claim: ClaimFacts
+) -> CriterionResult:
+    """One criterion's result on `today` (series already as known then)."""
+    if isinstance(criterion, JudgedCriterion):
+        return _judged(criterion)
+    if isinstance(criterion, SignalCriterion):
+        return _signal(criterion, series)
+    return _measured(criterion, series, _Context(today, claim))
+
+
+# --- the claim ---
+
+_OUTCOME_STATE = {
+    Outcome.true: State.resolved_true,
+    Outcome.false: State.resolved_false,
+    Outcome.partial: State.resolved_partial,
+    Outcome.void: State.void,
+    Outcome.ambiguous: State.ambiguous,
+}
+
+
+def outcome_state(outcome: str) -> State:
+    """The state a resolution outcome puts a claim in."""
+    return _OUTCOME_STATE[Outcome(outcome)]
+
+
+def evaluate(
+    claim: ClaimFacts,
+    criteria: Sequence[Criterion],
+    series: Mapping[str, SeriesData],
+    *,
+    now: dt.datetime,
+    as_of: dt.datetime | None = None,
+) -> EvaluationResult:
+    """Evaluate a claim at `now`, or as the tracker would have at `as_of` (a replay).
+
+    `series` may hold several vintages of a period: the one with the latest `known_from` not
+    after `as_of` is used; points known only after `as_of` are ignored.
+    """
+    if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
+        raise ValueError("evaluate() needs timezone-aware datetimes")
+    moment = as_of if as_of is not None else now
+    today = moment.astimezone(dt.UTC).date()
+    prepared = _prepare(series, criteria, as_of)
+    results = tuple(evaluate_criterion(c, prepared, today=today, claim=claim) for c in criteria)
+    resolving = [r for r in results if not r.context]
+    primary = next(
+        (r for r in resolving if r.type not in ("judged",) and r.error is None),
+        next((r for r in resolving if r.type not in ("judged",)), None),
+    )
+    context = [r for r in results if r.context]
+    evidence = Evidence(
+        tuple(sorted({i for r in results for i in r.evidence.observation_ids})),
+        tuple(sorted({i for r in results for i in r.evidence.fetch_run_ids})),
+    )
+
+    state, trend, reason, outcome, provisional, final_after, expected = _claim_state(
+        claim, resolving, context, today
+    )
+    headline = primary
+    return EvaluationResult(
+        slug=claim.slug,
+        state=state,
+        trend=trend,
+        reason=reason,
+        metric=headline.metric if headline else None,
+        threshold=headline.threshold if headline else None,
+        comparator=headline.comparator if headline else None,
+        margin=headline.margin if headline else None,
+        progress=headline.progress if headline else None,
+        projection=headline.projection if headline else None,
+        required_growth=headline.required_growth if headline else None,
+        observed_growth=headline.observed_growth if headline else None,
+        data_expected_on=expected,
+        outcome=outcome,
+        provisional=provisional,
+        final_after=final_after,
+        criteria=results,
+        evidence=evidence,
+        evaluated_at=now,
+        as_of=as_of,
+        replay=as_of is not None,
+    )
+
+
+_StateParts = tuple[
+    State, Trend | None, str, Outcome | None, bool | None, dt.date | None, dt.date | None
+]
+
+
+def _context_text(context: Sequence[CriterionResult]) -> str:
+    shown = [r.reason for r in context if r.metric is not None]
+    return f" (context: {'; '.join(shown)})" if shown else ""
+
+
+def _claim_state(
+    claim: ClaimFacts,
+    resolving: Sequence[CriterionResult],
+    context: Sequence[CriterionResult],
+    today: dt.date,
+) -> _StateParts:
+    measured = [r for r in resolving if r.type != "judged"]
+    judged = claim.kind == ClaimKind.judged or any(r.type == "judged" for r in resolving)
+    resolution = claim.resolution
+    deadline_passed = claim.deadline is not None and today > claim.deadline
+    summary = _summary(measured)
+    expected = _latest_expected(measured)
+
+    if claim.lifecycle == Lifecycle.withdrawn:
+        return (
+            State.withdrawn,
+            None,
+            "withdrawn; no longer evaluated" + summary,
+            None,
+            None,
+            None,
+            None,
+        )
+
+    if resolution is not None and resolution.method == ResolutionMethod.manual:
+        who = f" by {resolution.decided_by}" if resolution.decided_by else ""
+        text = (
+            f"resolved {resolution.outcome}{who} on {resolution.decided_at.date().isoformat()} "
+            f"(reviewer's verdict)" + summary
+        )
+        return (
+            outcome_state(resolution.outcome),
+            None,
+            text,
+            None,
+            resolution.provisional,
+            resolution.final_after,
+            None,
+        )
+
+    errors = [r for r in resolving if r.error is not None]
+    if errors:
+        return State.error, None, f"{errors[0].key}: {errors[0].reason}", None, None, None, None
+
+    if judged:
+        extra = _context_text(context)
+        if claim.deadline is None:
+            return (
+                State.open,
+                Trend.not_applicable,
+                "judged by a reviewer; no deadline" + extra,
+                None,
+                None,
+                None,
+                None,
+            )
+        if deadline_passed:
+            return (
+                State.needs_review,
+                Trend.not_applicable,
+                f"deadline {claim.deadline.isoformat()} passed; a reviewer decides by the rubric"
+                + extra,
+                None,
+                None,
+                None,
+                None,
+            )
+        state = State.upcoming if _before_window(claim, today) else State.open
+        return (
+            state,
+            Trend.not_applicable,
+            f"judged by a reviewer after the deadline {claim.deadline.isoformat()}" + extra,
+            None,
+            None,
+            None,
+            None,
+        )
+
+    if not measured:
+        return State.open, Trend.insufficient_data, "no resolving criterion", None, None, None, None
+
+    if all(r.decided for r in measured):
+        met = [bool(r.met) for r in measured]
+        outcome = Outcome.true if all(met) else Outcome.false if not any(met) else Outcome.partial
+        final_after = max((r.final_after for r in measured if r.final_after), default=None)
+        provisional = final_after is not None and today < final_after
+        if len(measured) == 1:
+            text = measured[0].reason
+        else:
+            text = f"{sum(met)} of {len(met)} criteria met"
+        text += (
+            f"; provisional until {final_after.isoformat()}"
+            if provisional and final_after
+            else "; final"
+        )
+        if resolution is not None and not resolution.provisional and resolution.outcome != outcome:
+            return (
+                State.needs_review,
+                None,
+                f"the data now say {outcome.value} but the final resolution was "
+                f"{resolution.outcome}: {text}",
+                outcome,
+                provisional,
+                final_after,
+                None,
+            )
+        return outcome_state(outcome), None, text, outcome, provisional, final_after, None
+
+    if resolution is not None and not resolution.provisional:
+        # decided before, but the data no longer decide it (e.g. a period was withdrawn)
+        return (
+            outcome_state(resolution.outcome),
+            None,
+            f"resolved {resolution.outcome} (final); the current data no longer decide it",
+            None,
+            False,
+            resolution.final_after,
+            None,
+        )
+
+    trend = _combined_trend(measured)
+    primary_reason = measured[0].reason if len(measured) == 1 else summary.lstrip("; ")
+    if deadline_passed and claim.deadline is not None:
+        when = f"expected on {expected.isoformat()}" if expected else "expected date unknown"
+        overdue = " (overdue)" if expected is not None and today > expected else ""
+        waiting = sorted({r.target_period for r in measured if not r.decided and r.target_period})
+        return (
+            State.awaiting_data,
+            trend,
+            f"deadline {claim.deadline.isoformat()} passed; waiting for "
+            f"{', '.join(waiting) or 'the'} data, {when}{overdue}; {primary_reason}",
+            None,
+            None,
+            None,
+            expected,
+        )
+    state = State.upcoming if _before_window(claim, today) else State.open
+    return state, trend, primary_reason, None, None, None, expected
+
+
+def _before_window(claim: ClaimFacts, today: dt.date) -> bool:
+    return claim.window_start is not None and today < claim.window_start
+
+
+def _combined_trend(measured: Sequence[CriterionResult]) -> Trend:
+    trends = [Trend.on_track if r.decided and r.met else r.trend for r in measured]
+    if any(
+        t is Trend.off_track or (r.decided and not r.met)
+        for t, r in zip(trends, measured, strict=True)
+    ):
+        return Trend.off_track
+    if all(t is Trend.on_track for t in trends):
+        return Trend.on_track
+    return Trend.insufficient_data
+
+
+def _latest_expected(measured: Sequence[CriterionResult]) -> dt.date | None:
+    dates = [r.data_expected_on for r in measured if not r.decided and r.data_expected_on]
+    return max(dates) if dates else None
+
+
+def _summary(measured: Sequence[CriterionResult]) -> str:
+    if not measured:
+        return ""
+    if len(measured) == 1:
+        return f"; {measured[0].reason}"
+    return "; " + "; ".join(f"{r.key}: {r.reason}" for r in measured)

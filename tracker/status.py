@@ -1,0 +1,856 @@
+"""Status over time: load what the evaluator needs, append changed evaluations, resolve, replay.
+
+Every function takes a Session and never commits (the caller is the edge). Loading is a fixed
+number of queries whatever the number of claims: claims, criteria, indicators, the latest
+period of each indicator, the observations the evaluation can use, and resolutions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
+from sqlmodel import Session, col, select
+
+from tracker.criteria import Criterion as CriterionSpec
+from tracker.criteria import criterion_indicators
+from tracker.evaluation import (
+    EVALUATOR_VERSION,
+    ClaimFacts,
+    EvaluationResult,
+    Evidence,
+    ResolutionFacts,
+    SeriesData,
+    SeriesPoint,
+    evaluate,
+    lookback_start,
+    needed_since,
+)
+from tracker.models import (
+    Claim,
+    ClaimRevision,
+    Criterion,
+    Evaluation,
+    Indicator,
+    Lifecycle,
+    Observation,
+    Outcome,
+    Resolution,
+    ResolutionMethod,
+    State,
+    Trend,
+)
+from tracker.observations import known_as_of_clause
+
+_CRITERION = TypeAdapter(CriterionSpec)
+AUTO_DECIDER = "tracker"
+
+
+class InvalidResolution(ValueError):
+    """A manual resolution is missing something or names an unknown outcome."""
+
+
+class ResolutionConflict(RuntimeError):
+    """Another resolution of the claim was recorded at the same time; retry."""
+
+
+@dataclass(frozen=True)
+class ClaimInputs:
+    """Everything `evaluate` needs for one claim, plus the row ids status.py writes against."""
+
+    claim_id: int
+    claim_version: int
+    facts: ClaimFacts
+    criteria: tuple[CriterionSpec, ...]
+    series: Mapping[str, SeriesData]
+    criteria_error: str | None
+    resolution_id: int | None
+    status_evaluation_id: int | None
+    status_state: str | None
+    status_trend: str | None
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """The last microsecond of a UTC day: a replay "as of" a date sees that whole day."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+
+
+# --- loading ---
+
+
+def _parse_criterion(row: Any) -> CriterionSpec:
+    spec = dict(row["spec"] or {})
+    spec.setdefault("type", row["kind"])
+    spec.setdefault("key", row["key"])
+    spec.setdefault("role", row["role"])
+    return _CRITERION.validate_python(spec)
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, Mapping):
+        return _date(value.get("date") or value.get("value") or value.get("end"))
+    text = str(value)
+    try:
+        return dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def _facts_from_revision(facts: ClaimFacts, revision: Mapping[str, Any]) -> ClaimFacts:
+    """The claim as a past revision described it (deadline, window, lifecycle)."""
+    content = revision["content"] or {}
+    window = content.get("window") if isinstance(content.get("window"), Mapping) else {}
+    deadline = content.get("deadline", facts.deadline)
+    lifecycle = content.get("lifecycle") or facts.lifecycle
+    if revision["change"] == "withdrawn":
+        lifecycle = Lifecycle.withdrawn
+    return ClaimFacts(
+        slug=facts.slug,
+        kind=content.get("kind") or facts.kind,
+        deadline=_date(deadline),
+        window_start=_date(content.get("window_start", (window or {}).get("start")))
+        if ("window_start" in content or window)
+        else facts.window_start,
+        window_end=_date(content.get("window_end", (window or {}).get("end")))
+        if ("window_end" in content or window)
+        else facts.window_end,
+        lifecycle=str(lifecycle),
+        stated_on=facts.stated_on,
+        resolution=facts.resolution,
+    )
+
+
+def _pick_criteria(rows: list[Mapping[str, Any]], as_of: dt.datetime | None) -> list[Any]:
+    """The rows of one claim's criteria version valid at `as_of` (else its earliest version)."""
+    if as_of is None:
+        return [r for r in rows if r["valid_until"] is None]
+    valid = [
+        r
+        for r in rows
+        if r["valid_from"] <= as_of and (r["valid_until"] is None or r["valid_until"] > as_of)
+    ]
+    if valid:
+        return valid
+    first = min((r["criteria_version"] for r in rows), default=None)
+    return [r for r in rows if r["criteria_version"] == first]
+
+
+def load_claim_inputs(
+    session: Session, claim_ids: Sequence[int] | None = None, *, as_of: dt.datetime | None = None
+) -> list[ClaimInputs]:
+    """Claims with their criteria, series (as known at `as_of`) and current resolution.
+
+    `as_of` None: the current criteria, observations and resolutions. Otherwise: the criteria
+    version valid then, observations known then, resolutions decided by then and (from the
+    claim revisions) the deadline, window and lifecycle of the version current then.
+    A fixed number of queries (six, seven for a replay), whatever the number of claims.
+    """
+    claim_t = Claim.__table__.c  # type: ignore[attr-defined]
+    stmt = sa.select(
+        claim_t.id,
+        claim_t.slug,
+        claim_t.kind,
+        claim_t.deadline,
+        claim_t.window_start,
+        claim_t.window_end,
+        claim_t.lifecycle,
+        claim_t.stated_on,
+        claim_t.version,
+        claim_t.status_evaluation_id,
+        claim_t.status_state,
+        claim_t.status_trend,
+    ).order_by(claim_t.slug)
+    if claim_ids is not None:
+        if not claim_ids:
+            return []
+        stmt = stmt.where(claim_t.id.in_(sa.bindparam("claim_ids", expanding=True)))
+    claims = session.execute(stmt, {"claim_ids": list(claim_ids or [])}).mappings().all()
+    if not claims:
+        return []
+    ids = [c["id"] for c in claims]
+    scope = claim_ids is not None
+
+    def in_claims(column: Any) -> Any:
+        return column.in_(sa.bindparam("claim_ids", expanding=True)) if scope else sa.true()
+
+    # criteria
+    crit_t = Criterion.__table__.c  # type: ignore[attr-defined]
+    crit_stmt = sa.select(
+        crit_t.claim_id,
+        crit_t.key,
+        crit_t.role,
+        crit_t.kind,
+        crit_t.spec,
+        crit_t.criteria_version,
+        crit_t.valid_from,
+        crit_t.valid_until,
+    ).where(in_claims(crit_t.claim_id))
+    if as_of is None:
+        crit_stmt = crit_stmt.where(crit_t.valid_until.is_(None))
+    crit_stmt = crit_stmt.order_by(crit_t.claim_id, crit_t.id)
+    rows_by_claim: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(crit_stmt, {"claim_ids": ids}).mappings():
+        rows_by_claim[row["claim_id"]].append(row)
+    parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
+    for claim_id in ids:
+        specs: list[CriterionSpec] = []
+        error = None
+        for row in _pick_criteria(rows_by_claim.get(claim_id, []), as_of):
+            try:
+                specs.append(_parse_criterion(row))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                error = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+        parsed[claim_id] = (specs, error)
+
+    # indicators
+    keys = sorted(
+        {k for specs, _ in parsed.values() for c in specs for k in criterion_indicators(c)}
+    )
+    ind_t = Indicator.__table__.c  # type: ignore[attr-defined]
+    indicators = (
+        session.execute(
+            sa.select(
+                ind_t.id,
+                ind_t.key,
+                ind_t.unit,
+                ind_t.frequency,
+                ind_t.publication_lag_days,
+                ind_t.revision_window_days,
+                ind_t.spec,
+            ).where(ind_t.key.in_(sa.bindparam("keys", expanding=True))),
+            {"keys": keys},
+        )
+        .mappings()
+        .all()
+        if keys
+        else []
+    )
+    by_key = {row["key"]: row for row in indicators}
+
+    # observations: the latest period of each indicator, then only what an evaluation can use
+    points = _load_points(session, indicators, parsed, as_of)
+
+    # resolutions: the current one per claim (as of the replay date)
+    res_t = Resolution.__table__.c  # type: ignore[attr-defined]
+    res_stmt = sa.select(Resolution.__table__).where(in_claims(res_t.claim_id))  # type: ignore[attr-defined]
+    if as_of is None:
+        res_stmt = res_stmt.where(res_t.superseded_by_id.is_(None))
+    else:
+        res_stmt = res_stmt.where(res_t.decided_at <= as_of)
+    current_resolution: dict[int, Any] = {}
+    for row in session.execute(
+        res_stmt.order_by(res_t.decided_at, res_t.id), {"claim_ids": ids}
+    ).mappings():
+        current_resolution[row["claim_id"]] = row  # the latest wins
+
+    revision_at: dict[int, Any] = {}
+    if as_of is not None:
+        rev_t = ClaimRevision.__table__.c  # type: ignore[attr-defined]
+        rev_stmt = (
+            sa.select(rev_t.claim_id, rev_t.version, rev_t.change, rev_t.content)
+            .where(in_claims(rev_t.claim_id), rev_t.created_at <= as_of)
+            .order_by(rev_t.claim_id, rev_t.version)
+        )
+        for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings():
+            revision_at[row["claim_id"]] = row
+
+    inputs: list[ClaimInputs] = []
+    for claim in claims:
+        specs, error = parsed[claim["id"]]
+        res = current_resolution.get(claim["id"])
+        facts = ClaimFacts(
+            slug=claim["slug"],
+            kind=claim["kind"],
+            deadline=claim["deadline"],
+            window_start=claim["window_start"],
+            window_end=claim["window_end"],
+            lifecycle=claim["lifecycle"],
+            stated_on=claim["stated_on"],
+            resolution=_resolution_facts(res) if res is not None else None,
+        )
+        version = claim["version"]
+        revision = revision_at.get(claim["id"])
+        if revision is not None and revision["version"] != version:
+            facts = _facts_from_revision(facts, revision)
+            version = revision["version"]
+        series = {}
+        for c in specs:
+            for key in criterion_indicators(c):
+                entry = by_key.get(key)
+                if entry is not None and key not in series:
+                    series[key] = SeriesData(
+                        key=key,
+                        unit=entry["unit"],
+                        frequency=entry["frequency"],
+                        publication_lag_days=entry["publication_lag_days"],
+                        revision_window_days=entry["revision_window_days"],
+                        points=points.get(entry["id"], ()),
+                        projection_model=(entry["spec"] or {}).get("projection_model"),
+                    )
+        inputs.append(
+            ClaimInputs(
+                claim_id=claim["id"],
+                claim_version=version,
+                facts=facts,
+                criteria=tuple(specs),
+                series=series,
+                criteria_error=error,
+                resolution_id=res["id"] if res is not None else None,
+                status_evaluation_id=claim["status_evaluation_id"],
+                status_state=claim["status_state"],
+                status_trend=claim["status_trend"],
+            )
+        )
+    return inputs
+
+
+def _resolution_facts(row: Mapping[str, Any]) -> ResolutionFacts:
+    return ResolutionFacts(
+        outcome=row["outcome"],
+        method=row["method"],
+        provisional=bool(row["provisional"]),
+        decided_at=row["decided_at"],
+        decided_by=row["decided_by"],
+        final_after=row["final_after"],
+        id=row["id"],
+    )
+
+
+def _load_points(
+    session: Session,
+    indicators: Sequence[Any],
+    parsed: Mapping[int, tuple[list[CriterionSpec], str | None]],
+    as_of: dt.datetime | None,
+) -> dict[int, tuple[SeriesPoint, ...]]:
+    """Observations known at `as_of` that an evaluation can use (two queries).
+
+    The evaluator fits the last points within `LOOKBACK_DAYS` of a series' latest point and reads
+    the windows its criteria name (`needed_since`); older rows cannot change any result, so they
+    are not read.
+    """
+    if not indicators:
+        return {}
+    obs = Observation.__table__.c  # type: ignore[attr-defined]
+    ids = [row["id"] for row in indicators]
+    latest = {
+        row.indicator_id: row.latest
+        for row in session.execute(
+            sa.select(obs.indicator_id, sa.func.max(obs.period_start).label("latest"))
+            .where(
+                obs.indicator_id.in_(sa.bindparam("ids", expanding=True)), known_as_of_clause(as_of)
+            )
+            .group_by(obs.indicator_id),
+            {"ids": ids},
+        )
+    }
+    since: dict[str, dt.date] = {}
+    for specs, _ in parsed.values():
+        for key, day in needed_since(specs).items():
+            if key not in since or day < since[key]:
+                since[key] = day
+    groups: dict[dt.date | None, list[int]] = defaultdict(list)
+    for row in indicators:
+        last = latest.get(row["id"])
+        if last is None:
+            continue
+        if isinstance(last, str):  # SQLite returns max() of a date column as text
+            last = dt.date.fromisoformat(last)
+        bound = lookback_start(last, row["frequency"])
+        if bound is not None and row["key"] in since:
+            bound = min(bound, since[row["key"]])
+        groups[bound].append(row["id"])
+    if not groups:
+        return {}
+    clauses = []
+    params: dict[str, Any] = {}
+    for n, (bound, members) in enumerate(sorted(groups.items(), key=lambda g: str(g[0]))):
+        member_clause = obs.indicator_id.in_(sa.bindparam(f"ids{n}", expanding=True))
+        params[f"ids{n}"] = members
+        if bound is None:
+            clauses.append(member_clause)
+        else:
+            clauses.append(
+                sa.and_(member_clause, obs.period_start >= sa.bindparam(f"since{n}", bound))
+            )
+    stmt = (
+        sa.select(
+            obs.id,
+            obs.indicator_id,
+            obs.period,
+            obs.period_start,
+            obs.value,
+            obs.known_from,
+            obs.fetch_run_id,
+        )
+        .where(sa.or_(*clauses), known_as_of_clause(as_of))
+        .order_by(obs.indicator_id, obs.period_start)
+    )
+    result: dict[int, list[SeriesPoint]] = defaultdict(list)
+    for row in session.execute(stmt, params):
+        result[row.indicator_id].append(
+            SeriesPoint(
+                row.period, row.period_start, row.value, row.id, row.fetch_run_id, row.known_from
+            )
+        )
+    return {k: tuple(v) for k, v in result.items()}
+
+
+# --- evaluating ---
+
+
+def error_result(
+    facts: ClaimFacts, message: str, *, now: dt.datetime, as_of: dt.datetime | None = None
+) -> EvaluationResult:
+    """An evaluation in state `error` (e.g. a stored criterion no longer parses)."""
+    return EvaluationResult(
+        slug=facts.slug,
+        state=State.error,
+        trend=None,
+        reason=message,
+        metric=None,
+        threshold=None,
+        comparator=None,
+        margin=None,
+        progress=None,
+        projection=None,
+        required_growth=None,
+        observed_growth=None,
+        data_expected_on=None,
+        outcome=None,
+        provisional=None,
+        final_after=None,
+        criteria=(),
+        evidence=Evidence(),
+        evaluated_at=now,
+        as_of=as_of,
+        replay=as_of is not None,
+    )
+
+
+def evaluate_inputs(
+    inputs: ClaimInputs, *, now: dt.datetime, as_of: dt.datetime | None = None
+) -> EvaluationResult:
+    """Evaluate loaded inputs (pure)."""
+    if inputs.criteria_error is not None:
+        return error_result(inputs.facts, inputs.criteria_error, now=now, as_of=as_of)
+    return evaluate(inputs.facts, inputs.criteria, inputs.series, now=now, as_of=as_of)
+
+
+def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> list[int]:
+    """Ids of claims whose current criteria read any of these indicators (two queries)."""
+    wanted = list(indicator_ids)
+    if not wanted:
+        return []
+    ind_t = Indicator.__table__.c  # type: ignore[attr-defined]
+    keys = set(
+        session.execute(
+            sa.select(ind_t.key).where(ind_t.id.in_(sa.bindparam("ids", expanding=True))),
+            {"ids": wanted},
+        ).scalars()
+    )
+    crit_t = Criterion.__table__.c  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa.select(crit_t.claim_id, crit_t.key, crit_t.role, crit_t.kind, crit_t.spec).where(
+            crit_t.valid_until.is_(None)
+        )
+    ).mappings()
+    found: set[int] = set()
+    for row in rows:
+        if row["claim_id"] in found:
+            continue
+        try:
+            spec = _parse_criterion(row)
+        except ValidationError:
+            continue
+        if keys.intersection(criterion_indicators(spec)):
+            found.add(row["claim_id"])
+    return sorted(found)
+
+
+def evaluation_row_values(
+    result: EvaluationResult, *, claim_id: int, claim_version: int
+) -> dict[str, Any]:
+    """The Evaluation row for a result (`as_of` is the evaluation time for a live evaluation)."""
+    data = result.to_dict()
+    metric, projection = result.metric, result.projection
+    return {
+        "claim_id": claim_id,
+        "claim_version": claim_version,
+        "evaluated_at": result.evaluated_at,
+        "as_of": result.as_of or result.evaluated_at,
+        "state": result.state.value,
+        "trend": result.trend.value if result.trend else None,
+        "reason": result.reason,
+        "metric_value": metric.value if metric else None,
+        "metric_unit": metric.unit if metric else None,
+        "metric_period": metric.period[:20] if metric else None,
+        "threshold": result.threshold,
+        "comparator": result.comparator,
+        "margin": result.margin,
+        "progress": result.progress,
+        "projection_value": projection.value if projection else None,
+        "projection_low": projection.low if projection else None,
+        "projection_high": projection.high if projection else None,
+        "projection_at": projection.at if projection else None,
+        "projection_model": projection.model if projection else None,
+        "required_growth": result.required_growth,
+        "observed_growth": result.observed_growth,
+        "data_expected_on": result.data_expected_on,
+        "fingerprint": result.fingerprint(),
+        "details": {
+            "criteria": data["criteria"],
+            "outcome": data["outcome"],
+            "provisional": data["provisional"],
+            "final_after": data["final_after"],
+            "projection_n_points": projection.n_points if projection else None,
+            "projection_residual_sd": projection.residual_sd if projection else None,
+            "replay": result.replay,
+        },
+        "evidence": data["evidence"],
+        "evaluator_version": result.evaluator_version,
+    }
+
+
+def evaluate_claims(
+    session: Session,
+    *,
+    now: dt.datetime,
+    claim_ids: Sequence[int] | None = None,
+    indicator_ids: Sequence[int] | None = None,
+) -> list[EvaluationResult]:
+    """Evaluate claims (all, the given ones, or those reading the given indicators) at `now`.
+
+    Appends an Evaluation only when its fingerprint differs from the claim's latest, copies the
+    status onto the claim, and records automatic resolutions (a claim resolving, a provisional
+    outcome flipping or becoming final). A fixed number of statements whatever the number of
+    claims (inserts are batched by the driver). Does not commit.
+    """
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware UTC")
+    if indicator_ids is not None:
+        wanted = claims_using_indicators(session, indicator_ids)
+        claim_ids = wanted if claim_ids is None else sorted(set(wanted) & set(claim_ids))
+    inputs = load_claim_inputs(session, claim_ids)
+    if not inputs:
+        return []
+    ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
+    previous_ids = [i.status_evaluation_id for i in inputs if i.status_evaluation_id is not None]
+    previous: dict[int, str] = {}
+    if previous_ids:
+        rows = session.execute(
+            sa.select(ev_t.id, ev_t.fingerprint).where(
+                ev_t.id.in_(sa.bindparam("ids", expanding=True))
+            ),
+            {"ids": previous_ids},
+        )
+        previous = {row.id: row.fingerprint for row in rows}
+    results: list[EvaluationResult] = []
+    new_rows: list[dict[str, Any]] = []
+    changed: list[tuple[ClaimInputs, EvaluationResult]] = []
+    for item in inputs:
+        result = evaluate_inputs(item, now=now)
+        results.append(result)
+        values = evaluation_row_values(
+            result, claim_id=item.claim_id, claim_version=item.claim_version
+        )
+        if previous.get(item.status_evaluation_id or -1) != values["fingerprint"]:
+            new_rows.append(values)
+            changed.append((item, result))
+    new_ids: list[int] = []
+    if new_rows:
+        inserted = session.execute(
+            sa.insert(Evaluation.__table__).returning(  # type: ignore[attr-defined]
+                ev_t.id, sort_by_parameter_order=True
+            ),
+            new_rows,
+        )
+        new_ids = [row[0] for row in inserted]
+    evaluation_of = {item.claim_id: item.status_evaluation_id for item in inputs}
+    claim_updates = []
+    for (item, result), evaluation_id in zip(changed, new_ids, strict=True):
+        evaluation_of[item.claim_id] = evaluation_id
+        update: dict[str, Any] = {
+            "id": item.claim_id,
+            "status_state": result.state.value,
+            "status_trend": result.trend.value if result.trend else None,
+            "status_evaluation_id": evaluation_id,
+        }
+        if (item.status_state, item.status_trend) != (
+            update["status_state"],
+            update["status_trend"],
+        ):
+            update["status_changed_at"] = now
+        claim_updates.append(update)
+    _update_claims(session, claim_updates)
+    _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
+    return results
+
+
+_CLAIM_UPDATE_KEYS = ("status_state", "status_trend", "status_evaluation_id", "status_changed_at")
+
+
+def _update_claims(session: Session, updates: list[dict[str, Any]]) -> None:
+    """Copy the status onto claim rows: one executemany per set of columns."""
+    if not updates:
+        return
+    claim_t = Claim.__table__  # type: ignore[attr-defined]
+    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for update in updates:
+        shape = tuple(k for k in _CLAIM_UPDATE_KEYS if k in update)
+        by_shape[shape].append({f"b_{k}": v for k, v in update.items()})
+    for shape, params in by_shape.items():
+        stmt = (
+            sa.update(claim_t)
+            .where(claim_t.c.id == sa.bindparam("b_id"))
+            .values({k: sa.bindparam(f"b_{k}") for k in shape})
+        )
+        session.execute(stmt, params)
+    changed_ids = {u["id"] for u in updates}
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Claim) and obj.id in changed_ids:
+            session.expire(obj)
+
+
+def _record_auto_resolutions(
+    session: Session,
+    inputs: Sequence[ClaimInputs],
+    results: Sequence[EvaluationResult],
+    evaluation_of: Mapping[int, int | None],
+    *,
+    now: dt.datetime,
+) -> None:
+    """Append automatic resolutions: a first verdict, a flipped or a now-final provisional one."""
+    rows: list[dict[str, Any]] = []
+    superseded: list[int | None] = []
+    for item, result in zip(inputs, results, strict=True):
+        outcome = result.outcome
+        if outcome is None or result.state == State.needs_review:
+            continue
+        current = item.facts.resolution
+        if current is not None:
+            if current.method != ResolutionMethod.auto or not current.provisional:
+                continue  # a reviewer's verdict, or a final one: never flipped automatically
+            if current.outcome == outcome.value and result.provisional:
+                continue  # unchanged and still provisional
+        rows.append(
+            {
+                "claim_id": item.claim_id,
+                "claim_version": item.claim_version,
+                "outcome": outcome.value,
+                "method": ResolutionMethod.auto.value,
+                "decided_by": AUTO_DECIDER,
+                "decided_at": now,
+                "rationale": result.reason,
+                "evidence": [f"observation:{i}" for i in result.evidence.observation_ids],
+                "provisional": bool(result.provisional),
+                "final_after": result.final_after,
+                "evaluation_id": evaluation_of.get(item.claim_id),
+                "supersedes_id": item.resolution_id,
+            }
+        )
+        superseded.append(item.resolution_id)
+    if not rows:
+        return
+    res_t = Resolution.__table__  # type: ignore[attr-defined]
+    new_ids = [
+        row[0]
+        for row in session.execute(
+            sa.insert(res_t).returning(res_t.c.id, sort_by_parameter_order=True), rows
+        )
+    ]
+    pointers = [
+        {"b_old": old, "b_new": new}
+        for old, new in zip(superseded, new_ids, strict=True)
+        if old is not None
+    ]
+    if pointers:
+        session.execute(
+            sa.update(res_t)
+            .where(res_t.c.id == sa.bindparam("b_old"), res_t.c.superseded_by_id.is_(None))
+            .values(superseded_by_id=sa.bindparam("b_new")),
+            pointers,
+        )
+
+
+# --- replay, manual verdicts, history ---
+
+
+def replay_claim(
+    session: Session, claim: Claim, as_of_date: dt.date, *, now: dt.datetime
+) -> EvaluationResult:
+    """The status as the tracker would have given it at the end of `as_of_date` (UTC); no writes.
+
+    Uses only observations known then, the criteria and claim version valid then, and the
+    resolutions decided by then. The result has `replay=True` and `as_of` set.
+    """
+    assert claim.id is not None
+    as_of = end_of_day(as_of_date)
+    inputs = load_claim_inputs(session, [claim.id], as_of=as_of)
+    if not inputs:
+        raise LookupError(f"claim {claim.slug!r} not found")
+    return evaluate_inputs(inputs[0], now=now, as_of=as_of)
+
+
+def current_resolution(session: Session, claim_id: int) -> Resolution | None:
+    """The claim's resolution in force (the one no newer verdict supersedes), if any."""
+    return session.exec(
+        select(Resolution)
+        .where(col(Resolution.claim_id) == claim_id, col(Resolution.superseded_by_id).is_(None))
+        .order_by(col(Resolution.decided_at).desc(), col(Resolution.id).desc())
+    ).first()
+
+
+def record_manual_resolution(
+    session: Session,
+    claim: Claim,
+    *,
+    outcome: str,
+    decided_by: str,
+    rationale: str,
+    evidence: list[str],
+    note: str | None = None,
+    now: dt.datetime,
+) -> Resolution:
+    """Append a reviewer's verdict, superseding (and keeping) the current one; re-evaluate.
+
+    Raises InvalidResolution for an unknown outcome or an empty rationale or decider, and
+    ResolutionConflict when another verdict superseded the same one concurrently. A `note`
+    (why an earlier verdict is overridden) is kept with the rationale. Does not commit.
+    """
+    assert claim.id is not None
+    try:
+        verdict = Outcome(outcome)
+    except ValueError:
+        allowed = ", ".join(o.value for o in Outcome)
+        raise InvalidResolution(f"outcome {outcome!r} is not one of: {allowed}") from None
+    if not rationale or not rationale.strip():
+        raise InvalidResolution("a rationale is required")
+    if not decided_by or not decided_by.strip():
+        raise InvalidResolution("decided_by is required")
+    if any(not isinstance(e, str) or not e.strip() for e in evidence):
+        raise InvalidResolution("evidence must be a list of non-empty strings (URLs)")
+    previous = current_resolution(session, claim.id)
+    text = rationale.strip()
+    if note and note.strip():
+        text += f"\n\nNote: {note.strip()}"
+    resolution = Resolution(
+        claim_id=claim.id,
+        claim_version=claim.version,
+        outcome=verdict.value,
+        method=ResolutionMethod.manual.value,
+        decided_by=decided_by.strip(),
+        decided_at=now,
+        rationale=text,
+        evidence=[e.strip() for e in evidence],
+        provisional=False,
+        final_after=None,
+        evaluation_id=claim.status_evaluation_id,
+        supersedes_id=previous.id if previous else None,
+    )
+    session.add(resolution)
+    session.flush()
+    if previous is not None:
+        res_t = Resolution.__table__  # type: ignore[attr-defined]
+        done = session.execute(
+            sa.update(res_t)
+            .where(res_t.c.id == previous.id, res_t.c.superseded_by_id.is_(None))
+            .values(superseded_by_id=resolution.id)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise ResolutionConflict(
+                f"the resolution of {claim.slug!r} changed while recording this one; retry"
+            )
+        session.expire(previous)
+    evaluate_claims(session, now=now, claim_ids=[claim.id])
+    return resolution
+
+
+def status_history(session: Session, claim_id: int) -> list[Evaluation]:
+    """Every appended evaluation of a claim, oldest first."""
+    return list(
+        session.exec(
+            select(Evaluation)
+            .where(col(Evaluation.claim_id) == claim_id)
+            .order_by(col(Evaluation.evaluated_at), col(Evaluation.id))
+        ).all()
+    )
+
+
+def evaluation_status(row: Evaluation) -> dict[str, Any]:
+    """A stored evaluation in the shape of `EvaluationResult.to_dict()` (for the API)."""
+    details = row.details or {}
+    metric = (
+        {"value": row.metric_value, "unit": row.metric_unit, "period": row.metric_period}
+        if row.metric_value is not None
+        else None
+    )
+    projection = (
+        {
+            "value": row.projection_value,
+            "low": row.projection_low,
+            "high": row.projection_high,
+            "at": row.projection_at,
+            "model": row.projection_model,
+            "n_points": details.get("projection_n_points"),
+            "residual_sd": details.get("projection_residual_sd"),
+        }
+        if row.projection_value is not None
+        else None
+    )
+    return {
+        "state": row.state,
+        "trend": row.trend,
+        "reason": row.reason,
+        "metric": metric,
+        "threshold": row.threshold,
+        "comparator": row.comparator,
+        "margin": row.margin,
+        "progress": row.progress,
+        "projection": projection,
+        "required_growth": row.required_growth,
+        "observed_growth": row.observed_growth,
+        "data_expected_on": row.data_expected_on.isoformat() if row.data_expected_on else None,
+        "outcome": details.get("outcome"),
+        "provisional": details.get("provisional"),
+        "final_after": details.get("final_after"),
+        "criteria": details.get("criteria", []),
+        "evidence": row.evidence or {},
+        "evaluated_at": row.evaluated_at.isoformat(),
+        "as_of": row.as_of.isoformat(),
+        "replay": bool(details.get("replay", False)),
+        "evaluator_version": row.evaluator_version,
+    }
+
+
+__all__ = [
+    "EVALUATOR_VERSION",
+    "ClaimInputs",
+    "InvalidResolution",
+    "ResolutionConflict",
+    "Trend",
+    "claims_using_indicators",
+    "current_resolution",
+    "end_of_day",
+    "error_result",
+    "evaluate_claims",
+    "evaluate_inputs",
+    "evaluation_row_values",
+    "evaluation_status",
+    "load_claim_inputs",
+    "record_manual_resolution",
+    "replay_claim",
+    "status_history",
+]
