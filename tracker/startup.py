@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from tracker.claims import sync_claims_step
 from tracker.config import Settings
 from tracker.db import describe_url, make_engine, upgrade_to_head
 
@@ -44,6 +45,7 @@ def migrate_step(settings: Settings, engine: Engine) -> str:
 # In order: migrate → sync claims → load bundled data → evaluate. Each stage adds its line here.
 STEPS: list[Step] = [
     Step("migrate", migrate_step),
+    Step("sync claims", sync_claims_step),
 ]
 
 

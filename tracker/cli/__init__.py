@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from tracker.cli.claims import claims_app
+from tracker.cli.tokens import tokens_app
 from tracker.config import Settings
 from tracker.db import DatabaseError, describe_url, upgrade_to_head
 
@@ -17,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(claims_app, name="claims")
+app.add_typer(tokens_app, name="token")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -1,0 +1,1458 @@
+"""Claim definitions: the claim file format, its validation with file/line/field errors, and sync.
+
+`claims/<slug>.yaml` files (plus `claimants.yaml`, `sources.yaml`, `indicators.yaml`) are checked
+by `check_claims_path` and written to the database by `sync_claims_dir` / `apply_claim`, which
+keep an append-only ClaimRevision per change and versioned Criterion rows. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+)
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from tracker.config import Settings
+from tracker.criteria import (
+    AggregateCriterion,
+    Criterion,
+    GrowthCriterion,
+    JudgedCriterion,
+    SignalCriterion,
+    ThresholdCriterion,
+    UnitError,
+    criterion_indicators,
+    criterion_unit,
+)
+from tracker.db import session_scope
+from tracker.indicators import (
+    IndicatorCatalogue,
+    IndicatorCatalogueFile,
+    IndicatorEntry,
+    entry_to_row_values,
+    load_catalogue_from_db,
+)
+from tracker.models import Claim, Claimant, ClaimRevision, Indicator, SourceDocument, utcnow
+from tracker.models import Criterion as CriterionRow
+
+__all__ = [
+    "ApplyResult",
+    "CheckResult",
+    "ClaimFile",
+    "ClaimIssue",
+    "ClaimValidationError",
+    "SyncReport",
+    "apply_claim",
+    "check_claims_path",
+    "claim_to_document",
+    "content_hash",
+    "dump_claim_yaml",
+    "load_catalogue_from_db",
+    "load_claim_document",
+    "normalised_document",
+    "sync_claims_dir",
+    "withdraw_claim",
+]
+
+RESERVED_FILES = ("claimants.yaml", "sources.yaml", "indicators.yaml")
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
+DATE_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# params each known source needs (agreed with the sources adapters); checked as warnings
+REQUIRED_PARAMS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "owid": (("chart",), ("column",), ("entity_code",)),
+    "worldbank": (("indicator",), ("country",)),
+    "ember": (("dataset",), ("entity_code",), ("series",)),
+    "fred": (("series_id",),),
+    "openfda": (("measure",),),
+    "clinicaltrials": (("measure",),),
+    "manifold": (("market_id", "slug"),),
+    "epoch": (("measure",),),
+}
+
+
+# --- issues ---
+
+
+@dataclass(frozen=True)
+class ClaimIssue:
+    """One problem found in a claim document: where (file, line, field) and what was expected."""
+
+    file: str
+    line: int | None
+    field: str
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        kind = "warning" if self.severity == "warning" else "error"
+        return f"{where}: {kind}: {self.field}: {self.message}"
+
+
+class ClaimValidationError(ValueError):
+    """Claim documents were rejected; `.errors` lists every problem (file, line, field)."""
+
+    def __init__(self, errors: Sequence[ClaimIssue]) -> None:
+        self.errors = list(errors)
+        super().__init__("\n".join(str(e) for e in self.errors))
+
+
+# --- the claim file format ---
+
+
+def _date_input(value: Any) -> Any:
+    # YAML reads 2030 as a number and lax pydantic would take it as a Unix timestamp
+    if isinstance(value, int | float):  # bool is an int too
+        raise ValueError(f"expected a date written YYYY-MM-DD, got the number {value!r}")
+    if isinstance(value, str) and not DATE_TEXT.match(value.strip()):
+        raise ValueError(f"expected a date written YYYY-MM-DD, got {value!r}")
+    return value
+
+
+DateField = Annotated[dt.date, BeforeValidator(_date_input)]
+Precision = Literal["day", "month", "year"]
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=120)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Quote(_Strict):
+    """The claim's words: exactly as said or written, and in English."""
+
+    original: str | None = Field(
+        default=None, description="The exact words in the original language."
+    )
+    language: str = Field(
+        min_length=2, max_length=20, description="Language of `original` (BCP 47, e.g. ja)."
+    )
+    en: str = Field(min_length=1, description="English rendering.")
+    note: str | None = Field(
+        default=None, description="Required when `original` is missing: why it is."
+    )
+
+
+class Stated(_Strict):
+    """When the claim was made, with the precision that date is known to."""
+
+    date: DateField
+    precision: Precision = Field(
+        description="day | month | year. month: write the 1st; year: write January 1st."
+    )
+    note: str | None = Field(default=None, description="Where the date comes from.")
+
+
+class DateWindow(_Strict):
+    start: DateField | None = None
+    end: DateField | None = None
+
+
+class ClaimFile(_Strict):
+    """One claim file, `claims/<slug>.yaml` (see claims/README.md for every field)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"title": "tracker claim file"},
+    )
+
+    slug: Slug = Field(description="Unique id; equals the file name without .yaml.")
+    title: str = Field(min_length=3, max_length=500)
+    claimant: Slug = Field(description="Who made the claim (a slug in claimants.yaml).")
+    reporter: Slug | None = Field(
+        default=None, description="Who reported it, when not the claimant (claimants.yaml)."
+    )
+    source: Slug | None = Field(
+        default=None, description="The document it was stated in (a slug in sources.yaml)."
+    )
+    quote: Quote
+    stated: Stated
+    window: DateWindow | None = Field(
+        default=None, description="When the predicted thing is supposed to happen."
+    )
+    deadline: DateField | None = Field(
+        default=None, description="Last day the claim can come true; none: open-ended."
+    )
+    review: Literal["yearly"] | None = Field(
+        default=None, description="For open-ended claims (no deadline): review yearly."
+    )
+    deadline_interpretation: str | None = Field(
+        default=None, description="How the deadline was read from the words."
+    )
+    deadline_alternative: str | None = Field(
+        default=None, description="Another reasonable reading of the deadline, not chosen."
+    )
+    kind: Literal["hard", "judged"] = Field(
+        description="hard: decided by data; judged: decided by a reviewer with a rubric."
+    )
+    lifecycle: Literal["draft", "active", "withdrawn"] = "active"
+    tags: list[Annotated[str, Field(pattern=SLUG_PATTERN)]] = Field(default_factory=list)
+    operationalised_by: str | None = Field(
+        default=None,
+        description="Who chose the check: `tracker` when it is ours, not the claimant's.",
+    )
+    variant_of: Slug | None = Field(
+        default=None, description="Slug of the claim this is another reading of."
+    )
+    probability: float | None = Field(
+        default=None, ge=0, le=1, description="Stated probability (for Brier scores)."
+    )
+    criteria: list[Criterion] = Field(min_length=1)
+    revision_note: str | None = Field(
+        default=None,
+        description="Why this version differs; required when criteria of an active claim change.",
+    )
+
+    _source_label: str = PrivateAttr(default="<claim>")
+    _lines: dict[tuple[str | int, ...], int] = PrivateAttr(default_factory=dict)
+    _warnings: list[ClaimIssue] = PrivateAttr(default_factory=list)
+
+    @property
+    def source_label(self) -> str:
+        return self._source_label
+
+    @property
+    def warnings(self) -> list[ClaimIssue]:
+        """Resolvability warnings found when the document was loaded."""
+        return list(self._warnings)
+
+    def line_of(self, *path: str | int) -> int | None:
+        return _line_for(self._lines, tuple(path))
+
+
+class ClaimantEntry(_Strict):
+    slug: Slug
+    name: str = Field(min_length=1)
+    kind: Literal["person", "organisation"] = "person"
+    description: str | None = None
+    url: str | None = None
+
+
+class ClaimantsFile(_Strict):
+    claimants: list[ClaimantEntry] = Field(default_factory=list)
+
+
+class SourceEntry(_Strict):
+    slug: Slug
+    title: str = Field(min_length=1)
+    url: str | None = None
+    language: str | None = Field(default=None, max_length=20)
+    published_on: DateField | None = None
+    published_precision: Precision | None = None
+    archive: str | None = Field(
+        default=None, description="Path of the archived copy, relative to the claims directory."
+    )
+    archived_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    note: str | None = None
+
+
+class SourcesFile(_Strict):
+    sources: list[SourceEntry] = Field(default_factory=list)
+
+
+# --- YAML with line numbers ---
+
+YamlPath = tuple[str | int, ...]
+
+
+class _ClaimLoader(yaml.SafeLoader):
+    """Safe YAML, but dates stay strings: pydantic parses them and reports bad ones by field."""
+
+
+_ClaimLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass
+class ParsedYaml:
+    data: Any
+    lines: dict[YamlPath, int]
+
+
+def parse_yaml(text: str, *, source_label: str) -> ParsedYaml:
+    """Parse YAML text keeping the line of every key; raise ClaimValidationError naming the line."""
+    loader = _ClaimLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        raise ClaimValidationError(
+            [ClaimIssue(source_label, line, "(yaml)", f"invalid YAML: {problem}")]
+        ) from exc
+    except yaml.YAMLError as exc:
+        raise ClaimValidationError(
+            [ClaimIssue(source_label, None, "(yaml)", f"invalid YAML: {exc}")]
+        ) from exc
+    finally:
+        loader.dispose()
+    lines: dict[YamlPath, int] = {}
+    duplicates: list[ClaimIssue] = []
+    if node is not None:
+        _walk_node(node, (), lines, duplicates, source_label)
+    if duplicates:
+        raise ClaimValidationError(duplicates)
+    return ParsedYaml(data, lines)
+
+
+def _walk_node(
+    node: yaml.Node,
+    path: YamlPath,
+    lines: dict[YamlPath, int],
+    issues: list[ClaimIssue],
+    label: str,
+) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = str(key_node.value)
+            key_path = (*path, key)
+            if key in seen:
+                issues.append(
+                    ClaimIssue(
+                        label,
+                        key_node.start_mark.line + 1,
+                        format_path(key_path),
+                        "duplicate key: each field may appear once",
+                    )
+                )
+            seen.add(key)
+            lines[key_path] = key_node.start_mark.line + 1
+            _walk_node(value_node, key_path, lines, issues, label)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk_node(item, (*path, index), lines, issues, label)
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """('criteria', 0, 'threshold') → 'criteria[0].threshold'."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(document)"
+
+
+def _line_for(lines: Mapping[YamlPath, int], path: YamlPath) -> int | None:
+    while True:
+        if path in lines:
+            return lines[path]
+        if not path:
+            return None
+        path = path[:-1]
+
+
+def read_yaml_file(path: Path, *, source_label: str | None = None) -> ParsedYaml:
+    """Read a YAML file as strict UTF-8; errors name the file and line."""
+    label = source_label or str(path)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ClaimValidationError(
+            [
+                ClaimIssue(
+                    label,
+                    line,
+                    "(encoding)",
+                    f"not valid UTF-8: byte 0x{raw[exc.start]:02x} at offset {exc.start};"
+                    " expected a UTF-8 text file",
+                )
+            ]
+        ) from exc
+    text = text.removeprefix("\ufeff")
+    return parse_yaml(text, source_label=label)
+
+
+# --- pydantic errors → issues ---
+
+_SERIES_MEMBERS = {"IndicatorRef": "indicator", "Ratio": "ratio", "Difference": "difference"}
+_SERIES_MEMBERS["Sum"] = "sum"
+_THRESHOLD_MEMBERS = {"RelativeThreshold": "baseline", "float": None}
+_SERIES_EXPECTED = (
+    "expected a series expression: {indicator: KEY}, {ratio: [A, B]}, "
+    "{difference: [A, B]} or {sum: [A, B, ...]}"
+)
+_THRESHOLD_EXPECTED = (
+    "expected a number, or a relative threshold {baseline: {start, end, function}, factor}"
+)
+
+
+def _preferred_member(value: Any, member: str) -> str | None:
+    """Which union member the written value is aiming at, if any."""
+    if member in _SERIES_MEMBERS:
+        if isinstance(value, dict):
+            for name, key in _SERIES_MEMBERS.items():
+                if key in value:
+                    return name
+        return None
+    if isinstance(value, dict):
+        return "RelativeThreshold"
+    return "float"
+
+
+def _resolve_loc(
+    loc: Sequence[str | int], data: Any
+) -> tuple[YamlPath, Any, bool, str | None, bool]:
+    """Map a pydantic loc onto the document: (path, value, missing, collapsed_as, dropped)."""
+    cur = data
+    path: list[str | int] = []
+    for index, element in enumerate(loc):
+        last = index == len(loc) - 1
+        if element in _SERIES_MEMBERS or element in _THRESHOLD_MEMBERS:
+            assert isinstance(element, str)
+            preferred = _preferred_member(cur, element)
+            if preferred is None:
+                return tuple(path), cur, False, "series", False
+            if preferred != element:
+                return tuple(path), cur, False, None, True
+            continue
+        if isinstance(cur, dict):
+            if not last and cur.get("type") == element and isinstance(loc[index + 1], str):
+                continue  # discriminator tag of a criterion
+            if element in cur:
+                path.append(element)
+                cur = cur[element]
+                continue
+            if last:
+                path.append(element)
+                return tuple(path), None, True, None, False
+            continue
+        if isinstance(cur, list | tuple) and isinstance(element, int) and element < len(cur):
+            path.append(element)
+            cur = cur[element]
+            continue
+    return tuple(path), cur, False, None, False
+
+
+def _friendly(err: Mapping[str, Any], value: Any, path: YamlPath) -> str:
+    kind = err["type"]
+    message = str(err["msg"])
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        allowed = _allowed_fields(path)
+        hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
+        return f"unknown field{hint}"
+    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+        return "expected `type:` one of threshold, growth, aggregate, judged, signal"
+    if kind == "string_pattern_mismatch" and path and path[-1] in ("period", "start", "end"):
+        return f'expected a period like "2030", "2030-06" or "2030-06-30", got {value!r}'
+    message = message.removeprefix("Value error, ")
+    if message.startswith("Input should be "):
+        message = "expected " + message.removeprefix("Input should be ")
+    if value is not None and not isinstance(value, dict | list) and "got" not in message:
+        shown = repr(value)
+        message += f", got {shown[:60]}"
+    return message
+
+
+def _allowed_fields(path: YamlPath) -> list[str]:
+    if len(path) == 1:
+        return list(ClaimFile.model_fields)
+    return []
+
+
+def _pydantic_issues(
+    exc: ValidationError, data: Any, lines: Mapping[YamlPath, int], label: str
+) -> list[ClaimIssue]:
+    issues: list[ClaimIssue] = []
+    seen: set[tuple[str, str]] = set()
+    for err in exc.errors():
+        path, value, _missing, collapsed, dropped = _resolve_loc(err["loc"], data)
+        if dropped:
+            continue
+        if collapsed is not None:
+            is_threshold = bool(path) and path[-1] == "threshold"
+            message = _THRESHOLD_EXPECTED if is_threshold else _SERIES_EXPECTED
+            if value is not None and not isinstance(value, dict | list):
+                message += f", got {value!r}"
+        else:
+            message = _friendly(err, value, path)
+        key = (format_path(path), message)
+        if key in seen:
+            continue
+        seen.add(key)
+        issues.append(ClaimIssue(label, _line_for(lines, path), format_path(path), message))
+    return issues
+
+
+def _coerce_periods(data: Any) -> Any:
+    """YAML reads `period: 2030` as a number; in criteria such numbers mean the period "2030"."""
+    if isinstance(data, dict):
+        return {
+            key: (
+                str(value)
+                if key in ("period", "start", "end", "unit")
+                and isinstance(value, int)
+                and not isinstance(value, bool)
+                else _coerce_periods(value)
+            )
+            for key, value in data.items()
+        }
+    if isinstance(data, list):
+        return [_coerce_periods(item) for item in data]
+    return data
+
+
+# --- loading and linting one claim ---
+
+
+def load_claim_document(
+    data: Any,
+    *,
+    source_label: str,
+    catalogue: IndicatorCatalogue,
+    lines: Mapping[YamlPath, int] | None = None,
+) -> ClaimFile:
+    """Validate one claim document (a parsed YAML or JSON object) against the catalogue.
+
+    Raises ClaimValidationError listing every error; warnings end up on `claim.warnings`.
+    """
+    lines = dict(lines or {})
+    if not isinstance(data, dict):
+        got = "an empty document" if data is None else type(data).__name__
+        raise ClaimValidationError(
+            [
+                ClaimIssue(
+                    source_label,
+                    _line_for(lines, ()),
+                    "(document)",
+                    f"expected a mapping of claim fields, got {got}",
+                )
+            ]
+        )
+    if isinstance(data.get("criteria"), list):
+        data = {**data, "criteria": _coerce_periods(data["criteria"])}
+    try:
+        claim = ClaimFile.model_validate(data)
+    except ValidationError as exc:
+        raise ClaimValidationError(_pydantic_issues(exc, data, lines, source_label)) from exc
+    claim._source_label = source_label
+    claim._lines = lines
+    issues = lint_claim(claim, catalogue)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ClaimValidationError(errors)
+    claim._warnings = [i for i in issues if i.severity == "warning"]
+    return claim
+
+
+def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
+    parts = [int(p) for p in period.split("-")]
+    if len(parts) == 1:
+        return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
+    if len(parts) == 2:
+        year, month = parts
+        first = dt.date(year, month, 1)
+        following = dt.date(year + (month == 12), month % 12 + 1, 1)
+        return first, following - dt.timedelta(days=1)
+    day = dt.date(parts[0], parts[1], parts[2])
+    return day, day
+
+
+def _periods_in(spec: Any, path: YamlPath) -> Iterable[tuple[YamlPath, str]]:
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key in ("period", "start", "end") and isinstance(value, str):
+                yield (*path, key), value
+            else:
+                yield from _periods_in(value, (*path, key))
+    elif isinstance(spec, list):
+        for index, item in enumerate(spec):
+            yield from _periods_in(item, (*path, index))
+
+
+def _indicator_refs(spec: Any, path: YamlPath) -> Iterable[tuple[YamlPath, str]]:
+    if isinstance(spec, dict):
+        for key, value in spec.items():
+            if key == "indicator" and isinstance(value, str):
+                yield (*path, key), value
+            else:
+                yield from _indicator_refs(value, (*path, key))
+    elif isinstance(spec, list):
+        for index, item in enumerate(spec):
+            yield from _indicator_refs(item, (*path, index))
+
+
+def _last_period_needed(criterion: Criterion) -> tuple[str, str] | None:
+    """(field, period) of the latest period a resolving measured criterion needs data for."""
+    if isinstance(criterion, ThresholdCriterion):
+        if criterion.mode == "at_period" and criterion.period:
+            return "period", criterion.period
+        if criterion.window is not None:
+            return "window.end", criterion.window.end
+    if isinstance(criterion, AggregateCriterion):
+        return "window.end", criterion.window.end
+    if isinstance(criterion, GrowthCriterion) and criterion.window is not None:
+        return "window.end", criterion.window.end
+    return None
+
+
+def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIssue]:
+    """Cross-field errors and resolvability warnings for one parsed claim."""
+    label = claim.source_label
+    issues: list[ClaimIssue] = []
+
+    def add(path: YamlPath, message: str, severity: Literal["error", "warning"] = "error") -> None:
+        issues.append(ClaimIssue(label, claim.line_of(*path), format_path(path), message, severity))
+
+    if claim.quote.original is None and not claim.quote.note:
+        add(("quote",), "`original` is missing: give the exact words, or a `note` saying why not")
+    for prefix, date, precision in (("stated", claim.stated.date, claim.stated.precision),):
+        if precision == "month" and date.day != 1:
+            add(
+                (prefix, "date"),
+                f"precision month: expected the first day of the month "
+                f"({date.replace(day=1).isoformat()}), got {date.isoformat()}",
+            )
+        if precision == "year" and (date.month, date.day) != (1, 1):
+            add(
+                (prefix, "date"),
+                f"precision year: expected January 1st ({date.year}-01-01), got {date.isoformat()}",
+            )
+    if claim.deadline is not None and claim.deadline < claim.stated.date:
+        add(
+            ("deadline",),
+            f"deadline {claim.deadline.isoformat()} is before the stated date "
+            f"{claim.stated.date.isoformat()}: expected a deadline on or after it",
+        )
+    if claim.deadline is None and claim.review != "yearly":
+        add(("deadline",), "no deadline: an open-ended claim needs `review: yearly`")
+    if claim.deadline is not None and claim.review is not None:
+        add(("review",), "`review` is for open-ended claims; this one has a deadline")
+    window = claim.window
+    if window is not None and window.start and window.end and window.end < window.start:
+        add(("window", "end"), "window end is before its start")
+    if window is not None and window.end and claim.deadline and window.end > claim.deadline:
+        add(("window", "end"), "window ends after the deadline", "warning")
+    if claim.deadline is None or not claim.deadline_interpretation:
+        what = (
+            "no deadline (open-ended; reviewed yearly)"
+            if claim.deadline is None
+            else "no `deadline_interpretation`: say how the deadline was read from the words"
+        )
+        where: YamlPath = ("review",) if claim.deadline is None else ("deadline",)
+        add(where, f"vague deadline: {what}", "warning")
+    if claim.variant_of == claim.slug:
+        add(("variant_of",), "a claim cannot be a variant of itself")
+
+    keys: set[str] = set()
+    units = catalogue.units()
+    resolving_measured = 0
+    has_judged = False
+    for index, criterion in enumerate(claim.criteria):
+        base: YamlPath = ("criteria", index)
+        if criterion.key in keys:
+            add((*base, "key"), f"duplicate criterion key {criterion.key!r}")
+        keys.add(criterion.key)
+        spec = criterion.model_dump(mode="json", exclude_none=True)
+        for path, period in _periods_in(spec, base):
+            try:
+                _period_bounds(period)
+            except ValueError as exc:
+                add(path, f'not a real period ({exc}): expected e.g. "2030" or "2030-06"')
+        unknown = False
+        for path, key in _indicator_refs(spec, base):
+            if key not in catalogue:
+                unknown = True
+                add(path, f"unknown indicator {key!r}: expected a key of indicators.yaml")
+        if isinstance(criterion, JudgedCriterion):
+            has_judged = has_judged or criterion.role == "resolves"
+            continue
+        if isinstance(criterion, SignalCriterion) or unknown:
+            continue
+        if criterion.role == "resolves":
+            resolving_measured += 1
+        try:
+            criterion_unit(criterion, units)
+        except UnitError as exc:
+            field_name = "unit" if criterion.unit is not None else "series"
+            add((*base, field_name), f"unit mismatch: {exc}")
+        if criterion.role != "resolves":
+            continue
+        entries = [catalogue.get(k) for k in criterion_indicators(criterion)]
+        known = [e for e in entries if e is not None]
+        if claim.kind == "hard":
+            for entry in known:
+                if not entry.has_known_source:
+                    add(
+                        (*base, "series"),
+                        f"indicator {entry.key!r} has no known source "
+                        f"({entry.source or 'none'}): this criterion cannot resolve by itself",
+                        "warning",
+                    )
+        needed = _last_period_needed(criterion)
+        if needed is not None and claim.deadline is not None and known:
+            field_name, period = needed
+            try:
+                period_end = _period_bounds(period)[1]
+            except ValueError:
+                continue
+            lag = max(e.publication_lag_days for e in known)
+            expected = period_end + dt.timedelta(days=lag)
+            if expected > claim.deadline:
+                add(
+                    (*base, *field_name.split(".")),
+                    f"data for {period} is expected around {expected.isoformat()} "
+                    f"({lag} days after the period ends), after the deadline "
+                    f"{claim.deadline.isoformat()}: the claim will await data at its deadline",
+                    "warning",
+                )
+    if claim.kind == "judged" and not has_judged:
+        add(("criteria",), "a judged claim needs a resolving `type: judged` criterion (a rubric)")
+    if claim.kind == "hard" and resolving_measured == 0:
+        add(
+            ("criteria",),
+            "hard claim with no resolving measured criterion: it cannot resolve from data",
+            "warning",
+        )
+    return issues
+
+
+# --- checking a claims directory ---
+
+
+@dataclass
+class CheckResult:
+    """Everything a claims directory holds, parsed, with every issue found."""
+
+    claims: list[ClaimFile] = field(default_factory=list)
+    claimants: list[ClaimantEntry] = field(default_factory=list)
+    sources: list[SourceEntry] = field(default_factory=list)
+    catalogue: IndicatorCatalogue = field(default_factory=IndicatorCatalogue)
+    issues: list[ClaimIssue] = field(default_factory=list)
+    files_checked: int = 0
+
+    @property
+    def errors(self) -> list[ClaimIssue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[ClaimIssue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+
+def _label(path: Path) -> str:
+    return path.as_posix()
+
+
+def _load_listing(
+    path: Path, model: type[BaseModel], result: CheckResult
+) -> tuple[BaseModel | None, dict[YamlPath, int]]:
+    if not path.exists():
+        return None, {}
+    result.files_checked += 1
+    label = _label(path)
+    try:
+        parsed = read_yaml_file(path, source_label=label)
+    except ClaimValidationError as exc:
+        result.issues.extend(exc.errors)
+        return None, {}
+    data = parsed.data if parsed.data is not None else {}
+    try:
+        return model.model_validate(data), parsed.lines
+    except ValidationError as exc:
+        result.issues.extend(_pydantic_issues(exc, data, parsed.lines, label))
+        return None, parsed.lines
+
+
+def _duplicates(
+    items: Sequence[Any], attr: str, listing: str, label: str, lines: Mapping[YamlPath, int]
+) -> list[ClaimIssue]:
+    seen: set[str] = set()
+    out: list[ClaimIssue] = []
+    for index, item in enumerate(items):
+        value = getattr(item, attr)
+        if value in seen:
+            path: YamlPath = (listing, index, attr)
+            out.append(
+                ClaimIssue(label, _line_for(lines, path), format_path(path), f"duplicate {value!r}")
+            )
+        seen.add(value)
+    return out
+
+
+def check_claims_path(path: Path) -> CheckResult:
+    """Validate a claims directory (or one claim file beside its listings) without writing."""
+    result = CheckResult()
+    if not path.exists():
+        result.issues.append(ClaimIssue(_label(path), None, "(path)", "no such file or directory"))
+        return result
+    directory = path if path.is_dir() else path.parent
+    if path.is_dir():
+        claim_paths = sorted(
+            p
+            for p in [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+            if p.name not in RESERVED_FILES
+        )
+    else:
+        claim_paths = [path]
+
+    catalogue_file, catalogue_lines = _load_listing(
+        directory / "indicators.yaml", IndicatorCatalogueFile, result
+    )
+    if isinstance(catalogue_file, IndicatorCatalogueFile):
+        label = _label(directory / "indicators.yaml")
+        result.issues += _duplicates(
+            catalogue_file.indicators, "key", "indicators", label, catalogue_lines
+        )
+        result.catalogue = IndicatorCatalogue({e.key: e for e in catalogue_file.indicators})
+        for index, entry in enumerate(catalogue_file.indicators):
+            result.issues += _lint_indicator(entry, index, label, catalogue_lines)
+    claimants_file, claimant_lines = _load_listing(
+        directory / "claimants.yaml", ClaimantsFile, result
+    )
+    if isinstance(claimants_file, ClaimantsFile):
+        result.claimants = claimants_file.claimants
+        result.issues += _duplicates(
+            result.claimants,
+            "slug",
+            "claimants",
+            _label(directory / "claimants.yaml"),
+            claimant_lines,
+        )
+    sources_file, source_lines = _load_listing(directory / "sources.yaml", SourcesFile, result)
+    if isinstance(sources_file, SourcesFile):
+        result.sources = sources_file.sources
+        label = _label(directory / "sources.yaml")
+        result.issues += _duplicates(result.sources, "slug", "sources", label, source_lines)
+        for index, source in enumerate(result.sources):
+            result.issues += _lint_source(source, index, directory, label, source_lines)
+
+    claimant_slugs = {c.slug for c in result.claimants}
+    source_slugs = {s.slug for s in result.sources}
+    sibling_stems = {
+        p.stem
+        for p in [*directory.glob("*.yaml"), *directory.glob("*.yml")]
+        if p.name not in RESERVED_FILES
+    }
+    first_seen: dict[str, str] = {}
+    for claim_path in claim_paths:
+        result.files_checked += 1
+        label = _label(claim_path)
+        try:
+            parsed = read_yaml_file(claim_path, source_label=label)
+            claim = load_claim_document(
+                parsed.data, source_label=label, catalogue=result.catalogue, lines=parsed.lines
+            )
+        except ClaimValidationError as exc:
+            result.issues.extend(exc.errors)
+            continue
+        result.issues.extend(claim.warnings)
+        problems: list[tuple[YamlPath, str]] = []
+        if claim.slug != claim_path.stem:
+            problems.append(
+                (
+                    ("slug",),
+                    f"slug {claim.slug!r} differs from the file name: expected "
+                    f"{claim_path.stem!r} (or rename the file to {claim.slug}.yaml)",
+                )
+            )
+        if claim.slug in first_seen:
+            problems.append(
+                (("slug",), f"duplicate slug {claim.slug!r}: also in {first_seen[claim.slug]}")
+            )
+        else:
+            first_seen[claim.slug] = label
+        for fld, slug in (("claimant", claim.claimant), ("reporter", claim.reporter)):
+            if slug is not None and slug not in claimant_slugs:
+                problems.append(
+                    ((fld,), f"unknown claimant {slug!r}: expected a slug of claimants.yaml")
+                )
+        if claim.source is not None and claim.source not in source_slugs:
+            problems.append(
+                (("source",), f"unknown source {claim.source!r}: expected a slug of sources.yaml")
+            )
+        if claim.variant_of is not None and claim.variant_of not in sibling_stems:
+            problems.append(
+                (
+                    ("variant_of",),
+                    f"unknown claim {claim.variant_of!r}: expected the slug of another claim file",
+                )
+            )
+        for fpath, message in problems:
+            result.issues.append(
+                ClaimIssue(label, claim.line_of(*fpath), format_path(fpath), message)
+            )
+        if not problems:
+            result.claims.append(claim)
+    return result
+
+
+def _lint_indicator(
+    entry: IndicatorEntry, index: int, label: str, lines: Mapping[YamlPath, int]
+) -> list[ClaimIssue]:
+    out: list[ClaimIssue] = []
+    if entry.source is None:
+        return out
+    required = REQUIRED_PARAMS.get(entry.source)
+    path: YamlPath = ("indicators", index, "source")
+    if required is None:
+        out.append(
+            ClaimIssue(
+                label,
+                _line_for(lines, path),
+                format_path(path),
+                f"unknown source {entry.source!r}: expected one of {', '.join(REQUIRED_PARAMS)}",
+                "warning",
+            )
+        )
+        return out
+    for alternatives in required:
+        if not any(name in entry.params for name in alternatives):
+            ppath: YamlPath = ("indicators", index, "params")
+            out.append(
+                ClaimIssue(
+                    label,
+                    _line_for(lines, ppath),
+                    format_path(ppath),
+                    f"source {entry.source} expects param {' or '.join(alternatives)}",
+                    "warning",
+                )
+            )
+    return out
+
+
+def _lint_source(
+    source: SourceEntry, index: int, directory: Path, label: str, lines: Mapping[YamlPath, int]
+) -> list[ClaimIssue]:
+    out: list[ClaimIssue] = []
+    base: YamlPath = ("sources", index)
+    if source.published_on is not None and source.published_precision is None:
+        path: YamlPath = (*base, "published_precision")
+        out.append(
+            ClaimIssue(
+                label,
+                _line_for(lines, base),
+                format_path(path),
+                "required with published_on: expected day, month or year",
+            )
+        )
+    if source.published_on is not None and source.published_precision in ("month", "year"):
+        date = source.published_on
+        wrong = date.day != 1 or (source.published_precision == "year" and date.month != 1)
+        if wrong:
+            path = (*base, "published_on")
+            out.append(
+                ClaimIssue(
+                    label,
+                    _line_for(lines, path),
+                    format_path(path),
+                    f"precision {source.published_precision}: expected the first day of "
+                    f"the {source.published_precision}, got {date.isoformat()}",
+                )
+            )
+    if source.archive is not None:
+        archived = directory / source.archive
+        path = (*base, "archive")
+        if not archived.is_file():
+            out.append(
+                ClaimIssue(
+                    label,
+                    _line_for(lines, path),
+                    format_path(path),
+                    f"archived copy {source.archive} does not exist",
+                )
+            )
+        elif source.archived_sha256 is not None:
+            actual = hashlib.sha256(archived.read_bytes()).hexdigest()
+            if actual != source.archived_sha256:
+                spath = (*base, "archived_sha256")
+                out.append(
+                    ClaimIssue(
+                        label,
+                        _line_for(lines, spath),
+                        format_path(spath),
+                        f"does not match the archived copy (its sha256 is {actual})",
+                    )
+                )
+    return out
+
+
+# --- normalised documents, hashes, diffs ---
+
+
+def normalised_document(claim: ClaimFile) -> dict[str, Any]:
+    """The claim as stored: defaults filled in, empty fields dropped, no revision note."""
+    return claim.model_dump(mode="json", exclude_none=True, exclude={"revision_note"})
+
+
+def canonical_json(doc: Any) -> str:
+    return json.dumps(doc, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def content_hash(doc: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of a normalised claim document."""
+    return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+
+
+def dump_claim_yaml(doc: Mapping[str, Any]) -> str:
+    """A claim document as YAML, in the field order of the format (readable in diffs)."""
+    return yaml.safe_dump(dict(doc), sort_keys=False, allow_unicode=True, width=100)
+
+
+def claim_to_document(claim_row: Claim) -> dict[str, Any]:
+    """The stored normalised document of a claim (a valid claim file once dumped)."""
+    return dict(claim_row.spec)
+
+
+def readable_diff(old: Mapping[str, Any], new: Mapping[str, Any], slug: str, v_old: int) -> str:
+    lines = difflib.unified_diff(
+        dump_claim_yaml(old).splitlines(keepends=True),
+        dump_claim_yaml(new).splitlines(keepends=True),
+        fromfile=f"{slug} v{v_old}",
+        tofile=f"{slug} v{v_old + 1}",
+    )
+    return "".join(lines)
+
+
+# --- writing to the database ---
+
+Outcome = Literal["created", "updated", "unchanged", "withdrawn", "reactivated"]
+
+
+@dataclass
+class ApplyResult:
+    outcome: Outcome
+    claim: Claim
+    revision: ClaimRevision | None = None
+
+
+def _by_slug(session: Session, model: Any, slug: str) -> Any:
+    return session.exec(select(model).where(model.slug == slug)).first()
+
+
+def _claim_row_values(
+    claim: ClaimFile, doc: dict[str, Any], refs: dict[str, int | None]
+) -> dict[str, Any]:
+    window = claim.window or DateWindow()
+    return {
+        "title": claim.title,
+        "quote_original": claim.quote.original,
+        "quote_language": claim.quote.language,
+        "quote_en": claim.quote.en,
+        "claimant_id": refs["claimant"],
+        "reporter_id": refs["reporter"],
+        "source_document_id": refs["source"],
+        "stated_on": claim.stated.date,
+        "stated_precision": claim.stated.precision,
+        "stated_note": claim.stated.note,
+        "window_start": window.start,
+        "window_end": window.end,
+        "deadline": claim.deadline,
+        "deadline_interpretation": claim.deadline_interpretation,
+        "deadline_alternative": claim.deadline_alternative,
+        "kind": claim.kind,
+        "tags": list(claim.tags),
+        "lifecycle": claim.lifecycle,
+        "operationalised_by": claim.operationalised_by,
+        "variant_of": claim.variant_of,
+        "probability": claim.probability,
+        "spec": doc,
+        "content_hash": content_hash(doc),
+    }
+
+
+def _resolve_refs(session: Session, claim: ClaimFile) -> dict[str, int | None]:
+    refs: dict[str, int | None] = {"claimant": None, "reporter": None, "source": None}
+    problems: list[ClaimIssue] = []
+    for fld, model, slug in (
+        ("claimant", Claimant, claim.claimant),
+        ("reporter", Claimant, claim.reporter),
+        ("source", SourceDocument, claim.source),
+    ):
+        if slug is None:
+            continue
+        row = _by_slug(session, model, slug)
+        if row is None:
+            what = "claimant" if model is Claimant else "source document"
+            problems.append(
+                ClaimIssue(
+                    claim.source_label,
+                    claim.line_of(fld),
+                    fld,
+                    f"unknown {what} {slug!r}: expected one that is stored",
+                )
+            )
+        else:
+            refs[fld] = row.id
+    if claim.variant_of is not None and _by_slug(session, Claim, claim.variant_of) is None:
+        problems.append(
+            ClaimIssue(
+                claim.source_label,
+                claim.line_of("variant_of"),
+                "variant_of",
+                f"unknown claim {claim.variant_of!r}: expected a stored claim's slug",
+            )
+        )
+    if problems:
+        raise ClaimValidationError(problems)
+    return refs
+
+
+def _criterion_rows(
+    claim_id: int, claim: ClaimFile, version: int, now: dt.datetime
+) -> list[CriterionRow]:
+    return [
+        CriterionRow(
+            claim_id=claim_id,
+            key=c.key,
+            role=c.role,
+            kind=c.type,
+            spec=c.model_dump(mode="json", exclude_none=True),
+            criteria_version=version,
+            valid_from=now,
+        )
+        for c in claim.criteria
+    ]
+
+
+def _last_note(session: Session, claim_id: int) -> str | None:
+    return session.exec(
+        select(ClaimRevision.note)
+        .where(ClaimRevision.claim_id == claim_id, col(ClaimRevision.note).is_not(None))
+        .order_by(col(ClaimRevision.version).desc())
+    ).first()
+
+
+def apply_claim(
+    session: Session,
+    claim: ClaimFile,
+    *,
+    origin: str,
+    author: str | None = None,
+    note: str | None = None,
+    now: dt.datetime | None = None,
+) -> ApplyResult:
+    """Insert or revise one claim (a ClaimRevision per change); does not commit.
+
+    Changing the criteria of a claim that is not a draft needs a note (`note`, or the file's
+    `revision_note`) that differs from the previous revision's note; else ClaimValidationError.
+    """
+    now = now or utcnow()
+    refs = _resolve_refs(session, claim)
+    doc = normalised_document(claim)
+    values = _claim_row_values(claim, doc, refs)
+    origin_path = claim.source_label if origin == "file" else None
+    given_note = note or claim.revision_note
+    row: Claim | None = _by_slug(session, Claim, claim.slug)
+    if row is None:
+        row = Claim(
+            slug=claim.slug,
+            origin=origin,
+            origin_path=origin_path,
+            version=1,
+            criteria_version=1,
+            created_at=now,
+            updated_at=now,
+            **values,
+        )
+        session.add(row)
+        session.flush()
+        assert row.id is not None
+        revision = ClaimRevision(
+            claim_id=row.id,
+            version=1,
+            change="created",
+            note=given_note,
+            criteria_changed=True,
+            content_hash=values["content_hash"],
+            content=doc,
+            origin=origin,
+            author=author,
+            created_at=now,
+        )
+        session.add(revision)
+        session.add_all(_criterion_rows(row.id, claim, 1, now))
+        session.flush()
+        return ApplyResult("created", row, revision)
+
+    assert row.id is not None
+    if row.content_hash == values["content_hash"]:
+        if origin == "file" and row.origin == "file" and row.origin_path != origin_path:
+            row.origin_path = origin_path
+            session.add(row)
+        return ApplyResult("unchanged", row)
+
+    old_doc = dict(row.spec)
+    criteria_changed = canonical_json(old_doc.get("criteria")) != canonical_json(doc["criteria"])
+    previous_note = _last_note(session, row.id)
+    if criteria_changed and row.lifecycle != "draft":
+        where = claim.line_of("revision_note") or claim.line_of("criteria")
+        if not given_note:
+            raise ClaimValidationError(
+                [
+                    ClaimIssue(
+                        claim.source_label,
+                        where,
+                        "revision_note",
+                        f"the criteria of {row.lifecycle} claim {claim.slug!r} changed: "
+                        "expected a `revision_note:` saying why (the change is refused "
+                        "without one)",
+                    )
+                ]
+            )
+        if given_note == previous_note:
+            raise ClaimValidationError(
+                [
+                    ClaimIssue(
+                        claim.source_label,
+                        where,
+                        "revision_note",
+                        "the criteria changed but `revision_note` is the previous "
+                        f"revision's note ({previous_note!r}): expected a new note for "
+                        "this change",
+                    )
+                ]
+            )
+    revision_note = given_note if given_note != previous_note else None
+    if doc["lifecycle"] == "withdrawn" and row.lifecycle != "withdrawn":
+        change: Outcome = "withdrawn"
+    elif row.lifecycle == "withdrawn" and doc["lifecycle"] != "withdrawn":
+        change = "reactivated"
+    else:
+        change = "updated"
+    diff = readable_diff(old_doc, doc, claim.slug, row.version)
+    row.version += 1
+    for name, value in values.items():
+        setattr(row, name, value)
+    row.origin = origin
+    if origin == "file":
+        row.origin_path = origin_path
+    row.updated_at = now
+    if criteria_changed:
+        for old in session.exec(
+            select(CriterionRow).where(
+                CriterionRow.claim_id == row.id, col(CriterionRow.valid_until).is_(None)
+            )
+        ).all():
+            old.valid_until = now
+            session.add(old)
+        row.criteria_version += 1
+        session.add_all(_criterion_rows(row.id, claim, row.criteria_version, now))
+    revision = ClaimRevision(
+        claim_id=row.id,
+        version=row.version,
+        change=change,
+        note=revision_note,
+        diff=diff,
+        criteria_changed=criteria_changed,
+        content_hash=values["content_hash"],
+        content=doc,
+        origin=origin,
+        author=author,
+        created_at=now,
+    )
+    session.add(row)
+    session.add(revision)
+    session.flush()
+    return ApplyResult(change, row, revision)
+
+
+def withdraw_claim(
+    session: Session,
+    claim_row: Claim,
+    *,
+    note: str | None,
+    author: str | None,
+    now: dt.datetime | None = None,
+) -> ClaimRevision | None:
+    """Mark a claim withdrawn with a ClaimRevision (history stays); None if it already was."""
+    if claim_row.lifecycle == "withdrawn":
+        return None
+    assert claim_row.id is not None
+    now = now or utcnow()
+    old_doc = dict(claim_row.spec)
+    doc = {**old_doc, "lifecycle": "withdrawn"}
+    digest = content_hash(doc)
+    revision = ClaimRevision(
+        claim_id=claim_row.id,
+        version=claim_row.version + 1,
+        change="withdrawn",
+        note=note,
+        diff=readable_diff(old_doc, doc, claim_row.slug, claim_row.version),
+        criteria_changed=False,
+        content_hash=digest,
+        content=doc,
+        origin=claim_row.origin,
+        author=author,
+        created_at=now,
+    )
+    claim_row.version += 1
+    claim_row.lifecycle = "withdrawn"
+    claim_row.spec = doc
+    claim_row.content_hash = digest
+    claim_row.updated_at = now
+    session.add(claim_row)
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+# --- syncing a directory ---
+
+
+@dataclass
+class SyncReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    reactivated: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    catalogue_changes: list[str] = field(default_factory=list)
+    warnings: list[ClaimIssue] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(
+            self.created
+            or self.updated
+            or self.reactivated
+            or self.withdrawn
+            or self.catalogue_changes
+        )
+
+    def summary(self) -> str:
+        if not self.changed:
+            return f"claims: no changes ({len(self.unchanged)} unchanged)"
+        parts = [
+            f"{len(self.created)} created",
+            f"{len(self.updated)} updated",
+            f"{len(self.withdrawn)} withdrawn",
+            f"{len(self.reactivated)} reactivated",
+            f"{len(self.unchanged)} unchanged",
+        ]
+        extra = f"; {len(self.catalogue_changes)} claimant/source/indicator changes"
+        return "claims: " + ", ".join(parts) + (extra if self.catalogue_changes else "")
+
+
+def _upsert(
+    session: Session, model: Any, key_attr: str, key: str, values: dict[str, Any]
+) -> str | None:
+    """Insert or update one config row; return 'created'/'updated', or None if unchanged."""
+    row = session.exec(select(model).where(getattr(model, key_attr) == key)).first()
+    if row is None:
+        session.add(model(**{key_attr: key}, **values))
+        return "created"
+    changed = False
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+            changed = True
+    if changed:
+        if hasattr(row, "updated_at"):
+            row.updated_at = utcnow()
+        session.add(row)
+        return "updated"
+    return None
+
+
+def sync_listings(session: Session, result: CheckResult) -> list[str]:
+    """Upsert claimants, source documents and indicators (config: updated in place)."""
+    changes: list[str] = []
+    for claimant in result.claimants:
+        values = claimant.model_dump(exclude={"slug"})
+        if (change := _upsert(session, Claimant, "slug", claimant.slug, values)) is not None:
+            changes.append(f"claimant {claimant.slug} {change}")
+    for source in result.sources:
+        values = source.model_dump(exclude={"slug", "archive"})
+        if (change := _upsert(session, SourceDocument, "slug", source.slug, values)) is not None:
+            changes.append(f"source {source.slug} {change}")
+    for entry in result.catalogue:
+        values = entry_to_row_values(entry)
+        if (change := _upsert(session, Indicator, "key", entry.key, values)) is not None:
+            changes.append(f"indicator {entry.key} {change}")
+    session.flush()
+    return changes
+
+
+def sync_claims_dir(
+    session: Session, path: Path, *, author: str | None = None, now: dt.datetime | None = None
+) -> SyncReport:
+    """Validate every file under `path`, then write them all; does not commit.
+
+    Raises ClaimValidationError (nothing valid is worth half a sync: the caller rolls back).
+    Claims whose file is gone are withdrawn, except those created through the API.
+    """
+    result = check_claims_path(path)
+    if result.errors:
+        raise ClaimValidationError(result.errors)
+    report = SyncReport(warnings=result.warnings)
+    report.catalogue_changes = sync_listings(session, result)
+    errors: list[ClaimIssue] = []
+    ordered = sorted(result.claims, key=lambda c: (c.variant_of is not None, c.slug))
+    for claim in ordered:
+        try:
+            outcome = apply_claim(session, claim, origin="file", author=author, now=now).outcome
+        except ClaimValidationError as exc:
+            errors.extend(exc.errors)
+            continue
+        getattr(report, outcome).append(claim.slug)
+    if errors:
+        raise ClaimValidationError(errors)
+    present = {c.slug for c in result.claims}
+    candidates = session.exec(
+        select(Claim).where(Claim.origin == "file", Claim.lifecycle != "withdrawn")
+    ).all()
+    for row in candidates:
+        if row.slug in present:
+            continue
+        withdraw_claim(
+            session,
+            row,
+            note=f"claim file {row.origin_path or row.slug + '.yaml'} was removed",
+            author=author,
+            now=now,
+        )
+        report.withdrawn.append(row.slug)
+    return report
+
+
+def sync_claims_step(settings: Settings, engine: Engine) -> str | None:
+    """Start-up step of `tracker serve`: sync the claims directory (unless turned off)."""
+    from tracker.startup import StartupError  # startup lists this step, so import lazily
+
+    if not settings.sync_claims_on_start:
+        return None
+    directory = settings.claims_dir
+    if not directory.is_dir():
+        return f"claims: directory {directory} not found, nothing synced"
+    try:
+        with session_scope(engine) as session:
+            report = sync_claims_dir(session, directory)
+    except ClaimValidationError as exc:
+        first = exc.errors[0] if exc.errors else "unknown error"
+        raise StartupError(
+            f"claims in {directory} are invalid ({len(exc.errors)} error(s); first: {first}); "
+            f"nothing was synced. Run `tracker claims check {directory}`"
+        ) from exc
+    return f"{report.summary()} from {directory}"

@@ -1,0 +1,183 @@
+"""`tracker claims ...`: check, sync, export claim files, and print their JSON Schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from sqlmodel import select
+
+from tracker.claims import (
+    ClaimFile,
+    ClaimValidationError,
+    check_claims_path,
+    claim_to_document,
+    dump_claim_yaml,
+    sync_claims_dir,
+)
+from tracker.db import DatabaseError, describe_url, make_engine, session_scope, upgrade_to_head
+from tracker.indicators import entry_from_row
+from tracker.models import Claim, Claimant, Indicator, SourceDocument
+
+claims_app = typer.Typer(
+    help="Claim files: check, sync into the database, export, schema.", no_args_is_help=True
+)
+
+PathArg = Annotated[
+    Path | None,
+    typer.Argument(help="Claims directory or one claim file (default: TRACKER_CLAIMS_DIR)."),
+]
+
+
+def _settings_claims_dir() -> Path:
+    from tracker.cli import load_settings
+
+    return load_settings().claims_dir
+
+
+def _print_issues(issues: list[object]) -> None:
+    for issue in issues:
+        typer.echo(str(issue), err=True)
+
+
+@claims_app.command("check")
+def check(path: PathArg = None) -> None:
+    """Validate claim files (nothing is written). Exit code 1 on any error."""
+    from tracker.cli import fail
+
+    target = path or _settings_claims_dir()
+    result = check_claims_path(target)
+    _print_issues([*result.errors, *result.warnings])
+    if result.errors:
+        raise fail(f"{len(result.errors)} error(s), {len(result.warnings)} warning(s) in {target}")
+    typer.echo(
+        f"{target}: {len(result.claims)} claims, {len(result.catalogue)} indicators, "
+        f"{len(result.claimants)} claimants, {len(result.sources)} sources OK "
+        f"({len(result.warnings)} warning(s))"
+    )
+
+
+@claims_app.command("schema")
+def schema() -> None:
+    """Print the JSON Schema of a claim file (for editors)."""
+    typer.echo(json.dumps(ClaimFile.model_json_schema(), indent=2, ensure_ascii=False))
+
+
+@claims_app.command("sync")
+def sync(path: PathArg = None) -> None:
+    """Write claim files to the database: all or nothing; removed files withdraw claims."""
+    from tracker.cli import fail, load_settings
+
+    settings = load_settings()
+    target = path or settings.claims_dir
+    url = settings.effective_database_url()
+    engine = make_engine(url)
+    try:
+        upgrade_to_head(url, engine)
+        with session_scope(engine) as session:
+            report = sync_claims_dir(session, target)
+    except ClaimValidationError as exc:
+        _print_issues(list(exc.errors))
+        raise fail(f"{len(exc.errors)} error(s): nothing was changed in the database") from exc
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    _print_issues(list(report.warnings))
+    for label, slugs in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("reactivated", report.reactivated),
+        ("withdrawn", report.withdrawn),
+    ):
+        for slug in slugs:
+            typer.echo(f"{label}: {slug}")
+    for change in report.catalogue_changes:
+        typer.echo(change)
+    typer.echo(f"{report.summary()} in {describe_url(url)}")
+
+
+@claims_app.command("export")
+def export(
+    directory: Annotated[Path, typer.Argument(help="Directory to write claim files into.")],
+    all_claims: Annotated[
+        bool, typer.Option("--all", help="Export every claim, not only API-created ones.")
+    ] = False,
+) -> None:
+    """Write claims from the database as claim files (plus the listings they refer to)."""
+    from tracker.cli import fail, load_settings
+
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url())
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        with session_scope(engine) as session:
+            query = select(Claim).order_by(Claim.slug)  # type: ignore[arg-type]
+            if not all_claims:
+                query = query.where(Claim.origin == "api")
+            rows = session.exec(query).all()
+            claimants = session.exec(select(Claimant).order_by(Claimant.slug)).all()  # type: ignore[arg-type]
+            sources = session.exec(select(SourceDocument).order_by(SourceDocument.slug)).all()  # type: ignore[arg-type]
+            indicators = session.exec(select(Indicator).order_by(Indicator.key)).all()  # type: ignore[arg-type]
+            for row in rows:
+                (directory / f"{row.slug}.yaml").write_text(
+                    dump_claim_yaml(claim_to_document(row)), encoding="utf-8"
+                )
+            listings = {
+                "claimants.yaml": {
+                    "claimants": [
+                        _without_none(
+                            {
+                                "slug": c.slug,
+                                "name": c.name,
+                                "kind": c.kind,
+                                "description": c.description,
+                                "url": c.url,
+                            }
+                        )
+                        for c in claimants
+                    ]
+                },
+                "sources.yaml": {
+                    "sources": [
+                        _without_none(
+                            {
+                                "slug": s.slug,
+                                "title": s.title,
+                                "url": s.url,
+                                "language": s.language,
+                                "published_on": s.published_on.isoformat()
+                                if s.published_on
+                                else None,
+                                "published_precision": s.published_precision,
+                                "archived_sha256": s.archived_sha256,
+                                "note": s.note,
+                            }
+                        )
+                        for s in sources
+                    ]
+                },
+                "indicators.yaml": {
+                    "indicators": [
+                        entry_from_row(i).model_dump(mode="json", exclude_none=True)
+                        for i in indicators
+                    ]
+                },
+            }
+            for name, content in listings.items():
+                (directory / name).write_text(
+                    yaml.safe_dump(content, sort_keys=False, allow_unicode=True, width=100),
+                    encoding="utf-8",
+                )
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"exported {len(rows)} claim(s) to {directory}")
+
+
+def _without_none(values: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in values.items() if v is not None}
