@@ -364,3 +364,26 @@ def test_clock_must_be_timezone_aware():
             fetcher.now()
     finally:
         client.close()
+
+
+def test_invalid_base_url_is_a_config_error():
+    fetcher, _, seen = make_fetcher(lambda r: httpx.Response(200))
+    with pytest.raises(SourceError) as err:
+        fetcher.get("https://exa mple.org:notaport/x", {"api_key": KEY})
+    assert err.value.kind == "config"
+    assert KEY not in str(err.value)
+    assert seen == []
+
+
+def test_corrupt_compressed_body_is_a_network_error():
+    settings = make_settings(http_max_retries=0)
+    fetcher, _, _ = make_fetcher(
+        lambda r: httpx.Response(
+            200, content=b"not gzip at all", headers={"Content-Encoding": "gzip"}
+        ),
+        settings,
+    )
+    with pytest.raises(SourceError) as err:
+        fetcher.get(URL)
+    assert err.value.kind == "network"
+    assert "DecodingError" in str(err.value)

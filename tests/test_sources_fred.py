@@ -109,3 +109,20 @@ def test_fred_http_error_text_and_responses_hold_no_key():
     assert err.value.kind == "http" and err.value.http_status == 400
     assert KEY not in str(err.value)
     assert all(KEY not in r.url for r in err.value.responses)
+
+
+def test_fred_follows_offset_pages_until_count():
+    # The recorded body re-cut into two pages (count 6: 4 then 2), built here in memory.
+    import json
+
+    whole = json.loads(fixture_bytes(RECORDED))
+    first = {**whole, "limit": 4, "observations": whole["observations"][:4]}
+    second = {**whole, "offset": 4, "limit": 4, "observations": whole["observations"][4:]}
+    pages = {"0": json.dumps(first).encode(), "4": json.dumps(second).encode()}
+    fetcher, _, seen = make_fetcher(
+        lambda r: httpx.Response(200, content=pages[r.url.params["offset"]]),
+        make_settings(fred_api_key=KEY),
+    )
+    result = get_source("fred").fetch(fetcher, spec())
+    assert [r.url.params["offset"] for r in seen] == ["0", "4"]
+    assert [p.period for p in result.points] == [f"2023-0{m}" for m in range(1, 7)]

@@ -116,3 +116,19 @@ def test_owid_parse_streams_lazily():
     points = get_source("owid").parse(fixture_bytes(CSV), spec("USA"))
     assert not isinstance(points, list | tuple)
     assert next(iter(points)).period == "2000"
+
+
+def test_owid_parse_of_a_large_csv_streams_in_small_memory():
+    import tracemalloc
+
+    rows = b"".join(b"China,CHN,%d,%d.25\n" % (1000 + i % 1000, i) for i in range(80_000))
+    body = b"Entity,Code,Year,total_generation__twh\n" + rows  # ~1.8 MB
+    assert len(body) > 1_500_000
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in get_source("owid").parse(body, spec("CHN")))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == 80_000
+    assert peak < 300_000  # rows are never collected: far below the body size

@@ -11,6 +11,7 @@ import datetime as dt
 import email.utils
 import math
 import random
+import re
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -80,12 +81,17 @@ def redact_body(body: bytes, secrets: Iterable[str]) -> bytes:
     return body
 
 
+_SECRET_IN_TEXT = re.compile(
+    r"(?i)\b(" + "|".join(sorted(SECRET_PARAMS, key=len, reverse=True)) + r")=[^&\s'\"]+"
+)
+
+
 def scrub_text(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced by REDACTED (for exception messages)."""
+    """`text` with every secret value, and any `api_key=…`-style pair, redacted (for messages)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, REDACTED)
-    return text
+    return _SECRET_IN_TEXT.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
 
 
 def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
@@ -172,7 +178,13 @@ class HttpFetcher:
         clean_params = json_params(params or {})
         names = {n.lower() for n in secret_params} | SECRET_PARAMS
         secrets = [v for k, v in clean_params.items() if k.lower() in names and v]
-        request_url = str(httpx.URL(url).copy_merge_params(clean_params)) if clean_params else url
+        try:
+            request_url = str(httpx.URL(url).copy_merge_params(clean_params))
+        except (httpx.InvalidURL, TypeError, ValueError):
+            raise SourceError(
+                f"invalid URL {redact_url(url, names)!r} (check the base URL setting)",
+                kind="config",
+            ) from None
         shown_url = redact_url(request_url, names)
         max_attempts = max(1, self.settings.http_max_retries + 1)
         responses: list[RecordedResponse] = []
@@ -191,7 +203,7 @@ class HttpFetcher:
                 raise SourceError(
                     f"{message} after {attempt} attempt(s)", kind=kind, responses=responses
                 ) from None
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:  # connect/read errors, protocol, body decoding
                 detail = scrub_text(str(exc), secrets)
                 message = f"network error fetching {shown_url}: {type(exc).__name__} {detail}"
                 if attempt < max_attempts:

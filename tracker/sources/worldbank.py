@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
+from tracker.sources.base import (
+    IndicatorSpec,
+    ParseError,
+    Point,
+    RecordedResponse,
+    SourceError,
+    SourceResult,
+)
 from tracker.sources.http import HttpFetcher
 from tracker.sources.parsing import load_json, primed, require_param, to_float
 
@@ -46,6 +53,13 @@ def count_nulls(body: bytes) -> int:
     return sum(1 for row in rows if isinstance(row, dict) and row.get("value") is None)
 
 
+def _page_count(raw: Any, responses: list[RecordedResponse]) -> int:
+    try:
+        return max(1, int(raw or 1))
+    except (TypeError, ValueError):
+        raise ParseError(f"worldbank: bad 'pages' {raw!r}", responses=responses) from None
+
+
 class WorldBankSource:
     """World Bank WDI series for one country."""
 
@@ -73,7 +87,7 @@ class WorldBankSource:
         indicator = require_param(spec.params, "indicator", self.name)
         country = require_param(spec.params, "country", self.name)
         url = f"{http.settings.base_url(self.name)}/country/{country}/indicator/{indicator}"
-        responses = []
+        responses: list[RecordedResponse] = []
         page, pages = 1, 1
         while page <= pages:
             query = {"format": "json", "per_page": PER_PAGE, "page": page}
@@ -84,7 +98,7 @@ class WorldBankSource:
             except SourceError as exc:
                 exc.responses = responses
                 raise
-            pages = min(int(info.get("pages") or 1), MAX_PAGES)
+            pages = min(_page_count(info.get("pages"), responses), MAX_PAGES)
             page += 1
         nulls = sum(count_nulls(r.body) for r in responses)
         points = primed(
