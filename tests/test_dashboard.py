@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterator
 
@@ -98,3 +99,231 @@ def test_claim_page_content(client):
 def test_unknown_claim_is_404(client):
     r = client.get("/claims/nope")
     assert r.status_code == 404 and "There is no claim" in r.text
+
+
+def sign_in(client: TestClient, token: str, next_path: str = "/") -> TestClient:
+    csrf = csrf_of(client.get("/login").text)
+    r = client.post(
+        "/login",
+        data={"token": token, "csrf_token": csrf, "next": next_path},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == next_path
+    cookie = r.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    return client
+
+
+def test_login_rejects_unknown_malformed_and_revoked_tokens(client, engine):
+    csrf = csrf_of(client.get("/login").text)
+    for bad in ("nonsense", "trk_deadbeef_" + "x" * 43):
+        r = client.post("/login", data={"token": bad, "csrf_token": csrf})
+        assert r.status_code == 401
+        assert "not valid" in r.text
+        assert "Signed in as" not in r.text
+    token = make_token(engine, "resolve", name="gone")
+    with Session(engine) as session:
+        auth.revoke_tokens(session, "gone", now=NOW)
+        session.commit()
+    r = client.post("/login", data={"token": token, "csrf_token": csrf})
+    assert r.status_code == 401
+
+
+def test_login_needs_the_resolve_scope(client, engine):
+    token = make_token(engine, "claims:write", name="writer")
+    csrf = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"token": token, "csrf_token": csrf})
+    assert r.status_code == 403
+    assert "lacks the `resolve` scope" in r.text
+
+
+def test_login_and_logout_need_the_csrf_token(client, engine):
+    token = make_token(engine, "resolve")
+    client.get("/login")
+    assert client.post("/login", data={"token": token}).status_code == 403
+    assert client.post("/login", data={"token": token, "csrf_token": "forged"}).status_code == 403
+    sign_in(client, token)
+    assert client.post("/logout", data={}).status_code == 403
+    assert "Signed in as" in client.get("/").text
+    csrf = csrf_of(client.get("/").text)
+    r = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert "Signed in as" not in client.get("/").text
+
+
+def test_login_redirect_stays_on_this_site(client, engine):
+    token = make_token(engine, "resolve")
+    csrf = csrf_of(client.get("/login").text)
+    r = client.post(
+        "/login",
+        data={"token": token, "csrf_token": csrf, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/"
+
+
+def test_tampered_session_cookie_is_ignored(client, engine):
+    sign_in(client, make_token(engine, "resolve"))
+    value = client.cookies.get("tracker_session")
+    body, _, mac = value.partition(".")
+    client.cookies.set("tracker_session", body + "A." + mac)
+    html = client.get("/").text
+    assert "Signed in as" not in html
+
+
+def test_resolve_form_needs_csrf_and_a_signed_in_reviewer(client, engine):
+    data = {"outcome": "true", "rationale": "Colossus 2 waited a year."}
+    # anonymous, with a valid CSRF token of an anonymous session
+    csrf = csrf_of(client.get("/login").text)
+    r = client.post(
+        "/claims/colossus2-grid-wait-one-year/resolve", data={**data, "csrf_token": csrf}
+    )
+    assert r.status_code == 403
+    sign_in(client, make_token(engine, "resolve"))
+    assert client.post("/claims/colossus2-grid-wait-one-year/resolve", data=data).status_code == 403
+    r = client.post(
+        "/claims/colossus2-grid-wait-one-year/resolve", data={**data, "csrf_token": "wrong"}
+    )
+    assert r.status_code == 403
+    with Session(engine) as session:
+        from sqlmodel import select
+
+        from tracker.models import Resolution
+
+        assert len(session.exec(select(Resolution)).all()) == 1  # only the seeded automatic one
+
+
+def test_signed_in_reviewer_sees_the_form_and_revocation_ends_it(client, engine):
+    token = make_token(engine, "resolve", name="reviewer-ann")
+    sign_in(client, token)
+    page = client.get("/claims/colossus2-grid-wait-one-year").text
+    assert "Signed in as <strong>reviewer-ann</strong>" in page
+    assert 'action="/claims/colossus2-grid-wait-one-year/resolve"' in page
+    assert '<label for="rationale">Rationale</label>' in page
+    with Session(engine) as session:
+        auth.revoke_tokens(session, "reviewer-ann", now=NOW)
+        session.commit()
+    csrf = csrf_of(page)
+    r = client.post(
+        "/claims/colossus2-grid-wait-one-year/resolve",
+        data={"outcome": "true", "rationale": "x" * 10, "csrf_token": csrf},
+    )
+    assert r.status_code == 403
+
+
+def test_claim_list_filters_and_search(client):
+    def slugs(query: str) -> set[str]:
+        html = client.get("/claims" + query).text
+        return set(re.findall(r'<div class="slug">([a-z0-9-]+)</div>', html))
+
+    everything = slugs("")
+    assert len(everything) == 6
+    assert slugs("?state=needs_review") == {"colossus2-grid-wait-one-year"}
+    assert slugs("?tag=energy") == {"china-power-3x-us-2030", "old-claim-resolved"}
+    assert slugs("?claimant=essay-author") == {
+        "medical-boom-2025",
+        "old-claim-resolved",
+        "xss-probe",
+    }
+    assert slugs("?q=AGI") == {"agi-2026"}
+    assert slugs("?q=power-3x") == {"china-power-3x-us-2030"}
+    assert slugs("?state=open&claimant=elon-musk") == {"agi-2026", "china-power-3x-us-2030"}
+    assert slugs("?q=%25") == set()  # a LIKE wildcard is searched for literally
+
+
+def test_claimant_page_shows_the_track_record(client):
+    html = client.get("/claimants/essay-author").text
+    assert "<dt>Kept</dt><dd>1</dd>" in html
+    assert "<dt>Share kept</dt><dd>100 %</dd>" in html
+    assert "Medical approvals boom in 2025" in html
+    assert client.get("/claimants/nobody").status_code == 404
+
+
+def test_indicators_page_flags_failing_and_stale(client):
+    html = client.get("/indicators").text
+    row = html[html.index('id="ind-fred.copper"') :]
+    row = row[: row.index("</tr>")]
+    assert "HTTP 503 from upstream" in row and "failing" in row and "stale" in row
+    fresh = html[html.index('id="ind-owid.electricity_generation.china"') :]
+    fresh = fresh[: fresh.index("</tr>")]
+    assert "fresh" in fresh and "stale" not in fresh
+
+
+def test_staleness_follows_the_injected_clock(settings, engine, seeded):
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: NOW + dt.timedelta(days=3)
+    with TestClient(app) as c:
+        html = c.get("/indicators").text
+    fresh = html[html.index('id="ind-owid.electricity_generation.china"') :]
+    assert "stale" in fresh[: fresh.index("</tr>")]
+
+
+def test_reviewer_resolves_a_judged_claim_and_then_overrides_it(client, engine):
+    sign_in(client, make_token(engine, "resolve", name="reviewer-ann"))
+    slug = "colossus2-grid-wait-one-year"
+    csrf = csrf_of(client.get(f"/claims/{slug}").text)
+    r = client.post(
+        f"/claims/{slug}/resolve",
+        data={
+            "outcome": "true",
+            "rationale": "Reports confirm about a year <b>of waiting</b>.",
+            "evidence": "https://example.org/report\nhttps://example.org/other",
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"/claims/{slug}#timeline"
+    page = client.get(f"/claims/{slug}").text
+    timeline = page[page.index('id="timeline"') : page.index('id="resolutions"')]
+    assert "verdict: true" in timeline and "reviewer-ann" in timeline
+    assert "&lt;b&gt;of waiting&lt;/b&gt;" in timeline
+    assert '<a href="https://example.org/report" rel="nofollow noopener">' in page
+    # overriding needs a note; the first verdict stays, marked superseded
+    csrf = csrf_of(page)
+    data = {
+        "outcome": "partial",
+        "rationale": "Part of the capacity came earlier.",
+        "csrf_token": csrf,
+    }
+    r = client.post(f"/claims/{slug}/resolve", data=data)
+    assert r.status_code == 422 and "say in the note why you override" in r.text
+    r = client.post(
+        f"/claims/{slug}/resolve",
+        data={**data, "note": "New filing shows phase 1 came in 8 months."},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303
+    page = client.get(f"/claims/{slug}").text
+    assert "superseded by a later verdict" in page
+    assert "verdict: partial" in page and "verdict: true" in page
+    with Session(engine) as session:
+        from sqlmodel import select
+
+        from tracker.models import Claim, Resolution
+
+        claim = session.exec(select(Claim).where(Claim.slug == slug)).one()
+        rows = session.exec(select(Resolution).where(Resolution.claim_id == claim.id)).all()
+        assert sorted(r.outcome for r in rows) == ["partial", "true"]
+        assert all(r.decided_by == "reviewer-ann" for r in rows)
+
+
+def test_resolve_form_rejects_bad_input_without_storing(client, engine):
+    sign_in(client, make_token(engine, "resolve"))
+    slug = "agi-2026"
+    csrf = csrf_of(client.get(f"/claims/{slug}").text)
+    r = client.post(
+        f"/claims/{slug}/resolve",
+        data={
+            "outcome": "maybe",
+            "rationale": "",
+            "evidence": "javascript:alert(1)",
+            "csrf_token": csrf,
+        },
+    )
+    assert r.status_code == 422
+    assert "Choose an outcome." in r.text and "Write a rationale" in r.text
+    assert "not: javascript:alert(1)" in r.text
+    assert 'href="javascript:' not in r.text
+    assert "No verdict yet." in client.get(f"/claims/{slug}").text

@@ -22,7 +22,6 @@ from sqlmodel import Session
 from tracker.web.app import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -120,10 +119,3 @@ def watched_page(browser) -> Iterator[tuple[Any, PageProblems]]:
     page.on("dialog", on_dialog)
     yield page, problems
     context.close()
-
-
-def screenshot(page: Any, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

@@ -3,8 +3,14 @@ claim through the form, and a script in a title stays text. Screenshots land in 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from conftest import screenshot
+from browser_support import screenshot
+from dashboard_seed import NOW, XSS_TITLE
+from sqlmodel import Session
+
+from tracker import auth
 
 pytestmark = pytest.mark.browser
 
@@ -31,3 +37,76 @@ def test_overview_and_claim_page_load_without_errors(live_server, watched_page):
     assert "threshold ≥ 3" in label and "deadline 2030-12-31" in label
     screenshot(page, "claim-china-power")
     assert problems.all() == []
+
+
+def _token(settings_engine: Any, name: str) -> str:
+    with Session(settings_engine) as session:
+        issued = auth.create_token(session, name, ["resolve"], now=NOW)
+        session.commit()
+        return issued.plaintext
+
+
+def test_reviewer_resolves_a_judged_claim_through_the_form(live_server, engine, watched_page):
+    page, problems = watched_page
+    token = _token(engine, "reviewer-ann")
+    page.goto(live_server + "/")
+    page.get_by_role("link", name="Colossus 2 waited a year for the grid").first.click()
+    page.get_by_role("link", name="Sign in as a reviewer").click()
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    # back on the claim page, signed in, with the form
+    page.wait_for_url("**/claims/colossus2-grid-wait-one-year")
+    assert page.get_by_text("Signed in as").is_visible()
+    page.get_by_label("Outcome").select_option("true")
+    page.get_by_label("Rationale").fill("Local reporting confirms a wait of about a year.")
+    page.get_by_label("Evidence links (one http(s) URL per line)").fill(
+        "https://example.org/memphis-grid"
+    )
+    page.get_by_role("button", name="Record verdict as reviewer-ann").click()
+    page.wait_for_url("**/claims/colossus2-grid-wait-one-year#timeline")
+    timeline = page.locator("#timeline")
+    first = timeline.locator("li").first
+    assert "verdict: true" in first.inner_text()
+    assert "reviewer-ann" in first.inner_text()
+    assert "Local reporting confirms" in first.inner_text()
+    assert page.get_by_role("link", name="https://example.org/memphis-grid").is_visible()
+    screenshot(page, "claim-resolved")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(live_server + "/")
+    assert page.get_by_role("link", name="Reviewer sign-in").is_visible()
+    assert problems.all() == []
+
+
+def test_script_in_a_title_renders_as_text(live_server, watched_page):
+    page, problems = watched_page
+    page.goto(live_server + "/claims/xss-probe")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").inner_text() == XSS_TITLE
+    assert page.locator("blockquote.en").inner_text() == "<img src=x onerror=alert(2)>"
+    assert page.locator("main script:not([type='application/json'])").count() == 0
+    assert page.locator("main img").count() == 0
+    page.goto(live_server + "/")
+    page.wait_for_load_state("networkidle")
+    assert page.get_by_role("link", name=XSS_TITLE).first.is_visible()
+    assert problems.dialogs == []
+    assert problems.all() == []
+
+
+def test_phone_width_layout(live_server, browser):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
+    )
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    for path, name in (("/", "phone-overview"), ("/claims/china-power-3x-us-2030", "phone-claim")):
+        page.goto(live_server + path)
+        page.wait_for_load_state("networkidle")
+        # nothing wider than the screen: no horizontal scrolling of the page
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"{path} is {width}px wide at 390px"
+        screenshot(page, name)
+    assert page.locator('blockquote[lang="ja"]').is_visible()
+    context.close()
+    assert errors == []

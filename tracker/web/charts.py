@@ -217,11 +217,18 @@ class ClaimChart:
                 "parsing": True,
                 "scales": {
                     "x": {"type": "linear", "min": math.floor(x_min), "max": math.ceil(x_max)},
-                    "y": {"type": "linear", "title": {"display": True, "text": self.unit}},
+                    "y": {
+                        "type": "linear",
+                        "title": {"display": True, "text": _axis_title(self.unit)},
+                    },
                 },
                 "plugins": {"legend": {"position": "bottom", "labels": {"boxWidth": 14}}},
             },
         }
+
+
+def _axis_title(unit: str) -> str:
+    return {"1": "ratio", "": "value"}.get(unit, unit)
 
 
 def _evaluate(expr: SeriesExpr, values: Mapping[str, float | None]) -> float | None:

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
-from tracker import auth, queries
+from tracker import auth, queries, status
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
     ApiToken,
@@ -47,6 +47,7 @@ from tracker.models import (
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import SessionDep
 from tracker.web.wording import (
+    COMPARATOR_SYMBOLS,
     describe_criterion,
     format_number,
     parse_criterion,
@@ -132,6 +133,7 @@ def _templates() -> Jinja2Templates:
         state_label=state_label,
         trend_label=trend_label,
         dtime=_fmt_datetime,
+        comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
     )
     env.globals.update(countdown=_countdown, days_left=_days_left)
@@ -393,10 +395,16 @@ class TimelineEntry:
     resolution: Resolution | None = None
 
 
+def _timeline_key(entry: TimelineEntry) -> tuple[dt.datetime, int, int]:
+    row = entry.evaluation or entry.resolution
+    return (entry.at, int(entry.kind == "resolution"), (row.id if row else None) or 0)
+
+
 def _timeline(history: Iterable[Evaluation], verdicts: Iterable[Resolution]) -> list[TimelineEntry]:
     entries = [TimelineEntry(e.evaluated_at, "evaluation", evaluation=e) for e in history]
     entries += [TimelineEntry(r.decided_at, "resolution", resolution=r) for r in verdicts]
-    entries.sort(key=lambda e: (e.at, e.kind == "resolution"), reverse=True)
+    # newest first; at equal times a verdict sits above the evaluation it caused
+    entries.sort(key=_timeline_key, reverse=True)
     return entries
 
 
@@ -709,8 +717,6 @@ def resolve(
     if detail.resolution is not None and not note.strip():
         errors.append("This claim already has a verdict; say in the note why you override it.")
     if not errors:
-        from tracker import status  # type: ignore[attr-defined]  # H5 lands tracker.status
-
         try:
             status.record_manual_resolution(
                 session,
@@ -722,7 +728,7 @@ def resolve(
                 note=note.strip() or None,
                 now=now,
             )
-        except ValueError as exc:
+        except (status.InvalidResolution, status.ResolutionConflict) as exc:
             session.rollback()
             errors.append(str(exc))
         else:
