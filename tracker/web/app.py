@@ -13,10 +13,10 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
-from tracker import __version__
+from tracker import __version__, scheduler
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import api, dashboard, health
+from tracker.web import api, api_data, dashboard, health
 from tracker.web.problems import install_problem_handlers
 
 
@@ -58,4 +58,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     install_problem_handlers(app)
     app.include_router(api.router)
+    app.include_router(api_data.router)
+    scheduler.install(app)
     return app

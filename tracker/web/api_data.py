@@ -1,0 +1,258 @@
+"""The data API under /api/v1: the indicator catalogue with fetch health, observations as known
+on any date (bitemporal), and the fetch runs that produced them (provenance, newest first).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlmodel import Session, select
+
+from tracker.models import FetchRun, Indicator, utcnow
+from tracker.observations import observations_as_of
+from tracker.scheduler import parse_refresh
+from tracker.web.api import PROBLEM_RESPONSES, read_access
+from tracker.web.deps import SessionDep
+from tracker.web.problems import ProblemError
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["data"],
+    responses=PROBLEM_RESPONSES,
+    dependencies=[Depends(read_access)],
+)
+
+# Stale: no successful fetch within this many refresh intervals.
+STALE_AFTER_INTERVALS = 2
+
+
+class IndicatorOut(BaseModel):
+    """One series of the catalogue and the health of its fetches."""
+
+    key: str = Field(description="Catalogue key, e.g. `owid.electricity_generation.chn`.")
+    title: str | None = None
+    source: str = Field(description="Adapter name (owid, worldbank, ember, fred, …).")
+    unit: str
+    frequency: str = Field(description="annual | monthly | daily | point")
+    refresh: str = Field(description="Fetch cadence: daily, weekly, monthly or `every Nh`.")
+    last_fetch_status: str | None = Field(
+        description="Status of the latest fetch run: ok | error | running (null: never fetched)."
+    )
+    last_fetch_at: dt.datetime | None = Field(description="When the latest fetch run started.")
+    last_fetch_error: str | None = Field(description="Error of the latest fetch, if it failed.")
+    last_success_at: dt.datetime | None
+    last_error_at: dt.datetime | None
+    next_update_expected: dt.date | None = Field(
+        description="When the upstream says it publishes next (e.g. OWID nextUpdate)."
+    )
+    last_updated_upstream: dt.date | None
+    stale: bool = Field(
+        description=(
+            f"No successful fetch within {STALE_AFTER_INTERVALS} refresh intervals "
+            "(or never fetched)."
+        )
+    )
+    failing: bool = Field(description="The latest fetch failed after the last success.")
+
+
+class ObservationOut(BaseModel):
+    """A value as known at the requested time, with its validity interval and provenance."""
+
+    period: str = Field(description='"2025", "2025-03" or "2025-03-01".')
+    value: float | None
+    known_from: dt.datetime = Field(description="From when this value was known to tracker.")
+    known_until: dt.datetime | None = Field(
+        description="When a revision replaced it (null: still current)."
+    )
+    fetch_run_id: int | None = Field(description="The fetch run that stored it (provenance).")
+
+
+class ObservationsOut(BaseModel):
+    indicator: str
+    unit: str
+    as_of: dt.datetime | None = Field(
+        description="The instant the values are as known at (end of the as_of day, UTC); null: now."
+    )
+    observations: list[ObservationOut]
+
+
+class FetchRunOut(BaseModel):
+    """Provenance of one fetch (the URL has its secrets removed)."""
+
+    id: int
+    indicator: str | None
+    source: str
+    trigger: str = Field(description="scheduler | cli | bundled | api | test")
+    status: str = Field(description="running | ok | error")
+    url: str | None
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    duration_ms: int | None
+    http_status: int | None
+    attempts: int
+    bytes: int | None
+    body_sha256: str | None = Field(description="sha256 of the raw body kept for this run.")
+    rows_seen: int
+    rows_new: int
+    rows_revised: int
+    rows_unchanged: int
+    error_kind: str | None
+    error: str | None
+
+
+def is_stale(indicator: Indicator, now: dt.datetime) -> bool:
+    if indicator.last_success_at is None:
+        return True
+    return now - indicator.last_success_at > STALE_AFTER_INTERVALS * parse_refresh(
+        indicator.refresh
+    )
+
+
+def is_failing(indicator: Indicator) -> bool:
+    if indicator.last_error_at is None:
+        return False
+    return indicator.last_success_at is None or indicator.last_error_at > indicator.last_success_at
+
+
+@router.get(
+    "/indicators",
+    response_model=list[IndicatorOut],
+    summary="The indicator catalogue with the health of each series' fetches",
+)
+def list_indicators(session: SessionDep) -> list[IndicatorOut]:
+    now = utcnow()
+    indicators = session.exec(select(Indicator).order_by(Indicator.key)).all()  # type: ignore[arg-type]
+    run_ids = [i.last_fetch_run_id for i in indicators if i.last_fetch_run_id is not None]
+    runs: dict[int, FetchRun] = {}
+    if run_ids:
+        fetch_id = FetchRun.__table__.c.id  # type: ignore[attr-defined]
+        for run in session.exec(select(FetchRun).where(fetch_id.in_(run_ids))).all():
+            assert run.id is not None
+            runs[run.id] = run
+    out = []
+    for indicator in indicators:
+        latest = runs.get(indicator.last_fetch_run_id or -1)
+        out.append(
+            IndicatorOut(
+                key=indicator.key,
+                title=indicator.title,
+                source=indicator.source,
+                unit=indicator.unit,
+                frequency=indicator.frequency,
+                refresh=indicator.refresh,
+                last_fetch_status=latest.status if latest else None,
+                last_fetch_at=latest.started_at if latest else None,
+                last_fetch_error=latest.error if latest else None,
+                last_success_at=indicator.last_success_at,
+                last_error_at=indicator.last_error_at,
+                next_update_expected=indicator.next_update_expected,
+                last_updated_upstream=indicator.last_updated_upstream,
+                stale=is_stale(indicator, now),
+                failing=is_failing(indicator),
+            )
+        )
+    return out
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.max, tzinfo=dt.UTC)
+
+
+def _indicator_or_404(session: Session, key: str) -> Indicator:
+    indicator = session.exec(select(Indicator).where(Indicator.key == key)).first()
+    if indicator is None:
+        raise ProblemError(404, f"no indicator with key {key!r}", code="not_found")
+    return indicator
+
+
+@router.get(
+    "/indicators/{key}/observations",
+    response_model=ObservationsOut,
+    summary="An indicator's values as known on a date (bitemporal as-of read)",
+)
+def indicator_observations(
+    key: str,
+    session: SessionDep,
+    as_of: Annotated[
+        dt.date | None,
+        Query(
+            description=(
+                "YYYY-MM-DD: the values as tracker knew them at the end of that day (UTC). "
+                "Omitted: the current values."
+            )
+        ),
+    ] = None,
+) -> ObservationsOut:
+    indicator = _indicator_or_404(session, key)
+    assert indicator.id is not None
+    at = end_of_day(as_of) if as_of is not None else None
+    rows = observations_as_of(session, [indicator.id], at).get(indicator.id, [])
+    return ObservationsOut(
+        indicator=indicator.key,
+        unit=indicator.unit,
+        as_of=at,
+        observations=[
+            ObservationOut(
+                period=r.period,
+                value=r.value,
+                known_from=r.known_from,
+                known_until=r.known_until,
+                fetch_run_id=r.fetch_run_id,
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get(
+    "/fetch-runs",
+    response_model=list[FetchRunOut],
+    summary="Fetch runs, newest first, with their errors (provenance of every stored value)",
+)
+def list_fetch_runs(
+    session: SessionDep,
+    indicator: Annotated[str | None, Query(description="Only runs of this indicator key.")] = None,
+    status: Annotated[str | None, Query(description="ok | error | running")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many runs.")] = 100,
+) -> list[FetchRunOut]:
+    runs = FetchRun.__table__.c  # type: ignore[attr-defined]
+    indicators = Indicator.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(FetchRun, indicators.key)
+        .outerjoin(Indicator, indicators.id == runs.indicator_id)
+        .order_by(runs.started_at.desc(), runs.id.desc())
+        .limit(limit)
+    )
+    if indicator is not None:
+        found = _indicator_or_404(session, indicator)
+        stmt = stmt.where(runs.indicator_id == found.id)
+    if status is not None:
+        stmt = stmt.where(runs.status == status)
+    return [
+        FetchRunOut(
+            id=run.id,
+            indicator=key,
+            source=run.source,
+            trigger=run.trigger,
+            status=run.status,
+            url=run.url,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            duration_ms=run.duration_ms,
+            http_status=run.http_status,
+            attempts=run.attempts,
+            bytes=run.bytes,
+            body_sha256=run.body_sha256,
+            rows_seen=run.rows_seen,
+            rows_new=run.rows_new,
+            rows_revised=run.rows_revised,
+            rows_unchanged=run.rows_unchanged,
+            error_kind=run.error_kind,
+            error=run.error,
+        )
+        for run, key in session.execute(stmt).all()
+    ]
