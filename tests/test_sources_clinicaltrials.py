@@ -29,7 +29,7 @@ def counts(request: httpx.Request) -> httpx.Response:
 
 
 def test_clinicaltrials_counts_per_start_year():
-    fetcher, _, seen = make_fetcher(counts)
+    fetcher, sleeps, seen = make_fetcher(counts)
     result = get_source("clinicaltrials").fetch(fetcher, SPEC)
     assert [(p.period, p.value) for p in result.points] == [("2024", 24517.0), ("2025", 25083.0)]
     params = seen[0].url.params
@@ -41,6 +41,7 @@ def test_clinicaltrials_counts_per_start_year():
     assert params["format"] == "json"
     assert seen[0].url.path == "/api/v2/studies"
     assert len(result.responses) == 2
+    assert sleeps == [1.0]  # one second between requests (robots.txt crawl delay)
 
 
 def test_clinicaltrials_missing_total_count_is_schema_drift():

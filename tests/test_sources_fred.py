@@ -126,3 +126,13 @@ def test_fred_follows_offset_pages_until_count():
     result = get_source("fred").fetch(fetcher, spec())
     assert [r.url.params["offset"] for r in seen] == ["0", "4"]
     assert [p.period for p in result.points] == [f"2023-0{m}" for m in range(1, 7)]
+
+
+def test_fred_passes_request_parameters_through():
+    fetcher, _, seen = make_fetcher(
+        lambda r: httpx.Response(200, content=fixture_bytes(RECORDED)),
+        make_settings(fred_api_key=KEY),
+    )
+    get_source("fred").fetch(fetcher, spec(frequency="m", aggregation_method="avg"))
+    assert seen[0].url.params["frequency"] == "m"
+    assert seen[0].url.params["aggregation_method"] == "avg"

@@ -79,3 +79,16 @@ def test_openfda_missing_total_is_schema_drift():
     with pytest.raises(SourceError) as err:
         get_source("openfda").fetch(fetcher, SPEC)
     assert err.value.kind == "parse" and "meta.results.total" in str(err.value)
+
+
+def test_openfda_submission_class_code_narrows_the_search():
+    fetcher, _, seen = make_fetcher(handler)
+    spec = IndicatorSpec(
+        key="x",
+        source="openfda",
+        params={"start_year": 2023, "end_year": 2023, "submission_class_code": "TYPE 1"},
+        unit="count",
+    )
+    points = list(get_source("openfda").fetch(fetcher, spec).points)
+    assert points[0].value == 127.0
+    assert seen[0].url.params["search"].endswith(' AND submissions.submission_class_code:"TYPE 1"')

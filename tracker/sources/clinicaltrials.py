@@ -3,7 +3,7 @@
 
 Params: measure "interventional_trials_started"; years as `years: [..]` or
 start_year (default 2010) / end_year (default: the fetcher clock's year). One request per year
-with `countTotal=true&pageSize=1`, reading `totalCount`.
+with `countTotal=true&pageSize=1`, reading `totalCount`, one second apart (robots.txt crawl delay).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from tracker.sources.parsing import load_json, primed, year_range
 MEASURES = ("interventional_trials_started",)
 DEFAULT_START_YEAR = 2010
 MAX_PAGES = 10_000
+CRAWL_DELAY_SECONDS = 1.0  # robots.txt asks for one request per second
 
 
 def query_term(year: int) -> str:
@@ -68,7 +69,9 @@ def iter_studies(
     url = f"{http.settings.base_url('clinicaltrials')}/studies"
     seen = responses if responses is not None else []
     token: str | None = None
-    for _ in range(max_pages):
+    for page in range(max_pages):
+        if page:
+            http.pause(CRAWL_DELAY_SECONDS)
         query = {**params, "format": "json", "pageToken": token}
         response = http.get(url, query)
         seen.append(response)
@@ -107,7 +110,9 @@ class ClinicalTrialsSource:
         url = f"{http.settings.base_url(self.name)}/studies"
         responses: list[RecordedResponse] = []
         points: list[Point] = []
-        for year in years:
+        for index, year in enumerate(years):
+            if index:
+                http.pause(CRAWL_DELAY_SECONDS)
             query = {
                 "query.term": query_term(year),
                 "countTotal": "true",

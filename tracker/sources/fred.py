@@ -1,7 +1,9 @@
 """FRED / ALFRED series observations (JSON). Values are strings and "." means missing.
 
-Params: series_id; optional vintages (true → every vintage, realtime 1776-07-04..9999-12-31;
-each point then carries `known_from` = its realtime_start). Needs a key (`TRACKER_FRED_API_KEY`).
+Params: series_id; optional FRED request parameters passed as-is (frequency, aggregation_method,
+units, observation_start, observation_end); optional vintages (true → every vintage, realtime
+1776-07-04..9999-12-31; each point then carries `known_from` = its realtime_start).
+Needs a key (`TRACKER_FRED_API_KEY`).
 The period follows the indicator's frequency: annual "2023", monthly "2023-01", else the date.
 """
 
@@ -16,6 +18,14 @@ from tracker.sources.parsing import load_json, primed, require_param, to_float
 
 ALL_VINTAGES = {"realtime_start": "1776-07-04", "realtime_end": "9999-12-31"}
 PAGE_LIMIT = 100000  # FRED's maximum
+# FRED request parameters an indicator may set as-is (e.g. frequency=m, aggregation_method=avg).
+PASS_THROUGH = (
+    "frequency",
+    "aggregation_method",
+    "units",
+    "observation_start",
+    "observation_end",
+)
 MAX_PAGES = 50
 
 
@@ -87,6 +97,9 @@ class FredSource:
             raise SourceError("fred needs an API key: set TRACKER_FRED_API_KEY", kind="config")
         series_id = require_param(spec.params, "series_id", self.name)
         query: dict[str, str] = {"series_id": series_id, "file_type": "json", "api_key": key}
+        for name in PASS_THROUGH:
+            if spec.params.get(name) is not None:
+                query[name] = str(spec.params[name])
         if _truthy(spec.params.get("vintages", False)):
             query.update(ALL_VINTAGES)
         url = f"{http.settings.base_url(self.name)}/series/observations"

@@ -154,6 +154,11 @@ class HttpFetcher:
             raise ValueError("HttpFetcher clock must return timezone-aware datetimes")
         return value.astimezone(dt.UTC)
 
+    def pause(self, seconds: float) -> None:
+        """Wait politely between requests (e.g. a crawl delay), with the injected sleep."""
+        if seconds > 0:
+            self._sleep(seconds)
+
     def backoff_delay(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": in [d/2, d], d = base·2^(attempt-1) capped."""
         cap = self.settings.http_backoff_max

@@ -1,7 +1,8 @@
 """openFDA Drugs@FDA: original approvals counted per calendar year.
 
 Params: measure "original_approvals" (the only one), optional start_year (default 2000) and
-end_year (default: the fetcher clock's current year). One request per year:
+end_year (default: the fetcher clock's current year), optional submission_class_code (e.g.
+"TYPE 1" for new molecular entities) added to the search. One request per year:
 `search=submissions.submission_type:"ORIG" AND submissions.submission_status:"AP" AND
 submissions.submission_status_date:[Y0101 TO Y1231]&limit=1`, reading `meta.results.total`;
 a 404 NOT_FOUND means 0 approvals that year. Optional key (`TRACKER_OPENFDA_API_KEY`).
@@ -23,12 +24,18 @@ DEFAULT_START_YEAR = 2000
 ENDPOINT = "/drug/drugsfda.json"
 
 
-def search_for_year(year: int) -> str:
-    """The openFDA search expression for original approvals dated in `year`."""
-    return (
+def search_for_year(year: int, submission_class_code: str | None = None) -> str:
+    """The openFDA search expression for original approvals dated in `year`.
+
+    `submission_class_code` (e.g. "TYPE 1", new molecular entity) narrows it further.
+    """
+    search = (
         'submissions.submission_type:"ORIG" AND submissions.submission_status:"AP" AND '
         f"submissions.submission_status_date:[{year}0101 TO {year}1231]"
     )
+    if submission_class_code:
+        search += f' AND submissions.submission_class_code:"{submission_class_code}"'
+    return search
 
 
 def parse_total(body: bytes, status: int = 200) -> int:
@@ -69,12 +76,15 @@ class OpenFdaSource:
         if measure not in MEASURES:
             raise SourceError(f"openfda: unknown measure {measure!r}", kind="config")
         years = year_range(spec, http.now().year, DEFAULT_START_YEAR)
+        class_code = spec.params.get("submission_class_code")
+        class_code = str(class_code) if class_code else None
         key = http.settings.api_key(self.name)
         url = f"{http.settings.base_url(self.name)}{ENDPOINT}"
         responses = []
         points: list[Point] = []
         for year in years:
-            query = {"search": search_for_year(year), "limit": 1, "api_key": key}
+            search = search_for_year(year, class_code)
+            query = {"search": search, "limit": 1, "api_key": key}
             response = http.get(url, query, ok_statuses=(404,))
             responses.append(response)
             try:
