@@ -10,7 +10,13 @@ import pytest
 import sqlalchemy as sa
 from tracker_process import REPO_ROOT, free_port, tracker_command, tracker_env
 
-from tracker.db import current_revision, head_revision, make_engine, upgrade_to_head
+from tracker.db import (
+    POSTGRES_CONNECT_TIMEOUT_SECONDS,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade_to_head,
+)
 
 
 def run_tracker(
@@ -64,6 +70,24 @@ def test_unwritable_sqlite_path_is_one_clear_line(command, tmp_path):
     result = run_tracker(command_args(command), env, tmp_path)
     assert_one_line_error(result, str(db_path), "not a directory")
     assert blocker.read_text() == "not a directory\n"
+
+
+def test_postgresql_connect_timeout_is_short_unless_the_url_sets_one():
+    """A server that never answers must fail within seconds, not hang `tracker serve`."""
+    seen: list[dict[str, Any]] = []
+
+    def capture(dialect, record, cargs, cparams):
+        seen.append(dict(cparams))
+        raise RuntimeError("stop before connecting")
+
+    for url in ("postgresql://u@127.0.0.1:1/x", "postgresql://u@127.0.0.1:1/x?connect_timeout=17"):
+        engine = make_engine(url)
+        sa.event.listen(engine, "do_connect", capture)
+        with pytest.raises(RuntimeError, match="stop before connecting"):
+            engine.connect()
+        engine.dispose()
+    assert int(seen[0]["connect_timeout"]) == POSTGRES_CONNECT_TIMEOUT_SECONDS == 5
+    assert int(seen[1]["connect_timeout"]) == 17
 
 
 def test_sqlite_path_that_is_a_directory_is_one_clear_line(tmp_path):
