@@ -387,3 +387,14 @@ def test_corrupt_compressed_body_is_a_network_error():
         fetcher.get(URL)
     assert err.value.kind == "network"
     assert "DecodingError" in str(err.value)
+
+
+def test_http_error_message_quotes_the_upstream_error_briefly():
+    body = b'{"error_code":400,\n "error_message":"Bad Request.  The series does not exist."}'
+    fetcher, _, _ = make_fetcher(lambda r: httpx.Response(400, content=body + b" " * 5000))
+    with pytest.raises(SourceError) as err:
+        fetcher.get(URL, {"api_key": KEY})
+    message = str(err.value)
+    assert "HTTP 400" in message and "The series does not exist." in message
+    assert "\n" not in message and len(message) < 400
+    assert KEY not in message

@@ -114,6 +114,13 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+def _snippet(body: bytes, limit: int = 200) -> str:
+    """The start of an error body as one line of text (for messages)."""
+    text = body[: limit * 4].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -228,8 +235,10 @@ class HttpFetcher:
                 delay = self.backoff_delay(attempt) if wait is None else wait
                 self._sleep(min(delay, self.settings.http_backoff_max))
                 continue
+            snippet = scrub_text(_snippet(recorded.body), secrets)
             raise SourceError(
-                f"HTTP {status} from {recorded.url} after {attempt} attempt(s)",
+                f"HTTP {status} from {recorded.url} after {attempt} attempt(s)"
+                + (f": {snippet}" if snippet else ""),
                 kind="http",
                 responses=responses,
                 http_status=status,
