@@ -330,6 +330,10 @@ def get_claim(session: Session, slug: str) -> ClaimDetail | None:
     )
 
 
+def claim_exists(session: Session, slug: str) -> bool:
+    return session.exec(select(Claim.id).where(col(Claim.slug) == slug)).first() is not None
+
+
 def claim_history(session: Session, claim_id: int) -> list[Evaluation]:
     """Every recorded evaluation of a claim, oldest first."""
     return list(
@@ -528,3 +532,102 @@ def claims_fingerprint(session: Session) -> tuple[int, dt.datetime | None, int |
     if isinstance(newest, str):  # SQLite may hand back max() of a datetime as text
         newest = dt.datetime.fromisoformat(newest).replace(tzinfo=dt.UTC)
     return int(row[0]), newest, row[2]
+
+
+# --- dashboard additions (H7): bounded queues for the overview, text search over quotes ---
+
+
+@dataclass(slots=True)
+class DeadlineQueues:
+    """The overview's queues, each cut to `limit` claims, with the full size of each."""
+
+    upcoming: list[ClaimItem]
+    upcoming_total: int
+    awaiting_data: list[ClaimItem]
+    awaiting_total: int
+    needs_review: list[ClaimItem]
+    needs_review_total: int
+
+
+def deadline_queues(
+    session: Session, today: dt.date, *, within_days: int = 3660, limit: int = 12
+) -> DeadlineQueues:
+    """Like `upcoming_deadlines`, but bounded: six small queries whatever the claim count."""
+    horizon = today + dt.timedelta(days=within_days)
+    active = col(Claim.lifecycle) == Lifecycle.active.value
+    deadline_key = sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date()))
+    queues: dict[str, tuple[list[sa.ColumnElement[bool]], Any]] = {
+        "upcoming": (
+            [
+                active,
+                col(Claim.deadline) >= today,
+                col(Claim.deadline) <= horizon,
+                sa.or_(
+                    col(Claim.status_state).is_(None),
+                    col(Claim.status_state).not_in(
+                        RESOLVED_STATES + AWAITING_STATES + REVIEW_STATES
+                    ),
+                ),
+            ],
+            col(Claim.deadline),
+        ),
+        "awaiting": ([active, col(Claim.status_state).in_(AWAITING_STATES)], deadline_key),
+        "review": ([active, col(Claim.status_state).in_(REVIEW_STATES)], deadline_key),
+    }
+    items: dict[str, list[ClaimItem]] = {}
+    totals: dict[str, int] = {}
+    for name, (clauses, order) in queues.items():
+        rows = session.exec(
+            _item_select().where(*clauses).order_by(order, col(Claim.id)).limit(limit)
+        ).all()
+        items[name] = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
+        totals[name] = int(
+            session.execute(sa.select(sa.func.count(col(Claim.id))).where(*clauses)).scalar_one()
+        )
+    return DeadlineQueues(
+        upcoming=items["upcoming"],
+        upcoming_total=totals["upcoming"],
+        awaiting_data=items["awaiting"],
+        awaiting_total=totals["awaiting"],
+        needs_review=items["review"],
+        needs_review_total=totals["review"],
+    )
+
+
+def search_claims(
+    session: Session,
+    text: str,
+    filters: ClaimFilters | None = None,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> ClaimPage:
+    """`list_claims` by deadline, narrowed to claims whose slug, title or either quote
+    (original language or English) contains `text`, case-insensitively."""
+    sort = "deadline"
+    limit = max(1, min(limit, MAX_LIMIT))
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    matches = sa.or_(
+        *(
+            sa.func.lower(sa.func.coalesce(column, "")).like(pattern, escape="\\")
+            for column in (
+                col(Claim.slug),
+                col(Claim.title),
+                col(Claim.quote_original),
+                col(Claim.quote_en),
+            )
+        )
+    )
+    key_col = _sort_column(sort)
+    stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()), matches)
+    if cursor:
+        key, last_id = decode_cursor(cursor, sort)
+        stmt = stmt.where(sa.or_(key_col > key, sa.and_(key_col == key, col(Claim.id) > last_id)))
+    rows = session.exec(stmt.order_by(key_col.asc(), col(Claim.id).asc()).limit(limit + 1)).all()
+    items = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1].claim
+        assert last.id is not None
+        next_cursor = encode_cursor(sort, _sort_value(last, sort), last.id)
+    return ClaimPage(items=items, next_cursor=next_cursor)

@@ -7,7 +7,6 @@ Every error is a problem+json document (tracker.web.problems).
 from __future__ import annotations
 
 import csv
-import importlib
 import datetime as dt
 import io
 import json
@@ -16,9 +15,10 @@ from typing import Annotated, Any
 
 import icalendar
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request, Response, Security
+from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tracker import queries
@@ -275,7 +275,7 @@ def get_claim(
 
 
 def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date) -> Response:
-    status_module: Any = importlib.import_module("tracker.status")  # TODO: direct import
+    from tracker.status import replay_claim
 
     now = utcnow()
     if as_of > now.date():
@@ -287,10 +287,10 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date)
         )
     with Session(engine, expire_on_commit=False) as session:
         detail = load_claim(session, slug)
-        result = status_module.replay_claim(session, detail.claim, as_of, now=now)
+        result = replay_claim(session, detail.claim, as_of, now=now)
+        replayed = schemas.status_from_result(result, replay=True)
+        body = json_bytes(schemas.claim_out(detail, status=replayed))
         session.rollback()  # a replay never writes
-    replayed = schemas.status_from_result(result, replay=True)
-    body = json_bytes(schemas.claim_out(detail, status=replayed))
     return conditional_response(request, body, "application/json")
 
 
@@ -628,3 +628,360 @@ def feed(
     return conditional_response(
         request, body, "application/atom+xml; charset=utf-8", last_modified=updated
     )
+
+
+# --- writes ---
+
+CLAIM_DOCUMENT_EXAMPLE: dict[str, Any] = {
+    "slug": "world-population-9bn-2037",
+    "title": "World population reaches 9 billion by 2037",
+    "claimant": "elon-musk",
+    "quote": {"language": "en", "en": "There will be nine billion of us by 2037."},
+    "stated": {"date": "2026-01-06", "precision": "day"},
+    "deadline": "2037-12-31",
+    "deadline_interpretation": "the 2037 annual value",
+    "kind": "hard",
+    "tags": ["population"],
+    "criteria": [
+        {
+            "key": "population-2037",
+            "type": "threshold",
+            "series": {"indicator": "owid.population.world"},
+            "mode": "at_period",
+            "period": "2037",
+            "comparator": ">=",
+            "threshold": 9e9,
+        }
+    ],
+}
+ClaimDocument = Annotated[
+    dict[str, Any],
+    Body(
+        description="A claim document: the same schema as a claim file (claims/*.yaml), as JSON.",
+        examples=[CLAIM_DOCUMENT_EXAMPLE],
+    ),
+]
+
+
+def _issues_problem(exc: Any, *, where: str = "body") -> ProblemError:
+    errors = [
+        {
+            "field": issue.field,
+            "location": where,
+            "message": issue.message,
+            "line": issue.line,
+            "type": "claim_error",
+        }
+        for issue in exc.errors
+    ]
+    fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+    return ProblemError(
+        422,
+        f"the claim document is invalid: {fields}",
+        code="validation-error",
+        title="Invalid claim document",
+        errors=errors,
+    )
+
+
+def _validate_document(session: Session, payload: dict[str, Any]) -> Any:
+    """A ClaimFile from a posted document (422 naming each bad field)."""
+    from tracker.claims import ClaimValidationError, load_claim_document
+    from tracker.indicators import load_catalogue_from_db
+
+    try:
+        return load_claim_document(
+            payload, source_label="request body", catalogue=load_catalogue_from_db(session)
+        )
+    except ClaimValidationError as exc:
+        raise _issues_problem(exc) from exc
+
+
+def _conflict(slug: str) -> ProblemError:
+    return ProblemError(
+        409,
+        f"a claim with slug {slug!r} already exists; amend it with POST "
+        f"{API_PREFIX}/claims/{slug}/revisions",
+        code="conflict",
+        title="Conflict",
+    )
+
+
+def _evaluate_now(session: Session, claim_id: int) -> None:
+    from tracker.status import evaluate_claims
+
+    evaluate_claims(session, now=utcnow(), claim_ids=[claim_id])
+
+
+def _written(
+    request: Request, session: Session, slug: str, action: str, status_code: int
+) -> Response:
+    status_cache(request).invalidate(slug)
+    detail = load_claim(session, slug)
+    body = schemas.WriteResult(
+        slug=slug, version=detail.claim.version, action=action, claim=schemas.claim_out(detail)
+    )
+    return Response(
+        content=json_bytes(body),
+        status_code=status_code,
+        media_type="application/json",
+        headers={"Location": f"{API_PREFIX}/claims/{slug}"},
+    )
+
+
+@router.post(
+    "/claims",
+    status_code=201,
+    response_model=schemas.WriteResult,
+    summary="Add a claim (same schema as a claim file); it is evaluated at once",
+    description=(
+        "Needs a token with scope `claims:write`. Answers 201 with a Location header, 409 when "
+        "the slug exists (also under concurrent posts: the unique constraint decides), and 422 "
+        "naming each bad field (dotted path, message, line)."
+    ),
+)
+def create_claim(
+    request: Request, payload: ClaimDocument, session: SessionDep, token: WriteToken
+) -> Response:
+    from tracker.claims import ClaimValidationError, apply_claim
+
+    claim = _validate_document(session, payload)
+    if queries.claim_exists(session, claim.slug):
+        raise _conflict(claim.slug)
+    try:
+        result = apply_claim(session, claim, origin="api", author=token.name, now=utcnow())
+        if result.outcome != "created":  # created by a concurrent request after our check
+            raise _conflict(claim.slug)
+        assert result.claim.id is not None
+        _evaluate_now(session, result.claim.id)
+        session.commit()
+    except IntegrityError as exc:
+        # the unique constraint on claim.slug settles races: the loser answers 409, never 5xx
+        session.rollback()
+        raise _conflict(claim.slug) from exc
+    except ClaimValidationError as exc:
+        session.rollback()
+        raise _issues_problem(exc) from exc
+    return _written(request, session, claim.slug, "created", 201)
+
+
+@router.post(
+    "/claims:dry-run",
+    response_model=schemas.DryRunOut,
+    summary="Validate and evaluate a claim against current data without saving it",
+    description=(
+        "Says which indicators the claim reads, their latest values, when the deciding "
+        "period's data is expected and whether that is before the deadline, and any warnings "
+        "(e.g. a vague deadline). Runs inside a transaction that is always rolled back."
+    ),
+)
+def dry_run(payload: ClaimDocument, session: SessionDep, _token: WriteToken) -> schemas.DryRunOut:
+    from tracker.claims import ClaimValidationError, apply_claim
+    from tracker.status import evaluate_claims
+
+    claim = _validate_document(session, payload)
+    exists = queries.claim_exists(session, claim.slug)
+    now = utcnow()
+    warnings = [f"{w.field}: {w.message}" for w in claim.warnings]
+    if exists:
+        warnings.append(f"a claim with slug {claim.slug!r} exists: saving would amend it")
+    try:
+        result = apply_claim(
+            session, claim, origin="api", author="dry-run", note="dry run", now=now
+        )
+        assert result.claim.id is not None
+        evaluations = evaluate_claims(session, now=now, claim_ids=[result.claim.id])
+        indicators = _dry_run_indicators(session, claim)
+    except ClaimValidationError as exc:
+        raise _issues_problem(exc) from exc
+    finally:
+        session.rollback()  # nothing a dry run did is kept
+    status = schemas.status_from_result(evaluations[0], replay=False) if evaluations else None
+    for item in indicators:
+        if item.published_before_deadline is False:
+            warnings.append(
+                f"{item.key}: data for {item.target_period} is expected on "
+                f"{item.target_data_expected_on}, after the deadline {claim.deadline}"
+            )
+    return schemas.DryRunOut(
+        valid=True,
+        slug=claim.slug,
+        saved=False,
+        indicators=indicators,
+        status=status,
+        warnings=list(dict.fromkeys(warnings)),
+    )
+
+
+def _dry_run_indicators(session: Session, claim: Any) -> list[schemas.DryRunIndicator]:
+    from tracker.observations import observations_as_of
+
+    keys: list[str] = []
+    targets: dict[str, str] = {}
+    for criterion in claim.criteria:
+        spec = criterion.model_dump(mode="json", exclude_none=True)
+        for key in criterion_indicators(criterion):
+            if key not in keys:
+                keys.append(key)
+            for period in _target_periods(spec):
+                targets[key] = max(period, targets.get(key, period))
+    rows = {
+        i.key: i for i in session.exec(select(Indicator).where(col(Indicator.key).in_(keys))).all()
+    }
+    values = observations_as_of(session, [r.id for r in rows.values() if r.id is not None])
+    out = []
+    for key in keys:
+        row = rows.get(key)
+        series = [p for p in values.get(row.id or -1, []) if p.value is not None] if row else []
+        latest = series[-1] if series else None
+        target = targets.get(key)
+        expected = (
+            period_end(target) + dt.timedelta(days=row.publication_lag_days)
+            if row is not None and target
+            else None
+        )
+        out.append(
+            schemas.DryRunIndicator(
+                key=key,
+                unit=row.unit if row else None,
+                latest_period=latest.period if latest else None,
+                latest_value=latest.value if latest else None,
+                target_period=target,
+                target_data_expected_on=expected,
+                published_before_deadline=(
+                    expected <= claim.deadline if expected and claim.deadline else None
+                ),
+            )
+        )
+    return out
+
+
+@router.post(
+    "/claims/{slug}/revisions",
+    status_code=201,
+    response_model=schemas.WriteResult,
+    summary="Amend a claim with a new version of its document and a required note",
+)
+def amend_claim(
+    request: Request,
+    slug: str,
+    amendment: schemas.AmendIn,
+    session: SessionDep,
+    token: WriteToken,
+) -> Response:
+    from tracker.claims import ClaimValidationError, apply_claim
+
+    load_claim(session, slug)
+    document = {**amendment.claim}
+    document.setdefault("slug", slug)
+    if document["slug"] != slug:
+        raise ProblemError(
+            422,
+            "the document's slug differs from the claim's; a slug cannot change",
+            code="validation-error",
+            errors=[{"field": "claim.slug", "location": "body", "message": f"must equal {slug}"}],
+        )
+    claim = _validate_document(session, document)
+    try:
+        result = apply_claim(
+            session, claim, origin="api", author=token.name, note=amendment.note, now=utcnow()
+        )
+        if result.outcome == "unchanged":
+            session.rollback()
+            return _written(request, session, slug, "unchanged", 200)
+        assert result.claim.id is not None
+        _evaluate_now(session, result.claim.id)
+        session.commit()
+    except ClaimValidationError as exc:
+        session.rollback()
+        raise _issues_problem(exc) from exc
+    except IntegrityError as exc:  # a concurrent amendment took this version number
+        session.rollback()
+        raise ProblemError(
+            409, "the claim changed while amending it; retry", code="conflict"
+        ) from exc
+    return _written(request, session, slug, result.outcome, 201)
+
+
+@router.post(
+    "/claims/{slug}/resolutions",
+    status_code=201,
+    response_model=schemas.WriteResult,
+    summary="Record a verdict (outcome, rationale, evidence); earlier verdicts are kept",
+    description=(
+        "Needs scope `resolve`. Judged claims are resolved only this way. Overriding an "
+        "automatic resolution needs a `note`."
+    ),
+)
+def resolve_claim(
+    request: Request,
+    claim: ClaimDep,
+    verdict: schemas.ResolveIn,
+    session: SessionDep,
+    token: ResolveToken,
+) -> Response:
+    from tracker.status import InvalidResolution, ResolutionConflict, record_manual_resolution
+
+    bad_urls = [
+        {"field": f"evidence[{i}]", "location": "body", "message": "expected an http(s) URL"}
+        for i, url in enumerate(verdict.evidence)
+        if not url.startswith(("http://", "https://"))
+    ]
+    if bad_urls:
+        raise ProblemError(
+            422, "evidence must be http(s) URLs", code="validation-error", errors=bad_urls
+        )
+    current = claim.resolution
+    if current is not None and current.method == "auto" and not (verdict.note or "").strip():
+        raise ProblemError(
+            422,
+            "this claim was resolved automatically; overriding it needs a note saying why",
+            code="validation-error",
+            errors=[{"field": "note", "location": "body", "message": "required to override"}],
+        )
+    try:
+        record_manual_resolution(
+            session,
+            claim.claim,
+            outcome=verdict.outcome,
+            decided_by=token.name,
+            rationale=verdict.rationale,
+            evidence=verdict.evidence,
+            note=verdict.note,
+            now=utcnow(),
+        )
+        session.commit()
+    except InvalidResolution as exc:
+        session.rollback()
+        raise ProblemError(422, str(exc), code="validation-error", errors=[]) from exc
+    except (ResolutionConflict, IntegrityError) as exc:
+        session.rollback()
+        raise ProblemError(409, "another verdict was recorded at the same time; retry") from exc
+    return _written(request, session, claim.claim.slug, "resolved", 201)
+
+
+@router.post(
+    "/claims/{slug}/withdraw",
+    response_model=schemas.WriteResult,
+    summary="Withdraw a claim (its history stays); needs a note",
+)
+def withdraw(
+    request: Request,
+    claim: ClaimDep,
+    body: schemas.WithdrawIn,
+    session: SessionDep,
+    token: WriteToken,
+) -> Response:
+    from tracker.claims import withdraw_claim
+
+    if claim.claim.lifecycle == "withdrawn":
+        raise ProblemError(409, f"claim {claim.claim.slug!r} is already withdrawn", code="conflict")
+    try:
+        withdraw_claim(session, claim.claim, note=body.note, author=token.name, now=utcnow())
+        assert claim.claim.id is not None
+        _evaluate_now(session, claim.claim.id)
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise ProblemError(409, "the claim changed while withdrawing it; retry") from exc
+    return _written(request, session, claim.claim.slug, "withdrawn", 200)

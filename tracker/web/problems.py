@@ -77,16 +77,27 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def field_path(parts: Sequence[Any]) -> str:
+    """`criteria[0].period` from ("criteria", 0, "period"): the style claim-file errors use."""
+    text = ""
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
 def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
-    """FastAPI/pydantic errors as [{field, location, message, type}] with dotted field paths."""
+    """FastAPI/pydantic errors as [{field, location, message, type}] (field like `a[0].b`)."""
     result: list[dict[str, Any]] = []
     for err in raw:
-        loc = [str(part) for part in err.get("loc", ())]
+        loc = list(err.get("loc", ()))
         where = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
         path = loc[1:] if where else loc
         result.append(
             {
-                "field": ".".join(path) or (where or ""),
+                "field": field_path(path) or (where or ""),
                 "location": where or "body",
                 "message": str(err.get("msg", "invalid value")),
                 "type": str(err.get("type", "value_error")),
