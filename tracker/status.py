@@ -548,15 +548,13 @@ def evaluate_claims(
         return []
     ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
     previous_ids = [i.status_evaluation_id for i in inputs if i.status_evaluation_id is not None]
-    previous: dict[int, str] = {}
-    if previous_ids:
-        rows = session.execute(
-            sa.select(ev_t.id, ev_t.fingerprint).where(
-                ev_t.id.in_(sa.bindparam("ids", expanding=True))
-            ),
-            {"ids": previous_ids},
-        )
-        previous = {row.id: row.fingerprint for row in rows}
+    rows = session.execute(  # always run, even for no ids: a fixed number of statements
+        sa.select(ev_t.id, ev_t.fingerprint).where(
+            ev_t.id.in_(sa.bindparam("ids", expanding=True))
+        ),
+        {"ids": previous_ids},
+    )
+    previous: dict[int, str] = {row.id: row.fingerprint for row in rows}
     results: list[EvaluationResult] = []
     new_rows: list[dict[str, Any]] = []
     changed: list[tuple[ClaimInputs, EvaluationResult]] = []
@@ -569,15 +567,8 @@ def evaluate_claims(
         if previous.get(item.status_evaluation_id or -1) != values["fingerprint"]:
             new_rows.append(values)
             changed.append((item, result))
-    new_ids: list[int] = []
-    if new_rows:
-        inserted = session.execute(
-            sa.insert(Evaluation.__table__).returning(  # type: ignore[attr-defined]
-                ev_t.id, sort_by_parameter_order=True
-            ),
-            new_rows,
-        )
-        new_ids = [row[0] for row in inserted]
+    ev_table = Evaluation.__table__  # type: ignore[attr-defined]
+    new_ids = _insert_rows(session, ev_table, new_rows, now=now, time_column="evaluated_at")
     evaluation_of = {item.claim_id: item.status_evaluation_id for item in inputs}
     claim_updates = []
     for (item, result), evaluation_id in zip(changed, new_ids, strict=True):
@@ -597,6 +588,31 @@ def evaluate_claims(
     _update_claims(session, claim_updates)
     _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
     return results
+
+
+def _insert_rows(
+    session: Session, table: Any, rows: list[dict[str, Any]], *, now: dt.datetime, time_column: str
+) -> list[int]:
+    """Insert rows (one per claim, all stamped `now`) as one executemany; return their ids in order.
+
+    The ids are read back with one SELECT (per claim, the newest row stamped `now`) rather than
+    with INSERT … RETURNING, which the SQLite driver runs one row at a time.
+    """
+    if not rows:
+        return []
+    session.execute(sa.insert(table), rows)
+    claim_ids = [row["claim_id"] for row in rows]
+    found = session.execute(
+        sa.select(table.c.claim_id, sa.func.max(table.c.id))
+        .where(
+            table.c.claim_id.in_(sa.bindparam("claim_ids", expanding=True)),
+            table.c[time_column] == sa.bindparam("now", now, type_=table.c[time_column].type),
+        )
+        .group_by(table.c.claim_id),
+        {"claim_ids": sorted(set(claim_ids))},
+    )
+    newest = {row[0]: row[1] for row in found}
+    return [newest[claim_id] for claim_id in claim_ids]
 
 
 _CLAIM_UPDATE_KEYS = ("status_state", "status_trend", "status_evaluation_id", "status_changed_at")
@@ -665,12 +681,7 @@ def _record_auto_resolutions(
     if not rows:
         return
     res_t = Resolution.__table__  # type: ignore[attr-defined]
-    new_ids = [
-        row[0]
-        for row in session.execute(
-            sa.insert(res_t).returning(res_t.c.id, sort_by_parameter_order=True), rows
-        )
-    ]
+    new_ids = _insert_rows(session, res_t, rows, now=now, time_column="decided_at")
     pointers = [
         {"b_old": old, "b_new": new}
         for old, new in zip(superseded, new_ids, strict=True)

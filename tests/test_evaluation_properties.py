@@ -1,0 +1,193 @@
+"""Properties of the pure evaluator (hypothesis): deterministic, monotone in the threshold, and a
+replay as of T blind to everything known only after T."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import TypeAdapter
+
+from tracker.criteria import Criterion
+from tracker.evaluation import ClaimFacts, SeriesData, SeriesPoint, evaluate
+from tracker.sources.base import period_start
+
+UTC = dt.UTC
+CRITERION = TypeAdapter(Criterion)
+BASE = dt.datetime(2015, 1, 1, tzinfo=UTC)
+
+values_st = st.lists(
+    st.floats(min_value=0.5, max_value=1000, allow_nan=False, allow_infinity=False),
+    min_size=0,
+    max_size=14,
+)
+moment_st = st.integers(min_value=0, max_value=21 * 365).map(lambda d: BASE + dt.timedelta(days=d))
+
+
+@st.composite
+def criterion_specs(draw: st.DrawFn, threshold: float | None = None) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["at_period", "any_time_within", "aggregate", "growth"]))
+    thr = threshold if threshold is not None else draw(st.floats(min_value=0.5, max_value=1000))
+    series = {"indicator": "x"}
+    if kind == "at_period":
+        return {
+            "key": "k",
+            "type": "threshold",
+            "series": series,
+            "threshold": thr,
+            "period": "2030",
+        }
+    if kind == "any_time_within":
+        return {
+            "key": "k",
+            "type": "threshold",
+            "series": series,
+            "threshold": thr,
+            "mode": "any_time_within",
+            "window": {"start": "2026", "end": "2030"},
+        }
+    if kind == "aggregate":
+        return {
+            "key": "k",
+            "type": "aggregate",
+            "series": series,
+            "threshold": thr,
+            "window": {"start": "2026", "end": "2030"},
+        }
+    return {
+        "key": "k",
+        "type": "growth",
+        "series": series,
+        "measure": "cagr",
+        "threshold": thr / 1000,
+        "window": {"start": "2024", "end": "2030"},
+    }
+
+
+def make_series(values: list[float], last_year: int, known: list[dt.datetime]) -> SeriesData:
+    first = last_year - len(values) + 1
+    points = tuple(
+        SeriesPoint(
+            str(first + i), period_start(str(first + i)), v, i + 1, 1, known[i % len(known)]
+        )
+        for i, v in enumerate(values)
+    )
+    return SeriesData("x", "TWh", "annual", 180, 365, points)
+
+
+FACTS = ClaimFacts("prop", deadline=dt.date(2030, 12, 31))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spec=criterion_specs(),
+    values=values_st,
+    last_year=st.integers(min_value=2018, max_value=2032),
+    now=moment_st,
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_evaluation_is_deterministic(
+    spec: dict[str, Any], values: list[float], last_year: int, now: dt.datetime, seed: int
+) -> None:
+    criterion = CRITERION.validate_python(spec)
+    data = make_series(values, last_year, [BASE])
+    first = evaluate(FACTS, [criterion], {"x": data}, now=now)
+    again = evaluate(FACTS, [criterion], {"x": data}, now=now)
+    assert first == again
+    assert first.fingerprint() == again.fingerprint()
+    shuffled = list(data.points)
+    random.Random(seed).shuffle(shuffled)
+    reordered = SeriesData("x", "TWh", "annual", 180, 365, tuple(shuffled))
+    assert (
+        evaluate(FACTS, [criterion], {"x": reordered}, now=now).fingerprint() == first.fingerprint()
+    )
+
+
+def _outcome(result: Any) -> str | None:
+    return result.outcome.value if result.outcome is not None else None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    kind_spec=criterion_specs(threshold=1.0),
+    values=values_st,
+    last_year=st.integers(min_value=2018, max_value=2032),
+    now=moment_st,
+    low=st.floats(min_value=0.5, max_value=1000),
+    raise_by=st.floats(min_value=0.0, max_value=500),
+)
+def test_raising_a_lower_bound_never_helps(
+    kind_spec: dict[str, Any],
+    values: list[float],
+    last_year: int,
+    now: dt.datetime,
+    low: float,
+    raise_by: float,
+) -> None:
+    high = low + raise_by
+    scale = 1000 if kind_spec["type"] == "growth" else 1
+    weak = CRITERION.validate_python({**kind_spec, "threshold": low / scale})
+    strong = CRITERION.validate_python({**kind_spec, "threshold": high / scale})
+    data = {"x": make_series(values, last_year, [BASE])}
+    a = evaluate(FACTS, [weak], data, now=now)
+    b = evaluate(FACTS, [strong], data, now=now)
+    if _outcome(a) == "false":
+        assert _outcome(b) == "false"
+    if _outcome(b) == "true":
+        assert _outcome(a) == "true"
+    if b.trend is not None and b.trend.value == "on_track":
+        assert a.trend is not None and a.trend.value == "on_track"
+    if a.margin is not None and b.margin is not None:
+        assert a.margin >= b.margin
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    spec=criterion_specs(),
+    values=values_st,
+    later_values=values_st,
+    last_year=st.integers(min_value=2018, max_value=2032),
+    known_days=st.lists(st.integers(min_value=0, max_value=21 * 365), min_size=1, max_size=6),
+    as_of=moment_st,
+    now_offset=st.integers(min_value=0, max_value=3000),
+)
+def test_replay_ignores_everything_known_only_after_as_of(
+    spec: dict[str, Any],
+    values: list[float],
+    later_values: list[float],
+    last_year: int,
+    known_days: list[int],
+    as_of: dt.datetime,
+    now_offset: int,
+) -> None:
+    criterion = CRITERION.validate_python(spec)
+    known = [BASE + dt.timedelta(days=d) for d in known_days]
+    full = make_series(values, last_year, known)
+    # extra vintages (revisions and new periods) of the same series, all known after as_of
+    after = as_of + dt.timedelta(days=1)
+    revisions = make_series(later_values, last_year + 2, [after])
+    revisions = SeriesData(
+        "x",
+        "TWh",
+        "annual",
+        180,
+        365,
+        tuple(
+            SeriesPoint(p.period, p.period_start, p.value, 1000 + i, 2, p.known_from)
+            for i, p in enumerate(revisions.points)
+        ),
+    )
+    everything = SeriesData("x", "TWh", "annual", 180, 365, full.points + revisions.points)
+    only_known = SeriesData(
+        "x", "TWh", "annual", 180, 365, tuple(p for p in full.points if p.known_from <= as_of)
+    )
+    now = as_of + dt.timedelta(days=now_offset)
+    replay = evaluate(FACTS, [criterion], {"x": everything}, now=now, as_of=as_of)
+    blind = evaluate(FACTS, [criterion], {"x": only_known}, now=now, as_of=as_of)
+    assert replay.replay and replay.as_of == as_of
+    assert replay.fingerprint() == blind.fingerprint()
+    used = set(replay.evidence.observation_ids)
+    assert all(p.known_from <= as_of for p in everything.points if p.observation_id in used)

@@ -1,0 +1,465 @@
+"""Persistence of evaluations: status over time, automatic and manual resolutions, replay.
+
+Runs on SQLite and PostgreSQL (TRACKER_TEST_DATABASE_URL); a fixed clock throughout.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from test_status_factories import (
+    CHINA_CRITERIA,
+    at,
+    china_claim,
+    count_statements,
+    make_claim,
+    make_indicator,
+    observe,
+    owid_generation,
+)
+
+from tracker.models import Claim, Criterion, Evaluation, Indicator, Observation, Resolution
+from tracker.status import (
+    InvalidResolution,
+    current_resolution,
+    evaluate_claims,
+    evaluation_status,
+    load_claim_inputs,
+    record_manual_resolution,
+    replay_claim,
+    status_history,
+)
+
+DATA = owid_generation()
+KNOWN_2026 = at("2026-03-01")
+
+
+def _resolutions(session: Session, claim_id: int) -> list[Resolution]:
+    return list(
+        session.exec(
+            select(Resolution).where(Resolution.claim_id == claim_id).order_by(Resolution.id)
+        )
+    )
+
+
+def _future(chn_2030: float, usa_2030: float) -> tuple[dict[str, float], dict[str, float]]:
+    """2026–2030 values growing to the given 2030 levels (geometric steps from 2025)."""
+    chn = {
+        str(y): DATA["CHN"]["2025"] * (chn_2030 / DATA["CHN"]["2025"]) ** ((y - 2025) / 5)
+        for y in range(2026, 2031)
+    }
+    usa = {
+        str(y): DATA["USA"]["2025"] * (usa_2030 / DATA["USA"]["2025"]) ** ((y - 2025) / 5)
+        for y in range(2026, 2031)
+    }
+    return chn, usa
+
+
+def test_china_open_then_awaiting_then_resolved_provisional_then_final(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+
+        (result,) = evaluate_claims(session, now=at("2026-06-01"))
+        assert result.state == "open"
+        assert result.trend in ("on_track", "off_track")
+        assert result.metric is not None and result.metric.period == "2025"
+        assert round(result.metric.value, 2) == 2.34
+        assert result.projection is not None and result.projection.at == "2030"
+        session.commit()
+        session.refresh(claim)
+        assert claim.status_state == "open"
+        assert claim.status_trend == result.trend.value
+        assert claim.status_changed_at == at("2026-06-01")
+        first_eval = claim.status_evaluation_id
+        assert first_eval is not None
+
+        # a day later, nothing changed: nothing appended, the claim row untouched
+        evaluate_claims(session, now=at("2026-06-02"))
+        session.commit()
+        assert len(status_history(session, claim.id)) == 1
+        session.refresh(claim)
+        assert claim.status_evaluation_id == first_eval
+
+        # the deadline passes without 2030 data
+        (late,) = evaluate_claims(session, now=at("2031-01-01", 0))
+        assert late.state == "awaiting_data"
+        assert late.data_expected_on == dt.date(2031, 6, 29)  # 2030-12-31 + 180 days
+        assert "2031-06-29" in late.reason
+        session.commit()
+        assert [e.state for e in status_history(session, claim.id)] == ["open", "awaiting_data"]
+
+        # the 2030 data arrives: resolves, provisionally
+        chn_f, usa_f = _future(14_500.0, 4_700.0)
+        observe(session, chn, chn_f, at("2031-07-01"))
+        observe(session, usa, usa_f, at("2031-07-01"))
+        (resolved,) = evaluate_claims(session, now=at("2031-07-02"))
+        assert resolved.state == "resolved_true"
+        assert resolved.provisional is True
+        assert resolved.final_after == dt.date(2032, 6, 30)  # known 2031-07-01 + 365 days
+        session.commit()
+        (auto,) = _resolutions(session, claim.id)
+        assert (auto.outcome, auto.method, auto.provisional) == ("true", "auto", True)
+        assert auto.evaluation_id == claim.status_evaluation_id or auto.evaluation_id is not None
+
+        # after the revision window the verdict becomes final: a new row supersedes the provisional
+        (final,) = evaluate_claims(session, now=at("2032-07-01"))
+        assert final.state == "resolved_true" and final.provisional is False
+        session.commit()
+        old, new = _resolutions(session, claim.id)
+        assert old.superseded_by_id == new.id and new.supersedes_id == old.id
+        assert (new.outcome, new.provisional) == ("true", False)
+
+        # a later revision that would flip a FINAL verdict is flagged, not applied
+        observe(session, chn, {"2030": 13_000.0}, at("2033-01-10"))
+        (flagged,) = evaluate_claims(session, now=at("2033-01-11"))
+        assert flagged.state == "needs_review"
+        assert flagged.outcome == "false"
+        session.commit()
+        assert len(_resolutions(session, claim.id)) == 2
+        session.refresh(claim)
+        assert claim.status_state == "needs_review"
+
+
+def test_a_revision_flips_a_provisional_outcome_and_keeps_the_old_resolution(
+    engine: Engine,
+) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        chn_f, usa_f = _future(14_500.0, 4_700.0)
+        observe(session, chn, {**DATA["CHN"], **chn_f}, at("2031-07-01"))
+        observe(session, usa, {**DATA["USA"], **usa_f}, at("2031-07-01"))
+        (first,) = evaluate_claims(session, now=at("2031-07-02"))
+        assert first.state == "resolved_true" and first.provisional
+        session.commit()
+
+        # Ember revises China's 2030 figure down, inside the revision window
+        observe(session, chn, {"2030": 13_500.0}, at("2031-10-01"))
+        (second,) = evaluate_claims(session, now=at("2031-10-02"))
+        assert second.state == "resolved_false" and second.provisional
+        session.commit()
+        old, new = _resolutions(session, claim.id)
+        assert (old.outcome, new.outcome) == ("true", "false")
+        assert old.superseded_by_id == new.id and new.supersedes_id == old.id
+        assert new.method == "auto" and new.decided_at == at("2031-10-02")
+        assert current_resolution(session, claim.id).id == new.id  # type: ignore[union-attr]
+        session.refresh(claim)
+        assert claim.status_state == "resolved_false"
+        assert [e.state for e in status_history(session, claim.id)] == [
+            "resolved_true",
+            "resolved_false",
+        ]
+
+        # replaying a date before the revision answers with what was known then
+        replay = replay_claim(session, claim, dt.date(2031, 9, 1), now=at("2031-10-03"))
+        assert replay.replay and replay.as_of is not None
+        assert replay.as_of.date() == dt.date(2031, 9, 1)
+        assert replay.state == "resolved_true"
+        before_any_data = replay_claim(session, claim, dt.date(2031, 1, 2), now=at("2031-10-03"))
+        assert before_any_data.state == "upcoming" or before_any_data.metric is None
+        # the replay wrote nothing
+        assert len(status_history(session, claim.id)) == 2
+
+
+def test_replay_sees_only_observations_known_by_the_end_of_that_day(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], at("2026-03-01", 9))
+        observe(session, usa, DATA["USA"], at("2026-03-01", 9))
+        observe(session, chn, {"2025": 11_000.0}, at("2026-03-02", 0))  # a revision next day
+        observe(session, usa, {"2026": 4_600.0}, at("2026-04-01"))  # USA 2026 only: no ratio
+        session.commit()
+        on_day = replay_claim(session, claim, dt.date(2026, 3, 1), now=at("2026-05-01"))
+        assert on_day.metric is not None
+        assert on_day.metric.value == pytest.approx(DATA["CHN"]["2025"] / DATA["USA"]["2025"])
+        next_day = replay_claim(session, claim, dt.date(2026, 3, 2), now=at("2026-05-01"))
+        assert next_day.metric is not None
+        assert next_day.metric.value == pytest.approx(11_000.0 / DATA["USA"]["2025"])
+        used = set(on_day.evidence.observation_ids)
+        rows = session.exec(select(Observation).where(col(Observation.id).in_(used))).all()
+        assert rows and all(r.known_from <= at("2026-03-01", 23) for r in rows)
+        assert status_history(session, claim.id) == []
+
+
+def test_replay_uses_the_criteria_valid_then(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        # amended on 2026-09-01: threshold 2.0 instead of 3.0 (criteria version 2)
+        old = session.exec(select(Criterion).where(Criterion.claim_id == claim.id)).one()
+        old.valid_until = at("2026-09-01")
+        session.add(
+            Criterion(
+                claim_id=claim.id,
+                key="ratio-2030",
+                role="resolves",
+                kind="threshold",
+                spec={**CHINA_CRITERIA[0], "threshold": 2.0},
+                criteria_version=2,
+                valid_from=at("2026-09-01"),
+            )
+        )
+        session.commit()
+        assert (
+            replay_claim(session, claim, dt.date(2026, 8, 1), now=at("2026-10-01")).threshold == 3.0
+        )
+        assert (
+            replay_claim(session, claim, dt.date(2026, 9, 2), now=at("2026-10-01")).threshold == 2.0
+        )
+        (current,) = evaluate_claims(session, now=at("2026-10-01"))
+        assert current.threshold == 2.0 and current.trend is not None
+        assert current.trend.value == "on_track"
+
+
+AGI = [
+    {
+        "key": "agi-judged",
+        "type": "judged",
+        "rubric": "Broad expert agreement that AGI (as defined in the rubric) arrived in 2026.",
+    },
+    {"key": "market", "type": "signal", "role": "context", "series": {"indicator": "manifold.agi"}},
+]
+
+
+def _agi(session: Session) -> Claim:
+    market = make_indicator(session, "manifold.agi", unit="1", frequency="daily", lag=0, revision=0)
+    observe(session, market, {"2026-11-30": 0.12}, at("2026-11-30"))
+    return make_claim(
+        session,
+        "agi-2026",
+        AGI,
+        kind="judged",
+        deadline=dt.date(2026, 12, 31),
+        window_start=dt.date(2026, 1, 1),
+    )
+
+
+def test_judged_claim_goes_to_review_then_a_manual_verdict_and_an_override(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim = _agi(session)
+        (before,) = evaluate_claims(session, now=at("2026-12-31"))
+        assert (before.state, before.trend) == ("open", "not_applicable")
+        (review,) = evaluate_claims(session, now=at("2027-01-01", 0))
+        assert review.state == "needs_review"
+        assert "0.12" in review.reason  # the context signal as it stood
+        session.commit()
+
+        with pytest.raises(InvalidResolution):
+            record_manual_resolution(
+                session,
+                claim,
+                outcome="maybe",
+                decided_by="r",
+                rationale="x",
+                evidence=[],
+                now=at("2027-01-05"),
+            )
+        with pytest.raises(InvalidResolution):
+            record_manual_resolution(
+                session,
+                claim,
+                outcome="false",
+                decided_by="r",
+                rationale="  ",
+                evidence=[],
+                now=at("2027-01-05"),
+            )
+        first = record_manual_resolution(
+            session,
+            claim,
+            outcome="false",
+            decided_by="reviewer-a",
+            rationale="No broad agreement by the end of 2026.",
+            evidence=["https://example.org/survey"],
+            now=at("2027-01-05"),
+        )
+        session.commit()
+        session.refresh(claim)
+        assert claim.status_state == "resolved_false"
+        second = record_manual_resolution(
+            session,
+            claim,
+            outcome="ambiguous",
+            decided_by="reviewer-b",
+            rationale="Definitions disagree; the rubric cannot decide.",
+            evidence=[],
+            note="overrides reviewer-a after the March debate",
+            now=at("2027-03-01"),
+        )
+        session.commit()
+        session.refresh(claim)
+        session.refresh(first)
+        assert claim.status_state == "ambiguous"
+        assert first.superseded_by_id == second.id and second.supersedes_id == first.id
+        assert "Note: overrides reviewer-a" in (second.rationale or "")
+        assert [r.outcome for r in _resolutions(session, claim.id)] == ["false", "ambiguous"]
+        states = [e.state for e in status_history(session, claim.id)]
+        assert states == ["open", "needs_review", "resolved_false", "ambiguous"]
+        # a replay before the override still shows the first verdict
+        replay = replay_claim(session, claim, dt.date(2027, 2, 1), now=at("2027-03-02"))
+        assert replay.state == "resolved_false"
+
+
+def test_manual_resolution_overrides_an_automatic_one(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        chn_f, usa_f = _future(14_500.0, 4_700.0)
+        observe(session, chn, {**DATA["CHN"], **chn_f}, at("2031-07-01"))
+        observe(session, usa, {**DATA["USA"], **usa_f}, at("2031-07-01"))
+        evaluate_claims(session, now=at("2031-07-02"))
+        manual = record_manual_resolution(
+            session,
+            claim,
+            outcome="partial",
+            decided_by="reviewer",
+            rationale="Generation counted differently; only partly kept.",
+            evidence=["https://ember-energy.org/"],
+            now=at("2031-08-01"),
+        )
+        session.commit()
+        session.refresh(claim)
+        assert claim.status_state == "resolved_partial"
+        # later evaluations keep the reviewer's verdict and add no automatic one
+        (later,) = evaluate_claims(session, now=at("2032-07-01"))
+        assert later.state == "resolved_partial"
+        assert later.metric is not None and later.metric.period == "2030"
+        session.commit()
+        assert [(r.method, r.outcome) for r in _resolutions(session, claim.id)] == [
+            ("auto", "true"),
+            ("manual", "partial"),
+        ]
+        assert current_resolution(session, claim.id).id == manual.id  # type: ignore[union-attr]
+
+
+def test_withdrawn_claim(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        claim.lifecycle = "withdrawn"
+        session.flush()
+        (result,) = evaluate_claims(session, now=at("2026-06-01"))
+        assert result.state == "withdrawn"
+        session.commit()
+        session.refresh(claim)
+        assert claim.status_state == "withdrawn"
+
+
+def _many_claims(session: Session, n: int, offset: int = 0) -> None:
+    for i in range(offset, offset + n):
+        ind = make_indicator(session, f"ind.{i}")
+        observe(
+            session,
+            ind,
+            {str(y): 100.0 + i + 3 * (y - 2015) for y in range(2015, 2026)},
+            KNOWN_2026,
+        )
+        make_claim(
+            session,
+            f"claim-{i}",
+            [
+                {
+                    "key": "k",
+                    "type": "threshold",
+                    "series": {"indicator": f"ind.{i}"},
+                    "threshold": 140.0,
+                    "period": "2030",
+                }
+            ],
+            deadline=dt.date(2030, 12, 31),
+        )
+
+
+def test_statement_count_does_not_grow_with_the_number_of_claims(engine: Engine) -> None:
+    counts = []
+    with Session(engine) as session:
+        _many_claims(session, 3)
+        session.commit()
+        with count_statements(engine) as statements:
+            assert len(evaluate_claims(session, now=at("2026-06-01"))) == 3
+        counts.append(len(statements))
+        session.commit()
+        _many_claims(session, 27, offset=3)
+        session.commit()
+        with count_statements(engine) as statements:
+            results = evaluate_claims(session, now=at("2031-01-01"))  # all 30 change state
+        assert len(results) == 30 and {r.state for r in results} == {"awaiting_data"}, statements
+        counts.append(len(statements))
+        session.commit()
+        with count_statements(engine) as statements:
+            evaluate_claims(session, now=at("2031-01-02"))  # nothing changes: reads only
+        assert len(statements) <= counts[0]
+    assert counts[0] == counts[1], counts
+
+
+def test_only_changed_claims_append_and_indicator_filter(engine: Engine) -> None:
+    with Session(engine) as session:
+        _many_claims(session, 4)
+        session.commit()
+        evaluate_claims(session, now=at("2026-06-01"))
+        session.commit()
+        total = len(session.exec(select(Evaluation)).all())
+        assert total == 4
+        ind = session.exec(select(Indicator).where(Indicator.key == "ind.2")).one()
+        observe(session, ind, {"2025": 500.0}, at("2026-07-01"))
+        assert ind.id is not None
+        results = evaluate_claims(session, now=at("2026-07-02"), indicator_ids=[ind.id])
+        assert [r.slug for r in results] == ["claim-2"]
+        session.commit()
+        assert len(session.exec(select(Evaluation)).all()) == 5
+        evaluate_claims(session, now=at("2026-07-03"))  # all four: none changed
+        session.commit()
+        assert len(session.exec(select(Evaluation)).all()) == 5
+
+
+def test_stored_status_has_the_shape_the_api_needs(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        (result,) = evaluate_claims(session, now=at("2026-06-01"))
+        session.commit()
+        (row,) = status_history(session, claim.id)
+        stored = evaluation_status(row)
+        fresh = result.to_dict()
+        for key in ("state", "trend", "reason", "threshold", "required_growth", "outcome"):
+            assert stored[key] == fresh[key]
+        assert stored["metric"] == {
+            "value": fresh["metric"]["value"],
+            "unit": "1",
+            "period": "2025",
+        }
+        assert stored["projection"] == fresh["projection"]
+        assert stored["criteria"] == fresh["criteria"]
+        assert stored["evidence"] == fresh["evidence"]
+        assert stored["as_of"] == stored["evaluated_at"] == at("2026-06-01").isoformat()
+        assert row.fingerprint == result.fingerprint()
+
+
+def test_load_claim_inputs_reports_an_unparseable_criterion(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim = make_claim(
+            session,
+            "bad",
+            [
+                {
+                    "key": "k",
+                    "type": "threshold",
+                    "series": {"indicator": "x"},
+                    "threshold": 1.0,
+                    "period": "2030",
+                }
+            ],
+        )
+        crit = session.exec(select(Criterion).where(Criterion.claim_id == claim.id)).one()
+        crit.spec = {"key": "k", "type": "threshold", "threshold": "lots"}
+        session.flush()
+        (inputs,) = load_claim_inputs(session)
+        assert inputs.criteria_error is not None and "'k'" in inputs.criteria_error
+        (result,) = evaluate_claims(session, now=at("2026-06-01"))
+        assert result.state == "error"
