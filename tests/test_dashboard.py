@@ -327,3 +327,33 @@ def test_resolve_form_rejects_bad_input_without_storing(client, engine):
     assert "not: javascript:alert(1)" in r.text
     assert 'href="javascript:' not in r.text
     assert "No verdict yet." in client.get(f"/claims/{slug}").text
+
+
+def test_search_matches_quotes_in_japanese_and_english(client):
+    html = client.get("/claims", params={"q": "電力生産量"}).text
+    assert set(re.findall(r'<div class="slug">([a-z0-9-]+)</div>', html)) == {
+        "china-power-3x-us-2030"
+    }
+    html = client.get("/claims", params={"q": "three times"}).text
+    assert set(re.findall(r'<div class="slug">([a-z0-9-]+)</div>', html)) == {
+        "china-power-3x-us-2030"
+    }
+    assert 'value="three times"' in html
+
+
+def test_claim_list_pages_with_a_cursor(client, engine):
+    from dashboard_seed import make_claim, make_claimant
+
+    with Session(engine) as session:
+        someone = make_claimant(session, "someone", "Someone")
+        for i in range(60):
+            make_claim(session, someone, f"bulk-{i:02d}", deadline=dt.date(2040, 1, 1))
+        session.commit()
+    first = client.get("/claims", params={"claimant": "someone"}).text
+    assert first.count('<div class="slug">bulk-') == 50
+    next_url = (
+        re.search(r'<a href="(/claims\?[^"]+)">Next page', first).group(1).replace("&amp;", "&")
+    )
+    second = client.get(next_url).text
+    assert second.count('<div class="slug">bulk-') == 10
+    assert "Next page" not in second

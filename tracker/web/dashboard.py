@@ -429,18 +429,18 @@ def overview(
 ) -> HTMLResponse:
     today = now.date()
     counts = queries.counts_by_state(session)
-    deadlines = queries.upcoming_deadlines(session, today, within_days=3660)
+    queues = queries.deadline_queues(session, today, limit=OVERVIEW_LIST_LIMIT)
     page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
     health = [h for h in indicator_health(session, now) if not h.healthy]
     context = {
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
-        "upcoming": deadlines.upcoming[:OVERVIEW_LIST_LIMIT],
-        "upcoming_more": max(0, len(deadlines.upcoming) - OVERVIEW_LIST_LIMIT),
-        "needs_review": deadlines.needs_review[:OVERVIEW_LIST_LIMIT],
-        "needs_review_more": max(0, len(deadlines.needs_review) - OVERVIEW_LIST_LIMIT),
-        "awaiting_data": deadlines.awaiting_data[:OVERVIEW_LIST_LIMIT],
-        "awaiting_more": max(0, len(deadlines.awaiting_data) - OVERVIEW_LIST_LIMIT),
+        "upcoming": queues.upcoming,
+        "upcoming_more": max(0, queues.upcoming_total - len(queues.upcoming)),
+        "needs_review": queues.needs_review,
+        "needs_review_more": max(0, queues.needs_review_total - len(queues.needs_review)),
+        "awaiting_data": queues.awaiting_data,
+        "awaiting_more": max(0, queues.awaiting_total - len(queues.awaiting_data)),
         "changes": queries.recent_status_changes(session, limit=10),
         "health": health,
         "claims": page.items,
@@ -461,18 +461,14 @@ def claim_list(
     q: str | None = None,
     cursor: str | None = None,
 ) -> HTMLResponse:
+    text = (q or "").strip()
     filters = queries.ClaimFilters(
-        state=filter_state or None,
-        tag=tag or None,
-        claimant=claimant or None,
-        q=(q or "").strip() or None,
+        state=filter_state or None, tag=tag or None, claimant=claimant or None
     )
     try:
-        page = queries.list_claims(
-            session, filters, sort="deadline", cursor=cursor, limit=PAGE_SIZE
-        )
+        page = queries.search_claims(session, text, filters, cursor=cursor, limit=PAGE_SIZE)
     except queries.InvalidCursor:
-        page = queries.list_claims(session, filters, sort="deadline", limit=PAGE_SIZE)
+        page = queries.search_claims(session, text, filters, limit=PAGE_SIZE)
     params = {
         k: v
         for k, v in (("state", filter_state), ("tag", tag), ("claimant", claimant), ("q", q))
@@ -487,6 +483,7 @@ def claim_list(
         "claims": page.items,
         "next_url": next_url,
         "filters": filters,
+        "q": text,
         "states": [s.value for s in State],
         "claimants": _claimant_choices(session),
         "tags": _tag_choices(session),
