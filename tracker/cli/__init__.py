@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tracker.cli.claims import claims_app
+from tracker.cli.evaluate import evaluate_command
 from tracker.cli.tokens import tokens_app
 from tracker.config import Settings
 from tracker.db import DatabaseError, describe_url, upgrade_to_head
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.add_typer(claims_app, name="claims")
 app.add_typer(tokens_app, name="token")
+app.command("evaluate")(evaluate_command)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -1,0 +1,128 @@
+"""`tracker evaluate [--claim SLUG] [--as-of DATE]`: evaluate claims now (and store), or replay.
+
+Without --as-of this is an edge: it evaluates at the wall clock and commits. With --as-of it
+replays what the tracker would have said at the end of that UTC day and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlmodel import Session, select
+
+from tracker.db import make_engine, session_scope
+from tracker.evaluation import EvaluationResult, format_number
+from tracker.models import Claim, utcnow
+from tracker.status import end_of_day, evaluate_claims, evaluate_inputs, load_claim_inputs
+
+
+def _metric_text(result: EvaluationResult) -> str:
+    if result.metric is None:
+        return "—"
+    unit = "" if result.metric.unit == "1" else f" {result.metric.unit}"
+    return f"{format_number(result.metric.value)}{unit} ({result.metric.period})"
+
+
+def _threshold_text(result: EvaluationResult) -> str:
+    if result.threshold is None:
+        return "—"
+    return f"{result.comparator or ''} {format_number(result.threshold)}".strip()
+
+
+def _projection_text(result: EvaluationResult) -> str:
+    p = result.projection
+    if p is None:
+        return "—"
+    return (
+        f"{format_number(p.value)} ({format_number(p.low)}–{format_number(p.high)}) "
+        f"in {p.at}, {p.model}"
+    )
+
+
+def results_table(results: list[EvaluationResult], title: str) -> Table:
+    """The claims as a rich table: slug, state, trend, metric, threshold, projection, reason."""
+    table = Table(title=title, show_lines=False)
+    for name in ("slug", "state", "trend", "metric", "threshold", "projection"):
+        table.add_column(name, no_wrap=name in ("slug", "state", "trend"))
+    table.add_column("reason", overflow="fold")
+    for r in results:
+        table.add_row(
+            r.slug,
+            r.state.value,
+            r.trend.value if r.trend else "—",
+            _metric_text(r),
+            _threshold_text(r),
+            _projection_text(r),
+            r.reason,
+        )
+    return table
+
+
+def _parse_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        from tracker.cli import fail
+
+        raise fail(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
+
+
+def evaluate_command(
+    claim: Annotated[
+        str | None, typer.Option("--claim", help="Only this claim (its slug).")
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Replay the status as known at the end of this UTC day (no writes)."
+        ),
+    ] = None,
+) -> None:
+    """Evaluate claims and print their status; --as-of DATE replays a past date without writing."""
+    from tracker.cli import fail, load_settings
+
+    replay_day = _parse_date(as_of) if as_of is not None else None
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url())
+    now = utcnow()
+    try:
+        if replay_day is None:
+            with session_scope(engine) as session:
+                ids = _claim_ids(session, claim)
+                results = evaluate_claims(session, now=now, claim_ids=ids)
+            title = f"Claims evaluated at {now:%Y-%m-%d %H:%M} UTC (stored)"
+        else:
+            with Session(engine) as session:
+                ids = _claim_ids(session, claim)
+                moment = end_of_day(replay_day)
+                inputs = load_claim_inputs(session, ids, as_of=moment)
+                results = [evaluate_inputs(item, now=now, as_of=moment) for item in inputs]
+            title = f"Claims as known on {replay_day.isoformat()} (replay, nothing stored)"
+    except LookupError as exc:
+        raise fail(str(exc.args[0])) from exc
+    except typer.Exit:
+        raise
+    except Exception as exc:  # database unreachable or not migrated: one line, no traceback
+        raise fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
+    finally:
+        engine.dispose()
+    if not results:
+        typer.echo("no claims to evaluate")
+        return
+    console = Console()
+    if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
+        console = Console(width=200)
+    console.print(results_table(results, title))
+
+
+def _claim_ids(session: Session, slug: str | None) -> list[int] | None:
+    if slug is None:
+        return None
+    found = session.exec(select(Claim.id).where(Claim.slug == slug)).first()
+    if found is None:
+        raise LookupError(f"no claim with slug {slug!r}")
+    return [found]
