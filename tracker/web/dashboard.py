@@ -497,9 +497,12 @@ def _claimant_choices(session: Session) -> list[tuple[str, str]]:
 
 
 def _tag_choices(session: Session) -> list[str]:
+    """Every tag in use. JSON has no equality on PostgreSQL, so distinct over its text form."""
+    tags_text = sa.cast(Claim.__table__.c.tags, sa.Text())  # type: ignore[attr-defined]
     tags: set[str] = set()
-    for (claim_tags,) in session.execute(sa.select(Claim.__table__.c.tags).distinct()):  # type: ignore[attr-defined]
-        tags.update(t for t in claim_tags or [] if isinstance(t, str))
+    for (text,) in session.execute(sa.select(tags_text).distinct()):
+        value = json.loads(text) if text else []
+        tags.update(t for t in value if isinstance(t, str))
     return sorted(tags)
 
 
