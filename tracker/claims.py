@@ -40,6 +40,7 @@ from tracker.criteria import (
     UnitError,
     criterion_indicators,
     criterion_unit,
+    expression_unit,
 )
 from tracker.db import session_scope
 from tracker.indicators import (
@@ -425,6 +426,7 @@ def _resolve_loc(
     """Map a pydantic loc onto the document: (path, value, missing, collapsed_as, dropped)."""
     cur = data
     path: list[str | int] = []
+    tag_skipped = False
     for index, element in enumerate(loc):
         last = index == len(loc) - 1
         if element in _SERIES_MEMBERS or element in _THRESHOLD_MEMBERS:
@@ -436,11 +438,14 @@ def _resolve_loc(
                 return tuple(path), cur, False, None, True
             continue
         if isinstance(cur, dict):
-            if not last and cur.get("type") == element and isinstance(loc[index + 1], str):
-                continue  # discriminator tag of a criterion
+            tag = cur.get("type")
+            if not last and tag == element and not tag_skipped and isinstance(loc[index + 1], str):
+                tag_skipped = True  # the discriminator tag of a criterion, once per mapping
+                continue
             if element in cur:
                 path.append(element)
                 cur = cur[element]
+                tag_skipped = False
                 continue
             if last:
                 path.append(element)
@@ -449,6 +454,7 @@ def _resolve_loc(
         if isinstance(cur, list | tuple) and isinstance(element, int) and element < len(cur):
             path.append(element)
             cur = cur[element]
+            tag_skipped = False
             continue
     return tuple(path), cur, False, None, False
 
@@ -693,10 +699,15 @@ def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIss
         if criterion.role == "resolves":
             resolving_measured += 1
         try:
+            expression_unit(criterion.series, units)
             criterion_unit(criterion, units)
         except UnitError as exc:
-            field_name = "unit" if criterion.unit is not None else "series"
-            add((*base, field_name), f"unit mismatch: {exc}")
+            try:
+                expression_unit(criterion.series, units)
+                field_path: YamlPath = (*base, "unit") if criterion.unit else (*base, "threshold")
+            except UnitError:
+                field_path = (*base, "series")
+            add(field_path, f"unit mismatch: {exc}")
         if criterion.role != "resolves":
             continue
         entries = [catalogue.get(k) for k in criterion_indicators(criterion)]
@@ -905,6 +916,7 @@ def check_claims_path(path: Path) -> CheckResult:
             )
         if not problems:
             result.claims.append(claim)
+    result.issues.sort(key=lambda issue: (issue.file, issue.line or 0))
     return result
 
 
@@ -1003,7 +1015,14 @@ def _lint_source(
 
 def normalised_document(claim: ClaimFile) -> dict[str, Any]:
     """The claim as stored: defaults filled in, empty fields dropped, no revision note."""
-    return claim.model_dump(mode="json", exclude_none=True, exclude={"revision_note"})
+    doc = claim.model_dump(mode="json", exclude_none=True, exclude={"revision_note"})
+    doc["criteria"] = [_criterion_in_reading_order(c) for c in doc["criteria"]]
+    return doc
+
+
+def _criterion_in_reading_order(spec: dict[str, Any]) -> dict[str, Any]:
+    first = ("key", "type", "role", "description", "series")
+    return {**{k: spec[k] for k in first if k in spec}, **spec}
 
 
 def canonical_json(doc: Any) -> str:
