@@ -64,3 +64,23 @@ def test_agi_2026_reaches_the_review_queue_and_gets_a_verdict(settings, engine):
         overview = client.get("/").text
         queue = overview[overview.index('id="queue-h"') : overview.index('id="changes-h"')]
         assert "/claims/agi-2026" not in queue
+
+
+def test_claim_page_replays_a_past_date(settings, engine):
+    with Session(engine) as session:
+        sync_claims_dir(session, CLAIMS_DIR, now=NEW_YEAR - dt.timedelta(days=40))
+        status.evaluate_claims(session, now=NEW_YEAR - dt.timedelta(days=34))
+        status.evaluate_claims(session, now=NEW_YEAR)
+        session.commit()
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: NEW_YEAR
+    with TestClient(app) as client:
+        before = client.get("/claims/agi-2026", params={"as_of": "2026-12-15"}).text
+        replay = before[before.index('id="replay"') : before.index('id="criteria-h"')]
+        assert "As of the end of <strong>2026-12-15</strong>" in replay
+        assert "needs review" not in replay
+        after = client.get("/claims/agi-2026", params={"as_of": "2027-01-01"}).text
+        replay = after[after.index('id="replay"') : after.index('id="criteria-h"')]
+        assert "needs review" in replay
+        bad = client.get("/claims/agi-2026", params={"as_of": "soon"})
+        assert bad.status_code == 400 and "is not a date" in bad.text

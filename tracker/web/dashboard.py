@@ -508,9 +508,24 @@ def _tag_choices(session: Session) -> list[str]:
 
 @router.get("/claims/{slug}", response_class=HTMLResponse)
 def claim_page(
-    slug: str, request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+    slug: str,
+    request: Request,
+    session: SessionDep,
+    now: NowDep,
+    state: WebSessionDep,
+    as_of: Annotated[str | None, Query(description="Replay the status as of YYYY-MM-DD")] = None,
 ) -> HTMLResponse:
     detail = queries.get_claim(session, slug)
+    if detail is not None and as_of:
+        context = _claim_context(session, detail)
+        try:
+            day = dt.date.fromisoformat(as_of)
+        except ValueError:
+            context["replay_error"] = f"{as_of!r} is not a date (YYYY-MM-DD)."
+            return _render(request, "claim.html", context, state, now=now, status_code=400)
+        context["replay_day"] = day
+        context["replay"] = status.replay_claim(session, detail.claim, day, now=now)
+        return _render(request, "claim.html", context, state, now=now)
     if detail is None:
         return _render(
             request, "not_found.html", {"what": f"claim {slug!r}"}, state, now=now, status_code=404
@@ -574,6 +589,9 @@ def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, A
         "outcomes": [o.value for o in Outcome],
         "form_errors": [],
         "form": {},
+        "replay": None,
+        "replay_day": None,
+        "replay_error": None,
     }
 
 
