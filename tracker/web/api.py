@@ -14,21 +14,21 @@ import xml.etree.ElementTree as ET
 from typing import Annotated, Any
 
 import icalendar
-import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from tracker import queries
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.criteria import criterion_indicators
-from tracker.models import ApiToken, Claim, Criterion, Indicator, utcnow
+from tracker.models import ApiToken, Criterion, Indicator, utcnow
 from tracker.sources.base import period_end
 from tracker.web import schemas
-from tracker.web.caching import StatusCache, conditional_response
-from tracker.web.deps import EngineDep, SessionDep, SettingsDep
+from tracker.web.caching import CachedBody, StatusCache, conditional_response
+from tracker.web.deps import EngineDep, SessionDep
 from tracker.web.problems import ProblemError
 
 API_PREFIX = "/api/v1"
@@ -107,11 +107,12 @@ def require_scope(scope: str) -> Any:
     return Depends(dependency)
 
 
-async def read_access(request: Request, settings: SettingsDep) -> None:
-    """Reads are public unless settings.require_token_for_reads (then any valid token)."""
-    if settings.require_token_for_reads:
-        from starlette.concurrency import run_in_threadpool
+async def read_access(request: Request) -> None:
+    """Reads are public unless settings.require_token_for_reads (then any valid token).
 
+    Async and free of sync sub-dependencies: on the public path it costs no thread hop.
+    """
+    if request.app.state.settings.require_token_for_reads:
         await run_in_threadpool(authenticate, request, request.app.state.engine)
 
 
@@ -158,12 +159,23 @@ def status_cache(request: Request) -> StatusCache:
 
 
 def _claim_stamp(engine: Engine, slug: str) -> tuple[Any, ...] | None:
-    table = Claim.__table__.c  # type: ignore[attr-defined]
-    stmt = sa.select(table.id, table.version, table.status_evaluation_id, table.updated_at).where(
-        table.slug == slug
-    )
-    with engine.connect() as conn:
-        row = conn.execute(stmt).first()
+    """(id, version, status evaluation, updated_at) of a claim: what its cached body depends on.
+
+    Raw DB-API on a pooled connection: measured ~10 µs against ~90 µs through SQLAlchemy Core,
+    and this runs on every read of the hottest endpoint.
+    """
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT id, version, status_evaluation_id, updated_at FROM claim WHERE slug = {mark}"
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, (slug,))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+    finally:
+        connection.close()  # back to the pool, which ends the read transaction
     return tuple(row) if row is not None else None
 
 
@@ -244,27 +256,27 @@ def list_claims(
         "status with only the data known at the end of that day (`status.replay` is true)."
     ),
 )
-def get_claim(
+async def get_claim(
     request: Request,
     slug: str,
-    engine: EngineDep,
     _access: ReadAccess,
     as_of: Annotated[
         dt.date | None, Query(description="Replay the status as known on this date.")
     ] = None,
 ) -> Response:
+    # Measured (bench/bench_api.py): a sync route pays a worker-thread hop per request and per
+    # sync dependency; here the hot path is one indexed stamp lookup run inline (no hop), and
+    # only a cache miss or a replay goes to the thread pool.
+    engine: Engine = request.app.state.engine
     if as_of is not None:
-        return _replayed_claim(request, engine, slug, as_of)
+        return await run_in_threadpool(_replayed_claim, request, engine, slug, as_of)
     stamp = _claim_stamp(engine, slug)
     if stamp is None:
         raise not_found(slug)
     cache = status_cache(request)
     entry = cache.get(slug, stamp)
     if entry is None:
-        with Session(engine, expire_on_commit=False) as session:
-            detail = load_claim(session, slug)
-            body = json_bytes(schemas.claim_out(detail))
-            entry = cache.put(slug, stamp, body, detail.claim.updated_at)
+        entry = await run_in_threadpool(_fill_cache, cache, engine, slug, stamp)
     return conditional_response(
         request,
         entry.body,
@@ -272,6 +284,15 @@ def get_claim(
         etag=entry.etag,
         last_modified=entry.last_modified,
     )
+
+
+def _fill_cache(
+    cache: StatusCache, engine: Engine, slug: str, stamp: tuple[Any, ...]
+) -> CachedBody:
+    with Session(engine, expire_on_commit=False) as session:
+        detail = load_claim(session, slug)
+        body = json_bytes(schemas.claim_out(detail))
+        return cache.put(slug, stamp, body, detail.claim.updated_at)
 
 
 def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date) -> Response:
