@@ -482,3 +482,39 @@ def test_number_where_a_date_belongs_is_rejected_not_read_as_a_timestamp() -> No
         )
     (error,) = info.value.errors
     assert error.field == "deadline" and error.line == 12 and "YYYY-MM-DD" in error.message
+
+
+def test_resolvability_warnings_do_not_fail_the_check(tmp_path: Path) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(VALID, directory)
+    _edit("indicators.yaml", "    source: owid\n", "")(directory)  # chn series loses its source
+    _edit("indicators.yaml", "entity_code: USA}", "entity: USA}")(directory)
+    _edit("power-ratio.yaml", "deadline: 2031-12-31", "deadline: 2030-12-31")(directory)
+    judged = directory / "judged-claim.yaml"
+    judged.write_text(
+        judged.read_text("utf-8")
+        .replace(
+            "deadline: 2026-12-31\ndeadline_interpretation: During 2026.\n", "review: yearly\n"
+        )
+        .replace("kind: judged", "kind: hard")
+        .replace("    type: judged\n", "    type: judged\n    role: context\n"),
+        "utf-8",
+    )
+    checked = check_claims_path(directory)
+    assert checked.errors == [], checked.errors
+    found = {(Path(w.file).name, w.field): w.message for w in checked.warnings}
+    assert "has no known source" in found[("power-ratio.yaml", "criteria[0].series")]
+    assert "after the deadline 2030-12-31" in found[("power-ratio.yaml", "criteria[0].period")]
+    assert "expects param entity_code" in found[("indicators.yaml", "indicators[1].params")]
+    assert "no resolving measured criterion" in found[("judged-claim.yaml", "criteria")]
+    assert "vague deadline" in found[("judged-claim.yaml", "review")]
+    result = runner.invoke(app, ["claims", "check", str(directory)])
+    assert result.exit_code == 0 and "warning" in result.output
+
+
+def test_check_accepts_one_file_and_resolves_listings_beside_it() -> None:
+    result = runner.invoke(app, ["claims", "check", str(SHIPPED / "agi-2026.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "1 claims" in result.output
+    missing = runner.invoke(app, ["claims", "check", str(SHIPPED / "nope.yaml")])
+    assert missing.exit_code != 0 and "nope.yaml" in missing.output

@@ -330,3 +330,28 @@ def test_sync_library_function_is_all_or_nothing_within_one_transaction(
     with Session(engine) as session:
         titles = {c.slug: (c.title, c.version) for c in session.exec(select(Claim)).all()}
     assert titles["judged-claim"] == ("Something vague happens in 2026", 1)
+
+
+def test_file_claim_withdrawn_through_the_api_is_not_revived_by_an_unchanged_file(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    from tracker.claims import withdraw_claim
+
+    directory = _copy(VALID, tmp_path)
+    assert _sync_cli(db_url, directory)[0] == 0
+    with session_scope(engine) as session:
+        row = session.exec(select(Claim).where(Claim.slug == "judged-claim")).one()
+        assert withdraw_claim(session, row, note="duplicate of another claim", author="token:a")
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0 and "no changes" in output
+    with Session(engine) as session:
+        row = session.exec(select(Claim).where(Claim.slug == "judged-claim")).one()
+        assert row.lifecycle == "withdrawn"
+        last = _revisions(session, "judged-claim")[-1]
+        assert (last.change, last.origin, last.author) == ("withdrawn", "api", "token:a")
+
+    # editing the file is a deliberate act: it brings the claim back, recorded as such
+    path = directory / "judged-claim.yaml"
+    path.write_text(path.read_text("utf-8").replace("Something vague", "Something"), "utf-8")
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0 and "reactivated: judged-claim" in output

@@ -1223,6 +1223,9 @@ def apply_claim(
         return ApplyResult("unchanged", row)
 
     old_doc = dict(row.spec)
+    if origin == "file" and _withdrawn_elsewhere(session, row, doc):
+        # withdrawn through the API while its file stayed as it was: the file does not revive it
+        return ApplyResult("unchanged", row)
     criteria_changed = canonical_json(old_doc.get("criteria")) != canonical_json(doc["criteria"])
     previous_note = _last_note(session, row.id)
     if criteria_changed and row.lifecycle != "draft":
@@ -1297,6 +1300,19 @@ def apply_claim(
     return ApplyResult(change, row, revision)
 
 
+def _withdrawn_elsewhere(session: Session, row: Claim, doc: Mapping[str, Any]) -> bool:
+    if row.lifecycle != "withdrawn" or doc.get("lifecycle") == "withdrawn":
+        return False
+    if canonical_json({**row.spec, "lifecycle": doc.get("lifecycle")}) != canonical_json(doc):
+        return False
+    last = session.exec(
+        select(ClaimRevision)
+        .where(ClaimRevision.claim_id == row.id)
+        .order_by(col(ClaimRevision.version).desc())
+    ).first()
+    return last is not None and last.change == "withdrawn" and last.origin != "file"
+
+
 def withdraw_claim(
     session: Session,
     claim_row: Claim,
@@ -1304,8 +1320,13 @@ def withdraw_claim(
     note: str | None,
     author: str | None,
     now: dt.datetime | None = None,
+    origin: str = "api",
 ) -> ClaimRevision | None:
-    """Mark a claim withdrawn with a ClaimRevision (history stays); None if it already was."""
+    """Mark a claim withdrawn with a ClaimRevision (history stays); None if it already was.
+
+    `origin` says where the withdrawal came from: "api" (default) or "file" (its file was
+    removed). A file claim withdrawn through the API stays withdrawn while its file is unchanged.
+    """
     if claim_row.lifecycle == "withdrawn":
         return None
     assert claim_row.id is not None
@@ -1322,7 +1343,7 @@ def withdraw_claim(
         criteria_changed=False,
         content_hash=digest,
         content=doc,
-        origin=claim_row.origin,
+        origin=origin,
         author=author,
         created_at=now,
     )
@@ -1451,6 +1472,7 @@ def sync_claims_dir(
             note=f"claim file {row.origin_path or row.slug + '.yaml'} was removed",
             author=author,
             now=now,
+            origin="file",
         )
         report.withdrawn.append(row.slug)
     return report
