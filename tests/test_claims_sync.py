@@ -355,3 +355,17 @@ def test_file_claim_withdrawn_through_the_api_is_not_revived_by_an_unchanged_fil
     path.write_text(path.read_text("utf-8").replace("Something vague", "Something"), "utf-8")
     code, output = _sync_cli(db_url, directory)
     assert code == 0 and "reactivated: judged-claim" in output
+
+
+def test_catalogue_from_db_reads_synced_and_foreign_rows(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    assert _sync_cli(db_url, _copy(VALID, tmp_path))[0] == 0
+    with session_scope(engine) as session:
+        session.add(Indicator(key="x.odd", source="nowhere", unit="kg", refresh="hourly"))
+    with Session(engine) as session:
+        catalogue = load_catalogue_from_db(session)
+    assert catalogue.units()["owid.electricity_generation.chn"] == "TWh"
+    assert catalogue.get("owid.solar_share.usa") is not None
+    odd = catalogue.get("x.odd")
+    assert odd is not None and odd.unit == "kg" and not odd.has_known_source
