@@ -25,6 +25,7 @@ from tracker.models import (
     Resolution,
     SourceDocument,
 )
+from tracker.web.charts import period_start
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 XSS_TITLE = "<script>alert(1)</script>"
@@ -146,7 +147,7 @@ def make_observation(
     row = Observation(
         indicator_id=indicator.id,
         period=period,
-        period_start=dt.date(int(period[:4]), 1, 1),
+        period_start=period_start(period),
         value=value,
         known_from=known_from,
         known_until=known_until,

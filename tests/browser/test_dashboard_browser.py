@@ -36,6 +36,16 @@ def test_overview_and_claim_page_load_without_errors(live_server, watched_page):
     label = page.locator("canvas.chart").first.get_attribute("aria-label")
     assert "threshold ≥ 3" in label and "deadline 2030-12-31" in label
     screenshot(page, "claim-china-power")
+
+    # a judged claim: rubric, and its market signal drawn beside it
+    page.goto(live_server + "/claims/agi-2026")
+    page.wait_for_load_state("networkidle")
+    assert page.locator('blockquote[lang="ja"]').inner_text() == "AGIは2026年に到来する"
+    assert page.get_by_text("A reviewer decides:").is_visible()
+    signal = page.locator("aside canvas.chart")
+    assert signal.count() == 1
+    assert page.evaluate("() => !!window.Chart.getChart(document.querySelector('aside canvas'))")
+    screenshot(page, "claim-agi-2026")
     assert problems.all() == []
 
 
