@@ -28,6 +28,7 @@ from tracker.claims import apply_claim, load_claim_document
 from tracker.config import Settings
 from tracker.indicators import load_catalogue_from_db
 from tracker.models import Claim, ClaimRevision, Evaluation, Indicator, Observation, Resolution
+from tracker.status import record_manual_resolution
 from tracker.web.app import create_app
 
 CHINA = {2019: 7500, 2020: 7780, 2021: 8530, 2022: 8850, 2023: 9450, 2024: 10070, 2025: 10583}
@@ -327,7 +328,7 @@ def test_amend_needs_note_and_records_a_diff(client: TestClient, tokens: dict[st
 
 
 def test_resolve_judged_claim_keeps_earlier_verdicts(
-    client: TestClient, tokens: dict[str, str]
+    client: TestClient, tokens: dict[str, str], seeded: Engine
 ) -> None:
     assert (
         client.post("/api/v1/claims", json=JUDGED_DOC, headers=bearer(tokens["writer"])).status_code
@@ -351,8 +352,25 @@ def test_resolve_judged_claim_keeps_earlier_verdicts(
     assert r.json()["claim"]["resolution"]["decided_by"] == "resolver"
     second = dict(verdict, outcome="partial", rationale="On reflection, partly.", note="review")
     assert client.post(url, json=second, headers=bearer(tokens["both"])).status_code == 201
+    client.get("/api/v1/claims/agi-2026")  # fills the status cache
+    # a verdict recorded elsewhere (the dashboard, another process) with the same state
+    with Session(seeded) as s:
+        row = s.exec(select(Claim).where(col(Claim.slug) == "agi-2026")).one()
+        record_manual_resolution(
+            s,
+            row,
+            outcome="partial",
+            decided_by="dashboard-reviewer",
+            rationale="Partly, with better sources.",
+            evidence=[],
+            note="sources",
+            now=dt.datetime.now(dt.UTC),
+        )
+        s.commit()
+    shown = client.get("/api/v1/claims/agi-2026").json()["resolution"]
+    assert shown["rationale"].startswith("Partly, with better sources.")
     history = client.get(url).json()["resolutions"]
-    assert [h["outcome"] for h in history] == ["false", "partial"]
+    assert [h["outcome"] for h in history] == ["false", "partial", "partial"]
     assert history[0]["superseded_by_id"] == history[1]["id"]
     assert client.get("/api/v1/claims/agi-2026").json()["status"]["state"] == "resolved_partial"
 
