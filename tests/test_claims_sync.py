@@ -369,3 +369,19 @@ def test_catalogue_from_db_reads_synced_and_foreign_rows(
     assert catalogue.get("owid.solar_share.usa") is not None
     odd = catalogue.get("x.odd")
     assert odd is not None and odd.unit == "kg" and not odd.has_known_source
+
+
+def test_an_empty_directory_does_not_withdraw_everything_by_accident(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    assert _sync_cli(db_url, _copy(VALID, tmp_path))[0] == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, output = _sync_cli(db_url, empty)
+    assert code != 0 and "would withdraw all 2 claims" in output
+    result = runner.invoke(
+        app, ["claims", "sync", str(empty), "--allow-empty"], env={"TRACKER_DATABASE_URL": db_url}
+    )
+    assert result.exit_code == 0 and "2 withdrawn" in result.output
+    with Session(engine) as session:
+        assert {c.lifecycle for c in session.exec(select(Claim)).all()} == {"withdrawn"}

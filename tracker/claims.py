@@ -1436,7 +1436,12 @@ def sync_listings(session: Session, result: CheckResult) -> list[str]:
 
 
 def sync_claims_dir(
-    session: Session, path: Path, *, author: str | None = None, now: dt.datetime | None = None
+    session: Session,
+    path: Path,
+    *,
+    author: str | None = None,
+    now: dt.datetime | None = None,
+    allow_empty: bool = False,
 ) -> SyncReport:
     """Validate every file under `path`, then write them all; does not commit.
 
@@ -1463,6 +1468,20 @@ def sync_claims_dir(
     candidates = session.exec(
         select(Claim).where(Claim.origin == "file", Claim.lifecycle != "withdrawn")
     ).all()
+    if not present and candidates and not allow_empty:
+        # most likely a wrong directory, not the wish to withdraw every claim at once
+        raise ClaimValidationError(
+            [
+                ClaimIssue(
+                    _label(path),
+                    None,
+                    "(path)",
+                    f"holds no claim files, so syncing it would withdraw all "
+                    f"{len(candidates)} claims from files: expected the claims directory "
+                    "(to withdraw them all, sync with allow_empty / --allow-empty)",
+                )
+            ]
+        )
     for row in candidates:
         if row.slug in present:
             continue

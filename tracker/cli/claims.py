@@ -67,7 +67,15 @@ def schema() -> None:
 
 
 @claims_app.command("sync")
-def sync(path: PathArg = None) -> None:
+def sync(
+    path: PathArg = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty", help="Allow a directory without claim files (withdraws all)."
+        ),
+    ] = False,
+) -> None:
     """Write claim files to the database: all or nothing; removed files withdraw claims."""
     from tracker.cli import fail, load_settings
 
@@ -78,7 +86,7 @@ def sync(path: PathArg = None) -> None:
     try:
         upgrade_to_head(url, engine)
         with session_scope(engine) as session:
-            report = sync_claims_dir(session, target)
+            report = sync_claims_dir(session, target, allow_empty=allow_empty)
     except ClaimValidationError as exc:
         _print_issues(list(exc.errors))
         raise fail(f"{len(exc.errors)} error(s): nothing was changed in the database") from exc
