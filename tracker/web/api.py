@@ -211,6 +211,10 @@ def list_claims(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
 ) -> Response:
+    """Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` back as
+    `?cursor=` (also given as a `Link: <…>; rel="next"` header) with the same filters and sort.
+    Conditional GET: send the ETag back as If-None-Match for a 304.
+    """
     filters = queries.ClaimFilters(
         state=state,
         trend=trend,
@@ -328,6 +332,7 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date)
 def claim_history(
     request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
 ) -> Response:
+    """One point per evaluation that changed anything (state, trend, metric, projection)."""
     points = queries.claim_history(session, claim.claim.id or 0)
     body = schemas.HistoryOut(
         slug=claim.claim.slug, points=[schemas.history_point(p) for p in points]
@@ -343,6 +348,7 @@ def claim_history(
 def claim_revisions(
     request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
 ) -> Response:
+    """Append-only: creation, each amendment (with its note and unified diff), withdrawal."""
     rows = queries.claim_revisions(session, claim.claim.id or 0)
     body = schemas.RevisionsOut(
         slug=claim.claim.slug, revisions=[schemas.revision_out(r) for r in rows]
@@ -358,6 +364,7 @@ def claim_revisions(
 def claim_resolutions(
     request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
 ) -> Response:
+    """Automatic and manual verdicts; a newer one names the one it supersedes."""
     rows = queries.claim_resolutions(session, claim.claim.id or 0)
     body = schemas.ResolutionsOut(
         slug=claim.claim.slug, resolutions=[schemas.resolution_out(r) for r in rows]
@@ -376,6 +383,7 @@ def deadlines(
     _access: ReadAccess,
     within_days: Annotated[int, Query(ge=0, le=36500, description="Horizon in days.")] = 90,
 ) -> Response:
+    """For reviewers: what is due within `within_days`, and what already waits on them."""
     due = queries.upcoming_deadlines(session, utcnow().date(), within_days)
     body = schemas.DeadlinesOut(
         today=due.today,
@@ -394,6 +402,9 @@ def deadlines(
     summary="A claimant's track record and claims",
 )
 def claimant(request: Request, slug: str, session: SessionDep, _access: ReadAccess) -> Response:
+    """Counts over current verdicts; share kept = true / (true + false + partial); lateness =
+    verdict date − deadline in days; Brier score over true/false claims stating a probability.
+    """
     record = queries.claimant_track_record(session, slug)
     if record is None:
         raise ProblemError(404, f"no claimant with slug {slug!r}", code="not-found")
@@ -465,6 +476,7 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_csv(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+    """One row per claim (RFC 4180 quoting via the csv module); tags joined with `;`."""
     items = queries.all_claims(session)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
@@ -488,6 +500,7 @@ def export_csv(request: Request, session: SessionDep, _access: ReadAccess) -> Re
     response_model=list[schemas.ClaimSummary],
 )
 def export_json(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+    """The same rows as the CSV, as the claim summaries of the list endpoint."""
     items = queries.all_claims(session)
     body = json.dumps(
         [json.loads(schemas.summary_out(i).model_dump_json()) for i in items],
@@ -555,6 +568,10 @@ def _expected_releases(
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+    """All-day events with stable UIDs: `deadline-<slug>@tracker` for each deadline, and
+    `release-<indicator>-<period>@tracker` for each expected data release (period end plus the
+    indicator's publication lag) of a period that decides a claim.
+    """
     items = [i for i in queries.all_claims(session) if i.claim.lifecycle != "withdrawn"]
     base = str(request.base_url).rstrip("/")
     stamp = max((i.claim.updated_at for i in items), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
@@ -620,6 +637,7 @@ def feed(
     _access: ReadAccess,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
 ) -> Response:
+    """One entry per recorded status change (evaluation), newest first, with the state before."""
     changes = queries.recent_status_changes(session, limit)
     base = str(request.base_url).rstrip("/")
     updated = (
@@ -683,7 +701,10 @@ CLAIM_DOCUMENT_EXAMPLE: dict[str, Any] = {
 ClaimDocument = Annotated[
     dict[str, Any],
     Body(
-        description="A claim document: the same schema as a claim file (claims/*.yaml), as JSON.",
+        description=(
+            "A claim document: the same schema as a claim file (claims/*.yaml), as JSON; "
+            "`tracker claims schema` prints its JSON Schema."
+        ),
         examples=[CLAIM_DOCUMENT_EXAMPLE],
     ),
 ]
