@@ -6,10 +6,10 @@ import csv
 import datetime as dt
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 from pydantic import TypeAdapter
 
 from tracker.criteria import Criterion
@@ -24,6 +24,8 @@ from tracker.evaluation import (
     format_number,
 )
 from tracker.sources.base import period_start
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 UTC = dt.UTC
 CRITERION = TypeAdapter(Criterion)

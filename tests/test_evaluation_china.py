@@ -11,14 +11,16 @@ import csv
 import datetime as dt
 import math
 import statistics
+from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 from pydantic import TypeAdapter
 
 from tracker.criteria import Criterion
 from tracker.evaluation import ClaimFacts, SeriesData, SeriesPoint, evaluate
 from tracker.sources.base import period_start
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 KNOWN = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

@@ -11,10 +11,10 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from conftest import FIXTURES
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -28,6 +28,8 @@ from tracker.models import (
     Observation,
 )
 from tracker.sources.base import period_start
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 1, 10, tzinfo=UTC)

@@ -20,11 +20,13 @@ Projection (documented choices):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 from tracker.criteria import (
@@ -48,7 +50,8 @@ from tracker.criteria import (
     expression_unit,
 )
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
-from tracker.sources.base import period_end, period_start
+from tracker.sources.base import period_end as _period_end
+from tracker.sources.base import period_start as _period_start
 
 EVALUATOR_VERSION = "1.0.0"
 FIT_POINTS = 10
@@ -60,6 +63,9 @@ LOG_LINEAR_UNITS = frozenset(
     {"TWh", "GWh", "MWh", "kWh", "PWh", "EJ", "FLOP", "FLOP/s", "USD", "EUR", "GW", "MW"}
 )
 MODEL_LOG_LINEAR = "log-linear"
+# Period strings repeat across claims and evaluations: parse each once.
+period_start = functools.lru_cache(maxsize=65_536)(_period_start)
+period_end = functools.lru_cache(maxsize=65_536)(_period_end)
 MODEL_LINEAR = "linear"
 
 
@@ -206,23 +212,44 @@ class EvaluationResult:
 
     def fingerprint(self) -> str:
         """sha256 of everything but `evaluated_at`: equal fingerprints mean nothing changed."""
-        data = self.to_dict()
-        data.pop("evaluated_at", None)
-        blob = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        return hashlib.sha256(blob.encode()).hexdigest()
+        return fingerprint_of(self.to_dict())
+
+
+def fingerprint_of(data: Mapping[str, Any]) -> str:
+    """The fingerprint of a result's `to_dict()` (computed once by callers that need both)."""
+    content = {k: v for k, v in data.items() if k != "evaluated_at"}
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+_PLAIN = (str, int, bool, type(None))
 
 
 def _jsonable(value: Any) -> Any:
-    if hasattr(value, "__dataclass_fields__"):
-        return {name: _jsonable(getattr(value, name)) for name in value.__dataclass_fields__}
-    if isinstance(value, dt.datetime | dt.date):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind is tuple or kind is list:
+        if all(type(v) is int for v in value):
+            return list(value)
+        return [_jsonable(v) for v in value]
+    if kind is dt.date or kind is dt.datetime:
         return value.isoformat()
+    fields = getattr(kind, "__dataclass_fields__", None)
+    if fields is not None:
+        return {name: _jsonable(getattr(value, name)) for name in fields}
+    if isinstance(value, StrEnum):
+        return value.value
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     return value
 
 
@@ -252,6 +279,7 @@ def decimal_year(day: dt.date) -> float:
     return day.year + (day - start).days / length
 
 
+@functools.lru_cache(maxsize=65_536)
 def _x(period: str) -> float:
     return decimal_year(period_start(period))
 

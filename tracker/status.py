@@ -28,6 +28,7 @@ from tracker.evaluation import (
     SeriesData,
     SeriesPoint,
     evaluate,
+    fingerprint_of,
     lookback_start,
     needed_since,
 )
@@ -46,6 +47,7 @@ from tracker.models import (
     Trend,
 )
 from tracker.observations import known_as_of_clause
+from tracker.sources.base import period_start
 
 _CRITERION = TypeAdapter(CriterionSpec)
 AUTO_DECIDER = "tracker"
@@ -238,10 +240,21 @@ def load_claim_inputs(
         if keys
         else []
     )
-    by_key = {row["key"]: row for row in indicators}
 
     # observations: the latest period of each indicator, then only what an evaluation can use
     points = _load_points(session, indicators, parsed, as_of)
+    shared = {  # one SeriesData per indicator, shared by every claim that reads it
+        row["key"]: SeriesData(
+            key=row["key"],
+            unit=row["unit"],
+            frequency=row["frequency"],
+            publication_lag_days=row["publication_lag_days"],
+            revision_window_days=row["revision_window_days"],
+            points=points.get(row["id"], ()),
+            projection_model=(row["spec"] or {}).get("projection_model"),
+        )
+        for row in indicators
+    }
 
     # resolutions: the current one per claim (as of the replay date)
     res_t = Resolution.__table__.c  # type: ignore[attr-defined]
@@ -286,20 +299,9 @@ def load_claim_inputs(
         if revision is not None and revision["version"] != version:
             facts = _facts_from_revision(facts, revision)
             version = revision["version"]
-        series = {}
-        for c in specs:
-            for key in criterion_indicators(c):
-                entry = by_key.get(key)
-                if entry is not None and key not in series:
-                    series[key] = SeriesData(
-                        key=key,
-                        unit=entry["unit"],
-                        frequency=entry["frequency"],
-                        publication_lag_days=entry["publication_lag_days"],
-                        revision_window_days=entry["revision_window_days"],
-                        points=points.get(entry["id"], ()),
-                        projection_model=(entry["spec"] or {}).get("projection_model"),
-                    )
+        series = {
+            key: shared[key] for c in specs for key in criterion_indicators(c) if key in shared
+        }
         inputs.append(
             ClaimInputs(
                 claim_id=claim["id"],
@@ -345,12 +347,15 @@ def _load_points(
         return {}
     obs = Observation.__table__.c  # type: ignore[attr-defined]
     ids = [row["id"] for row in indicators]
+    # max(period) rather than max(period_start): ISO period strings sort in time order, and
+    # (indicator_id, period) is indexed (partially, on the current rows)
     latest = {
-        row.indicator_id: row.latest
+        row.indicator_id: period_start(row.latest)
         for row in session.execute(
-            sa.select(obs.indicator_id, sa.func.max(obs.period_start).label("latest"))
+            sa.select(obs.indicator_id, sa.func.max(obs.period).label("latest"))
             .where(
-                obs.indicator_id.in_(sa.bindparam("ids", expanding=True)), known_as_of_clause(as_of)
+                obs.indicator_id.in_(sa.bindparam("ids", expanding=True)),
+                known_as_of_clause(as_of),
             )
             .group_by(obs.indicator_id),
             {"ids": ids},
@@ -366,8 +371,6 @@ def _load_points(
         last = latest.get(row["id"])
         if last is None:
             continue
-        if isinstance(last, str):  # SQLite returns max() of a date column as text
-            last = dt.date.fromisoformat(last)
         bound = lookback_start(last, row["frequency"])
         if bound is not None and row["key"] in since:
             bound = min(bound, since[row["key"]])
@@ -382,8 +385,13 @@ def _load_points(
         if bound is None:
             clauses.append(member_clause)
         else:
+            # the year prefix lets the (indicator_id, period) index narrow the range first
             clauses.append(
-                sa.and_(member_clause, obs.period_start >= sa.bindparam(f"since{n}", bound))
+                sa.and_(
+                    member_clause,
+                    obs.period >= sa.bindparam(f"year{n}", str(bound.year)),
+                    obs.period_start >= sa.bindparam(f"since{n}", bound),
+                )
             )
     stmt = (
         sa.select(
@@ -396,7 +404,7 @@ def _load_points(
             obs.fetch_run_id,
         )
         .where(sa.or_(*clauses), known_as_of_clause(as_of))
-        .order_by(obs.indicator_id, obs.period_start)
+        .order_by(obs.indicator_id, obs.period)
     )
     result: dict[int, list[SeriesPoint]] = defaultdict(list)
     for row in session.execute(stmt, params):
@@ -509,7 +517,7 @@ def evaluation_row_values(
         "required_growth": result.required_growth,
         "observed_growth": result.observed_growth,
         "data_expected_on": result.data_expected_on,
-        "fingerprint": result.fingerprint(),
+        "fingerprint": fingerprint_of(data),
         "details": {
             "criteria": data["criteria"],
             "outcome": data["outcome"],

@@ -1,0 +1,274 @@
+"""Benchmark: `evaluate_claims` over 10,000 claims and 1,000,000 observations versus one SQL pass
+reading the latest observation of every indicator, in the same run, on SQLite.
+
+Builds (once; reused by --db) a migrated SQLite database with N indicators × P monthly periods
+of observations and C claims: 70 % "value at 2030-12 ≥ threshold" on one indicator, 20 % the
+ratio of two indicators, 10 % "any time within 2026-01..2030-12". Then times, in one process:
+
+  baseline     one query: the latest current observation of every indicator (best of 3)
+  first        evaluate_claims(all) on a fresh status table: evaluates and appends C evaluations
+  steady       evaluate_claims(all) again at a later `now` with nothing changed (no writes)
+
+and prints both against the baseline (target: at most 3x).
+
+    .venv/bin/python bench/bench_evaluate.py [--claims 10000] [--indicators 1000] [--periods 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from tracker.db import make_engine, upgrade_to_head
+from tracker.models import (
+    Claim,
+    Claimant,
+    Criterion,
+    Evaluation,
+    Indicator,
+    Observation,
+    Resolution,
+)
+from tracker.status import evaluate_claims
+
+KNOWN = dt.datetime(2026, 1, 15, tzinfo=dt.UTC)
+LAST_MONTH = (2025, 12)
+
+
+def months(count: int) -> list[tuple[str, dt.date]]:
+    year, month = LAST_MONTH
+    out = []
+    for _ in range(count):
+        out.append((f"{year:04d}-{month:02d}", dt.date(year, month, 1)))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return out[::-1]
+
+
+def build(url: str, n_claims: int, n_indicators: int, n_periods: int) -> None:
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    periods = months(n_periods)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.insert(Claimant.__table__),  # type: ignore[attr-defined]
+            [{"id": 1, "slug": "bench", "name": "Bench", "kind": "person", "created_at": KNOWN}],
+        )
+        conn.execute(
+            sa.insert(Indicator.__table__),  # type: ignore[attr-defined]
+            [
+                {
+                    "id": i + 1,
+                    "key": f"bench.ind{i:04d}",
+                    "source": "bench",
+                    "params": {},
+                    "unit": "TWh",
+                    "frequency": "monthly",
+                    "publication_lag_days": 45,
+                    "revision_window_days": 365,
+                    "refresh": "daily",
+                    "spec": {},
+                    "created_at": KNOWN,
+                    "updated_at": KNOWN,
+                }
+                for i in range(n_indicators)
+            ],
+        )
+        obs = Observation.__table__  # type: ignore[attr-defined]
+        batch: list[dict[str, object]] = []
+        for i in range(n_indicators):
+            level = 100.0 + i
+            for j, (period, start) in enumerate(periods):
+                batch.append(
+                    {
+                        "indicator_id": i + 1,
+                        "period": period,
+                        "period_start": start,
+                        "value": level * (1.002 + (i % 7) * 0.0005) ** j,
+                        "known_from": KNOWN,
+                        "known_until": None,
+                        "fetch_run_id": None,
+                    }
+                )
+            if len(batch) >= 100_000:
+                conn.execute(sa.insert(obs), batch)
+                batch = []
+        if batch:
+            conn.execute(sa.insert(obs), batch)
+
+        claims, criteria = [], []
+        for c in range(n_claims):
+            a = c % n_indicators
+            b = (c * 7 + 3) % n_indicators
+            if c % 10 < 7:
+                spec = {
+                    "key": "level",
+                    "type": "threshold",
+                    "series": {"indicator": f"bench.ind{a:04d}"},
+                    "threshold": 150.0 + c % 300,
+                    "period": "2030-12",
+                }
+            elif c % 10 < 9:
+                spec = {
+                    "key": "ratio",
+                    "type": "threshold",
+                    "series": {
+                        "ratio": [
+                            {"indicator": f"bench.ind{a:04d}"},
+                            {"indicator": f"bench.ind{b:04d}"},
+                        ]
+                    },
+                    "threshold": 1.5,
+                    "period": "2030-12",
+                }
+            else:
+                spec = {
+                    "key": "peak",
+                    "type": "threshold",
+                    "series": {"indicator": f"bench.ind{a:04d}"},
+                    "threshold": 2000.0,
+                    "mode": "any_time_within",
+                    "window": {"start": "2026-01", "end": "2030-12"},
+                }
+            slug = f"bench-claim-{c:05d}"
+            claims.append(
+                {
+                    "id": c + 1,
+                    "slug": slug,
+                    "title": slug,
+                    "claimant_id": 1,
+                    "stated_precision": "day",
+                    "deadline": dt.date(2030, 12, 31),
+                    "kind": "hard",
+                    "tags": [],
+                    "lifecycle": "active",
+                    "origin": "file",
+                    "spec": {"criteria": [spec]},
+                    "content_hash": hashlib.sha256(slug.encode()).hexdigest(),
+                    "version": 1,
+                    "criteria_version": 1,
+                    "created_at": KNOWN,
+                    "updated_at": KNOWN,
+                }
+            )
+            criteria.append(
+                {
+                    "claim_id": c + 1,
+                    "key": spec["key"],
+                    "role": "resolves",
+                    "kind": "threshold",
+                    "spec": spec,
+                    "criteria_version": 1,
+                    "valid_from": KNOWN,
+                }
+            )
+        conn.execute(sa.insert(Claim.__table__), claims)  # type: ignore[attr-defined]
+        conn.execute(sa.insert(Criterion.__table__), criteria)  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    engine.dispose()
+
+
+def reset_status(engine: sa.Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(sa.delete(Resolution.__table__))  # type: ignore[attr-defined]
+        conn.execute(
+            sa.update(Claim.__table__).values(  # type: ignore[attr-defined]
+                status_state=None, status_trend=None, status_evaluation_id=None
+            )
+        )
+        conn.execute(sa.delete(Evaluation.__table__))  # type: ignore[attr-defined]
+
+
+LATEST_SQL = sa.text(
+    """
+    SELECT o.indicator_id, o.period, o.value
+    FROM observation AS o
+    JOIN (
+        SELECT indicator_id, max(period) AS period
+        FROM observation WHERE known_until IS NULL GROUP BY indicator_id
+    ) AS latest ON latest.indicator_id = o.indicator_id AND latest.period = o.period
+    WHERE o.known_until IS NULL
+    """
+)
+
+
+def baseline(engine: sa.Engine) -> tuple[float, int]:
+    best, rows = float("inf"), 0
+    for _ in range(3):
+        with engine.connect() as conn:
+            started = time.perf_counter()
+            rows = len(conn.execute(LATEST_SQL).all())
+            best = min(best, time.perf_counter() - started)
+    return best, rows
+
+
+def timed_evaluation(engine: sa.Engine, now: dt.datetime) -> tuple[float, float, int, int]:
+    with Session(engine) as session:
+        before = session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
+        started = time.perf_counter()
+        results = evaluate_claims(session, now=now)
+        elapsed = time.perf_counter() - started
+        commit_started = time.perf_counter()
+        session.commit()
+        commit = time.perf_counter() - commit_started
+        after = session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
+    return elapsed, commit, len(results), int(after or 0) - int(before or 0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--indicators", type=int, default=1_000)
+    parser.add_argument("--periods", type=int, default=1_000)
+    parser.add_argument("--db", type=Path, default=None, help="Reuse or create this SQLite file.")
+    args = parser.parse_args()
+
+    path = args.db or Path(tempfile.mkdtemp(prefix="tracker-bench-")) / "evaluate.db"
+    url = f"sqlite:///{path}"
+    if not path.exists():
+        started = time.perf_counter()
+        build(url, args.claims, args.indicators, args.periods)
+        print(f"built {path} in {time.perf_counter() - started:.1f} s")
+    engine = make_engine(url)
+    reset_status(engine)
+    with engine.connect() as conn:
+        n_obs = conn.scalar(sa.select(sa.func.count()).select_from(Observation))
+        n_claims = conn.scalar(sa.select(sa.func.count()).select_from(Claim))
+    print(f"database: {n_claims:,} claims, {args.indicators:,} indicators, {n_obs:,} observations")
+
+    base, base_rows = baseline(engine)
+    first, first_commit, evaluated, appended = timed_evaluation(
+        engine, dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    )
+    steady, _, evaluated_again, appended_again = timed_evaluation(
+        engine, dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
+    )
+    base_after, _ = baseline(engine)
+    base = min(base, base_after)
+    print(
+        f"latest observation of every indicator (one SQL pass): {base * 1000:8.1f} ms  "
+        f"({base_rows:,} rows)"
+    )
+    print(
+        f"evaluate_claims, first run (appends):   {first * 1000:8.1f} ms  "
+        f"({evaluated:,} claims, {appended:,} evaluations appended; "
+        f"commit {first_commit * 1000:.0f} ms)"
+    )
+    print(
+        f"evaluate_claims, steady (no change):    {steady * 1000:8.1f} ms  "
+        f"({evaluated_again:,} claims, {appended_again:,} appended)"
+    )
+    print(f"ratio first/baseline:  {first / base:5.2f}x")
+    print(f"ratio steady/baseline: {steady / base:5.2f}x   (target: at most 3x)")
+    engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
