@@ -518,3 +518,18 @@ def test_check_accepts_one_file_and_resolves_listings_beside_it() -> None:
     assert "1 claims" in result.output
     missing = runner.invoke(app, ["claims", "check", str(SHIPPED / "nope.yaml")])
     assert missing.exit_code != 0 and "nope.yaml" in missing.output
+
+
+def test_listing_errors_name_their_fields_and_do_not_cascade(tmp_path: Path) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(VALID, directory)
+    _edit("indicators.yaml", "    unit: TWh\n", "    units: TWh\n")(directory)
+    _edit("power-ratio.yaml", "  precision: day", "  precison: day")(directory)
+    errors = check_claims_path(directory).errors
+    rendered = [str(e) for e in errors]
+    assert any(
+        "indicators.yaml:6: error: indicators[0].units: unknown field; expected one of: key," in r
+        for r in rendered
+    ), rendered
+    assert any("power-ratio.yaml:12: error: stated.precison: unknown field" in r for r in rendered)
+    assert not any("unknown indicator" in r for r in rendered)  # the cause is reported once

@@ -395,8 +395,12 @@ def read_yaml_file(path: Path, *, source_label: str | None = None) -> ParsedYaml
 
 # --- pydantic errors → issues ---
 
-_SERIES_MEMBERS = {"IndicatorRef": "indicator", "Ratio": "ratio", "Difference": "difference"}
-_SERIES_MEMBERS["Sum"] = "sum"
+_SERIES_MEMBERS = {
+    "IndicatorRef": "indicator",
+    "Ratio": "ratio",
+    "Difference": "difference",
+    "Sum": "sum",
+}
 _THRESHOLD_MEMBERS = {"RelativeThreshold": "baseline", "float": None}
 _SERIES_EXPECTED = (
     "expected a series expression: {indicator: KEY}, {ratio: [A, B]}, "
@@ -459,13 +463,15 @@ def _resolve_loc(
     return tuple(path), cur, False, None, False
 
 
-def _friendly(err: Mapping[str, Any], value: Any, path: YamlPath) -> str:
+def _friendly(
+    err: Mapping[str, Any], value: Any, path: YamlPath, model: type[BaseModel], data: Any
+) -> str:
     kind = err["type"]
     message = str(err["msg"])
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        allowed = _allowed_fields(path)
+        allowed = _allowed_fields(model, path, data)
         hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
         return f"unknown field{hint}"
     if kind == "union_tag_invalid" or kind == "union_tag_not_found":
@@ -481,14 +487,49 @@ def _friendly(err: Mapping[str, Any], value: Any, path: YamlPath) -> str:
     return message
 
 
-def _allowed_fields(path: YamlPath) -> list[str]:
+_CRITERION_MODELS: dict[str, type[BaseModel]] = {
+    "threshold": ThresholdCriterion,
+    "growth": GrowthCriterion,
+    "aggregate": AggregateCriterion,
+    "judged": JudgedCriterion,
+    "signal": SignalCriterion,
+}
+
+
+def _allowed_fields(model: type[BaseModel], path: YamlPath, data: Any) -> list[str]:
+    """The fields the mapping holding an unknown key may have (for the error message)."""
     if len(path) == 1:
-        return list(ClaimFile.model_fields)
+        return list(model.model_fields)
+    if model is ClaimFile:
+        nested: dict[str | int, type[BaseModel]] = {
+            "quote": Quote,
+            "stated": Stated,
+            "window": DateWindow,
+        }
+        if len(path) == 2 and path[0] in nested:
+            return list(nested[path[0]].model_fields)
+        if len(path) == 3 and path[0] == "criteria" and isinstance(path[1], int):
+            item = data.get("criteria", [None] * (path[1] + 1))[path[1]]
+            kind = item.get("type") if isinstance(item, dict) else None
+            if isinstance(kind, str) and kind in _CRITERION_MODELS:
+                return list(_CRITERION_MODELS[kind].model_fields)
+        return []
+    items: dict[type[BaseModel], type[BaseModel]] = {
+        ClaimantsFile: ClaimantEntry,
+        SourcesFile: SourceEntry,
+        IndicatorCatalogueFile: IndicatorEntry,
+    }
+    if len(path) == 3 and model in items:
+        return list(items[model].model_fields)
     return []
 
 
 def _pydantic_issues(
-    exc: ValidationError, data: Any, lines: Mapping[YamlPath, int], label: str
+    exc: ValidationError,
+    data: Any,
+    lines: Mapping[YamlPath, int],
+    label: str,
+    model: type[BaseModel] = ClaimFile,
 ) -> list[ClaimIssue]:
     issues: list[ClaimIssue] = []
     seen: set[tuple[str, str]] = set()
@@ -502,7 +543,7 @@ def _pydantic_issues(
             if value is not None and not isinstance(value, dict | list):
                 message += f", got {value!r}"
         else:
-            message = _friendly(err, value, path)
+            message = _friendly(err, value, path, model, data)
         key = (format_path(path), message)
         if key in seen:
             continue
@@ -792,7 +833,7 @@ def _load_listing(
     try:
         return model.model_validate(data), parsed.lines
     except ValidationError as exc:
-        result.issues.extend(_pydantic_issues(exc, data, parsed.lines, label))
+        result.issues.extend(_pydantic_issues(exc, data, parsed.lines, label, model))
         return None, parsed.lines
 
 
@@ -859,6 +900,7 @@ def check_claims_path(path: Path) -> CheckResult:
         for index, source in enumerate(result.sources):
             result.issues += _lint_source(source, index, directory, label, source_lines)
 
+    catalogue_broken = catalogue_file is None and (directory / "indicators.yaml").exists()
     claimant_slugs = {c.slug for c in result.claimants}
     source_slugs = {s.slug for s in result.sources}
     sibling_stems = {
@@ -876,7 +918,12 @@ def check_claims_path(path: Path) -> CheckResult:
                 parsed.data, source_label=label, catalogue=result.catalogue, lines=parsed.lines
             )
         except ClaimValidationError as exc:
-            result.issues.extend(exc.errors)
+            result.issues.extend(
+                e
+                for e in exc.errors
+                # with a broken catalogue every reference looks unknown: report the cause once
+                if not catalogue_broken or not e.message.startswith("unknown indicator")
+            )
             continue
         result.issues.extend(claim.warnings)
         problems: list[tuple[YamlPath, str]] = []
