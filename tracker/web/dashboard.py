@@ -37,13 +37,13 @@ from tracker.models import (
     Claimant,
     Evaluation,
     FetchRun,
-    FetchStatus,
     Indicator,
     Outcome,
     Resolution,
     State,
     utcnow,
 )
+from tracker.web import api_data
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import SessionDep
 from tracker.web.wording import (
@@ -320,22 +320,6 @@ def _safe_next(value: str | None) -> str:
 
 # --- data health ---
 
-_REFRESH_INTERVALS = {
-    "daily": dt.timedelta(days=1),
-    "weekly": dt.timedelta(days=7),
-    "monthly": dt.timedelta(days=31),
-}
-
-
-def refresh_interval(refresh: str) -> dt.timedelta:
-    """The interval of a catalogue `refresh` ("daily", "weekly", "monthly", "every 6h")."""
-    if refresh in _REFRESH_INTERVALS:
-        return _REFRESH_INTERVALS[refresh]
-    if refresh.startswith("every ") and refresh[-1] in "hm" and refresh[6:-1].isdigit():
-        amount = int(refresh[6:-1])
-        return dt.timedelta(hours=amount) if refresh[-1] == "h" else dt.timedelta(minutes=amount)
-    return dt.timedelta(days=1)
-
 
 @dataclass(slots=True)
 class IndicatorHealth:
@@ -343,7 +327,6 @@ class IndicatorHealth:
     last_run: FetchRun | None
     stale: bool
     failing: bool
-    stale_after: dt.timedelta
 
     @property
     def healthy(self) -> bool:
@@ -351,27 +334,25 @@ class IndicatorHealth:
 
 
 def indicator_health(session: Session, now: dt.datetime) -> list[IndicatorHealth]:
-    """Every indicator with its last fetch run; failing (last run failed) and stale flags.
+    """Every indicator with its last fetch run, flagged as the data API flags it.
 
-    Stale: no successful fetch within max(2 × refresh interval, interval + 1 day).
+    Stale and failing mean what `/api/v1/indicators` says (tracker.web.api_data), so the
+    dashboard, the API and the operator never disagree about an indicator.
     """
     rows = session.exec(
         select(Indicator, FetchRun)
         .outerjoin(FetchRun, col(FetchRun.id) == col(Indicator.last_fetch_run_id))
         .order_by(col(Indicator.key))
     ).all()
-    result: list[IndicatorHealth] = []
-    for indicator, run in rows:
-        interval = refresh_interval(indicator.refresh)
-        stale_after = max(2 * interval, interval + dt.timedelta(days=1))
-        last_ok = indicator.last_success_at
-        stale = last_ok is None or now - last_ok > stale_after
-        failing = (run is not None and run.status == FetchStatus.error) or (
-            indicator.last_error_at is not None
-            and (last_ok is None or indicator.last_error_at > last_ok)
+    return [
+        IndicatorHealth(
+            indicator,
+            run,
+            stale=api_data.is_stale(indicator, now),
+            failing=api_data.is_failing(indicator),
         )
-        result.append(IndicatorHealth(indicator, run, stale, failing, stale_after))
-    return result
+        for indicator, run in rows
+    ]
 
 
 # --- claim page pieces ---
