@@ -100,6 +100,7 @@ def test_number_formatting():
     assert format_number(2.3414, "1") == "2.341"
     assert format_number(5e26, "FLOP") == "5e+26 FLOP"
     assert format_number(None) == "—"
+    assert format_number(0.06, "probability") == "6 % probability"
 
 
 def test_chart_points_show_revised_vintages_as_they_stood(engine):

@@ -66,6 +66,8 @@ def format_number(value: float | None, unit: str | None = None) -> str:
     """A value for reading: thousands separated, about three significant decimals."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
+    if unit == "probability" and 0 <= value <= 1:
+        return f"{value * 100:.0f} % probability"
     magnitude = abs(value)
     if magnitude != 0 and (magnitude >= 1e7 or magnitude < 1e-3):
         text = f"{value:.3g}"
