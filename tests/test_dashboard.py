@@ -357,3 +357,33 @@ def test_claim_list_pages_with_a_cursor(client, engine):
     second = client.get(next_url).text
     assert second.count('<div class="slug">bulk-') == 10
     assert "Next page" not in second
+
+
+def test_benchmark_script_runs_on_a_small_database():
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(root / "bench" / "bench_dashboard.py"),
+            "--claims",
+            "300",
+            "--seconds",
+            "0.3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=root,
+    ).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["claims"] == 300 and result["page_size"] == 50
+    assert result["overview_requests"] > 0 and result["json_list_requests"] > 0
+    assert result["ratio_overview_to_json"] == pytest.approx(
+        result["overview_rps"] / result["json_list_rps"], rel=0.05
+    )
