@@ -114,6 +114,15 @@ def _seed(engine: Engine) -> None:
                         known_from=DATA_2025_KNOWN if year == 2025 else OLD_DATA_KNOWN,
                     )
                 )
+        s.add(
+            Indicator(
+                key="worldbank.population.chn",
+                source="worldbank",
+                title="Population, China",
+                unit="persons",
+                publication_lag_days=190,
+            )
+        )
         s.commit()
 
 
@@ -285,6 +294,21 @@ def test_dry_run_writes_nothing(client: TestClient, tokens: dict[str, str], seed
         "/api/v1/claims:dry-run", json={"slug": "x"}, headers=bearer(tokens["writer"])
     )
     assert bad.status_code == 422
+
+
+def test_documented_example_is_a_valid_claim(client: TestClient, tokens: dict[str, str]) -> None:
+    spec = client.get("/openapi.json").json()
+    body = spec["paths"]["/api/v1/claims"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"] == "#/components/schemas/ClaimFile"
+    example = body["schema"]["examples"][0]
+    r = client.post("/api/v1/claims:dry-run", json=example, headers=bearer(tokens["writer"]))
+    assert r.status_code == 200, r.text
+    assert [i["key"] for i in r.json()["indicators"]] == ["worldbank.population.chn"]
+    created = client.post("/api/v1/claims", json=example, headers=bearer(tokens["writer"]))
+    assert created.status_code == 201
+    document = client.get(f"/api/v1/claims/{example['slug']}/document").json()
+    assert document["criteria"][0]["threshold"] == 1.35e9
+    assert document["slug"] == example["slug"]
 
 
 # --- amend, resolve, withdraw ---

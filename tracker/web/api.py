@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tracker import queries
 from tracker.auth import TokenError, has_scope, verify_token
+from tracker.claims import ClaimFile
 from tracker.criteria import criterion_indicators
 from tracker.models import ApiToken, Criterion, Indicator, utcnow
 from tracker.sources.base import period_end
@@ -373,6 +374,20 @@ def claim_resolutions(
 
 
 @router.get(
+    "/claims/{slug}/document",
+    response_model=ClaimFile,
+    summary="The claim as a claim document (the schema of claim files and of POST /claims)",
+)
+def claim_document(request: Request, claim: ClaimDep, _access: ReadAccess) -> Response:
+    """The stored normalised document of the current version; `tracker claims export` writes
+    the same documents out as YAML files."""
+    from tracker.claims import claim_to_document
+
+    body = json.dumps(claim_to_document(claim.claim), ensure_ascii=False).encode()
+    return conditional_response(request, body, "application/json")
+
+
+@router.get(
     "/deadlines",
     response_model=schemas.DeadlinesOut,
     summary="Upcoming deadlines, passed deadlines awaiting data, and claims needing review",
@@ -677,30 +692,37 @@ def feed(
 # --- writes ---
 
 CLAIM_DOCUMENT_EXAMPLE: dict[str, Any] = {
-    "slug": "world-population-9bn-2037",
-    "title": "World population reaches 9 billion by 2037",
+    "slug": "china-population-below-1-35bn-2035",
+    "title": "China's population falls below 1.35 billion by 2035",
     "claimant": "elon-musk",
-    "quote": {"language": "en", "en": "There will be nine billion of us by 2037."},
+    "quote": {
+        "original": "China's population will be under 1.35 billion by 2035.",
+        "language": "en",
+        "en": "China's population will be under 1.35 billion by 2035.",
+    },
     "stated": {"date": "2026-01-06", "precision": "day"},
-    "deadline": "2037-12-31",
-    "deadline_interpretation": "the 2037 annual value",
+    "deadline": "2035-12-31",
+    "deadline_interpretation": "the 2035 annual value (World Bank, mid-year population)",
     "kind": "hard",
-    "tags": ["population"],
+    "tags": ["population", "china"],
+    "operationalised_by": "tracker",
     "criteria": [
         {
-            "key": "population-2037",
+            "key": "population-2035",
             "type": "threshold",
-            "series": {"indicator": "owid.population.world"},
+            "series": {"indicator": "worldbank.population.chn"},
             "mode": "at_period",
-            "period": "2037",
-            "comparator": ">=",
-            "threshold": 9e9,
+            "period": "2035",
+            "comparator": "<",
+            "threshold": 1.35e9,
+            "unit": "persons",
         }
     ],
 }
 ClaimDocument = Annotated[
     dict[str, Any],
     Body(
+        json_schema_extra={"$ref": "#/components/schemas/ClaimFile"},
         description=(
             "A claim document: the same schema as a claim file (claims/*.yaml), as JSON; "
             "`tracker claims schema` prints its JSON Schema."
