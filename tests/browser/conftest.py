@@ -6,16 +6,13 @@ skip with that reason. Screenshots go to test-artifacts/ at the repository root.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from browser_support import serve
 from dashboard_seed import NOW, seed_essay
 from sqlmodel import Session
 
@@ -30,34 +27,16 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def live_server(settings, engine) -> Iterator[str]:
-    """The seeded app on http://127.0.0.1:PORT, with the clock fixed at 2026-11-28 09:00 UTC."""
+    """The seeded app (dashboard_seed.seed_essay), clock fixed at 2026-11-28 09:00 UTC."""
     with Session(engine) as session:
         seed_essay(session)
         session.commit()
     app = create_app(settings, engine=engine)
     app.state.clock = lambda: NOW
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
