@@ -205,19 +205,27 @@ class EvaluationResult:
     as_of: dt.datetime | None
     replay: bool
     evaluator_version: str = EVALUATOR_VERSION
+    # the first day on which the passage of time alone could change this result (None: never)
+    stable_until: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""
         return _jsonable(self)  # type: ignore[no-any-return]
 
     def fingerprint(self) -> str:
-        """sha256 of everything but `evaluated_at`: equal fingerprints mean nothing changed."""
+        """sha256 of everything but `evaluated_at` (and `stable_until`, derived from it).
+
+        Equal fingerprints mean nothing a reader sees changed.
+        """
         return fingerprint_of(self.to_dict())
+
+
+_NOT_FINGERPRINTED = frozenset({"evaluated_at", "stable_until"})
 
 
 def fingerprint_of(data: Mapping[str, Any]) -> str:
     """The fingerprint of a result's `to_dict()` (computed once by callers that need both)."""
-    content = {k: v for k, v in data.items() if k != "evaluated_at"}
+    content = {k: v for k, v in data.items() if k not in _NOT_FINGERPRINTED}
     blob = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -1235,7 +1243,36 @@ def evaluate(
         evaluated_at=now,
         as_of=as_of,
         replay=as_of is not None,
+        stable_until=_stable_until(claim, results, final_after, today),
     )
+
+
+def _stable_until(
+    claim: ClaimFacts,
+    results: Sequence[CriterionResult],
+    final_after: dt.date | None,
+    today: dt.date,
+) -> dt.date | None:
+    """The first day after `today` on which a date comparison in the evaluation flips."""
+    one_day = dt.timedelta(days=1)
+    candidates: list[dt.date] = []
+    if claim.deadline is not None:
+        candidates.append(claim.deadline + one_day)  # deadline passed: today > deadline
+    if claim.window_start is not None:
+        candidates.append(claim.window_start)  # upcoming: today < window_start
+    if claim.resolution is not None and claim.resolution.final_after is not None:
+        candidates.append(claim.resolution.final_after)
+    if final_after is not None:
+        candidates.append(final_after)  # provisional: today < final_after
+    for r in results:
+        if r.target_period is not None:
+            candidates.append(period_end(r.target_period) + one_day)  # decided: today > end
+        if r.data_expected_on is not None:
+            candidates.append(r.data_expected_on + one_day)  # overdue: today > expected
+        if r.final_after is not None:
+            candidates.append(r.final_after)
+    future = [d for d in candidates if d > today]
+    return min(future) if future else None
 
 
 _StateParts = tuple[

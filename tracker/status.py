@@ -8,6 +8,7 @@ period of each indicator, the observations the evaluation can use, and resolutio
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -148,16 +149,40 @@ def _pick_criteria(rows: list[Mapping[str, Any]], as_of: dt.datetime | None) -> 
     return [r for r in rows if r["criteria_version"] == first]
 
 
-def load_claim_inputs(
-    session: Session, claim_ids: Sequence[int] | None = None, *, as_of: dt.datetime | None = None
-) -> list[ClaimInputs]:
-    """Claims with their criteria, series (as known at `as_of`) and current resolution.
+@dataclass
+class _Meta:
+    """Everything about a set of claims except their observations (a fixed number of queries)."""
 
-    `as_of` None: the current criteria, observations and resolutions. Otherwise: the criteria
-    version valid then, observations known then, resolutions decided by then and (from the
-    claim revisions) the deadline, window and lifecycle of the version current then.
-    A fixed number of queries (six, seven for a replay), whatever the number of claims.
-    """
+    as_of: dt.datetime | None
+    claims: list[Any]
+    criteria_rows: dict[int, list[Any]]  # claim id -> the criteria rows in force
+    indicators: dict[str, Any]  # key -> indicator row
+    resolutions: dict[int, Any]  # claim id -> current resolution row
+    revisions: dict[int, Any]  # claim id -> revision in force (replays only)
+
+
+def _spec_indicator_keys(spec: Any) -> list[str]:
+    """Indicator keys named anywhere in a raw criterion spec (series and baseline series)."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, Mapping):
+            key = node.get("indicator")
+            if isinstance(key, str) and key not in found:
+                found.append(key)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list | tuple):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return found
+
+
+def _load_meta(
+    session: Session, claim_ids: Sequence[int] | None, as_of: dt.datetime | None
+) -> _Meta | None:
     claim_t = Claim.__table__.c  # type: ignore[attr-defined]
     stmt = sa.select(
         claim_t.id,
@@ -175,20 +200,20 @@ def load_claim_inputs(
     ).order_by(claim_t.slug)
     if claim_ids is not None:
         if not claim_ids:
-            return []
+            return None
         stmt = stmt.where(claim_t.id.in_(sa.bindparam("claim_ids", expanding=True)))
-    claims = session.execute(stmt, {"claim_ids": list(claim_ids or [])}).mappings().all()
+    claims = list(session.execute(stmt, {"claim_ids": list(claim_ids or [])}).mappings())
     if not claims:
-        return []
+        return None
     ids = [c["id"] for c in claims]
     scope = claim_ids is not None
 
     def in_claims(column: Any) -> Any:
         return column.in_(sa.bindparam("claim_ids", expanding=True)) if scope else sa.true()
 
-    # criteria
     crit_t = Criterion.__table__.c  # type: ignore[attr-defined]
     crit_stmt = sa.select(
+        crit_t.id,
         crit_t.claim_id,
         crit_t.key,
         crit_t.role,
@@ -200,30 +225,25 @@ def load_claim_inputs(
     ).where(in_claims(crit_t.claim_id))
     if as_of is None:
         crit_stmt = crit_stmt.where(crit_t.valid_until.is_(None))
-    crit_stmt = crit_stmt.order_by(crit_t.claim_id, crit_t.id)
-    rows_by_claim: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(crit_stmt, {"claim_ids": ids}).mappings():
-        rows_by_claim[row["claim_id"]].append(row)
-    parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
-    for claim_id in ids:
-        specs: list[CriterionSpec] = []
-        error = None
-        for row in _pick_criteria(rows_by_claim.get(claim_id, []), as_of):
-            try:
-                specs.append(_parse_criterion(row))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                error = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
-        parsed[claim_id] = (specs, error)
+    all_rows: dict[int, list[Any]] = defaultdict(list)
+    for row in session.execute(
+        crit_stmt.order_by(crit_t.claim_id, crit_t.id), {"claim_ids": ids}
+    ).mappings():
+        all_rows[row["claim_id"]].append(row)
+    criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
-    # indicators
     keys = sorted(
-        {k for specs, _ in parsed.values() for c in specs for k in criterion_indicators(c)}
+        {
+            k
+            for rows in criteria_rows.values()
+            for r in rows
+            for k in _spec_indicator_keys(r["spec"])
+        }
     )
     ind_t = Indicator.__table__.c  # type: ignore[attr-defined]
-    indicators = (
-        session.execute(
+    indicators: dict[str, Any] = {}
+    if keys:
+        for row in session.execute(
             sa.select(
                 ind_t.id,
                 ind_t.key,
@@ -234,15 +254,99 @@ def load_claim_inputs(
                 ind_t.spec,
             ).where(ind_t.key.in_(sa.bindparam("keys", expanding=True))),
             {"keys": keys},
-        )
-        .mappings()
-        .all()
-        if keys
-        else []
-    )
+        ).mappings():
+            indicators[row["key"]] = row
 
-    # observations: the latest period of each indicator, then only what an evaluation can use
-    points = _load_points(session, indicators, parsed, as_of)
+    res_t = Resolution.__table__.c  # type: ignore[attr-defined]
+    res_stmt = sa.select(Resolution.__table__).where(in_claims(res_t.claim_id))  # type: ignore[attr-defined]
+    if as_of is None:
+        res_stmt = res_stmt.where(res_t.superseded_by_id.is_(None))
+    else:
+        res_stmt = res_stmt.where(res_t.decided_at <= as_of)
+    resolutions: dict[int, Any] = {}
+    for row in session.execute(
+        res_stmt.order_by(res_t.decided_at, res_t.id), {"claim_ids": ids}
+    ).mappings():
+        resolutions[row["claim_id"]] = row  # the latest wins
+
+    revisions: dict[int, Any] = {}
+    if as_of is not None:
+        rev_t = ClaimRevision.__table__.c  # type: ignore[attr-defined]
+        rev_stmt = (
+            sa.select(rev_t.claim_id, rev_t.version, rev_t.change, rev_t.content)
+            .where(in_claims(rev_t.claim_id), rev_t.created_at <= as_of)
+            .order_by(rev_t.claim_id, rev_t.version)
+        )
+        for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings():
+            revisions[row["claim_id"]] = row
+    return _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions)
+
+
+def _inputs_key(meta: _Meta, claim: Any) -> str:
+    """A hash of everything a claim's evaluation reads except the clock.
+
+    Equal keys mean equal inputs apart from observations (checked separately, by row id
+    watermark): the same claim version and dates, criteria rows, current resolution and
+    indicator metadata.
+    """
+    resolution = meta.resolutions.get(claim["id"])
+    rows = meta.criteria_rows.get(claim["id"], [])
+    used: dict[str, Any] = {}
+    for row in rows:
+        for key in _spec_indicator_keys(row["spec"]):
+            ind = meta.indicators.get(key)
+            if ind is None:
+                used[key] = None
+                continue
+            used[key] = [
+                ind["id"],
+                ind["unit"],
+                ind["frequency"],
+                ind["publication_lag_days"],
+                ind["revision_window_days"],
+                (ind["spec"] or {}).get("projection_model"),
+            ]
+    material = [
+        EVALUATOR_VERSION,
+        claim["version"],
+        claim["kind"],
+        claim["lifecycle"],
+        str(claim["deadline"]),
+        str(claim["window_start"]),
+        str(claim["window_end"]),
+        [row["id"] for row in rows],
+        resolution["id"] if resolution is not None else None,
+        used,
+    ]
+    return hashlib.sha256(repr(material).encode()).hexdigest()
+
+
+def _parse_all(
+    meta: _Meta, claim_ids: Iterable[int]
+) -> dict[int, tuple[list[CriterionSpec], str | None]]:
+    parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
+    for claim_id in claim_ids:
+        specs: list[CriterionSpec] = []
+        error = None
+        for row in meta.criteria_rows.get(claim_id, []):
+            try:
+                specs.append(_parse_criterion(row))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                error = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+        parsed[claim_id] = (specs, error)
+    return parsed
+
+
+def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[ClaimInputs]:
+    """Parse the criteria of `claims`, read the observations they can use, assemble inputs."""
+    parsed = _parse_all(meta, (c["id"] for c in claims))
+    wanted_keys = {
+        k for specs, _ in parsed.values() for c in specs for k in criterion_indicators(c)
+    }
+    indicators = [meta.indicators[k] for k in sorted(wanted_keys) if k in meta.indicators]
+    points = _load_points(session, indicators, parsed, meta.as_of)
     shared = {  # one SeriesData per indicator, shared by every claim that reads it
         row["key"]: SeriesData(
             key=row["key"],
@@ -255,35 +359,10 @@ def load_claim_inputs(
         )
         for row in indicators
     }
-
-    # resolutions: the current one per claim (as of the replay date)
-    res_t = Resolution.__table__.c  # type: ignore[attr-defined]
-    res_stmt = sa.select(Resolution.__table__).where(in_claims(res_t.claim_id))  # type: ignore[attr-defined]
-    if as_of is None:
-        res_stmt = res_stmt.where(res_t.superseded_by_id.is_(None))
-    else:
-        res_stmt = res_stmt.where(res_t.decided_at <= as_of)
-    current_resolution: dict[int, Any] = {}
-    for row in session.execute(
-        res_stmt.order_by(res_t.decided_at, res_t.id), {"claim_ids": ids}
-    ).mappings():
-        current_resolution[row["claim_id"]] = row  # the latest wins
-
-    revision_at: dict[int, Any] = {}
-    if as_of is not None:
-        rev_t = ClaimRevision.__table__.c  # type: ignore[attr-defined]
-        rev_stmt = (
-            sa.select(rev_t.claim_id, rev_t.version, rev_t.change, rev_t.content)
-            .where(in_claims(rev_t.claim_id), rev_t.created_at <= as_of)
-            .order_by(rev_t.claim_id, rev_t.version)
-        )
-        for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings():
-            revision_at[row["claim_id"]] = row
-
     inputs: list[ClaimInputs] = []
     for claim in claims:
         specs, error = parsed[claim["id"]]
-        res = current_resolution.get(claim["id"])
+        res = meta.resolutions.get(claim["id"])
         facts = ClaimFacts(
             slug=claim["slug"],
             kind=claim["kind"],
@@ -295,7 +374,7 @@ def load_claim_inputs(
             resolution=_resolution_facts(res) if res is not None else None,
         )
         version = claim["version"]
-        revision = revision_at.get(claim["id"])
+        revision = meta.revisions.get(claim["id"])
         if revision is not None and revision["version"] != version:
             facts = _facts_from_revision(facts, revision)
             version = revision["version"]
@@ -317,6 +396,22 @@ def load_claim_inputs(
             )
         )
     return inputs
+
+
+def load_claim_inputs(
+    session: Session, claim_ids: Sequence[int] | None = None, *, as_of: dt.datetime | None = None
+) -> list[ClaimInputs]:
+    """Claims with their criteria, series (as known at `as_of`) and current resolution.
+
+    `as_of` None: the current criteria, observations and resolutions. Otherwise: the criteria
+    version valid then, observations known then, resolutions decided by then and (from the
+    claim revisions) the deadline, window and lifecycle of the version current then.
+    A fixed number of queries (six, seven for a replay), whatever the number of claims.
+    """
+    meta = _load_meta(session, claim_ids, as_of)
+    if meta is None:
+        return []
+    return _build_inputs(session, meta, meta.claims)
 
 
 def _resolution_facts(row: Mapping[str, Any]) -> ResolutionFacts:
@@ -346,19 +441,18 @@ def _load_points(
     if not indicators:
         return {}
     obs = Observation.__table__.c  # type: ignore[attr-defined]
-    ids = [row["id"] for row in indicators]
     # max(period) rather than max(period_start): ISO period strings sort in time order, and
     # (indicator_id, period) is indexed (partially, on the current rows)
     latest = {
-        row.indicator_id: period_start(row.latest)
+        row[0]: row[1]
         for row in session.execute(
-            sa.select(obs.indicator_id, sa.func.max(obs.period).label("latest"))
+            sa.select(obs.indicator_id, sa.func.max(obs.period))
             .where(
                 obs.indicator_id.in_(sa.bindparam("ids", expanding=True)),
                 known_as_of_clause(as_of),
             )
             .group_by(obs.indicator_id),
-            {"ids": ids},
+            {"ids": [row["id"] for row in indicators]},
         )
     }
     since: dict[str, dt.date] = {}
@@ -371,7 +465,7 @@ def _load_points(
         last = latest.get(row["id"])
         if last is None:
             continue
-        bound = lookback_start(last, row["frequency"])
+        bound = lookback_start(period_start(last), row["frequency"])
         if bound is not None and row["key"] in since:
             bound = min(bound, since[row["key"]])
         groups[bound].append(row["id"])
@@ -489,9 +583,19 @@ def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> l
 
 
 def evaluation_row_values(
-    result: EvaluationResult, *, claim_id: int, claim_version: int
+    result: EvaluationResult,
+    *,
+    claim_id: int,
+    claim_version: int,
+    inputs_key: str | None = None,
+    data_watermark: int | None = None,
 ) -> dict[str, Any]:
-    """The Evaluation row for a result (`as_of` is the evaluation time for a live evaluation)."""
+    """The Evaluation row for a result (`as_of` is the evaluation time for a live evaluation).
+
+    `details` also keeps `inputs_key`, `stable_until` and `data_watermark` (the newest
+    observation row id then), with which a later run can tell that re-evaluating would give the
+    same answer (see `evaluate_claims`).
+    """
     data = result.to_dict()
     metric, projection = result.metric, result.projection
     return {
@@ -526,6 +630,9 @@ def evaluation_row_values(
             "projection_n_points": projection.n_points if projection else None,
             "projection_residual_sd": projection.residual_sd if projection else None,
             "replay": result.replay,
+            "inputs_key": inputs_key,
+            "stable_until": data["stable_until"],
+            "data_watermark": data_watermark,
         },
         "evidence": data["evidence"],
         "evaluator_version": result.evaluator_version,
@@ -538,31 +645,57 @@ def evaluate_claims(
     now: dt.datetime,
     claim_ids: Sequence[int] | None = None,
     indicator_ids: Sequence[int] | None = None,
+    force: bool = False,
 ) -> list[EvaluationResult]:
     """Evaluate claims (all, the given ones, or those reading the given indicators) at `now`.
 
     Appends an Evaluation only when its fingerprint differs from the claim's latest, copies the
     status onto the claim, and records automatic resolutions (a claim resolving, a provisional
-    outcome flipping or becoming final). A fixed number of statements whatever the number of
-    claims (inserts are batched by the driver). Does not commit.
+    outcome flipping or becoming final).
+
+    A claim whose inputs are unchanged since its latest evaluation (same claim version,
+    criteria, resolution and indicator metadata, and no observation row of its indicators
+    inserted since — row ids above the stored watermark) and whose result cannot change by the
+    passage of time before `now` (its `stable_until`) is skipped: it is neither re-evaluated
+    nor in the returned list. `force=True` (implied by `indicator_ids`) evaluates every selected
+    claim; the stored outcome is the same either way, only the work differs.
+
+    A fixed number of statements whatever the number of claims. Does not commit.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware UTC")
     if indicator_ids is not None:
         wanted = claims_using_indicators(session, indicator_ids)
         claim_ids = wanted if claim_ids is None else sorted(set(wanted) & set(claim_ids))
-    inputs = load_claim_inputs(session, claim_ids)
-    if not inputs:
+        force = True  # their data just changed: no need to prove it
+    meta = _load_meta(session, claim_ids, None)
+    if meta is None:
         return []
-    ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
-    previous_ids = [i.status_evaluation_id for i in inputs if i.status_evaluation_id is not None]
-    rows = session.execute(  # always run, even for no ids: a fixed number of statements
-        sa.select(ev_t.id, ev_t.fingerprint).where(
-            ev_t.id.in_(sa.bindparam("ids", expanding=True))
-        ),
-        {"ids": previous_ids},
-    )
-    previous: dict[int, str] = {row.id: row.fingerprint for row in rows}
+    today = now.astimezone(dt.UTC).date()
+    obs_t = Observation.__table__.c  # type: ignore[attr-defined]
+    watermark = int(session.scalar(sa.select(sa.func.max(obs_t.id))) or 0)
+    keys = {c["id"]: _inputs_key(meta, c) for c in meta.claims}
+    todo = meta.claims
+    if not force:
+        previous = _previous_evaluations(session, claim_ids)
+        candidates = {
+            c["id"]: previous[c["id"]]
+            for c in meta.claims
+            if c["id"] in previous and _still_valid(previous[c["id"]], keys[c["id"]], today)
+        }
+        changed_data = _indicators_changed_since(
+            session, min((p.data_watermark for p in candidates.values()), default=watermark)
+        )
+        todo = [
+            c
+            for c in meta.claims
+            if c["id"] not in candidates
+            or _data_moved(meta, c["id"], candidates[c["id"]].data_watermark, changed_data)
+        ]
+    if not todo:
+        return []
+    fingerprints = _previous_fingerprints(session, [c["status_evaluation_id"] for c in todo])
+    inputs = _build_inputs(session, meta, todo)
     results: list[EvaluationResult] = []
     new_rows: list[dict[str, Any]] = []
     changed: list[tuple[ClaimInputs, EvaluationResult]] = []
@@ -570,9 +703,13 @@ def evaluate_claims(
         result = evaluate_inputs(item, now=now)
         results.append(result)
         values = evaluation_row_values(
-            result, claim_id=item.claim_id, claim_version=item.claim_version
+            result,
+            claim_id=item.claim_id,
+            claim_version=item.claim_version,
+            inputs_key=keys[item.claim_id],
+            data_watermark=watermark,
         )
-        if previous.get(item.status_evaluation_id or -1) != values["fingerprint"]:
+        if fingerprints.get(item.status_evaluation_id or -1) != values["fingerprint"]:
             new_rows.append(values)
             changed.append((item, result))
     ev_table = Evaluation.__table__  # type: ignore[attr-defined]
@@ -596,6 +733,93 @@ def evaluate_claims(
     _update_claims(session, claim_updates)
     _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
     return results
+
+
+@dataclass(frozen=True)
+class _Previous:
+    inputs_key: str | None
+    stable_until: dt.date | None
+    evaluated_on: dt.date
+    data_watermark: int
+
+
+def _previous_evaluations(
+    session: Session, claim_ids: Sequence[int] | None
+) -> dict[int, _Previous]:
+    """Per claim, what its current evaluation was computed from (one query, joined on the claim)."""
+    claim_t = Claim.__table__.c  # type: ignore[attr-defined]
+    ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
+    stmt = sa.select(
+        ev_t.claim_id,
+        ev_t.evaluated_at,
+        ev_t.details["inputs_key"].as_string().label("inputs_key"),
+        ev_t.details["stable_until"].as_string().label("stable_until"),
+        ev_t.details["data_watermark"].as_string().label("data_watermark"),
+    ).join(
+        Claim.__table__,  # type: ignore[attr-defined]
+        claim_t.status_evaluation_id == ev_t.id,
+    )
+    if claim_ids is not None:
+        stmt = stmt.where(claim_t.id.in_(sa.bindparam("claim_ids", expanding=True)))
+    out: dict[int, _Previous] = {}
+    for row in session.execute(stmt, {"claim_ids": list(claim_ids or [])}):
+        if row.inputs_key is None or row.data_watermark is None:
+            continue  # made before these were recorded: not comparable
+        out[row.claim_id] = _Previous(
+            row.inputs_key,
+            dt.date.fromisoformat(row.stable_until) if row.stable_until else None,
+            row.evaluated_at.astimezone(dt.UTC).date(),
+            int(row.data_watermark),
+        )
+    return out
+
+
+def _previous_fingerprints(
+    session: Session, evaluation_ids: Sequence[int | None]
+) -> dict[int, str]:
+    ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
+    ids = [i for i in evaluation_ids if i is not None]
+    rows = session.execute(  # always run, even for no ids: a fixed number of statements
+        sa.select(ev_t.id, ev_t.fingerprint).where(
+            ev_t.id.in_(sa.bindparam("ids", expanding=True))
+        ),
+        {"ids": ids},
+    )
+    return {row.id: row.fingerprint for row in rows}
+
+
+def _indicators_changed_since(session: Session, watermark: int) -> dict[int, int]:
+    """Indicator id -> its newest observation row id, for indicators with rows after `watermark`.
+
+    Observation rows are only ever inserted (a revision inserts too), so a row id above the
+    watermark of a claim's last evaluation is exactly "this indicator's data changed since".
+    Reads only the rows inserted since (a range of the primary key).
+    """
+    obs_t = Observation.__table__.c  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa.select(obs_t.indicator_id, sa.func.max(obs_t.id))
+        .where(obs_t.id > watermark)
+        .group_by(obs_t.indicator_id)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+def _data_moved(meta: _Meta, claim_id: int, watermark: int, changed: Mapping[int, int]) -> bool:
+    for row in meta.criteria_rows.get(claim_id, []):
+        for key in _spec_indicator_keys(row["spec"]):
+            indicator = meta.indicators.get(key)
+            if indicator is not None and changed.get(indicator["id"], 0) > watermark:
+                return True
+    return False
+
+
+def _still_valid(previous: _Previous, inputs_key: str, today: dt.date) -> bool:
+    """True when the latest evaluation was made on these inputs and time has not overtaken it."""
+    if previous is None or previous.inputs_key != inputs_key:
+        return False
+    if previous.evaluated_on > today:
+        return False  # asked about an earlier day than the stored answer: evaluate
+    return previous.stable_until is None or today < previous.stable_until
 
 
 def _insert_rows(

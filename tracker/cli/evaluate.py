@@ -93,7 +93,7 @@ def evaluate_command(
         if replay_day is None:
             with session_scope(engine) as session:
                 ids = _claim_ids(session, claim)
-                results = evaluate_claims(session, now=now, claim_ids=ids)
+                results = evaluate_claims(session, now=now, claim_ids=ids, force=True)
             title = f"Claims evaluated at {now:%Y-%m-%d %H:%M} UTC (stored)"
         else:
             with Session(engine) as session:
