@@ -387,3 +387,17 @@ def test_benchmark_script_runs_on_a_small_database():
     assert result["ratio_overview_to_json"] == pytest.approx(
         result["overview_rps"] / result["json_list_rps"], rel=0.05
     )
+
+
+def test_overview_data_health_lists_failing_first_and_counts_the_rest(client, engine):
+    from dashboard_seed import make_indicator
+
+    with Session(engine) as session:
+        for i in range(8):
+            make_indicator(session, f"never.fetched.{i}", title=f"Never fetched {i}", unit="x")
+        session.commit()
+    html = client.get("/").text
+    health = html[html.index('id="health-h"') : html.index('id="all-h"')]
+    assert health.count("<li>") == 6
+    assert health.index("Copper price (FRED)") < health.index("Never fetched")
+    assert "and 3 more stale or failing indicators" in health  # 9 unhealthy, 6 shown

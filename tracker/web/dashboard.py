@@ -62,6 +62,7 @@ SESSION_LIFETIME = dt.timedelta(hours=12)
 RESOLVE_SCOPE = "resolve"
 PAGE_SIZE = 50
 OVERVIEW_LIST_LIMIT = 12
+HEALTH_LIST_LIMIT = 6
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -412,7 +413,8 @@ def overview(
     counts = queries.counts_by_state(session)
     queues = queries.deadline_queues(session, today, limit=OVERVIEW_LIST_LIMIT)
     page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
-    health = [h for h in indicator_health(session, now) if not h.healthy]
+    unhealthy = [h for h in indicator_health(session, now) if not h.healthy]
+    unhealthy.sort(key=lambda h: (not h.failing, h.indicator.key))  # failing ones first
     context = {
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
@@ -423,7 +425,8 @@ def overview(
         "awaiting_data": queues.awaiting_data,
         "awaiting_more": max(0, queues.awaiting_total - len(queues.awaiting_data)),
         "changes": queries.recent_status_changes(session, limit=10),
-        "health": health,
+        "health": unhealthy[:HEALTH_LIST_LIMIT],
+        "health_more": max(0, len(unhealthy) - HEALTH_LIST_LIMIT),
         "claims": page.items,
         "next_cursor": page.next_cursor,
     }
