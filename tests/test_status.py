@@ -463,3 +463,70 @@ def test_load_claim_inputs_reports_an_unparseable_criterion(engine: Engine) -> N
         assert inputs.criteria_error is not None and "'k'" in inputs.criteria_error
         (result,) = evaluate_claims(session, now=at("2026-06-01"))
         assert result.state == "error"
+
+
+def test_skipping_unchanged_claims_gives_the_same_status_as_forcing(engine: Engine) -> None:
+    """Two identical claims over one timeline: one skipped when unchanged, one always forced."""
+    with Session(engine) as session:
+        lazy, chn, usa = china_claim(session)
+        eager = make_claim(
+            session, "china-power-3x-us-2030-eager", CHINA_CRITERIA, deadline=dt.date(2030, 12, 31)
+        )
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        chn_f, usa_f = _future(14_500.0, 4_700.0)
+        events = {
+            "2031-07-01": lambda: (
+                observe(session, chn, chn_f, at("2031-07-01", 6)),
+                observe(session, usa, usa_f, at("2031-07-01", 6)),
+            ),
+            "2031-10-01": lambda: observe(session, chn, {"2030": 13_500.0}, at("2031-10-01", 6)),
+        }
+        days = [
+            "2026-06-01", "2026-06-02", "2027-03-01", "2030-12-31", "2031-01-01", "2031-01-02",
+            "2031-06-29", "2031-06-30", "2031-07-01", "2031-07-02", "2031-10-01", "2031-10-02",
+            "2032-09-29", "2032-09-30", "2032-10-01", "2033-01-01",
+        ]  # fmt: skip
+        skipped = 0
+        for day in days:
+            if day in events:
+                events[day]()
+            evaluated = evaluate_claims(session, now=at(day), claim_ids=[lazy.id])
+            skipped += not evaluated
+            evaluate_claims(session, now=at(day), claim_ids=[eager.id], force=True)
+            session.commit()
+            session.refresh(lazy)
+            session.refresh(eager)
+            assert (lazy.status_state, lazy.status_trend) == (
+                eager.status_state,
+                eager.status_trend,
+            ), day
+            a, b = status_history(session, lazy.id)[-1], status_history(session, eager.id)[-1]
+            assert (a.reason, a.metric_value, a.projection_value) == (
+                b.reason,
+                b.metric_value,
+                b.projection_value,
+            ), day
+        assert skipped >= 3  # the quiet days really were skipped
+        assert [e.state for e in status_history(session, lazy.id)] == [
+            e.state for e in status_history(session, eager.id)
+        ]
+        assert [r.outcome for r in _resolutions(session, lazy.id)] == [
+            r.outcome for r in _resolutions(session, eager.id)
+        ]
+        assert lazy.status_state == "resolved_false"  # after the revision, final after 2032-09-30
+
+
+def test_a_changed_claim_is_re_evaluated_even_when_its_data_is_not(engine: Engine) -> None:
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        evaluate_claims(session, now=at("2026-06-01"))
+        session.commit()
+        assert evaluate_claims(session, now=at("2026-06-02")) == []
+        claim.deadline = dt.date(2025, 12, 31)  # an amendment: version 2, an earlier deadline
+        claim.version = 2
+        session.commit()
+        (result,) = evaluate_claims(session, now=at("2026-06-03"))
+        assert result.state == "awaiting_data"
