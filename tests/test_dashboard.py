@@ -401,3 +401,11 @@ def test_overview_data_health_lists_failing_first_and_counts_the_rest(client, en
     assert health.count("<li>") == 6
     assert health.index("Copper price (FRED)") < health.index("Never fetched")
     assert "and 3 more stale or failing indicators" in health  # 9 unhealthy, 6 shown
+
+
+def test_csrf_refusal_is_a_readable_page(client):
+    client.get("/login")
+    r = client.post("/login", data={"token": "x", "csrf_token": "forged"})
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("text/html")
+    assert "security token is missing or stale" in r.text

@@ -24,7 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import jinja2
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
@@ -264,13 +264,25 @@ def _set_cookie(request: Request, response: Response, web_session: WebSession) -
     )
 
 
-def _check_csrf(state: SessionState, submitted: str | None) -> None:
-    """403 unless the form echoes this session's CSRF token."""
-    if state.fresh or not submitted or not hmac.compare_digest(submitted, state.session.csrf):
-        raise HTTPException(
-            status_code=403,
-            detail="The form's security token is missing or stale; reload the page and try again.",
-        )
+CSRF_MESSAGE = "The form's security token is missing or stale; reload the page and try again."
+
+
+def _csrf_ok(state: SessionState, submitted: str | None) -> bool:
+    """Whether the form echoes this session's CSRF token (a fresh session has none to echo)."""
+    return (
+        not state.fresh
+        and bool(submitted)
+        and hmac.compare_digest(str(submitted), state.session.csrf)
+    )
+
+
+def _refuse(
+    request: Request, state: SessionState, now: dt.datetime, message: str, status_code: int = 403
+) -> HTMLResponse:
+    """An HTML error page (the dashboard's forms are used by people, not programs)."""
+    return _render(
+        request, "error.html", {"message": message}, state, now=now, status_code=status_code
+    )
 
 
 def _secure_headers(response: Response) -> None:
@@ -633,7 +645,8 @@ def login(
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    _check_csrf(state, csrf_token)
+    if not _csrf_ok(state, csrf_token):
+        return _refuse(request, state, now, CSRF_MESSAGE)
     found = _verify_token(session, token.strip(), now) if token.strip() else None
     if found is None:
         return _render(
@@ -668,7 +681,8 @@ def logout(
     state: WebSessionDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(state, csrf_token)
+    if not _csrf_ok(state, csrf_token):
+        return _refuse(request, state, now, CSRF_MESSAGE)
     return _redirect(request, "/", _new_session(now))
 
 
@@ -698,15 +712,16 @@ def resolve(
     note: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    _check_csrf(state, csrf_token)
+    if not _csrf_ok(state, csrf_token):
+        return _refuse(request, state, now, CSRF_MESSAGE)
     token = _reviewer_token(session, state.session)
     if token is None:
-        raise HTTPException(
-            status_code=403, detail="Sign in with a token that has the `resolve` scope first."
+        return _refuse(
+            request, state, now, "Sign in with a token that has the `resolve` scope first."
         )
     detail = queries.get_claim(session, slug)
     if detail is None:
-        raise HTTPException(status_code=404, detail=f"No claim {slug!r}.")
+        return _refuse(request, state, now, f"There is no claim {slug!r}.", status_code=404)
     errors: list[str] = []
     if outcome not in {o.value for o in Outcome}:
         errors.append("Choose an outcome.")
