@@ -197,3 +197,23 @@ def test_replay_ignores_everything_known_only_after_as_of(
     assert replay.fingerprint() == blind.fingerprint()
     used = set(replay.evidence.observation_ids)
     assert all(p.known_from <= as_of for p in everything.points if p.observation_id in used)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    specs=st.lists(criterion_specs(), min_size=1, max_size=5),
+    values=values_st,
+    last_year=st.integers(min_value=2018, max_value=2032),
+    now=moment_st,
+)
+def test_a_shared_memo_changes_nothing(
+    specs: list[dict[str, Any]], values: list[float], last_year: int, now: dt.datetime
+) -> None:
+    """Claims evaluated in one run share per-series work through a memo; results are the same."""
+    data = {"x": make_series(values, last_year, [BASE])}
+    memo: dict[Any, Any] = {}
+    for spec in specs:
+        criterion = CRITERION.validate_python(spec)
+        alone = evaluate(FACTS, [criterion], data, now=now)
+        shared = evaluate(FACTS, [criterion], data, now=now, memo=memo)
+        assert shared == alone

@@ -69,6 +69,9 @@ period_end = functools.lru_cache(maxsize=65_536)(_period_end)
 MODEL_LINEAR = "linear"
 
 
+# A per-run cache shared by evaluations of the same series (see `evaluate`'s `memo`).
+Memo = dict[Any, Any]
+
 # --- inputs ---
 
 
@@ -384,8 +387,27 @@ class _MissingSeries(LookupError):
     pass
 
 
-def _expr_points(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> list[_ExprPoint]:
+def _expr_key(expr: SeriesExpr) -> str:
+    if isinstance(expr, IndicatorRef):
+        return f"i:{expr.indicator}"
+    if isinstance(expr, Ratio):
+        return f"r({_expr_key(expr.ratio[0])},{_expr_key(expr.ratio[1])})"
+    if isinstance(expr, Difference):
+        return f"d({_expr_key(expr.difference[0])},{_expr_key(expr.difference[1])})"
+    return "s(" + ",".join(_expr_key(e) for e in expr.sum) + ")"
+
+
+def _expr_points(
+    expr: SeriesExpr, series: Mapping[str, SeriesData], memo: Memo | None = None
+) -> list[_ExprPoint]:
     """The expression evaluated period by period (periods present in every operand), sorted."""
+    if memo is not None:
+        datas = tuple(series.get(k) for k in expression_indicators(expr))
+        key = ("expr", _expr_key(expr), tuple(id(d) for d in datas))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (datas, _expr_points(expr, series))  # datas: keeps ids unique
+        return hit[1]  # type: ignore[no-any-return]
     if isinstance(expr, IndicatorRef):
         data = series.get(expr.indicator)
         if data is None:
@@ -541,27 +563,41 @@ def _prepare(
     series: Mapping[str, SeriesData],
     criteria: Sequence[Criterion],
     as_of: dt.datetime | None,
+    memo: Memo | None = None,
 ) -> dict[str, SeriesData]:
     """Keep, per period, the latest vintage known at `as_of`, trimmed to what can be used."""
     since = needed_since(criteria)
     prepared: dict[str, SeriesData] = {}
     for key, data in series.items():
-        chosen: dict[str, SeriesPoint] = {}
-        for p in data.points:
-            if as_of is not None and p.known_from > as_of:
-                continue
-            current = chosen.get(p.period)
-            if current is None or p.known_from > current.known_from:
-                chosen[p.period] = p
-        points = sorted(chosen.values(), key=lambda p: (p.period_start, p.period))
-        if points:
-            bound = lookback_start(points[-1].period_start, data.frequency)
-            if bound is not None:
-                if key in since:
-                    bound = min(bound, since[key])
-                points = [p for p in points if p.period_start >= bound]
-        prepared[key] = replace(data, points=tuple(points))
+        if memo is not None:
+            memo_key = ("prep", key, id(data), since.get(key), as_of)
+            hit = memo.get(memo_key)
+            if hit is None:
+                hit = memo[memo_key] = (data, _prepare_one(key, data, since, as_of))
+            prepared[key] = hit[1]
+        else:
+            prepared[key] = _prepare_one(key, data, since, as_of)
     return prepared
+
+
+def _prepare_one(
+    key: str, data: SeriesData, since: Mapping[str, dt.date], as_of: dt.datetime | None
+) -> SeriesData:
+    chosen: dict[str, SeriesPoint] = {}
+    for p in data.points:
+        if as_of is not None and p.known_from > as_of:
+            continue
+        current = chosen.get(p.period)
+        if current is None or p.known_from > current.known_from:
+            chosen[p.period] = p
+    points = sorted(chosen.values(), key=lambda p: (p.period_start, p.period))
+    if points:
+        bound = lookback_start(points[-1].period_start, data.frequency)
+        if bound is not None:
+            if key in since:
+                bound = min(bound, since[key])
+            points = [p for p in points if p.period_start >= bound]
+    return replace(data, points=tuple(points))
 
 
 # --- criteria ---
@@ -571,6 +607,7 @@ def _prepare(
 class _Context:
     today: dt.date
     claim: ClaimFacts
+    memo: Memo | None = None
 
 
 def _evidence(points: Sequence[_ExprPoint]) -> Evidence:
@@ -610,9 +647,15 @@ def _fit_points(points: Sequence[_ExprPoint]) -> list[_ExprPoint]:
 
 
 def _project(
-    points: Sequence[_ExprPoint], model: str, at: str
+    points: Sequence[_ExprPoint], model: str, at: str, memo: Memo | None = None
 ) -> tuple[Projection | None, TrendFit | None, float | None]:
     """Projection at period `at` from the last points, and the observed CAGR over them."""
+    if memo is not None:
+        key = ("proj", id(points), model, at)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (points, _project(points, model, at))  # points: keeps id unique
+        return hit[1]  # type: ignore[no-any-return]
     fitted = _fit_points(points)
     observed = None
     if len(fitted) >= 2:
@@ -648,7 +691,7 @@ def _measured(
         if missing:
             raise _MissingSeries(missing[0])
         unit = criterion_unit(c, units)
-        points = _expr_points(c.series, series)
+        points = _expr_points(c.series, series, ctx.memo)
     except _MissingSeries as exc:
         message = f"indicator {exc.args[0]!r} is not in the catalogue"
         return CriterionResult(**base, reason=message, error=message)
@@ -780,7 +823,7 @@ def _threshold(
                 f"(last {format_number(shown.value)} in {shown.period})",
             )
             return fields, inside
-        projection, _, observed = _project(points, model, target)
+        projection, _, observed = _project(points, model, target, ctx.memo)
         fields.update(
             projection=projection,
             observed_growth=observed,
@@ -822,7 +865,7 @@ def _threshold(
             metric=Metric(latest.value, unit, latest.period),
             **_margin_fields(latest.value, c.comparator, threshold),
         )
-    projection, _, observed = _project(points, model, target)
+    projection, _, observed = _project(points, model, target, ctx.memo)
     fields.update(
         projection=projection,
         observed_growth=observed,
@@ -941,7 +984,7 @@ def _growth(
                 observed_growth=as_rate(so_far),
                 **_margin_fields(so_far, c.comparator, threshold),
             )
-        projection, _, _ = _project(points, model, target)
+        projection, _, _ = _project(points, model, target, ctx.memo)
         growth_projection = None
         if projection is not None:
             values = [
@@ -1161,14 +1204,19 @@ def _signal(c: SignalCriterion, series: Mapping[str, SeriesData]) -> CriterionRe
 
 
 def evaluate_criterion(
-    criterion: Criterion, series: Mapping[str, SeriesData], *, today: dt.date, claim: ClaimFacts
+    criterion: Criterion,
+    series: Mapping[str, SeriesData],
+    *,
+    today: dt.date,
+    claim: ClaimFacts,
+    memo: Memo | None = None,
 ) -> CriterionResult:
     """One criterion's result on `today` (series already as known then)."""
     if isinstance(criterion, JudgedCriterion):
         return _judged(criterion)
     if isinstance(criterion, SignalCriterion):
         return _signal(criterion, series)
-    return _measured(criterion, series, _Context(today, claim))
+    return _measured(criterion, series, _Context(today, claim, memo))
 
 
 # --- the claim ---
@@ -1194,18 +1242,26 @@ def evaluate(
     *,
     now: dt.datetime,
     as_of: dt.datetime | None = None,
+    memo: Memo | None = None,
 ) -> EvaluationResult:
     """Evaluate a claim at `now`, or as the tracker would have at `as_of` (a replay).
 
     `series` may hold several vintages of a period: the one with the latest `known_from` not
     after `as_of` is used; points known only after `as_of` are ignored.
+
+    `memo`: an optional dict shared by evaluations in one run over the SAME SeriesData objects
+    (never mutated in between) and the same `as_of`; it caches per-series work (vintage
+    selection, expressions, fits) so claims on one series fit it once. Results are identical
+    with or without it.
     """
     if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
         raise ValueError("evaluate() needs timezone-aware datetimes")
     moment = as_of if as_of is not None else now
     today = moment.astimezone(dt.UTC).date()
-    prepared = _prepare(series, criteria, as_of)
-    results = tuple(evaluate_criterion(c, prepared, today=today, claim=claim) for c in criteria)
+    prepared = _prepare(series, criteria, as_of, memo)
+    results = tuple(
+        evaluate_criterion(c, prepared, today=today, claim=claim, memo=memo) for c in criteria
+    )
     resolving = [r for r in results if not r.context]
     primary = next(
         (r for r in resolving if r.type not in ("judged",) and r.error is None),

@@ -25,6 +25,7 @@ from tracker.evaluation import (
     ClaimFacts,
     EvaluationResult,
     Evidence,
+    Memo,
     ResolutionFacts,
     SeriesData,
     SeriesPoint,
@@ -159,6 +160,7 @@ class _Meta:
     indicators: dict[str, Any]  # key -> indicator row
     resolutions: dict[int, Any]  # claim id -> current resolution row
     revisions: dict[int, Any]  # claim id -> revision in force (replays only)
+    indicator_keys: dict[int, list[str]]  # claim id -> indicator keys its criteria read
 
 
 def _spec_indicator_keys(spec: Any) -> list[str]:
@@ -166,13 +168,14 @@ def _spec_indicator_keys(spec: Any) -> list[str]:
     found: list[str] = []
 
     def walk(node: Any) -> None:
-        if isinstance(node, Mapping):
+        kind = type(node)
+        if kind is dict:
             key = node.get("indicator")
-            if isinstance(key, str) and key not in found:
+            if type(key) is str and key not in found:
                 found.append(key)
             for value in node.values():
                 walk(value)
-        elif isinstance(node, list | tuple):
+        elif kind is list or kind is tuple:
             for value in node:
                 walk(value)
 
@@ -232,14 +235,11 @@ def _load_meta(
         all_rows[row["claim_id"]].append(row)
     criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
-    keys = sorted(
-        {
-            k
-            for rows in criteria_rows.values()
-            for r in rows
-            for k in _spec_indicator_keys(r["spec"])
-        }
-    )
+    indicator_keys = {
+        cid: list(dict.fromkeys(k for r in rows for k in _spec_indicator_keys(r["spec"])))
+        for cid, rows in criteria_rows.items()
+    }
+    keys = sorted({k for ks in indicator_keys.values() for k in ks})
     ind_t = Indicator.__table__.c  # type: ignore[attr-defined]
     indicators: dict[str, Any] = {}
     if keys:
@@ -279,7 +279,7 @@ def _load_meta(
         )
         for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings():
             revisions[row["claim_id"]] = row
-    return _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions)
+    return _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
 
 
 def _inputs_key(meta: _Meta, claim: Any) -> str:
@@ -292,20 +292,19 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
     resolution = meta.resolutions.get(claim["id"])
     rows = meta.criteria_rows.get(claim["id"], [])
     used: dict[str, Any] = {}
-    for row in rows:
-        for key in _spec_indicator_keys(row["spec"]):
-            ind = meta.indicators.get(key)
-            if ind is None:
-                used[key] = None
-                continue
-            used[key] = [
-                ind["id"],
-                ind["unit"],
-                ind["frequency"],
-                ind["publication_lag_days"],
-                ind["revision_window_days"],
-                (ind["spec"] or {}).get("projection_model"),
-            ]
+    for key in meta.indicator_keys.get(claim["id"], []):
+        ind = meta.indicators.get(key)
+        if ind is None:
+            used[key] = None
+            continue
+        used[key] = [
+            ind["id"],
+            ind["unit"],
+            ind["frequency"],
+            ind["publication_lag_days"],
+            ind["revision_window_days"],
+            (ind["spec"] or {}).get("projection_model"),
+        ]
     material = [
         EVALUATOR_VERSION,
         claim["version"],
@@ -543,12 +542,16 @@ def error_result(
 
 
 def evaluate_inputs(
-    inputs: ClaimInputs, *, now: dt.datetime, as_of: dt.datetime | None = None
+    inputs: ClaimInputs,
+    *,
+    now: dt.datetime,
+    as_of: dt.datetime | None = None,
+    memo: Memo | None = None,
 ) -> EvaluationResult:
-    """Evaluate loaded inputs (pure)."""
+    """Evaluate loaded inputs (pure). Share one `memo` across inputs from one load (same as_of)."""
     if inputs.criteria_error is not None:
         return error_result(inputs.facts, inputs.criteria_error, now=now, as_of=as_of)
-    return evaluate(inputs.facts, inputs.criteria, inputs.series, now=now, as_of=as_of)
+    return evaluate(inputs.facts, inputs.criteria, inputs.series, now=now, as_of=as_of, memo=memo)
 
 
 def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> list[int]:
@@ -699,8 +702,9 @@ def evaluate_claims(
     results: list[EvaluationResult] = []
     new_rows: list[dict[str, Any]] = []
     changed: list[tuple[ClaimInputs, EvaluationResult]] = []
+    memo: Memo = {}  # the inputs share one SeriesData per indicator: fit each series once
     for item in inputs:
-        result = evaluate_inputs(item, now=now)
+        result = evaluate_inputs(item, now=now, memo=memo)
         results.append(result)
         values = evaluation_row_values(
             result,
@@ -805,11 +809,10 @@ def _indicators_changed_since(session: Session, watermark: int) -> dict[int, int
 
 
 def _data_moved(meta: _Meta, claim_id: int, watermark: int, changed: Mapping[int, int]) -> bool:
-    for row in meta.criteria_rows.get(claim_id, []):
-        for key in _spec_indicator_keys(row["spec"]):
-            indicator = meta.indicators.get(key)
-            if indicator is not None and changed.get(indicator["id"], 0) > watermark:
-                return True
+    for key in meta.indicator_keys.get(claim_id, []):
+        indicator = meta.indicators.get(key)
+        if indicator is not None and changed.get(indicator["id"], 0) > watermark:
+            return True
     return False
 
 

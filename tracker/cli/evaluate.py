@@ -15,7 +15,7 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from tracker.db import make_engine, session_scope
-from tracker.evaluation import EvaluationResult, format_number
+from tracker.evaluation import EvaluationResult, Memo, format_number
 from tracker.models import Claim, utcnow
 from tracker.status import end_of_day, evaluate_claims, evaluate_inputs, load_claim_inputs
 
@@ -100,7 +100,10 @@ def evaluate_command(
                 ids = _claim_ids(session, claim)
                 moment = end_of_day(replay_day)
                 inputs = load_claim_inputs(session, ids, as_of=moment)
-                results = [evaluate_inputs(item, now=now, as_of=moment) for item in inputs]
+                memo: Memo = {}
+                results = [
+                    evaluate_inputs(item, now=now, as_of=moment, memo=memo) for item in inputs
+                ]
             title = f"Claims as known on {replay_day.isoformat()} (replay, nothing stored)"
     except LookupError as exc:
         raise fail(str(exc.args[0])) from exc
