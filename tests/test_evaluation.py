@@ -235,11 +235,16 @@ def test_china_transitions(now: str, data: Any, state: str, provisional: bool | 
         )
 
 
-def test_window_not_started_is_upcoming_with_a_trend() -> None:
+def test_before_its_window_a_hard_claim_is_open_with_data_and_upcoming_without() -> None:
     facts = ClaimFacts("c", deadline=dt.date(2030, 12, 31), window_start=dt.date(2030, 1, 1))
     result = evaluate(facts, CHINA, china_series(), now=at("2026-06-01"))
-    assert result.state == "upcoming"
+    assert result.state == "open"  # "3x by 2030" is tracked from now, by its projection
     assert result.trend is not None and result.trend.value in ("on_track", "off_track")
+    empty = {"chn": series("chn", {}), "usa": series("usa", {})}
+    nothing = evaluate(facts, CHINA, empty, now=at("2026-06-01"))
+    assert nothing.state == "upcoming"
+    assert nothing.trend is not None and nothing.trend.value == "insufficient_data"
+    assert evaluate(facts, CHINA, empty, now=at("2030-01-01")).state == "open"
 
 
 def test_a_revision_flips_a_provisional_outcome_but_not_a_final_one() -> None:

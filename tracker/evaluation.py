@@ -1477,7 +1477,10 @@ def _claim_state(
             None,
             expected,
         )
-    state = State.upcoming if _before_window(claim, today) else State.open
+    # Before its window a hard claim is `upcoming` only while there is nothing to measure: with
+    # data it is `open`, its trend projected to the target period ("3x by 2030" is tracked now).
+    measurable = any(r.metric is not None for r in measured)
+    state = State.upcoming if _before_window(claim, today) and not measurable else State.open
     return state, trend, primary_reason, None, None, None, expected
 
 

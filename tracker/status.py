@@ -648,7 +648,7 @@ def evaluate_claims(
     now: dt.datetime,
     claim_ids: Sequence[int] | None = None,
     indicator_ids: Sequence[int] | None = None,
-    force: bool = False,
+    force: bool | None = None,
 ) -> list[EvaluationResult]:
     """Evaluate claims (all, the given ones, or those reading the given indicators) at `now`.
 
@@ -656,12 +656,14 @@ def evaluate_claims(
     status onto the claim, and records automatic resolutions (a claim resolving, a provisional
     outcome flipping or becoming final).
 
-    A claim whose inputs are unchanged since its latest evaluation (same claim version,
-    criteria, resolution and indicator metadata, and no observation row of its indicators
-    inserted since — row ids above the stored watermark) and whose result cannot change by the
-    passage of time before `now` (its `stable_until`) is skipped: it is neither re-evaluated
-    nor in the returned list. `force=True` (implied by `indicator_ids`) evaluates every selected
-    claim; the stored outcome is the same either way, only the work differs.
+    Skipping (`force=False`; the default for a sweep of all claims, i.e. no `claim_ids` and no
+    `indicator_ids`): a claim whose inputs are unchanged since its latest evaluation (same
+    claim version, criteria, resolution and indicator metadata, and no observation row of its
+    indicators inserted since — row ids above the stored watermark) and whose result cannot
+    change by the passage of time before `now` (its `stable_until`) is neither re-evaluated nor
+    in the returned list. With `claim_ids` or `indicator_ids` every selected claim is evaluated
+    and returned unless `force=False` is passed. The stored history is the same either way;
+    only the work differs.
 
     A fixed number of statements whatever the number of claims. Does not commit.
     """
@@ -670,7 +672,8 @@ def evaluate_claims(
     if indicator_ids is not None:
         wanted = claims_using_indicators(session, indicator_ids)
         claim_ids = wanted if claim_ids is None else sorted(set(wanted) & set(claim_ids))
-        force = True  # their data just changed: no need to prove it
+    if force is None:
+        force = claim_ids is not None  # asked about these claims: answer for each
     meta = _load_meta(session, claim_ids, None)
     if meta is None:
         return []
