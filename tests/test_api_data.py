@@ -1,0 +1,99 @@
+"""The data API: indicators with fetch health, as-of observations, fetch runs (both backends)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from test_ingest_support import OWID_CSV, T0, Upstream, make_owid_indicator, owid_key, replace_value
+
+from tracker.ingest import ingest_indicator
+from tracker.web.app import create_app
+
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def client(settings, engine):
+    with TestClient(create_app(settings, engine=engine)) as test_client:
+        yield test_client
+
+
+def test_as_of_before_a_revision_returns_the_old_value(client, engine, settings):
+    upstream = Upstream()
+    make_owid_indicator(engine, "CHN")
+    http = upstream.fetcher(settings)
+    assert ingest_indicator(engine, http, owid_key("CHN"), trigger="test", now=T0).ok
+    upstream.csv = replace_value(OWID_CSV, "CHN", 2024, "10100.5")
+    second = ingest_indicator(engine, http, owid_key("CHN"), trigger="test", now=T0 + 10 * DAY)
+    assert second.ok and second.rows_revised == 1
+
+    url = f"/api/v1/indicators/{owid_key('CHN')}/observations"
+    old = client.get(url, params={"as_of": (T0 + 3 * DAY).date().isoformat()})
+    assert old.status_code == 200
+    body = old.json()
+    assert body["as_of"].startswith("2026-11-04T23:59:59")
+    by_period = {o["period"]: o for o in body["observations"]}
+    assert len(by_period) == 26
+    assert by_period["2024"]["value"] == 10086.88
+    assert by_period["2024"]["known_until"].startswith("2026-11-11T06:00")
+    assert by_period["2025"]["value"] == 10583.36
+
+    now = {o["period"]: o for o in client.get(url).json()["observations"]}
+    assert now["2024"]["value"] == 10100.5 and now["2024"]["known_until"] is None
+    assert now["2024"]["fetch_run_id"] == second.fetch_run_id
+
+    before_anything = client.get(url, params={"as_of": "2026-10-01"}).json()
+    assert before_anything["observations"] == []
+
+
+def test_unknown_indicator_is_404_problem(client):
+    response = client.get("/api/v1/indicators/no.such.key/observations")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "no.such.key" in response.json()["detail"]
+    assert client.get("/api/v1/fetch-runs", params={"indicator": "nope"}).status_code == 404
+
+
+def test_bad_as_of_is_a_validation_error(client, engine):
+    make_owid_indicator(engine, "CHN")
+    response = client.get(
+        f"/api/v1/indicators/{owid_key('CHN')}/observations", params={"as_of": "2026-13-01"}
+    )
+    assert response.status_code == 422
+
+
+def test_indicators_and_fetch_runs_show_health_and_errors(client, engine, settings):
+    upstream = Upstream()
+    make_owid_indicator(engine, "CHN")
+    make_owid_indicator(engine, "USA")
+    make_owid_indicator(engine, "OWID_WRL")
+    http = upstream.fetcher(settings, http_max_retries=0)
+    now = dt.datetime.now(dt.UTC)
+    assert ingest_indicator(engine, http, owid_key("CHN"), trigger="test", now=now).ok
+    upstream.faults["USA"] = lambda request: httpx.Response(503, content=b"down")
+    failed = ingest_indicator(engine, http, owid_key("USA"), trigger="test", now=now + DAY / 24)
+    assert failed.status == "error"
+
+    indicators = {i["key"]: i for i in client.get("/api/v1/indicators").json()}
+    chn, usa, wld = (indicators[owid_key(c)] for c in ("CHN", "USA", "OWID_WRL"))
+    assert chn["last_fetch_status"] == "ok" and not chn["stale"] and not chn["failing"]
+    assert chn["next_update_expected"] == "2027-06-20" and chn["unit"] == "TWh"
+    assert usa["last_fetch_status"] == "error" and usa["failing"] and usa["stale"]
+    assert "HTTP 503" in usa["last_fetch_error"]
+    assert wld["last_fetch_status"] is None and wld["stale"] and not wld["failing"]
+
+    runs = client.get("/api/v1/fetch-runs").json()
+    assert [r["status"] for r in runs] == ["error", "ok"]  # newest first
+    assert runs[0]["indicator"] == owid_key("USA") and runs[0]["error_kind"] == "http"
+    assert runs[0]["http_status"] == 503
+    assert runs[1]["rows_new"] == 26 and runs[1]["url"].startswith("https://ourworldindata.org/")
+    errors = client.get("/api/v1/fetch-runs", params={"status": "error"}).json()
+    assert [r["id"] for r in errors] == [failed.fetch_run_id]
+    only_chn = client.get(
+        "/api/v1/fetch-runs", params={"indicator": owid_key("CHN"), "limit": 1}
+    ).json()
+    assert len(only_chn) == 1 and only_chn[0]["status"] == "ok"
+    assert client.get("/api/v1/fetch-runs", params={"limit": 0}).status_code == 422
