@@ -533,3 +533,11 @@ def test_format_number(value: float, text: str) -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError):
         evaluate(CHINA_FACTS, CHINA, china_series(), now=dt.datetime(2026, 1, 1))
+
+
+def test_a_missing_baseline_still_says_when_the_deciding_data_is_expected() -> None:
+    data = {"fda.novel": series("fda.novel", {"2026": 60.0}, unit="approvals", lag=30)}
+    result = evaluate(MEDICAL_FACTS, MEDICAL, data, now=at("2036-06-01"))
+    assert result.state == "awaiting_data"
+    assert result.data_expected_on == dt.date(2036, 1, 30)
+    assert "waiting for 2035 data, expected on 2036-01-30 (overdue)" in result.reason

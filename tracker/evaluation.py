@@ -714,16 +714,19 @@ def _measured(
             )
     else:
         threshold = float(c.threshold)
+    frequency, lag, revision = _expr_meta(c.series, series)
     if threshold is None:
         window = details.get("baseline_window")
+        target = _target_period(c, ctx.claim)
         return CriterionResult(
             **base,
             reason=f"no data yet for the baseline {window}",
             trend=Trend.insufficient_data,
             comparator=c.comparator,
+            target_period=target,
+            data_expected_on=_expected_on(target, lag) if target else None,
             details=details,
         )
-    frequency, lag, revision = _expr_meta(c.series, series)
     model = _expr_model(c.series, series)
     if isinstance(c, ThresholdCriterion):
         result = _threshold(c, points, threshold, unit, model, lag, revision, ctx)
@@ -741,6 +744,18 @@ def _measured(
         details=merged,
         evidence=_evidence(used + used_points),
     )
+
+
+def _target_period(
+    c: ThresholdCriterion | GrowthCriterion | AggregateCriterion, claim: ClaimFacts
+) -> str | None:
+    """The period whose data decides a criterion."""
+    if isinstance(c, ThresholdCriterion) and c.mode == "at_period":
+        return c.period
+    window = c.window
+    if window is not None:
+        return window.end
+    return str(claim.deadline.year) if claim.deadline else None
 
 
 def _expected_on(period: str, lag: int) -> dt.date:

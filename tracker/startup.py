@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from tracker.claims import sync_claims_step
 from tracker.config import Settings
 from tracker.db import describe_url, make_engine, upgrade_to_head
+from tracker.status import evaluate_step
 
 
 class StartupError(RuntimeError):
@@ -46,6 +47,7 @@ def migrate_step(settings: Settings, engine: Engine) -> str:
 STEPS: list[Step] = [
     Step("migrate", migrate_step),
     Step("sync claims", sync_claims_step),
+    Step("evaluate", evaluate_step),  # keep last: after claims and data are loaded
 ]
 
 

@@ -16,8 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tracker.config import Settings
 from tracker.criteria import Criterion as CriterionSpec
 from tracker.criteria import criterion_indicators
 from tracker.evaluation import (
@@ -46,7 +48,7 @@ from tracker.models import (
     Resolution,
     ResolutionMethod,
     State,
-    Trend,
+    utcnow,
 )
 from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_start
@@ -1027,6 +1029,17 @@ def record_manual_resolution(
     return resolution
 
 
+def evaluate_step(settings: Settings, engine: Engine) -> str:
+    """Start-up step of `tracker serve` (an edge: commits): evaluate every claim now."""
+    from tracker.db import session_scope  # plumbing, only for this edge
+
+    with session_scope(engine) as session:
+        results = evaluate_claims(session, now=utcnow())
+    errors = sum(1 for r in results if r.state == State.error)
+    suffix = f" ({errors} in state error)" if errors else ""
+    return f"evaluated {len(results)} claim(s) whose inputs changed{suffix}"
+
+
 def status_history(session: Session, claim_id: int) -> list[Evaluation]:
     """Every appended evaluation of a claim, oldest first."""
     return list(
@@ -1089,13 +1102,13 @@ __all__ = [
     "ClaimInputs",
     "InvalidResolution",
     "ResolutionConflict",
-    "Trend",
     "claims_using_indicators",
     "current_resolution",
     "end_of_day",
     "error_result",
     "evaluate_claims",
     "evaluate_inputs",
+    "evaluate_step",
     "evaluation_row_values",
     "evaluation_status",
     "load_claim_inputs",
