@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from tracker.cli.claims import claims_app
+from tracker.cli.data import fetch_command, indicators_command, scheduler_command
 from tracker.cli.evaluate import evaluate_command
 from tracker.cli.tokens import tokens_app
 from tracker.config import Settings
@@ -23,6 +24,9 @@ app = typer.Typer(
 app.add_typer(claims_app, name="claims")
 app.add_typer(tokens_app, name="token")
 app.command("evaluate")(evaluate_command)
+app.command("fetch")(fetch_command)
+app.command("indicators")(indicators_command)
+app.command("scheduler")(scheduler_command)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

@@ -1,0 +1,93 @@
+"""`tracker fetch` and `tracker indicators` end to end: the real CLI, the real HTTP client, and a
+local HTTP server (127.0.0.1) standing in for OWID with the recorded payloads."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session, select
+from test_ingest_support import OWID_CSV, OWID_META, make_owid_indicator, owid_key
+from typer.testing import CliRunner
+
+from tracker.cli import app
+from tracker.models import FetchRun
+
+runner = CliRunner()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if "country=USA" in self.path:  # the United States endpoint is down
+            self.send_response(503)
+            self.end_headers()
+            self.wfile.write(b"unavailable")
+            return
+        body = OWID_META if ".metadata.json" in self.path else OWID_CSV
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def owid_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/grapher"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def cli_env(monkeypatch, settings, owid_server):
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_OWID_BASE_URL", owid_server)
+    monkeypatch.setenv("TRACKER_HTTP_MAX_RETRIES", "0")
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_fetch_prints_summary_and_fails_when_one_indicator_fails(cli_env, engine):
+    make_owid_indicator(engine, "CHN")
+    make_owid_indicator(engine, "USA")
+    result = runner.invoke(app, ["fetch", "--source", "owid"])
+    assert result.exit_code == 1, result.output
+    assert "fetch summary" in result.output
+    chn_line = next(line for line in result.output.splitlines() if owid_key("CHN") in line)
+    usa_line = next(line for line in result.output.splitlines() if owid_key("USA") in line)
+    assert "ok" in chn_line and "26" in chn_line
+    assert "error" in usa_line and "HTTP 503" in usa_line
+    with Session(engine) as s:
+        runs = s.exec(select(FetchRun).order_by(FetchRun.id)).all()  # type: ignore[arg-type]
+    assert [(r.status, r.trigger) for r in runs] == [("ok", "cli"), ("error", "cli")]
+
+    again = runner.invoke(app, ["fetch", "--indicator", owid_key("CHN")])
+    assert again.exit_code == 0, again.output
+    assert "26" in next(line for line in again.output.splitlines() if owid_key("CHN") in line)
+
+    listing = runner.invoke(app, ["indicators"])
+    assert listing.exit_code == 0, listing.output
+    assert owid_key("CHN") in listing.output and "2027-06-20" in listing.output
+    assert "error" in next(line for line in listing.output.splitlines() if owid_key("USA") in line)
+
+
+def test_fetch_names_unknown_indicator_and_source(cli_env, engine):
+    make_owid_indicator(engine, "CHN")
+    unknown = runner.invoke(app, ["fetch", "--indicator", "no.such.key"])
+    assert unknown.exit_code == 1 and "no.such.key" in unknown.output
+    bad_source = runner.invoke(app, ["fetch", "--source", "nosuch"])
+    assert bad_source.exit_code == 1 and "unknown source 'nosuch'" in bad_source.output
+
+
+def test_fetch_refuses_an_unmigrated_database(monkeypatch, empty_db_url, tmp_path):
+    monkeypatch.setenv("TRACKER_DATABASE_URL", empty_db_url)
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path))
+    result = runner.invoke(app, ["fetch"])
+    assert result.exit_code == 1 and "tracker migrate" in result.output
