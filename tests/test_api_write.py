@@ -226,13 +226,13 @@ def test_create_claim_evaluates_at_once(
     claim = body["claim"]
     assert claim["origin"] == "api"
     status = claim["status"]
-    assert status["state"] == "upcoming"  # its window opens in 2035
+    assert status["state"] == "open"  # tracked by its projection before its 2035 window
     assert status["metric"]["period"] == "2025"
     assert status["metric"]["value"] == pytest.approx(10583 / 4520, abs=1e-6)
     assert status["projection"]["at"] == "2035"
     assert status["trend"] in ("on_track", "off_track")
     got = client.get(r.headers["location"]).json()
-    assert got["status"]["state"] == "upcoming"
+    assert got["status"]["state"] == "open"
     with Session(seeded) as s:
         revision = s.exec(select(ClaimRevision)).one()
         assert (revision.origin, revision.author) == ("api", "writer")
@@ -283,7 +283,7 @@ def test_dry_run_writes_nothing(client: TestClient, tokens: dict[str, str], seed
     assert chn["target_data_expected_on"] == "2036-06-28"
     assert chn["published_before_deadline"] is False
     assert any("after the deadline" in w for w in body["warnings"])
-    assert body["status"]["state"] == "upcoming"
+    assert body["status"]["state"] == "open"
     assert body["status"]["metric"]["period"] == "2025"
     for model in (Claim, ClaimRevision, Evaluation):
         assert _count(seeded, model) == 0
