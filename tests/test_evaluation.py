@@ -541,3 +541,17 @@ def test_a_missing_baseline_still_says_when_the_deciding_data_is_expected() -> N
     assert result.state == "awaiting_data"
     assert result.data_expected_on == dt.date(2036, 1, 30)
     assert "waiting for 2035 data, expected on 2036-01-30 (overdue)" in result.reason
+
+
+def test_each_measured_criterion_says_when_the_next_period_is_due() -> None:
+    result = evaluate(CHINA_FACTS, CHINA, china_series(), now=at("2026-06-01"))
+    details = result.criteria[0].details
+    assert details["next_period"] == "2026"
+    assert details["next_data_expected_on"] == "2027-06-29"  # 2026-12-31 + 180 days
+    monthly = {"m": series("m", {"2026-11": 1.0, "2026-12": 2.0}, frequency="monthly", lag=45)}
+    criteria = [
+        crit(key="k", type="threshold", series={"indicator": "m"}, threshold=3, period="2027-06")
+    ]
+    result = evaluate(ClaimFacts("m"), criteria, monthly, now=at("2027-01-05"))
+    assert result.criteria[0].details["next_period"] == "2027-01"
+    assert result.criteria[0].details["next_data_expected_on"] == "2027-03-17"

@@ -736,6 +736,9 @@ def _measured(
         result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx)
     fields, used_points = result
     merged = {**details, **fields.pop("details", {})}
+    upcoming = _next_release(points, frequency, lag)
+    if upcoming is not None:
+        merged["next_period"], merged["next_data_expected_on"] = upcoming
     return CriterionResult(
         **base,
         **fields,
@@ -744,6 +747,21 @@ def _measured(
         details=merged,
         evidence=_evidence(used + used_points),
     )
+
+
+def _next_release(points: Sequence[_ExprPoint], frequency: str, lag: int) -> tuple[str, str] | None:
+    """The period after the latest observed one, and when its data is due (ISO date)."""
+    if not points:
+        return None
+    latest = points[-1].period
+    if frequency == "annual" and latest.isdigit():
+        following = str(int(latest) + 1)
+    elif frequency == "monthly" and len(latest) == 7:
+        year, month = int(latest[:4]), int(latest[5:])
+        following = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+    else:
+        return None
+    return following, _expected_on(following, lag).isoformat()
 
 
 def _target_period(
