@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Engine
 
+from tracker.bundled import load_bundled_step
 from tracker.claims import sync_claims_step
 from tracker.config import Settings
 from tracker.db import describe_url, make_engine, upgrade_to_head
@@ -47,6 +48,7 @@ def migrate_step(settings: Settings, engine: Engine) -> str:
 STEPS: list[Step] = [
     Step("migrate", migrate_step),
     Step("sync claims", sync_claims_step),
+    Step("load bundled data", load_bundled_step),
     Step("evaluate", evaluate_step),  # keep last: after claims and data are loaded
 ]
 
