@@ -234,6 +234,14 @@ def fingerprint_of(data: Mapping[str, Any]) -> str:
 
 
 _PLAIN = (str, int, bool, type(None))
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    names = _FIELD_NAMES.get(kind)
+    if names is None and hasattr(kind, "__dataclass_fields__"):
+        names = _FIELD_NAMES[kind] = tuple(kind.__dataclass_fields__)
+    return names
 
 
 def _jsonable(value: Any) -> Any:
@@ -242,15 +250,25 @@ def _jsonable(value: Any) -> Any:
         return value
     if kind is float:
         return value if math.isfinite(value) else None
+    names = _field_names(kind)
+    if names is not None:  # a dataclass: primitives inline (this runs for every result)
+        out: dict[str, Any] = {}
+        for name in names:
+            item = getattr(value, name)
+            item_kind = type(item)
+            if item_kind in _PLAIN:
+                out[name] = item
+            elif item_kind is float:
+                out[name] = item if math.isfinite(item) else None
+            else:
+                out[name] = _jsonable(item)
+        return out
     if kind is tuple or kind is list:
         if all(type(v) is int for v in value):
             return list(value)
         return [_jsonable(v) for v in value]
     if kind is dt.date or kind is dt.datetime:
         return value.isoformat()
-    fields = getattr(kind, "__dataclass_fields__", None)
-    if fields is not None:
-        return {name: _jsonable(getattr(value, name)) for name in fields}
     if isinstance(value, StrEnum):
         return value.value
     if isinstance(value, Mapping):
