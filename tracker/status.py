@@ -978,7 +978,8 @@ def record_manual_resolution(
     """Append a reviewer's verdict, superseding (and keeping) the current one; re-evaluate.
 
     Raises InvalidResolution for an unknown outcome or an empty rationale or decider, and
-    ResolutionConflict when another verdict superseded the same one concurrently. A `note`
+    ResolutionConflict when another verdict superseded the same one concurrently (the caller
+    rolls back; the new row was already flushed). A `note`
     (why an earlier verdict is overridden) is kept with the rationale. Does not commit.
     """
     assert claim.id is not None
