@@ -10,6 +10,7 @@ import datetime as dt
 import gzip
 import json
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 import pytest
@@ -31,8 +32,9 @@ from test_ingest_support import (
 from tracker import observations
 from tracker.db import session_scope
 from tracker.ingest import UnknownIndicatorError, ingest_indicator, read_raw_body
-from tracker.models import FetchRun, Indicator, Observation, RawBody
+from tracker.models import FetchRun, Indicator, JobRun, Observation, RawBody
 from tracker.observations import observations_as_of, same_value, upsert_points
+from tracker.scheduler import refresh_job, run_recorded
 from tracker.sources.base import (
     IndicatorSpec,
     ParseError,
@@ -332,6 +334,16 @@ def test_fault_is_recorded_and_changes_nothing(engine, settings, monkeypatch, fa
             assert count_rows(engine, RawBody) > raw_before
         if fault in ("5xx_exhausted", "429"):
             assert run.http_status == int(message_part[-3:]) and run.attempts == 3
+
+    # the same fault met by the scheduler: recorded on a JobRun, nothing raised, nothing changed
+    job_id = f"refresh:{owid_key('CHN')}"
+    run_recorded(engine, job_id, "test", partial(refresh_job, engine, http, owid_key("CHN")))
+    with Session(engine) as s:
+        job_run = s.exec(select(JobRun).where(JobRun.job_id == job_id)).one()
+    assert job_run.status == "error" and job_run.error and message_part in job_run.error
+    assert [r for r in observation_snapshot(engine) if r[1] == chn] == [
+        r for r in before if r[1] == chn
+    ]
 
 
 def test_unexpected_exception_in_adapter_is_recorded(engine, settings):

@@ -204,12 +204,23 @@ def test_running_scheduler_catches_up_once_and_restart_does_not_repeat(
 
 
 def test_readyz_names_the_scheduler_holder(settings, engine):
+    upstream = Upstream()
+    make_owid_indicator(engine, "CHN")
+    upstream.faults["CHN"] = lambda request: httpx.Response(503)
+    refresh_job(engine, upstream.fetcher(settings, http_max_retries=0), owid_key("CHN"))
     with TestClient(create_app(settings, engine=engine)) as client:  # no scheduler configured
-        body = client.get("/readyz").json()
-        assert client.get("/readyz").status_code == 200
-        assert body["checks"]["scheduler"]["holder"] is None
+        response = client.get("/readyz")
+        assert response.status_code == 200  # informational: never makes readiness fail
+        check = response.json()["checks"]["scheduler"]
+        assert check["holder"] is None and check["active"] is False
+        assert check["failing_indicators"] == [owid_key("CHN")]
+        assert check["last_fetch_at"] is not None
 
-    running = settings.model_copy(update={"run_scheduler": True})
+    # the app's scheduler uses the real HTTP client: point it at a closed local port, never
+    # at the live network, should a refresh job come due while the test runs
+    running = settings.model_copy(
+        update={"run_scheduler": True, "owid_base_url": "http://127.0.0.1:9/grapher"}
+    )
     app = create_app(running, engine=engine)
     with TestClient(app) as client:
         scheduler = app.state.scheduler
