@@ -263,6 +263,12 @@ def ingest_indicator(
             adapter = get_source(spec.source)
         result = adapter.fetch(http, spec)
         with session_scope(engine) as session:
+            # one ingest of an indicator at a time (PostgreSQL row lock; SQLite serialises writers)
+            session.execute(
+                sa.select(Indicator.__table__.c.id)  # type: ignore[attr-defined]
+                .where(Indicator.__table__.c.id == indicator_id)  # type: ignore[attr-defined]
+                .with_for_update()
+            )
             counts = upsert_points(
                 session, indicator_id, result.points, fetch_run_id=run_id, known_from=known_from
             )
