@@ -470,3 +470,71 @@ def test_concurrent_ingests_of_one_indicator_never_duplicate_rows(engine, settin
         assert sorted(r.rows_unchanged for r in results) == [0, 26]
     else:  # SQLite may refuse the second writer; then it is a recorded failed run, not damage
         assert all(r.ok or r.error_kind == "internal" for r in results)
+
+
+FRED_KEY = "abcdef0123456789abcdef0123456789"
+# ALFRED answer in FRED's format (example values from SOURCES-API.md: date 2024-01-01 is 308.417
+# for realtime 2024-02-13..2024-03-10 and 308.491 from 2024-03-11)
+ALFRED_BODY = json.dumps(
+    {
+        "realtime_start": "1776-07-04",
+        "realtime_end": "9999-12-31",
+        "count": 3,
+        "offset": 0,
+        "limit": 100000,
+        "observations": [
+            {
+                "realtime_start": "2024-02-13",
+                "realtime_end": "2024-03-10",
+                "date": "2024-01-01",
+                "value": "308.417",
+            },
+            {
+                "realtime_start": "2024-03-11",
+                "realtime_end": "9999-12-31",
+                "date": "2024-01-01",
+                "value": "308.491",
+            },
+            {
+                "realtime_start": "2024-03-12",
+                "realtime_end": "9999-12-31",
+                "date": "2024-02-01",
+                "value": ".",
+            },
+        ],
+    }
+).encode()
+
+
+def test_fred_vintages_end_to_end_become_history(engine, settings):
+    from tracker.sources.http import HttpFetcher
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.params["api_key"] == FRED_KEY
+        return httpx.Response(
+            200, content=ALFRED_BODY, headers={"content-type": "application/json"}
+        )
+
+    fred_settings = settings.model_copy(update={"fred_api_key": SecretStr(FRED_KEY)})
+    http = HttpFetcher(httpx.Client(transport=httpx.MockTransport(handler)), fred_settings)
+    ind = make_indicator(
+        engine,
+        "fred.cpi",
+        source="fred",
+        unit="index",
+        frequency="monthly",
+        params={"series_id": "CPIAUCSL", "vintages": True},
+    )
+    first = ingest_indicator(engine, http, "fred.cpi", trigger="test", now=T0)
+    assert first.ok, first.error
+    assert (first.rows_new, first.rows_revised) == (2, 1)
+    march_1 = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    assert current_values(engine, ind, march_1) == {"2024-01": 308.417}
+    assert current_values(engine, ind) == {"2024-01": 308.491, "2024-02": None}
+    again = ingest_indicator(engine, http, "fred.cpi", trigger="test", now=T0 + DAY)
+    assert again.ok and (again.rows_new, again.rows_revised, again.rows_unchanged) == (0, 0, 3)
+    assert count_rows(engine, Observation) == 3
+    with Session(engine) as s:
+        run = s.get(FetchRun, first.fetch_run_id)
+        assert run is not None and run.url is not None
+        assert FRED_KEY not in run.url and "api_key=REDACTED" in run.url

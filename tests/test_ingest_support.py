@@ -42,6 +42,7 @@ def make_indicator(
     unit: str = "TWh",
     refresh: str = "daily",
     next_update_expected: dt.date | None = None,
+    frequency: str = "annual",
 ) -> int:
     with session_scope(engine) as session:
         indicator = Indicator(
@@ -51,6 +52,7 @@ def make_indicator(
             unit=unit,
             refresh=refresh,
             next_update_expected=next_update_expected,
+            frequency=frequency,
         )
         session.add(indicator)
         session.flush()
