@@ -213,7 +213,7 @@ class EvaluationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""
-        return _jsonable(self)  # type: ignore[no-any-return]
+        return _result_dict(self)
 
     def fingerprint(self) -> str:
         """sha256 of everything but `evaluated_at` (and `stable_until`, derived from it).
@@ -224,13 +224,45 @@ class EvaluationResult:
 
 
 _NOT_FINGERPRINTED = frozenset({"evaluated_at", "stable_until"})
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 def fingerprint_of(data: Mapping[str, Any]) -> str:
     """The fingerprint of a result's `to_dict()` (computed once by callers that need both)."""
     content = {k: v for k, v in data.items() if k not in _NOT_FINGERPRINTED}
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return hashlib.sha256(_CANONICAL.encode(content).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Serialised:
+    """A result serialised once: its `to_dict()`, its fingerprint and canonical JSON texts."""
+
+    data: dict[str, Any]
+    fingerprint: str
+    criteria_json: str  # canonical JSON (sorted keys, compact) of data["criteria"]
+    evidence_json: str  # canonical JSON of data["evidence"]
+
+
+# Stands for the criteria in the canonical text of a result (then replaced by their JSON): a
+# NUL cannot occur in the only keys sorted before "criteria" (as_of, comparator).
+_CRITERIA_SLOT = "\x00criteria\x00"
+_CRITERIA_SLOT_JSON = json.dumps(_CRITERIA_SLOT)
+
+
+def serialise(result: EvaluationResult) -> Serialised:
+    """`to_dict()`, `fingerprint()` and the JSON of the criteria and evidence, with the criteria
+    (most of a result) encoded once. The fingerprint equals `result.fingerprint()`."""
+    data = _result_dict(result)
+    criteria_json = _CANONICAL.encode(data["criteria"])
+    content = {k: v for k, v in data.items() if k not in _NOT_FINGERPRINTED}
+    content["criteria"] = _CRITERIA_SLOT
+    blob = _CANONICAL.encode(content).replace(_CRITERIA_SLOT_JSON, criteria_json, 1)
+    return Serialised(
+        data,
+        hashlib.sha256(blob.encode()).hexdigest(),
+        criteria_json,
+        _CANONICAL.encode(data["evidence"]),
+    )
 
 
 _PLAIN = (str, int, bool, type(None))
@@ -280,6 +312,115 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     return value
+
+
+def _num(value: Any) -> Any:
+    """`_jsonable` for a field that is usually a float or None (inlined for speed)."""
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if kind in _PLAIN:
+        return value
+    return _jsonable(value)
+
+
+def _day(value: Any) -> Any:
+    kind = type(value)
+    if kind is dt.date or kind is dt.datetime:
+        return value.isoformat()
+    return None if value is None else _jsonable(value)
+
+
+def _enum(value: Any) -> Any:
+    return None if value is None else value.value if isinstance(value, StrEnum) else value
+
+
+def _metric_dict(m: Metric | None) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    return {"value": _num(m.value), "unit": _num(m.unit), "period": _num(m.period)}
+
+
+def _projection_dict(p: Projection | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {
+        "value": _num(p.value),
+        "low": _num(p.low),
+        "high": _num(p.high),
+        "at": _num(p.at),
+        "model": _num(p.model),
+        "n_points": _num(p.n_points),
+        "residual_sd": _num(p.residual_sd),
+    }
+
+
+def _evidence_dict(e: Evidence) -> dict[str, Any]:
+    return {
+        "observation_ids": _jsonable(e.observation_ids),
+        "fetch_run_ids": _jsonable(e.fetch_run_ids),
+    }
+
+
+def _criterion_dict(r: CriterionResult) -> dict[str, Any]:
+    """`_jsonable(r)` written out for CriterionResult (one per criterion of every result)."""
+    if type(r) is not CriterionResult:
+        return _jsonable(r)  # type: ignore[no-any-return]
+    return {
+        "key": _num(r.key),
+        "type": _num(r.type),
+        "role": _num(r.role),
+        "context": _num(r.context),
+        "reason": _num(r.reason),
+        "decided": _num(r.decided),
+        "met": _num(r.met),
+        "trend": _enum(r.trend),
+        "metric": _metric_dict(r.metric),
+        "threshold": _num(r.threshold),
+        "comparator": _num(r.comparator),
+        "margin": _num(r.margin),
+        "progress": _num(r.progress),
+        "projection": _projection_dict(r.projection),
+        "required_growth": _num(r.required_growth),
+        "observed_growth": _num(r.observed_growth),
+        "target_period": _num(r.target_period),
+        "data_expected_on": _day(r.data_expected_on),
+        "final_after": _day(r.final_after),
+        "error": _num(r.error),
+        "details": _jsonable(r.details),
+        "evidence": _evidence_dict(r.evidence),
+    }
+
+
+def _result_dict(r: EvaluationResult) -> dict[str, Any]:
+    """`_jsonable(r)` written out for EvaluationResult: the same dict, about twice as fast."""
+    if type(r) is not EvaluationResult:
+        return _jsonable(r)  # type: ignore[no-any-return]
+    return {
+        "slug": _num(r.slug),
+        "state": _enum(r.state),
+        "trend": _enum(r.trend),
+        "reason": _num(r.reason),
+        "metric": _metric_dict(r.metric),
+        "threshold": _num(r.threshold),
+        "comparator": _num(r.comparator),
+        "margin": _num(r.margin),
+        "progress": _num(r.progress),
+        "projection": _projection_dict(r.projection),
+        "required_growth": _num(r.required_growth),
+        "observed_growth": _num(r.observed_growth),
+        "data_expected_on": _day(r.data_expected_on),
+        "outcome": _enum(r.outcome),
+        "provisional": _num(r.provisional),
+        "final_after": _day(r.final_after),
+        "criteria": [_criterion_dict(c) for c in r.criteria],
+        "evidence": _evidence_dict(r.evidence),
+        "evaluated_at": _day(r.evaluated_at),
+        "as_of": _day(r.as_of),
+        "replay": _num(r.replay),
+        "evaluator_version": _num(r.evaluator_version),
+        "stable_until": _day(r.stable_until),
+    }
 
 
 # --- numbers and periods ---

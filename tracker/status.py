@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,12 +30,13 @@ from tracker.evaluation import (
     Evidence,
     Memo,
     ResolutionFacts,
+    Serialised,
     SeriesData,
     SeriesPoint,
     evaluate,
-    fingerprint_of,
     lookback_start,
     needed_since,
+    serialise,
 )
 from tracker.models import (
     Claim,
@@ -587,6 +589,59 @@ def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> l
     return sorted(found)
 
 
+def _row_parts(
+    result: EvaluationResult,
+    *,
+    claim_id: int,
+    claim_version: int,
+    inputs_key: str | None,
+    data_watermark: int | None,
+) -> tuple[dict[str, Any], dict[str, Any], Serialised]:
+    """The scalar columns of a result's Evaluation row, its `details` but the criteria, and the
+    result serialised (each result is encoded once; see `serialise`)."""
+    ser = serialise(result)
+    data = ser.data
+    metric, projection = data["metric"], data["projection"]
+    values = {
+        "claim_id": claim_id,
+        "claim_version": claim_version,
+        "evaluated_at": result.evaluated_at,
+        "as_of": result.as_of or result.evaluated_at,
+        "state": data["state"],
+        "trend": data["trend"],
+        "reason": result.reason,
+        "metric_value": metric["value"] if metric else None,
+        "metric_unit": metric["unit"] if metric else None,
+        "metric_period": metric["period"][:20] if metric else None,
+        "threshold": data["threshold"],
+        "comparator": result.comparator,
+        "margin": data["margin"],
+        "progress": data["progress"],
+        "projection_value": projection["value"] if projection else None,
+        "projection_low": projection["low"] if projection else None,
+        "projection_high": projection["high"] if projection else None,
+        "projection_at": projection["at"] if projection else None,
+        "projection_model": projection["model"] if projection else None,
+        "required_growth": data["required_growth"],
+        "observed_growth": data["observed_growth"],
+        "data_expected_on": result.data_expected_on,
+        "fingerprint": ser.fingerprint,
+        "evaluator_version": result.evaluator_version,
+    }
+    details = {
+        "outcome": data["outcome"],
+        "provisional": data["provisional"],
+        "final_after": data["final_after"],
+        "projection_n_points": projection["n_points"] if projection else None,
+        "projection_residual_sd": projection["residual_sd"] if projection else None,
+        "replay": result.replay,
+        "inputs_key": inputs_key,
+        "stable_until": data["stable_until"],
+        "data_watermark": data_watermark,
+    }
+    return values, details, ser
+
+
 def evaluation_row_values(
     result: EvaluationResult,
     *,
@@ -601,47 +656,45 @@ def evaluation_row_values(
     observation row id then), with which a later run can tell that re-evaluating would give the
     same answer (see `evaluate_claims`).
     """
-    data = result.to_dict()
-    metric, projection = result.metric, result.projection
-    return {
-        "claim_id": claim_id,
-        "claim_version": claim_version,
-        "evaluated_at": result.evaluated_at,
-        "as_of": result.as_of or result.evaluated_at,
-        "state": result.state.value,
-        "trend": result.trend.value if result.trend else None,
-        "reason": result.reason,
-        "metric_value": metric.value if metric else None,
-        "metric_unit": metric.unit if metric else None,
-        "metric_period": metric.period[:20] if metric else None,
-        "threshold": result.threshold,
-        "comparator": result.comparator,
-        "margin": result.margin,
-        "progress": result.progress,
-        "projection_value": projection.value if projection else None,
-        "projection_low": projection.low if projection else None,
-        "projection_high": projection.high if projection else None,
-        "projection_at": projection.at if projection else None,
-        "projection_model": projection.model if projection else None,
-        "required_growth": result.required_growth,
-        "observed_growth": result.observed_growth,
-        "data_expected_on": result.data_expected_on,
-        "fingerprint": fingerprint_of(data),
-        "details": {
-            "criteria": data["criteria"],
-            "outcome": data["outcome"],
-            "provisional": data["provisional"],
-            "final_after": data["final_after"],
-            "projection_n_points": projection.n_points if projection else None,
-            "projection_residual_sd": projection.residual_sd if projection else None,
-            "replay": result.replay,
-            "inputs_key": inputs_key,
-            "stable_until": data["stable_until"],
-            "data_watermark": data_watermark,
-        },
-        "evidence": data["evidence"],
-        "evaluator_version": result.evaluator_version,
-    }
+    values, details, ser = _row_parts(
+        result,
+        claim_id=claim_id,
+        claim_version=claim_version,
+        inputs_key=inputs_key,
+        data_watermark=data_watermark,
+    )
+    values["details"] = {"criteria": ser.data["criteria"], **details}
+    values["evidence"] = ser.data["evidence"]
+    return values
+
+
+class _JsonText(str):
+    """Already-encoded JSON for a JSON column (written as is by `_executemany`)."""
+
+    __slots__ = ()
+
+
+def _stored_row(
+    result: EvaluationResult,
+    *,
+    claim_id: int,
+    claim_version: int,
+    inputs_key: str,
+    data_watermark: int,
+) -> dict[str, Any]:
+    """`evaluation_row_values` with `details` and `evidence` as JSON text (the criteria, most
+    of a row, encoded once for both the fingerprint and the stored details)."""
+    values, details, ser = _row_parts(
+        result,
+        claim_id=claim_id,
+        claim_version=claim_version,
+        inputs_key=inputs_key,
+        data_watermark=data_watermark,
+    )
+    rest = json.dumps(details, separators=(",", ":"))
+    values["details"] = _JsonText(f'{{"criteria":{ser.criteria_json},{rest[1:]}')
+    values["evidence"] = _JsonText(ser.evidence_json)
+    return values
 
 
 def evaluate_claims(
@@ -711,7 +764,7 @@ def evaluate_claims(
     for item in inputs:
         result = evaluate_inputs(item, now=now, memo=memo)
         results.append(result)
-        values = evaluation_row_values(
+        values = _stored_row(
             result,
             claim_id=item.claim_id,
             claim_version=item.claim_version,
@@ -830,29 +883,98 @@ def _still_valid(previous: _Previous, inputs_key: str, today: dt.date) -> bool:
     return previous.stable_until is None or today < previous.stable_until
 
 
+def _bind(column: sa.Column[Any], name: str, dialect: sa.Dialect) -> Any:
+    """A bound parameter for `column`; JSON columns take the JSON text (cast where needed)."""
+    if isinstance(column.type, sa.JSON):
+        param = sa.bindparam(name, type_=sa.Text())
+        return param if dialect.name == "sqlite" else sa.cast(param, column.type)
+    return sa.bindparam(name, type_=column.type)
+
+
+def _executemany(
+    session: Session,
+    stmt: Any,
+    rows: Sequence[Mapping[str, Any]],
+    json_names: frozenset[str] = frozenset(),
+) -> None:
+    """Run `stmt` (its parameters named as the keys of `rows`) as ONE driver-level executemany.
+
+    SQLAlchemy's own executemany converts every value of every row through Python-level type
+    processing, which costs more than SQLite's insert itself; here each column's converter is
+    applied once per distinct value (a run writes one `now`, few dates), and the values of
+    `json_names` are encoded once (`_JsonText` as given, anything else with the dialect's
+    serializer, as SQLAlchemy would).
+    """
+    connection = session.connection()
+    dialect = connection.dialect
+    compiled = stmt.compile(dialect=dialect)
+    names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    serializer = getattr(dialect, "_json_serializer", None) or json.dumps
+    converters = [
+        None
+        if name in json_names
+        else compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+        for name in names
+    ]
+    caches: list[dict[Any, Any]] = [{} for _ in names]
+
+    def convert(index: int, value: Any) -> Any:
+        if names[index] in json_names:
+            return value if type(value) is _JsonText else serializer(value)
+        conv = converters[index]
+        if conv is None or value is None:
+            return value
+        cache = caches[index]
+        try:
+            return cache[value]
+        except KeyError:
+            out = cache[value] = conv(value)
+            return out
+        except TypeError:  # unhashable
+            return conv(value)
+
+    plain = [
+        conv is None and name not in json_names
+        for name, conv in zip(names, converters, strict=True)
+    ]
+    params: list[Any] = []
+    for row in rows:
+        converted = [
+            row[name] if plain[i] else convert(i, row[name]) for i, name in enumerate(names)
+        ]
+        params.append(
+            tuple(converted) if compiled.positional else dict(zip(names, converted, strict=True))
+        )
+    connection.exec_driver_sql(str(compiled), params)
+
+
 def _insert_rows(
     session: Session, table: Any, rows: list[dict[str, Any]], *, now: dt.datetime, time_column: str
 ) -> list[int]:
     """Insert rows (one per claim, all stamped `now`) as one executemany; return their ids in order.
 
-    The ids are read back with one SELECT (per claim, the newest row stamped `now`) rather than
-    with INSERT … RETURNING, which the SQLite driver runs one row at a time.
+    The ids are read back with one SELECT (per claim, the newest row stamped `now` above the
+    largest id before the insert) rather than with INSERT … RETURNING, which the SQLite driver
+    runs one row at a time.
     """
     if not rows:
         return []
-    session.execute(sa.insert(table), rows)
-    claim_ids = [row["claim_id"] for row in rows]
+    dialect = session.get_bind().dialect
+    before = int(session.scalar(sa.select(sa.func.max(table.c.id))) or 0)
+    names = list(rows[0])
+    stmt = sa.insert(table).values({n: _bind(table.c[n], n, dialect) for n in names})
+    json_names = frozenset(n for n in names if isinstance(table.c[n].type, sa.JSON))
+    _executemany(session, stmt, rows, json_names)
     found = session.execute(
         sa.select(table.c.claim_id, sa.func.max(table.c.id))
         .where(
-            table.c.claim_id.in_(sa.bindparam("claim_ids", expanding=True)),
+            table.c.id > before,
             table.c[time_column] == sa.bindparam("now", now, type_=table.c[time_column].type),
         )
-        .group_by(table.c.claim_id),
-        {"claim_ids": sorted(set(claim_ids))},
+        .group_by(table.c.claim_id)
     )
     newest = {row[0]: row[1] for row in found}
-    return [newest[claim_id] for claim_id in claim_ids]
+    return [newest[row["claim_id"]] for row in rows]
 
 
 _CLAIM_UPDATE_KEYS = ("status_state", "status_trend", "status_evaluation_id", "status_changed_at")
@@ -870,10 +992,10 @@ def _update_claims(session: Session, updates: list[dict[str, Any]]) -> None:
     for shape, params in by_shape.items():
         stmt = (
             sa.update(claim_t)
-            .where(claim_t.c.id == sa.bindparam("b_id"))
-            .values({k: sa.bindparam(f"b_{k}") for k in shape})
+            .where(claim_t.c.id == sa.bindparam("b_id", type_=claim_t.c.id.type))
+            .values({k: sa.bindparam(f"b_{k}", type_=claim_t.c[k].type) for k in shape})
         )
-        session.execute(stmt, params)
+        _executemany(session, stmt, params)
     changed_ids = {u["id"] for u in updates}
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Claim) and obj.id in changed_ids:
