@@ -238,3 +238,45 @@ def test_refresh_cadence_from_the_catalogue(engine, refresh):
     make_owid_indicator(engine, "CHN", refresh=refresh)
     job = {j.id: j for j in job_table(engine, None, now=utcnow())}[f"refresh:{owid_key('CHN')}"]
     assert job.interval == parse_refresh(refresh)
+
+
+def test_tracker_scheduler_command_runs_alone_and_stops_cleanly(settings, engine, tmp_path):
+    """`tracker scheduler` in its own process: takes the lease, stops on SIGTERM, releases it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "TRACKER_DATABASE_URL": settings.database_url,
+        "TRACKER_DATA_DIR": str(tmp_path / "data"),
+        "TRACKER_OWID_BASE_URL": "http://127.0.0.1:9/grapher",  # never the live network
+        "PYTHONFAULTHANDLER": "1",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "scheduler"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert wait_for(lambda: scheduler_status(engine)["active"], timeout=30)
+        holder = scheduler_status(engine)["holder"]
+        assert holder and str(process.pid) in holder
+        time.sleep(1.5)  # the command notices the lease within a second and says so
+        process.send_signal(signal.SIGTERM)
+        try:
+            output, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # dump every thread's stack (PYTHONFAULTHANDLER)
+            os.kill(process.pid, signal.SIGABRT)
+            output, _ = process.communicate(timeout=10)
+            raise AssertionError(output) from None
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    assert "holds the scheduler lease" in output and "scheduler stopped" in output
+    assert scheduler_status(engine)["holder"] is None

@@ -350,6 +350,7 @@ class TrackerScheduler:
         self._scheduler: BackgroundScheduler | None = None
         self._job_ids: set[str] = set()
         self._lock = threading.Lock()
+        self._stopping = False
         self.active = False
 
     @property
@@ -362,6 +363,7 @@ class TrackerScheduler:
         return self._http
 
     def start(self) -> None:
+        self._stopping = False
         scheduler = BackgroundScheduler(
             timezone=dt.UTC,
             executors={"default": ThreadPoolExecutor(2)},
@@ -384,6 +386,8 @@ class TrackerScheduler:
     def tick(self) -> None:
         """Heartbeat: keep or take the lease, and keep the installed jobs equal to the table."""
         with self._lock:
+            if self._stopping:
+                return
             now = utcnow()
             try:
                 if self.active:
@@ -441,6 +445,11 @@ class TrackerScheduler:
         ]
 
     def stop(self) -> None:
+        # Let a running heartbeat finish and start no other: APScheduler's shutdown(wait=True)
+        # holds its job-store lock while waiting for running jobs, and a heartbeat adding a job
+        # at that moment would wait for that lock forever.
+        with self._lock:
+            self._stopping = True
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
