@@ -538,3 +538,42 @@ def test_fred_vintages_end_to_end_become_history(engine, settings):
         run = s.get(FetchRun, first.fetch_run_id)
         assert run is not None and run.url is not None
         assert FRED_KEY not in run.url and "api_key=REDACTED" in run.url
+
+
+def test_malformed_json_is_recorded_and_changes_nothing(engine, settings):
+    """A JSON source (World Bank) answering garbage halfway through a document."""
+    from tracker.sources.http import HttpFetcher
+
+    good = json.dumps(
+        [
+            {"page": 1, "pages": 1, "per_page": 50, "total": 2},
+            [
+                {"countryiso3code": "CHN", "date": "2024", "value": 1408975000},
+                {"countryiso3code": "CHN", "date": "2023", "value": 1410710000},
+            ],
+        ]
+    ).encode()
+    bodies = [good, good[: len(good) // 2]]  # the second answer is cut off
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=bodies[0], headers={"content-type": "application/json"})
+
+    http = HttpFetcher(httpx.Client(transport=httpx.MockTransport(handler)), settings)
+    ind = make_indicator(
+        engine,
+        "worldbank.population.chn",
+        source="worldbank",
+        unit="persons",
+        params={"indicator": "SP.POP.TOTL", "country": "CHN"},
+    )
+    first = ingest_indicator(engine, http, "worldbank.population.chn", trigger="test", now=T0)
+    assert first.ok and first.rows_new == 2, first.error
+    before = observation_snapshot(engine)
+    bodies.pop(0)
+    failed = ingest_indicator(
+        engine, http, "worldbank.population.chn", trigger="test", now=T0 + DAY
+    )
+    assert failed.status == "error" and failed.error_kind == "parse"
+    assert failed.error is not None and "malformed JSON" in failed.error
+    assert observation_snapshot(engine) == before
+    assert current_values(engine, ind) == {"2023": 1410710000, "2024": 1408975000}
