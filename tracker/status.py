@@ -444,19 +444,22 @@ def _load_points(
     if not indicators:
         return {}
     obs = Observation.__table__.c  # type: ignore[attr-defined]
+    ind = Indicator.__table__.c  # type: ignore[attr-defined]
     # max(period) rather than max(period_start): ISO period strings sort in time order, and
-    # (indicator_id, period) is indexed (partially, on the current rows)
+    # (indicator_id, period) is indexed (partially, on the current rows). One correlated
+    # subquery per indicator: an index seek each, where a GROUP BY would read every row.
+    latest_period = (
+        sa.select(sa.func.max(obs.period))
+        .where(obs.indicator_id == ind.id, known_as_of_clause(as_of))
+        .scalar_subquery()
+    )
     latest = {
         row[0]: row[1]
         for row in session.execute(
-            sa.select(obs.indicator_id, sa.func.max(obs.period))
-            .where(
-                obs.indicator_id.in_(sa.bindparam("ids", expanding=True)),
-                known_as_of_clause(as_of),
-            )
-            .group_by(obs.indicator_id),
+            sa.select(ind.id, latest_period).where(ind.id.in_(sa.bindparam("ids", expanding=True))),
             {"ids": [row["id"] for row in indicators]},
         )
+        if row[1] is not None
     }
     since: dict[str, dt.date] = {}
     for specs, _ in parsed.values():
@@ -495,22 +498,58 @@ def _load_points(
             obs.id,
             obs.indicator_id,
             obs.period,
-            obs.period_start,
+            sa.type_coerce(obs.period_start, _Raw()),
             obs.value,
-            obs.known_from,
+            sa.type_coerce(obs.known_from, _Raw()),
             obs.fetch_run_id,
         )
         .where(sa.or_(*clauses), known_as_of_clause(as_of))
         .order_by(obs.indicator_id, obs.period)
     )
     result: dict[int, list[SeriesPoint]] = defaultdict(list)
-    for row in session.execute(stmt, params):
-        result[row.indicator_id].append(
-            SeriesPoint(
-                row.period, row.period_start, row.value, row.id, row.fetch_run_id, row.known_from
-            )
+    # a run reads few distinct dates and vintages: convert each once, not once per row
+    starts: dict[Any, dt.date] = {}
+    vintages: dict[Any, dt.datetime] = {}
+    for obs_id, indicator_id, period, start, value, known_from, fetch_run_id in session.execute(
+        stmt, params
+    ):
+        begins = starts.get(start)
+        if begins is None:
+            begins = starts[start] = _as_date(start)
+        vintage = vintages.get(known_from)
+        if vintage is None:
+            vintage = vintages[known_from] = _as_utc(known_from)
+        result[indicator_id].append(
+            SeriesPoint(period, begins, value, obs_id, fetch_run_id, vintage)
         )
     return {k: tuple(v) for k, v in result.items()}
+
+
+class _Raw(sa.types.TypeDecorator[Any]):
+    """A column read as the driver returns it (no per-row conversion; see `_load_points`)."""
+
+    impl = sa.String()
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
+
+
+def _as_date(raw: Any) -> dt.date:
+    """A DATE as the driver returned it (SQLite: ISO text) to a date."""
+    if isinstance(raw, dt.datetime):
+        return raw.date()
+    if isinstance(raw, dt.date):
+        return raw
+    return dt.date.fromisoformat(str(raw)[:10])
+
+
+def _as_utc(raw: Any) -> dt.datetime:
+    """A timestamp as the driver returned it to an aware UTC datetime (as `UTCDateTime` reads)."""
+    value = raw if isinstance(raw, dt.datetime) else dt.datetime.fromisoformat(str(raw))
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
 
 
 # --- evaluating ---
