@@ -222,7 +222,9 @@ def criterion_unit(criterion: MeasuredCriterion, units: Mapping[str, str]) -> st
                 f"{expression_unit(criterion.series, units)}"
             )
     if criterion.unit is not None and criterion.unit != unit:
-        raise UnitError(f"threshold unit {criterion.unit!r} does not match the series unit {unit!r}")
+        raise UnitError(
+            f"threshold unit {criterion.unit!r} does not match the series unit {unit!r}"
+        )
     return unit
 
 

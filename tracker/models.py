@@ -408,7 +408,7 @@ class ApiToken(SQLModel, table=True):
 
 
 class SchedulerLease(SQLModel, table=True):
-    """Which process runs the scheduler (SQLite lock row; PostgreSQL also takes an advisory lock)."""
+    """Which process runs the scheduler (a lock row; PostgreSQL also takes an advisory lock)."""
 
     name: str = Field(primary_key=True, max_length=40)
     holder: str = Field(max_length=200)
