@@ -68,7 +68,7 @@ def test_prepare_database_runs_steps_in_order_starting_with_migrate(empty_db_url
 
 @pytest.mark.timeout(180)
 def test_tracker_serve_answers_healthz_and_readyz(backend, empty_db_url, tmp_path):
-    """Start `tracker serve` as a user would and wait until both probes answer 200."""
+    """Start `tracker serve` as a user would; wait until the probes and the dashboard answer 200."""
     env = tracker_env(tmp_path)
     if backend == "postgresql":
         env["TRACKER_DATABASE_URL"] = empty_db_url
@@ -94,13 +94,16 @@ def test_tracker_serve_answers_healthz_and_readyz(backend, empty_db_url, tmp_pat
                 proc.kill()
                 proc.wait()
     assert probes["/healthz"] == {"status": "ok"}
+    assert "<html" in probes["/"].lower()  # the dashboard renders
     assert probes["/readyz"]["status"] == "ready"
     migrations = probes["/readyz"]["checks"]["migrations"]
     assert migrations["ok"] is True and migrations["current"] == migrations["head"]
     if backend == "sqlite":
         assert (tmp_path / "data" / "tracker.db").is_file()
-    assert f"http://127.0.0.1:{port}/" in log.read_text()
-    assert "Traceback" not in log.read_text()
+    output = log.read_text()
+    assert output.startswith("database "), output  # the first start-up step: migrate
+    assert f"http://127.0.0.1:{port}/" in output
+    assert "Traceback" not in output
 
 
 def _poll_until_ready(proc, base_url, log, deadline_s):
@@ -110,7 +113,7 @@ def _poll_until_ready(proc, base_url, log, deadline_s):
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"tracker serve exited with {proc.returncode}:\n{log.read_text()}")
-            for path in ("/healthz", "/readyz"):
+            for path in ("/healthz", "/readyz", "/"):
                 if path in answers:
                     continue
                 try:
@@ -118,8 +121,9 @@ def _poll_until_ready(proc, base_url, log, deadline_s):
                 except httpx.TransportError:
                     break  # not listening yet
                 if response.status_code == 200:
-                    answers[path] = response.json()
-            if len(answers) == 2:
+                    is_json = response.headers["content-type"].startswith("application/json")
+                    answers[path] = response.json() if is_json else response.text
+            if len(answers) == 3:
                 return answers
             time.sleep(0.3)
-    pytest.fail(f"no 200 from /healthz and /readyz within {deadline_s}s:\n{log.read_text()}")
+    pytest.fail(f"no 200 from /healthz, /readyz and / within {deadline_s}s:\n{log.read_text()}")
