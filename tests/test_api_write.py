@@ -463,6 +463,9 @@ def test_as_of_replay_through_the_api(client: TestClient, seeded: Engine) -> Non
     assert past["status"]["metric"]["period"] == "2024"
     assert past["status"]["metric"]["value"] == pytest.approx(10070 / 4378, abs=1e-6)
     assert now["status"]["replay"] is False
+    assert now["status"]["state"] is None  # applied straight from a file, not evaluated yet
+    # a replay details each criterion like a stored evaluation does
+    assert [c["key"] for c in past["status"]["details"]["criteria"]] == ["ratio-2035"]
     future = client.get("/api/v1/claims/china-power-4x-us-2035?as_of=2999-01-01")
     assert future.status_code == 422
     assert client.get("/api/v1/claims/nope?as_of=2026-02-01").status_code == 404

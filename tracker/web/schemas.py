@@ -172,12 +172,8 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
     """A Status from a tracker.evaluation.EvaluationResult (metric/projection as objects)."""
     metric = getattr(result, "metric", None)
     projection = getattr(result, "projection", None)
-    context = [
-        {"key": c.key, "reason": c.reason, "metric": _plain(c.metric)}
-        for c in getattr(result, "criteria", ())
-        if getattr(c, "context", False)
-    ]
-    details: dict[str, Any] = {"context_signals": context} if context else {}
+    # the same shape as a stored evaluation's details: one entry per criterion (context included)
+    details: dict[str, Any] = {"criteria": result.to_dict().get("criteria", [])}
     if getattr(result, "outcome", None) is not None:
         details["outcome"] = str(result.outcome)
         details["provisional"] = result.provisional
@@ -209,12 +205,6 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
         replay=replay,
         details=details,
     )
-
-
-def _plain(value: Any) -> Any:
-    if value is None:
-        return None
-    return {k: getattr(value, k) for k in ("value", "unit", "period") if hasattr(value, k)}
 
 
 # --- parties ---
