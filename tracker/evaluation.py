@@ -355,11 +355,17 @@ def _projection_dict(p: Projection | None) -> dict[str, Any] | None:
     }
 
 
+def _ids(values: Any) -> Any:
+    if type(values) is tuple and set(map(type, values)) <= _INT_ONLY:
+        return list(values)
+    return _jsonable(values)
+
+
+_INT_ONLY = frozenset({int})
+
+
 def _evidence_dict(e: Evidence) -> dict[str, Any]:
-    return {
-        "observation_ids": _jsonable(e.observation_ids),
-        "fetch_run_ids": _jsonable(e.fetch_run_ids),
-    }
+    return {"observation_ids": _ids(e.observation_ids), "fetch_run_ids": _ids(e.fetch_run_ids)}
 
 
 def _criterion_dict(r: CriterionResult) -> dict[str, Any]:
@@ -556,12 +562,19 @@ def _expr_key(expr: SeriesExpr) -> str:
     return "s(" + ",".join(_expr_key(e) for e in expr.sum) + ")"
 
 
+def _expr_keys(expr: SeriesExpr) -> list[str]:
+    """`expression_indicators`, with a shortcut for the common single indicator."""
+    if type(expr) is IndicatorRef:
+        return [expr.indicator]
+    return expression_indicators(expr)
+
+
 def _expr_points(
     expr: SeriesExpr, series: Mapping[str, SeriesData], memo: Memo | None = None
 ) -> list[_ExprPoint]:
     """The expression evaluated period by period (periods present in every operand), sorted."""
     if memo is not None:
-        datas = tuple(series.get(k) for k in expression_indicators(expr))
+        datas = tuple(series.get(k) for k in _expr_keys(expr))
         key = ("expr", _expr_key(expr), tuple(id(d) for d in datas))
         hit = memo.get(key)
         if hit is None:
@@ -649,11 +662,12 @@ def _in_period(point: _ExprPoint, period: str) -> bool:
 
 def _point_at(points: Sequence[_ExprPoint], period: str) -> _ExprPoint | None:
     """The value for `period`: the exact period, else the last finer point inside it."""
+    first, last = period_start(period), period_end(period)
     inside = None
     for p in points:
         if p.period == period:
             return p
-        if _in_period(p, period):
+        if first <= p.start <= last:
             inside = p
     return inside
 
@@ -690,7 +704,7 @@ def needed_since(criteria: Sequence[Criterion]) -> dict[str, dt.date]:
 
     def note(expr: SeriesExpr, period: str) -> None:
         day = period_start(period)
-        for key in expression_indicators(expr):
+        for key in _expr_keys(expr):
             if key not in since or day < since[key]:
                 since[key] = day
 
@@ -846,7 +860,10 @@ def _measured(
     }
     units = {k: s.unit for k, s in series.items()}
     try:
-        missing = [k for k in criterion_indicators(c) if k not in series]
+        if isinstance(c.threshold, RelativeThreshold):
+            missing = [k for k in criterion_indicators(c) if k not in series]
+        else:  # the same keys (a baseline is the only other series a criterion names)
+            missing = [k for k in _expr_keys(c.series) if k not in series]
         if missing:
             raise _MissingSeries(missing[0])
         unit = criterion_unit(c, units)
@@ -873,7 +890,7 @@ def _measured(
             )
     else:
         threshold = float(c.threshold)
-    frequency, lag, revision = _expr_meta(c.series, series)
+    frequency, lag, revision, model, upcoming = _series_facts(c.series, series, points, ctx.memo)
     if threshold is None:
         window = details.get("baseline_window")
         target = _target_period(c, ctx.claim)
@@ -886,7 +903,6 @@ def _measured(
             data_expected_on=_expected_on(target, lag) if target else None,
             details=details,
         )
-    model = _expr_model(c.series, series)
     if isinstance(c, ThresholdCriterion):
         result = _threshold(c, points, threshold, unit, model, lag, revision, ctx)
     elif isinstance(c, GrowthCriterion):
@@ -895,7 +911,6 @@ def _measured(
         result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx)
     fields, used_points = result
     merged = {**details, **fields.pop("details", {})}
-    upcoming = _next_release(points, frequency, lag)
     if upcoming is not None:
         merged["next_period"], merged["next_data_expected_on"] = upcoming
     return CriterionResult(
@@ -906,6 +921,28 @@ def _measured(
         details=merged,
         evidence=_evidence(used + used_points),
     )
+
+
+_Facts = tuple[str, int, int, str, tuple[str, str] | None]
+
+
+def _series_facts(
+    expr: SeriesExpr, series: Mapping[str, SeriesData], points: list[_ExprPoint], memo: Memo | None
+) -> _Facts:
+    """(frequency, lag, revision window, projection model, next release) of an expression.
+
+    With a memo, `points` is the memoised list of this expression over these SeriesData, so its
+    identity stands for them: computed once per series per run.
+    """
+    if memo is not None:
+        key = ("facts", id(points))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (points, _series_facts(expr, series, points, None))
+        return hit[1]  # type: ignore[no-any-return]
+    frequency, lag, revision = _expr_meta(expr, series)
+    model = _expr_model(expr, series)
+    return frequency, lag, revision, model, _next_release(points, frequency, lag)
 
 
 def _next_release(points: Sequence[_ExprPoint], frequency: str, lag: int) -> tuple[str, str] | None:
