@@ -8,10 +8,12 @@ period of each indicator, the observations the evaluation can use, and resolutio
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -763,6 +765,37 @@ def evaluate_claims(
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware UTC")
+    with _collector_paused():
+        return _evaluate_claims(
+            session, now=now, claim_ids=claim_ids, indicator_ids=indicator_ids, force=force
+        )
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector during one batch, then restore it.
+
+    A sweep allocates a few objects per observation and many per claim, all alive until the
+    end; the collector would walk them again and again (about a sixth of a 10,000-claim run)
+    while finding nothing to free. Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _evaluate_claims(
+    session: Session,
+    *,
+    now: dt.datetime,
+    claim_ids: Sequence[int] | None,
+    indicator_ids: Sequence[int] | None,
+    force: bool | None,
+) -> list[EvaluationResult]:
     if indicator_ids is not None:
         wanted = claims_using_indicators(session, indicator_ids)
         claim_ids = wanted if claim_ids is None else sorted(set(wanted) & set(claim_ids))
