@@ -5,16 +5,21 @@ Builds (once; reused by --db) a migrated SQLite database with N indicators × P 
 of observations and C claims: 70 % "value at 2030-12 ≥ threshold" on one indicator, 20 % the
 ratio of two indicators, 10 % "any time within 2026-01..2030-12". Then times, in one process:
 
-  baseline     one query: the latest current observation of every indicator (best of 3)
+  baseline     one query: the latest current observation of every indicator, as a GROUP BY
+               pass over the current rows (best of 3)
   first        evaluate_claims(all) on a fresh status table: evaluates every claim and appends
-               C evaluations (the cold start: every claim fitted, serialised and stored)
+               C evaluations (the cold start: every claim fitted, serialised and stored; best
+               of --repeat runs, the status tables reset before each)
   steady       evaluate_claims(all) a day later with nothing changed: the daily sweep, which
                proves each claim unchanged (inputs key, observation row-id watermark,
                stable_until) without reading observations, and writes nothing
   revised      the sweep again after a new vintage of 10 indicators' latest values: only the
                claims reading them are re-evaluated
 
-and prints both against the baseline (target: at most 3x).
+THE ratio against the target (issue 5: at most 3x) is first/baseline; the others are printed
+too. For reference it also times the same latest-observation rows fetched by one index seek
+per indicator (a correlated max(period)), which SQLite answers far faster than the GROUP BY:
+the ratio depends on which formulation the baseline uses, so both are shown.
 
     .venv/bin/python bench/bench_evaluate.py [--claims 10000] [--indicators 1000] [--periods 1000]
 """
@@ -204,12 +209,24 @@ LATEST_SQL = sa.text(
 )
 
 
-def baseline(engine: sa.Engine) -> tuple[float, int]:
+LATEST_BY_SEEK_SQL = sa.text(
+    """
+    SELECT o.indicator_id, o.period, o.value
+    FROM indicator AS i
+    JOIN observation AS o ON o.indicator_id = i.id AND o.known_until IS NULL AND o.period = (
+        SELECT max(period) FROM observation
+        WHERE indicator_id = i.id AND known_until IS NULL
+    )
+    """
+)
+
+
+def baseline(engine: sa.Engine, sql: sa.TextClause = LATEST_SQL) -> tuple[float, int]:
     best, rows = float("inf"), 0
     for _ in range(3):
         with engine.connect() as conn:
             started = time.perf_counter()
-            rows = len(conn.execute(LATEST_SQL).all())
+            rows = len(conn.execute(sql).all())
             best = min(best, time.perf_counter() - started)
     return best, rows
 
@@ -259,6 +276,7 @@ def main() -> None:
     parser.add_argument("--indicators", type=int, default=1_000)
     parser.add_argument("--periods", type=int, default=1_000)
     parser.add_argument("--db", type=Path, default=None, help="Reuse or create this SQLite file.")
+    parser.add_argument("--repeat", type=int, default=3, help="First runs to time (best kept).")
     args = parser.parse_args()
 
     path = args.db or Path(tempfile.mkdtemp(prefix="tracker-bench-")) / "evaluate.db"
@@ -275,9 +293,13 @@ def main() -> None:
     print(f"database: {n_claims:,} claims, {args.indicators:,} indicators, {n_obs:,} observations")
 
     base, base_rows = baseline(engine)
-    first, first_commit, evaluated, appended = timed_evaluation(
-        engine, dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
-    )
+    first, first_commit, evaluated, appended = float("inf"), 0.0, 0, 0
+    for run in range(max(1, args.repeat)):
+        if run:
+            reset_status(engine)
+        timing = timed_evaluation(engine, dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+        if timing[0] < first:
+            first, first_commit, evaluated, appended = timing
     steady, _, evaluated_again, appended_again = timed_evaluation(
         engine, dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
     )
@@ -287,9 +309,14 @@ def main() -> None:
     )
     base_after, _ = baseline(engine)
     base = min(base, base_after)
+    seek, seek_rows = baseline(engine, LATEST_BY_SEEK_SQL)
     print(
         f"latest observation of every indicator (one SQL pass): {base * 1000:8.1f} ms  "
         f"({base_rows:,} rows)"
+    )
+    print(
+        f"  for reference, the same by index seek per indicator: {seek * 1000:6.1f} ms  "
+        f"({seek_rows:,} rows)"
     )
     print(
         f"evaluate_claims, first run (appends):   {first * 1000:8.1f} ms  "
@@ -304,9 +331,14 @@ def main() -> None:
         f"evaluate_claims, 10 indicators revised: {incremental * 1000:8.1f} ms  "
         f"({evaluated_inc:,} claims re-evaluated, {appended_inc:,} appended)"
     )
-    print(f"ratio first/baseline:  {first / base:5.2f}x")
-    print(f"ratio steady/baseline: {steady / base:5.2f}x   (target: at most 3x)")
-    print(f"ratio after revisions/baseline: {incremental / base:5.2f}x")
+    verdict = "met" if first / base <= 3 else "NOT met"
+    print(
+        f"RATIO first run / baseline: {first / base:6.2f}x   "
+        f"(issue 5 target: at most 3x: {verdict})"
+    )
+    print(f"  steady sweep / baseline:      {steady / base:6.2f}x")
+    print(f"  after revisions / baseline:   {incremental / base:6.2f}x")
+    print(f"  first run / seek baseline:    {first / seek:6.2f}x")
     engine.dispose()
 
 

@@ -173,19 +173,18 @@ def _spec_indicator_keys(spec: Any) -> list[str]:
     """Indicator keys named anywhere in a raw criterion spec (series and baseline series)."""
     found: list[str] = []
 
-    def walk(node: Any) -> None:
-        kind = type(node)
-        if kind is dict:
-            key = node.get("indicator")
-            if type(key) is str and key not in found:
-                found.append(key)
-            for value in node.values():
-                walk(value)
-        elif kind is list or kind is tuple:
-            for value in node:
-                walk(value)
+    def walk(values: Iterable[Any]) -> None:  # only containers are visited
+        for node in values:
+            kind = type(node)
+            if kind is dict:
+                key = node.get("indicator")
+                if type(key) is str and key not in found:
+                    found.append(key)
+                walk(node.values())
+            elif kind is list or kind is tuple:
+                walk(node)
 
-    walk(spec)
+    walk((spec,))
     return found
 
 
