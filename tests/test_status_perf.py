@@ -1,0 +1,319 @@
+"""The fast paths of a full evaluation give exactly the plain answers (SQLite and PostgreSQL).
+
+Serialisation written out per dataclass against the generic `_jsonable`; fingerprints against
+the original recipe (sha256 of sorted, compact JSON); stored rows against
+`evaluation_row_values`; the latest-period index seek against replays; a fixed number of
+statements for a first run; the garbage collector left as found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import json
+import math
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from test_status_factories import (
+    CHINA_CRITERIA,
+    at,
+    china_claim,
+    count_statements,
+    make_claim,
+    make_indicator,
+    observe,
+    owid_generation,
+)
+
+from tracker.criteria import Criterion as CriterionSpec
+from tracker.evaluation import (
+    ClaimFacts,
+    CriterionResult,
+    EvaluationResult,
+    Evidence,
+    Metric,
+    Projection,
+    SeriesData,
+    SeriesPoint,
+    _jsonable,
+    evaluate,
+    lookback_start,
+    serialise,
+)
+from tracker.models import Evaluation, State, Trend
+from tracker.sources.base import period_start
+from tracker.status import evaluate_claims, evaluation_row_values, load_claim_inputs
+
+CRITERION: TypeAdapter[Any] = TypeAdapter(CriterionSpec)
+NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
+
+
+def _reference_fingerprint(result: EvaluationResult) -> str:
+    """The fingerprint as first defined: sha256 of the sorted, compact JSON of `_jsonable`."""
+    data = _jsonable(result)
+    content = {k: v for k, v in data.items() if k not in ("evaluated_at", "stable_until")}
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _series(key: str, values: dict[str, float], unit: str = "TWh") -> SeriesData:
+    points = tuple(
+        SeriesPoint(p, period_start(p), v, 100 + i, 7, at("2026-03-01"))
+        for i, (p, v) in enumerate(sorted(values.items()))
+    )
+    return SeriesData(key, unit, "annual", 180, 365, points)
+
+
+def _diverse_results() -> list[EvaluationResult]:
+    gen = owid_generation()
+    data = {
+        "chn": _series("chn", {k: v for k, v in gen["CHN"].items() if k <= "2025"}),
+        "usa": _series("usa", {k: v for k, v in gen["USA"].items() if k <= "2025"}),
+        "tiny": _series("tiny", {"2024": 1.0, "2025": 2.0}),
+    }
+    specs: list[dict[str, Any]] = [
+        *CHINA_CRITERIA,
+        {
+            "key": "hit",
+            "type": "threshold",
+            "series": {"indicator": "chn"},
+            "threshold": 9000.0,
+            "mode": "any_time_within",
+            "window": {"start": "2020", "end": "2030"},
+        },
+        {
+            "key": "growth",
+            "type": "growth",
+            "series": {"indicator": "usa"},
+            "measure": "cagr",
+            "comparator": ">=",
+            "threshold": 0.02,
+            "window": {"start": "2015", "end": "2030"},
+        },
+        {
+            "key": "mean",
+            "type": "aggregate",
+            "series": {"indicator": "chn"},
+            "function": "mean",
+            "threshold": 9500.0,
+            "window": {"start": "2024", "end": "2027"},
+        },
+        {
+            "key": "few",
+            "type": "threshold",
+            "series": {"indicator": "tiny"},
+            "threshold": 5.0,
+            "period": "2030",
+        },
+        {
+            "key": "gone",
+            "type": "threshold",
+            "series": {"indicator": "nope"},
+            "threshold": 1.0,
+            "period": "2030",
+        },
+        {"key": "judge", "type": "judged", "rubric": "a reviewer reads the news"},
+        {"key": "ctx", "type": "signal", "series": {"indicator": "usa"}, "note": "US output"},
+    ]
+    facts = ClaimFacts("diverse", deadline=dt.date(2030, 12, 31))
+    results = []
+    for spec in specs:
+        criterion = CRITERION.validate_python(spec)
+        for now in (NOW, at("2032-01-01")):
+            results.append(evaluate(facts, [criterion], data, now=now))
+    several = [CRITERION.validate_python(s) for s in specs[:4]]
+    results.append(evaluate(facts, several, data, now=NOW, as_of=at("2026-04-01")))
+    return results
+
+
+def _odd_result() -> EvaluationResult:
+    """Values the typed fields do not promise: non-finite floats, enums, non-int ids."""
+    criterion = CriterionResult(
+        key="k",
+        type="threshold",
+        role="resolves",
+        context=False,
+        reason="odd – non-ASCII",
+        trend=Trend.on_track,
+        metric=Metric(math.inf, "TWh", "2025"),
+        margin=math.nan,
+        projection=Projection(1.0, -math.inf, 2.0, "2030", "linear", 3, 0.5),
+        details={"nested": (1, 2.5, math.nan), State.open: dt.date(2026, 1, 1)},
+        evidence=Evidence((3, 1), ("x",)),  # type: ignore[arg-type]
+    )
+    return EvaluationResult(
+        slug="odd",
+        state=State.open,
+        trend=None,
+        reason="r",
+        metric=None,
+        threshold=math.inf,
+        comparator=">=",
+        margin=None,
+        progress=1,  # an int where a float is expected
+        projection=None,
+        required_growth=None,
+        observed_growth=None,
+        data_expected_on=None,
+        outcome=None,
+        provisional=None,
+        final_after=None,
+        criteria=(criterion,),
+        evidence=Evidence((1, 2, 3), ()),
+        evaluated_at=NOW,
+        as_of=None,
+        replay=False,
+        stable_until=dt.date(2027, 1, 1),
+    )
+
+
+def test_serialisation_equals_the_generic_one_and_fingerprints_are_unchanged() -> None:
+    results = [*_diverse_results(), _odd_result()]
+    states = {r.state for r in results}
+    assert {"open", "resolved_true", "error", "awaiting_data"} <= states, states
+    for result in results:
+        generic = _jsonable(result)
+        assert result.to_dict() == generic
+        assert json.dumps(result.to_dict()) == json.dumps(generic)  # same key order too
+        done = serialise(result)
+        assert done.data == generic
+        assert done.fingerprint == result.fingerprint() == _reference_fingerprint(result)
+        assert json.loads(done.criteria_json) == generic["criteria"]
+        assert json.loads(done.evidence_json) == generic["evidence"]
+
+
+def _claims(session: Session, n: int, offset: int = 0) -> None:
+    """n claims of three shapes (level, ratio, any time within) on annual indicators."""
+    for i in range(offset, offset + n):
+        ind = make_indicator(session, f"perf.{i}")
+        observe(session, ind, {str(y): 100.0 + i + 4 * (y - 2012) for y in range(2012, 2026)}, NOW)
+    for i in range(offset, offset + n):
+        other = offset + (i + 1 - offset) % n
+        spec: dict[str, Any]
+        if i % 3 == 0:
+            spec = {"series": {"indicator": f"perf.{i}"}, "threshold": 150.0, "period": "2030"}
+        elif i % 3 == 1:
+            spec = {
+                "series": {"ratio": [{"indicator": f"perf.{i}"}, {"indicator": f"perf.{other}"}]},
+                "threshold": 1.0,
+                "unit": "1",
+                "period": "2030",
+            }
+        else:
+            spec = {
+                "series": {"indicator": f"perf.{i}"},
+                "threshold": 130.0 + i,
+                "mode": "any_time_within",
+                "window": {"start": "2020", "end": "2030"},
+            }
+        make_claim(
+            session,
+            f"perf-{i}",
+            [{"key": "k", "type": "threshold", **spec}],
+            deadline=dt.date(2030, 12, 31),
+        )
+
+
+def test_stored_rows_are_the_row_values_of_the_results(engine: Engine) -> None:
+    with Session(engine) as session:
+        china_claim(session)
+        _claims(session, 6)
+        session.commit()
+        results = evaluate_claims(session, now=NOW)
+        session.commit()
+        rows = {
+            row.claim_id: row
+            for row in session.exec(select(Evaluation).order_by(col(Evaluation.id))).all()
+        }
+        inputs = {i.facts.slug: i for i in load_claim_inputs(session)}
+        assert len(rows) == len(results) == 7
+        for result in results:
+            item = inputs[result.slug]
+            row = rows[item.claim_id]
+            assert isinstance(row.details, dict) and isinstance(row.evidence, dict)
+            expected = evaluation_row_values(
+                result,
+                claim_id=item.claim_id,
+                claim_version=item.claim_version,
+                inputs_key=row.details["inputs_key"],
+                data_watermark=row.details["data_watermark"],
+            )
+            stored = {key: getattr(row, key) for key in expected}
+            assert stored == expected
+            assert row.fingerprint == result.fingerprint() == _reference_fingerprint(result)
+            assert item.status_evaluation_id == row.id
+            assert item.status_state == result.state.value
+
+
+def test_a_first_run_takes_a_fixed_number_of_statements(engine: Engine) -> None:
+    counts = []
+    with Session(engine) as session:
+        _claims(session, 3)
+        session.commit()
+        with count_statements(engine) as statements:
+            assert len(evaluate_claims(session, now=NOW)) == 3
+        counts.append(len(statements))
+        session.rollback()
+        _claims(session, 30, offset=3)
+        session.commit()
+        with count_statements(engine) as statements:
+            assert len(evaluate_claims(session, now=NOW)) == 33
+        counts.append(len(statements))
+        # the watermark, rows inserted since it, latest periods (seek), the usable rows
+        reads = [s for s in statements if "FROM observation" in s]
+        assert len(reads) == 4, reads
+    assert counts[0] == counts[1], counts
+
+
+def test_latest_period_seek_follows_as_of(engine: Engine) -> None:
+    """The fit window starts from the latest period known THEN, not the latest period now."""
+    with Session(engine) as session:
+        ind = make_indicator(session, "long.annual")  # annual: 15 years of lookback
+        observe(
+            session, ind, {str(y): 10.0 + y - 1970 for y in range(1970, 2011)}, at("2011-03-01")
+        )
+        observe(
+            session, ind, {str(y): 10.0 + y - 1970 for y in range(2011, 2026)}, at("2026-03-01")
+        )
+        make_claim(
+            session,
+            "long",
+            [
+                {
+                    "key": "k",
+                    "type": "threshold",
+                    "series": {"indicator": "long.annual"},
+                    "threshold": 99.0,
+                    "period": "2030",
+                }
+            ],
+            deadline=dt.date(2030, 12, 31),
+        )
+        session.commit()
+        then = load_claim_inputs(session, as_of=at("2015-01-01"))[0].series["long.annual"]
+        now = load_claim_inputs(session)[0].series["long.annual"]
+    for loaded, latest in ((then, "2010"), (now, "2025")):
+        bound = lookback_start(period_start(latest), "annual")
+        assert bound is not None
+        expected = [str(y) for y in range(1970, int(latest) + 1) if period_start(str(y)) >= bound]
+        assert [p.period for p in loaded.points] == expected
+        assert 10 <= len(expected) <= 16
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_garbage_collector_is_left_as_found(engine: Engine, enabled: bool) -> None:
+    with Session(engine) as session:
+        _claims(session, 2)
+        session.commit()
+        was = gc.isenabled()
+        try:
+            gc.enable() if enabled else gc.disable()
+            evaluate_claims(session, now=NOW)
+            assert gc.isenabled() is enabled
+        finally:
+            gc.enable() if was else gc.disable()
