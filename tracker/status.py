@@ -35,6 +35,7 @@ from tracker.evaluation import (
     Serialised,
     SeriesData,
     SeriesPoint,
+    canonical_json,
     evaluate,
     lookback_start,
     needed_since,
@@ -731,7 +732,7 @@ def _stored_row(
         inputs_key=inputs_key,
         data_watermark=data_watermark,
     )
-    rest = json.dumps(details, separators=(",", ":"))
+    rest = canonical_json(details)
     values["details"] = _JsonText(f'{{"criteria":{ser.criteria_json},{rest[1:]}')
     values["evidence"] = _JsonText(ser.evidence_json)
     return values
