@@ -347,9 +347,11 @@ def _parse_all(
 def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[ClaimInputs]:
     """Parse the criteria of `claims`, read the observations they can use, assemble inputs."""
     parsed = _parse_all(meta, (c["id"] for c in claims))
-    wanted_keys = {
-        k for specs, _ in parsed.values() for c in specs for k in criterion_indicators(c)
+    reads = {  # claim id -> the indicator keys its criteria read, in order, once each
+        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_indicators(c)))
+        for claim_id, (specs, _) in parsed.items()
     }
+    wanted_keys = {k for keys in reads.values() for k in keys}
     indicators = [meta.indicators[k] for k in sorted(wanted_keys) if k in meta.indicators]
     points = _load_points(session, indicators, parsed, meta.as_of)
     shared = {  # one SeriesData per indicator, shared by every claim that reads it
@@ -383,9 +385,7 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
         if revision is not None and revision["version"] != version:
             facts = _facts_from_revision(facts, revision)
             version = revision["version"]
-        series = {
-            key: shared[key] for c in specs for key in criterion_indicators(c) if key in shared
-        }
+        series = {key: shared[key] for key in reads[claim["id"]] if key in shared}
         inputs.append(
             ClaimInputs(
                 claim_id=claim["id"],
