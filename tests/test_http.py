@@ -398,3 +398,25 @@ def test_http_error_message_quotes_the_upstream_error_briefly():
     assert "HTTP 400" in message and "The series does not exist." in message
     assert "\n" not in message and len(message) < 400
     assert KEY not in message
+
+
+def test_a_large_body_is_held_once_not_copied_at_the_end():
+    """Reading a streamed body allocates about one body's worth, not two (no final copy)."""
+    import tracemalloc
+
+    size = 16 * 1024 * 1024
+    chunk = b"z" * 65536
+
+    def stream():
+        for _ in range(size // len(chunk)):
+            yield chunk
+
+    fetcher, _, _ = make_fetcher(lambda r: httpx.Response(200, content=stream()))
+    tracemalloc.start()
+    try:
+        body = fetcher.get(URL).body
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(body) == size and body[:3] == b"zzz" and isinstance(body, bytes)
+    assert peak < 1.5 * size, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.0f} MiB body"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import io
 import math
 import random
 import re
@@ -312,10 +313,12 @@ class HttpFetcher:
                 ],
                 http_status=response.status_code,
             )
-        chunks = bytearray()
+        # BytesIO grows one buffer in place and getvalue() hands that buffer over as bytes
+        # without copying it (bytes(bytearray) would briefly hold the whole body twice).
+        buffer = io.BytesIO()
         for chunk in response.iter_bytes():
-            chunks.extend(chunk)
-            if len(chunks) > limit:
+            buffer.write(chunk)
+            if buffer.tell() > limit:
                 raise SourceError(
                     too_large,
                     kind="too_large",
@@ -325,7 +328,7 @@ class HttpFetcher:
                     ],
                     http_status=response.status_code,
                 )
-        return bytes(chunks)
+        return buffer.getvalue()
 
     def _record(
         self,
