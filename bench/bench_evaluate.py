@@ -12,9 +12,9 @@ ratio of two indicators, 10 % "any time within 2026-01..2030-12". Then times, in
                of --repeat runs, the status tables reset before each)
   steady       evaluate_claims(all) a day later with nothing changed: the daily sweep, which
                proves each claim unchanged (inputs key, observation row-id watermark,
-               stable_until) without reading observations, and writes nothing
+               stable_until) without reading observations, and writes nothing (best of --repeat)
   revised      the sweep again after a new vintage of 10 indicators' latest values: only the
-               claims reading them are re-evaluated
+               claims reading them are re-evaluated (best of --repeat days, one vintage each)
 
 THE ratio against the target (issue 5: at most 3x) is first/baseline; the others are printed
 too. For reference it also times the same latest-observation rows fetched by one index seek
@@ -32,6 +32,7 @@ import hashlib
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -253,7 +254,7 @@ def revise_latest(engine: sa.Engine, n_indicators: int, when: dt.datetime) -> No
             .where(obs.c.known_until.is_(None), obs.c.indicator_id <= n_indicators)
             .order_by(obs.c.indicator_id, obs.c.period.desc())
         ).all()
-        latest = {}
+        latest: dict[int, sa.Row[Any]] = {}
         for row in rows:
             latest.setdefault(row.indicator_id, row)
         for row in latest.values():
@@ -300,13 +301,18 @@ def main() -> None:
         timing = timed_evaluation(engine, dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
         if timing[0] < first:
             first, first_commit, evaluated, appended = timing
-    steady, _, evaluated_again, appended_again = timed_evaluation(
-        engine, dt.datetime(2026, 6, 2, tzinfo=dt.UTC)
-    )
-    revise_latest(engine, 10, dt.datetime(2026, 6, 3, tzinfo=dt.UTC))
-    incremental, _, evaluated_inc, appended_inc = timed_evaluation(
-        engine, dt.datetime(2026, 6, 3, 12, tzinfo=dt.UTC)
-    )
+    steady, evaluated_again, appended_again = float("inf"), 0, 0
+    for _ in range(max(1, args.repeat)):  # writes nothing: the same sweep each time
+        timing = timed_evaluation(engine, dt.datetime(2026, 6, 2, tzinfo=dt.UTC))
+        if timing[0] < steady:
+            steady, _, evaluated_again, appended_again = timing
+    incremental, evaluated_inc, appended_inc = float("inf"), 0, 0
+    for day in range(max(1, args.repeat)):  # a new vintage of the same 10 indicators each day
+        revised_at = dt.datetime(2026, 6, 3 + day, tzinfo=dt.UTC)
+        revise_latest(engine, 10, revised_at)
+        timing = timed_evaluation(engine, revised_at + dt.timedelta(hours=12))
+        if timing[0] < incremental:
+            incremental, _, evaluated_inc, appended_inc = timing
     base_after, _ = baseline(engine)
     base = min(base, base_after)
     seek, seek_rows = baseline(engine, LATEST_BY_SEEK_SQL)
