@@ -32,6 +32,7 @@ from tracker.models import (
     State,
     UTCDateTime,
 )
+from tracker.status import current_resolution, status_history
 
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
 SORT_KEYS: tuple[str, ...] = ("deadline", "-deadline", "slug", "-slug", "updated", "-updated")
@@ -177,11 +178,20 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
     return key, claim_id
 
 
+def _deadline_key() -> sa.ColumnElement[Any]:
+    """The deadline to sort by: undated claims sort after every dated one."""
+    return sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date()))
+
+
+def _like_pattern(text: str) -> str:
+    """`%text%` for LIKE ... ESCAPE '\\', with the text's own wildcards escaped."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _sort_column(sort: str) -> sa.ColumnElement[Any]:
     name = sort.lstrip("-")
     if name == "deadline":
-        # undated claims sort after every dated one
-        return sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date()))
+        return _deadline_key()
     if name == "slug":
         return sa.type_coerce(col(Claim.slug), sa.String())
     return sa.type_coerce(col(Claim.updated_at), UTCDateTime())
@@ -214,15 +224,10 @@ def _filter_clauses(filters: ClaimFilters) -> list[sa.ColumnElement[bool]]:
         clauses.append(col(Claimant.slug) == filters.claimant)
     if filters.tag:
         # tags is a JSON list; its text holds each tag as a quoted JSON string on both backends
-        needle = json.dumps(filters.tag)
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        clauses.append(sa.cast(col(Claim.tags), sa.Text()).like(f"%{escaped}%", escape="\\"))
+        pattern = _like_pattern(json.dumps(filters.tag))
+        clauses.append(sa.cast(col(Claim.tags), sa.Text()).like(pattern, escape="\\"))
     if filters.q:
-        pattern = (
-            "%"
-            + filters.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            + "%"
-        )
+        pattern = _like_pattern(filters.q.lower())
         clauses.append(
             sa.or_(
                 sa.func.lower(col(Claim.slug)).like(pattern, escape="\\"),
@@ -238,6 +243,11 @@ def _item_select() -> Any:
         .join(Claimant, col(Claimant.id) == col(Claim.claimant_id))
         .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
     )
+
+
+def _items(rows: Sequence[Any]) -> list[ClaimItem]:
+    """ClaimItems from the (claim, claimant, evaluation) rows of `_item_select`."""
+    return [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
 
 
 # --- public queries ---
@@ -257,10 +267,15 @@ def list_claims(
     """
     if sort not in SORT_KEYS:
         raise ValueError(f"unknown sort {sort!r}; use one of {', '.join(SORT_KEYS)}")
+    stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()))
+    return _page(session, stmt, sort, cursor, limit)
+
+
+def _page(session: Session, stmt: Any, sort: str, cursor: str | None, limit: int) -> ClaimPage:
+    """One keyset page of `stmt` (an `_item_select` with its filters) in `sort` order."""
     limit = max(1, min(limit, MAX_LIMIT))
     descending = sort.startswith("-")
     key_col = _sort_column(sort)
-    stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()))
     if cursor:
         key, last_id = decode_cursor(cursor, sort)
         if descending:
@@ -276,7 +291,7 @@ def list_claims(
     else:
         stmt = stmt.order_by(key_col.asc(), col(Claim.id).asc())
     rows = session.exec(stmt.limit(limit + 1)).all()
-    items = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows[:limit]]
+    items = _items(rows[:limit])
     next_cursor = None
     if len(rows) > limit:
         last = items[-1].claim
@@ -288,7 +303,7 @@ def list_claims(
 def all_claims(session: Session) -> list[ClaimItem]:
     """Every claim with claimant and current evaluation, by slug (exports, calendar)."""
     rows = session.exec(_item_select().order_by(col(Claim.slug))).all()
-    return [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
+    return _items(rows)
 
 
 def get_claim(session: Session, slug: str) -> ClaimDetail | None:
@@ -314,11 +329,6 @@ def get_claim(session: Session, slug: str) -> ClaimDetail | None:
             .order_by(col(Criterion.id))
         ).all()
     )
-    resolution = session.exec(
-        select(Resolution)
-        .where(col(Resolution.claim_id) == claim.id, col(Resolution.superseded_by_id).is_(None))
-        .order_by(col(Resolution.decided_at).desc(), col(Resolution.id).desc())
-    ).first()
     return ClaimDetail(
         claim=claim,
         claimant=claimant,
@@ -326,7 +336,7 @@ def get_claim(session: Session, slug: str) -> ClaimDetail | None:
         source_document=source,
         criteria=criteria,
         evaluation=evaluation,
-        resolution=resolution,
+        resolution=current_resolution(session, claim.id),
     )
 
 
@@ -335,14 +345,8 @@ def claim_exists(session: Session, slug: str) -> bool:
 
 
 def claim_history(session: Session, claim_id: int) -> list[Evaluation]:
-    """Every recorded evaluation of a claim, oldest first."""
-    return list(
-        session.exec(
-            select(Evaluation)
-            .where(col(Evaluation.claim_id) == claim_id)
-            .order_by(col(Evaluation.evaluated_at), col(Evaluation.id))
-        ).all()
-    )
+    """Every recorded evaluation of a claim, oldest first (the status stage's own query)."""
+    return status_history(session, claim_id)
 
 
 def claim_revisions(session: Session, claim_id: int) -> list[ClaimRevision]:
@@ -367,31 +371,36 @@ def claim_resolutions(session: Session, claim_id: int) -> list[Resolution]:
     )
 
 
+def _due_between(today: dt.date, horizon: dt.date) -> list[sa.ColumnElement[bool]]:
+    """Deadline in [today, horizon], and not yet resolved, awaiting data or in review."""
+    return [
+        col(Claim.deadline) >= today,
+        col(Claim.deadline) <= horizon,
+        sa.or_(
+            col(Claim.status_state).is_(None),
+            col(Claim.status_state).not_in(RESOLVED_STATES + AWAITING_STATES + REVIEW_STATES),
+        ),
+    ]
+
+
 def upcoming_deadlines(session: Session, today: dt.date, within_days: int = 90) -> Deadlines:
     """Active claims due in [today, today + within_days], and those awaiting data or review."""
     horizon = today + dt.timedelta(days=within_days)
     base = _item_select().where(col(Claim.lifecycle) == Lifecycle.active.value)
     upcoming_rows = session.exec(
-        base.where(
-            col(Claim.deadline) >= today,
-            col(Claim.deadline) <= horizon,
-            sa.or_(
-                col(Claim.status_state).is_(None),
-                col(Claim.status_state).not_in(RESOLVED_STATES + AWAITING_STATES + REVIEW_STATES),
-            ),
-        ).order_by(col(Claim.deadline), col(Claim.id))
+        base.where(*_due_between(today, horizon)).order_by(col(Claim.deadline), col(Claim.id))
     ).all()
     waiting_rows = session.exec(
         base.where(col(Claim.status_state).in_(AWAITING_STATES + REVIEW_STATES)).order_by(
-            sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date())),
+            _deadline_key(),
             col(Claim.id),
         )
     ).all()
-    waiting = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in waiting_rows]
+    waiting = _items(waiting_rows)
     return Deadlines(
         today=today,
         within_days=within_days,
-        upcoming=[ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in upcoming_rows],
+        upcoming=_items(upcoming_rows),
         awaiting_data=[i for i in waiting if i.claim.status_state in AWAITING_STATES],
         needs_review=[i for i in waiting if i.claim.status_state in REVIEW_STATES],
     )
@@ -421,11 +430,11 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
         _item_select()
         .where(col(Claim.claimant_id) == claimant.id)
         .order_by(
-            sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date())),
+            _deadline_key(),
             col(Claim.id),
         )
     ).all()
-    items = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
+    items = _items(rows)
     verdicts = current_resolutions(session, [i.claim.id for i in items if i.claim.id is not None])
     counts: Counter[str] = Counter()
     lateness: list[int] = []
@@ -555,22 +564,9 @@ def deadline_queues(
     """Like `upcoming_deadlines`, but bounded: six small queries whatever the claim count."""
     horizon = today + dt.timedelta(days=within_days)
     active = col(Claim.lifecycle) == Lifecycle.active.value
-    deadline_key = sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date()))
+    deadline_key = _deadline_key()
     queues: dict[str, tuple[list[sa.ColumnElement[bool]], Any]] = {
-        "upcoming": (
-            [
-                active,
-                col(Claim.deadline) >= today,
-                col(Claim.deadline) <= horizon,
-                sa.or_(
-                    col(Claim.status_state).is_(None),
-                    col(Claim.status_state).not_in(
-                        RESOLVED_STATES + AWAITING_STATES + REVIEW_STATES
-                    ),
-                ),
-            ],
-            col(Claim.deadline),
-        ),
+        "upcoming": ([active, *_due_between(today, horizon)], col(Claim.deadline)),
         "awaiting": ([active, col(Claim.status_state).in_(AWAITING_STATES)], deadline_key),
         "review": ([active, col(Claim.status_state).in_(REVIEW_STATES)], deadline_key),
     }
@@ -580,7 +576,7 @@ def deadline_queues(
         rows = session.exec(
             _item_select().where(*clauses).order_by(order, col(Claim.id)).limit(limit)
         ).all()
-        items[name] = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows]
+        items[name] = _items(rows)
         totals[name] = int(
             session.execute(sa.select(sa.func.count(col(Claim.id))).where(*clauses)).scalar_one()
         )
@@ -604,9 +600,7 @@ def search_claims(
 ) -> ClaimPage:
     """`list_claims` by deadline, narrowed to claims whose slug, title or either quote
     (original language or English) contains `text`, case-insensitively."""
-    sort = "deadline"
-    limit = max(1, min(limit, MAX_LIMIT))
-    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    pattern = _like_pattern(text.lower())
     matches = sa.or_(
         *(
             sa.func.lower(sa.func.coalesce(column, "")).like(pattern, escape="\\")
@@ -618,16 +612,5 @@ def search_claims(
             )
         )
     )
-    key_col = _sort_column(sort)
     stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()), matches)
-    if cursor:
-        key, last_id = decode_cursor(cursor, sort)
-        stmt = stmt.where(sa.or_(key_col > key, sa.and_(key_col == key, col(Claim.id) > last_id)))
-    rows = session.exec(stmt.order_by(key_col.asc(), col(Claim.id).asc()).limit(limit + 1)).all()
-    items = [ClaimItem(claim=c, claimant=p, evaluation=e) for c, p, e in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = items[-1].claim
-        assert last.id is not None
-        next_cursor = encode_cursor(sort, _sort_value(last, sort), last.id)
-    return ClaimPage(items=items, next_cursor=next_cursor)
+    return _page(session, stmt, "deadline", cursor, limit)
