@@ -28,6 +28,7 @@ from tracker.models import (
     Lifecycle,
     Outcome,
     Resolution,
+    ResolutionMethod,
     SourceDocument,
     State,
     UTCDateTime,
@@ -419,6 +420,19 @@ def current_resolutions(session: Session, claim_ids: Sequence[int]) -> dict[int,
         .order_by(col(Resolution.decided_at), col(Resolution.id))
     ).all()
     return {r.claim_id: r for r in rows}  # the newest wins if several are open
+
+
+def override_lacks_note(
+    current: Resolution | None, note: str | None, *, of_any_verdict: bool = False
+) -> bool:
+    """Whether a new verdict would override `current` without a note saying why.
+
+    Overriding an automatic verdict always needs a note; the dashboard's review form asks it
+    of any earlier verdict (`of_any_verdict`), the API only of an automatic one.
+    """
+    if current is None or (note or "").strip():
+        return False
+    return of_any_verdict or current.method == ResolutionMethod.auto.value
 
 
 def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:

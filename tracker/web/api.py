@@ -1000,8 +1000,7 @@ def resolve_claim(
         raise ProblemError(
             422, "evidence must be http(s) URLs", code="validation-error", errors=bad_urls
         )
-    current = claim.resolution
-    if current is not None and current.method == "auto" and not (verdict.note or "").strip():
+    if queries.override_lacks_note(claim.resolution, verdict.note):
         raise ProblemError(
             422,
             "this claim was resolved automatically; overriding it needs a note saying why",

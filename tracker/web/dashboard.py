@@ -731,7 +731,7 @@ def resolve(
     bad = [u for u in urls if _url_or_none(u) is None]
     if bad:
         errors.append("Evidence must be http(s) links, one per line; not: " + ", ".join(bad))
-    if detail.resolution is not None and not note.strip():
+    if queries.override_lacks_note(detail.resolution, note, of_any_verdict=True):
         errors.append("This claim already has a verdict; say in the note why you override it.")
     if not errors:
         try:
