@@ -239,6 +239,8 @@ def test_calendar_parses_back(client: TestClient) -> None:
     deadline = events["deadline-china-power-3x-us-2030@tracker"]
     assert deadline.decoded("dtstart") == dt.date(2030, 12, 31)
     assert "dtstamp" in deadline
+    # a subscriber follows the event to the claim's dashboard page, not to the JSON API
+    assert str(deadline["url"]) == "http://testserver/claims/china-power-3x-us-2030"
     assert events["deadline-agi-2026@tracker"].decoded("dtstart") == dt.date(2026, 12, 31)
     # 2030 data: period end 2030-12-31 + 180 days' publication lag, once per indicator
     release = events["release-owid.electricity-generation.china-2030@tracker"]

@@ -583,9 +583,10 @@ def _expected_releases(
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
-    """All-day events with stable UIDs: `deadline-<slug>@tracker` for each deadline, and
-    `release-<indicator>-<period>@tracker` for each expected data release (period end plus the
-    indicator's publication lag) of a period that decides a claim.
+    """All-day events with stable UIDs: `deadline-<slug>@tracker` for each deadline (linking to
+    the claim's dashboard page), and `release-<indicator>-<period>@tracker` for each expected
+    data release (period end plus the indicator's publication lag) of a period that decides a
+    claim.
     """
     items = [i for i in queries.all_claims(session) if i.claim.lifecycle != "withdrawn"]
     base = str(request.base_url).rstrip("/")
@@ -606,7 +607,7 @@ def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Resp
         event.add("summary", f"Deadline: {claim.title}")
         state = claim.status_state or "not evaluated"
         event.add("description", f"Claim {claim.slug} by {item.claimant.name}; status {state}.")
-        event.add("url", f"{base}{API_PREFIX}/claims/{claim.slug}")
+        event.add("url", f"{base}/claims/{claim.slug}")  # the dashboard page, for people
         event.add("categories", ["deadline"])
         cal.add_component(event)
     releases = _expected_releases(session, items)
