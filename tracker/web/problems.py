@@ -16,6 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from tracker.claims import format_path
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/api/v1/problems/"
 log = logging.getLogger("tracker.web")
@@ -77,17 +79,6 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def field_path(parts: Sequence[Any]) -> str:
-    """`criteria[0].period` from ("criteria", 0, "period"): the style claim-file errors use."""
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
 def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
     """FastAPI/pydantic errors as [{field, location, message, type}] (field like `a[0].b`)."""
     result: list[dict[str, Any]] = []
@@ -97,7 +88,8 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
         path = loc[1:] if where else loc
         result.append(
             {
-                "field": field_path(path) or (where or ""),
+                # `criteria[0].period`: the style claim-file errors use
+                "field": format_path(path) if path else (where or ""),
                 "location": where or "body",
                 "message": str(err.get("msg", "invalid value")),
                 "type": str(err.get("type", "value_error")),
