@@ -221,25 +221,24 @@ def _load_meta(
         return column.in_(sa.bindparam("claim_ids", expanding=True)) if scope else sa.true()
 
     crit_t = Criterion.__table__.c  # type: ignore[attr-defined]
-    crit_stmt = sa.select(
-        crit_t.id,
-        crit_t.claim_id,
-        crit_t.key,
-        crit_t.role,
-        crit_t.kind,
-        crit_t.spec,
-        crit_t.criteria_version,
-        crit_t.valid_from,
-        crit_t.valid_until,
-    ).where(in_claims(crit_t.claim_id))
-    if as_of is None:
-        crit_stmt = crit_stmt.where(crit_t.valid_until.is_(None))
+    columns = [crit_t.id, crit_t.claim_id, crit_t.key, crit_t.role, crit_t.kind, crit_t.spec]
+    if as_of is None:  # the rows in force: those not closed (no version or validity to pick)
+        crit_stmt = sa.select(*columns).where(
+            in_claims(crit_t.claim_id), crit_t.valid_until.is_(None)
+        )
+    else:
+        crit_stmt = sa.select(
+            *columns, crit_t.criteria_version, crit_t.valid_from, crit_t.valid_until
+        ).where(in_claims(crit_t.claim_id))
     all_rows: dict[int, list[Any]] = defaultdict(list)
     for row in session.execute(
         crit_stmt.order_by(crit_t.claim_id, crit_t.id), {"claim_ids": ids}
     ).mappings():
         all_rows[row["claim_id"]].append(row)
-    criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
+    if as_of is None:
+        criteria_rows = {cid: all_rows.get(cid, []) for cid in ids}
+    else:
+        criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
     indicator_keys = {
         cid: list(dict.fromkeys(k for r in rows for k in _spec_indicator_keys(r["spec"])))
@@ -885,7 +884,7 @@ def _previous_evaluations(
     ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
     stmt = sa.select(
         ev_t.claim_id,
-        ev_t.evaluated_at,
+        sa.type_coerce(ev_t.evaluated_at, _Raw()).label("evaluated_at"),
         ev_t.details["inputs_key"].as_string().label("inputs_key"),
         ev_t.details["stable_until"].as_string().label("stable_until"),
         ev_t.details["data_watermark"].as_string().label("data_watermark"),
@@ -896,15 +895,20 @@ def _previous_evaluations(
     if claim_ids is not None:
         stmt = stmt.where(claim_t.id.in_(sa.bindparam("claim_ids", expanding=True)))
     out: dict[int, _Previous] = {}
+    days: dict[Any, dt.date] = {}  # a sweep stamps all its rows alike: convert each once
+    stable: dict[str, dt.date] = {}
     for row in session.execute(stmt, {"claim_ids": list(claim_ids or [])}):
         if row.inputs_key is None or row.data_watermark is None:
             continue  # made before these were recorded: not comparable
-        out[row.claim_id] = _Previous(
-            row.inputs_key,
-            dt.date.fromisoformat(row.stable_until) if row.stable_until else None,
-            row.evaluated_at.astimezone(dt.UTC).date(),
-            int(row.data_watermark),
-        )
+        evaluated_on = days.get(row.evaluated_at)
+        if evaluated_on is None:
+            evaluated_on = days[row.evaluated_at] = _as_utc(row.evaluated_at).date()
+        until = None
+        if row.stable_until:
+            until = stable.get(row.stable_until)
+            if until is None:
+                until = stable[row.stable_until] = dt.date.fromisoformat(row.stable_until)
+        out[row.claim_id] = _Previous(row.inputs_key, until, evaluated_on, int(row.data_watermark))
     return out
 
 
