@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+from _common import HOST, bench_settings, free_port
 
 
 def seed(db_url: str, n_claims: int) -> list[str]:
@@ -96,18 +96,9 @@ def serve(db_url: str, data_dir: str, port: int) -> None:
 
     import uvicorn
 
-    from tracker.config import Settings
     from tracker.web.app import create_app
 
-    settings = Settings(
-        database_url=db_url,
-        data_dir=Path(data_dir),
-        run_scheduler=False,
-        sync_claims_on_start=False,
-        load_bundled_on_start=False,
-        log_level="WARNING",
-    )
-    app = create_app(settings)
+    app = create_app(bench_settings(db_url, data_dir, log_level="WARNING"))
 
     @app.get("/bench/bare")
     async def bare() -> dict[str, Any]:
@@ -147,12 +138,6 @@ async def load(port: int, paths: list[str], connections: int, seconds: float) ->
     stop_at = start + seconds
     await asyncio.gather(*(_worker(port, paths, stop_at, counts, i) for i in range(connections)))
     return sum(counts) / (time.perf_counter() - start)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(port: int, timeout: float = 30) -> None:

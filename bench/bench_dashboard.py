@@ -14,7 +14,6 @@ import argparse
 import datetime as dt
 import hashlib
 import json
-import socket
 import tempfile
 import threading
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 import uvicorn
+from _common import HOST, bench_settings, free_port
 
-from tracker.config import Settings
 from tracker.db import make_engine, upgrade_to_head
 from tracker.models import Claim, Claimant, Evaluation
 from tracker.web.app import create_app
@@ -110,12 +109,6 @@ def seed(url: str, n_claims: int) -> None:
     engine.dispose()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def measure(client: httpx.Client, path: str, seconds: float) -> tuple[float, int, int]:
     """(requests per second, requests, response bytes of one) for sequential GETs of `path`."""
     first = client.get(path)
@@ -141,25 +134,18 @@ def main() -> None:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         upgrade_to_head(url)
         seed(url, args.claims)
-        settings = Settings(
-            database_url=url,
-            data_dir=Path(tmp),
-            run_scheduler=False,
-            sync_claims_on_start=False,
-            load_bundled_on_start=False,
-        )
-        app = create_app(settings)
+        app = create_app(bench_settings(url, tmp))
         app.state.clock = lambda: NOW
         port = free_port()
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", workers=1)
+            uvicorn.Config(app, host=HOST, port=port, log_level="warning", workers=1)
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         while not server.started:
             time.sleep(0.05)
         try:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            with httpx.Client(base_url=f"http://{HOST}:{port}", timeout=60) as client:
                 html_rps, html_n, html_bytes = measure(client, "/", args.seconds)
                 json_rps, json_n, json_bytes = measure(
                     client, f"/api/v1/claims?limit={PAGE_SIZE}", args.seconds
