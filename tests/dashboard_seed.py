@@ -25,7 +25,7 @@ from tracker.models import (
     Resolution,
     SourceDocument,
 )
-from tracker.web.charts import period_start
+from tracker.sources.base import period_start
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 XSS_TITLE = "<script>alert(1)</script>"

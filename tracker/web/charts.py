@@ -29,7 +29,11 @@ from tracker.criteria import (
     expression_indicators,
     expression_unit,
 )
+
+# decimal_year (a date as a fractional year) is the chart's x axis, as it is the evaluator's
+from tracker.evaluation import decimal_year
 from tracker.models import Evaluation, Indicator, Observation
+from tracker.sources.base import period_start
 from tracker.web.wording import COMPARATOR_SYMBOLS, describe_expression, format_number
 
 CURRENT_COLOUR = "#1f5fa8"
@@ -38,18 +42,6 @@ THRESHOLD_COLOUR = "#b3261e"
 PROJECTION_COLOUR = "rgba(230, 145, 30, 0.9)"
 PROJECTION_FILL = "rgba(230, 145, 30, 0.18)"
 DEADLINE_COLOUR = "#555555"
-
-
-def decimal_year(day: dt.date) -> float:
-    """A date as a fractional year (2030-07-02 → about 2030.5), the chart's x axis."""
-    start = dt.date(day.year, 1, 1)
-    length = (dt.date(day.year + 1, 1, 1) - start).days
-    return day.year + (day - start).days / length
-
-
-def period_start(period: str) -> dt.date:
-    parts = [int(p) for p in period.split("-")]
-    return dt.date(parts[0], parts[1] if len(parts) > 1 else 1, parts[2] if len(parts) > 2 else 1)
 
 
 @dataclass(frozen=True, slots=True)
