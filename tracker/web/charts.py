@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from tracker.criteria import (
 # decimal_year (a date as a fractional year) is the chart's x axis, as it is the evaluator's
 from tracker.evaluation import decimal_year
 from tracker.models import Evaluation, Indicator, Observation
+from tracker.observations import ObservedValue
 from tracker.sources.base import period_start
 from tracker.web.wording import COMPARATOR_SYMBOLS, describe_expression, format_number
 
@@ -42,17 +43,6 @@ THRESHOLD_COLOUR = "#b3261e"
 PROJECTION_COLOUR = "rgba(230, 145, 30, 0.9)"
 PROJECTION_FILL = "rgba(230, 145, 30, 0.18)"
 DEADLINE_COLOUR = "#555555"
-
-
-@dataclass(frozen=True, slots=True)
-class _Row:
-    indicator_id: int
-    period: str
-    period_start: dt.date
-    value: float | None
-    known_from: dt.datetime
-    known_until: dt.datetime | None
-    fetch_run_id: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,13 +233,14 @@ def _evaluate(expr: SeriesExpr, values: Mapping[str, float | None]) -> float | N
     return sum(p for p in parts if p is not None)
 
 
-def _load_rows(session: Session, indicator_ids: Sequence[int]) -> list[_Row]:
+def _load_rows(session: Session, indicator_ids: Sequence[int]) -> list[ObservedValue]:
     """Every vintage (current and superseded) of the given indicators, in one query."""
     if not indicator_ids:
         return []
     t = Observation.__table__.c  # type: ignore[attr-defined]
     stmt = (
         sa.select(
+            t.id,
             t.indicator_id,
             t.period,
             t.period_start,
@@ -261,10 +252,15 @@ def _load_rows(session: Session, indicator_ids: Sequence[int]) -> list[_Row]:
         .where(t.indicator_id.in_(list(indicator_ids)))
         .order_by(t.indicator_id, t.period_start, t.known_from)
     )
-    return [_Row(*row) for row in session.execute(stmt)]
+    return [ObservedValue(*row) for row in session.execute(stmt)]
 
 
-def _valid_at(rows: Sequence[_Row], at: dt.datetime) -> _Row | None:
+def _fetch_run_ids(rows: Iterable[ObservedValue | None]) -> tuple[int, ...]:
+    """The fetch runs behind a point's operands, sorted, each once."""
+    return tuple(sorted({r.fetch_run_id for r in rows if r and r.fetch_run_id}))
+
+
+def _valid_at(rows: Sequence[ObservedValue], at: dt.datetime) -> ObservedValue | None:
     for row in rows:
         if row.known_from <= at and (row.known_until is None or row.known_until > at):
             return row
@@ -272,7 +268,7 @@ def _valid_at(rows: Sequence[_Row], at: dt.datetime) -> _Row | None:
 
 
 def expression_points(
-    expr: SeriesExpr, rows: Sequence[_Row], key_by_id: Mapping[int, str]
+    expr: SeriesExpr, rows: Sequence[ObservedValue], key_by_id: Mapping[int, str]
 ) -> list[ChartPoint]:
     """Current points of the expression, plus one faded point per superseded vintage.
 
@@ -280,7 +276,7 @@ def expression_points(
     operand takes the row valid at the vintage's `known_from`.
     """
     keys = expression_indicators(expr)
-    by_key_period: dict[tuple[str, str], list[_Row]] = defaultdict(list)
+    by_key_period: dict[tuple[str, str], list[ObservedValue]] = defaultdict(list)
     starts: dict[str, dt.date] = {}
     for row in rows:
         key = key_by_id.get(row.indicator_id)
@@ -309,11 +305,7 @@ def expression_points(
                         current=True,
                         known_from=max(r.known_from for r in current.values() if r),
                         known_until=None,
-                        fetch_run_ids=tuple(
-                            sorted(
-                                {r.fetch_run_id for r in current.values() if r and r.fetch_run_id}
-                            )
-                        ),
+                        fetch_run_ids=_fetch_run_ids(current.values()),
                     )
                 )
         seen: set[float] = set()
@@ -336,11 +328,7 @@ def expression_points(
                         current=False,
                         known_from=old.known_from,
                         known_until=old.known_until,
-                        fetch_run_ids=tuple(
-                            sorted(
-                                {r.fetch_run_id for r in vintage.values() if r and r.fetch_run_id}
-                            )
-                        ),
+                        fetch_run_ids=_fetch_run_ids(vintage.values()),
                     )
                 )
     return points
