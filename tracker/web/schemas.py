@@ -181,21 +181,13 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
         state=str(result.state) if result.state is not None else None,
         trend=str(result.trend) if result.trend is not None else None,
         reason=result.reason,
-        metric=Metric(
-            value=getattr(metric, "value", None),
-            unit=getattr(metric, "unit", None),
-            period=getattr(metric, "period", None),
-        ),
+        metric=Metric.model_validate(metric) if metric is not None else Metric(),
         threshold=result.threshold,
         comparator=result.comparator,
         margin=result.margin,
         progress=result.progress,
-        projection=Projection(
-            value=getattr(projection, "value", None),
-            low=getattr(projection, "low", None),
-            high=getattr(projection, "high", None),
-            at=getattr(projection, "at", None),
-            model=getattr(projection, "model", None),
+        projection=(
+            Projection.model_validate(projection) if projection is not None else Projection()
         ),
         required_growth=result.required_growth,
         observed_growth=result.observed_growth,
