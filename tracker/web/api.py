@@ -540,6 +540,11 @@ def _target_periods(spec: dict[str, Any]) -> list[str]:
     return periods
 
 
+def _release_date(period: str, indicator: Indicator) -> dt.date:
+    """When a period's data is expected: the period's end plus the indicator's publication lag."""
+    return period_end(period) + dt.timedelta(days=indicator.publication_lag_days)
+
+
 def _expected_releases(
     session: Session, claims: list[queries.ClaimItem]
 ) -> dict[tuple[str, str], tuple[dt.date, list[str], Indicator]]:
@@ -568,7 +573,7 @@ def _expected_releases(
                 indicator = indicators.get(key)
                 if indicator is None:
                     continue
-                expected = period_end(period) + dt.timedelta(days=indicator.publication_lag_days)
+                expected = _release_date(period, indicator)
                 _, slugs, _ = releases.setdefault((key, period), (expected, [], indicator))
                 if claim.slug not in slugs:
                     slugs.append(claim.slug)
@@ -905,11 +910,7 @@ def _dry_run_indicators(session: Session, claim: Any) -> list[schemas.DryRunIndi
         series = [p for p in values.get(row.id or -1, []) if p.value is not None] if row else []
         latest = series[-1] if series else None
         target = targets.get(key)
-        expected = (
-            period_end(target) + dt.timedelta(days=row.publication_lag_days)
-            if row is not None and target
-            else None
-        )
+        expected = _release_date(target, row) if row is not None and target else None
         out.append(
             schemas.DryRunIndicator(
                 key=key,
