@@ -1276,33 +1276,21 @@ def apply_claim(
     criteria_changed = canonical_json(old_doc.get("criteria")) != canonical_json(doc["criteria"])
     previous_note = _last_note(session, row.id)
     if criteria_changed and row.lifecycle != "draft":
-        where = claim.line_of("revision_note") or claim.line_of("criteria")
+        refusal = None
         if not given_note:
-            raise ClaimValidationError(
-                [
-                    ClaimIssue(
-                        claim.source_label,
-                        where,
-                        "revision_note",
-                        f"the criteria of {row.lifecycle} claim {claim.slug!r} changed: "
-                        "expected a `revision_note:` saying why (the change is refused "
-                        "without one)",
-                    )
-                ]
+            refusal = (
+                f"the criteria of {row.lifecycle} claim {claim.slug!r} changed: expected a "
+                "`revision_note:` saying why (the change is refused without one)"
             )
-        if given_note == previous_note:
-            raise ClaimValidationError(
-                [
-                    ClaimIssue(
-                        claim.source_label,
-                        where,
-                        "revision_note",
-                        "the criteria changed but `revision_note` is the previous "
-                        f"revision's note ({previous_note!r}): expected a new note for "
-                        "this change",
-                    )
-                ]
+        elif given_note == previous_note:
+            refusal = (
+                "the criteria changed but `revision_note` is the previous revision's note "
+                f"({previous_note!r}): expected a new note for this change"
             )
+        if refusal:
+            where = claim.line_of("revision_note") or claim.line_of("criteria")
+            issue = ClaimIssue(claim.source_label, where, "revision_note", refusal)
+            raise ClaimValidationError([issue])
     revision_note = given_note if given_note != previous_note else None
     if doc["lifecycle"] == "withdrawn" and row.lifecycle != "withdrawn":
         change: Outcome = "withdrawn"
