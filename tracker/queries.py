@@ -542,21 +542,6 @@ def counts_by_state(session: Session) -> dict[str, int]:
     return {(state or "unevaluated"): int(n) for state, n in rows}
 
 
-def claims_fingerprint(session: Session) -> tuple[int, dt.datetime | None, int | None]:
-    """(count, newest updated_at, newest evaluation id): changes whenever any claim read changes."""
-    row = session.execute(
-        sa.select(
-            sa.func.count(col(Claim.id)),
-            sa.func.max(sa.type_coerce(col(Claim.updated_at), UTCDateTime())),
-            sa.func.max(col(Claim.status_evaluation_id)),
-        )
-    ).one()
-    newest = row[1]
-    if isinstance(newest, str):  # SQLite may hand back max() of a datetime as text
-        newest = dt.datetime.fromisoformat(newest).replace(tzinfo=dt.UTC)
-    return int(row[0]), newest, row[2]
-
-
 # --- dashboard additions (H7): bounded queues for the overview, text search over quotes ---
 
 

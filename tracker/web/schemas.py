@@ -12,12 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.models import (
     Claim,
-    Claimant,
     ClaimRevision,
     Criterion,
     Evaluation,
     Resolution,
-    SourceDocument,
 )
 from tracker.queries import ClaimDetail, ClaimItem, TrackRecord
 
@@ -530,11 +528,3 @@ class WriteResult(BaseModel):
     version: int
     action: str = Field(examples=["created"])
     claim: ClaimOut
-
-
-def claimant_of(session_claimant: Claimant) -> Party:
-    return Party.model_validate(session_claimant)
-
-
-def source_of(doc: SourceDocument) -> SourceDocumentOut:
-    return SourceDocumentOut.model_validate(doc)
