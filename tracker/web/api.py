@@ -31,6 +31,7 @@ from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
 from tracker.web.deps import EngineDep, SessionDep
 from tracker.web.problems import ProblemError
+from tracker.web.wording import parse_criterion
 
 API_PREFIX = "/api/v1"
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -549,10 +550,6 @@ def _expected_releases(
     session: Session, claims: list[queries.ClaimItem]
 ) -> dict[tuple[str, str], tuple[dt.date, list[str], Indicator]]:
     """(indicator, period) → (expected date, claim slugs, indicator) over current criteria."""
-    from pydantic import TypeAdapter
-
-    from tracker.criteria import Criterion as CriterionSpec
-
     by_id = {i.claim.id: i.claim for i in claims}
     rows = session.exec(
         select(Criterion).where(
@@ -560,13 +557,12 @@ def _expected_releases(
         )
     ).all()
     indicators = {i.key: i for i in session.exec(select(Indicator)).all()}
-    adapter: TypeAdapter[Any] = TypeAdapter(CriterionSpec)
     releases: dict[tuple[str, str], tuple[dt.date, list[str], Indicator]] = {}
     for row in rows:
-        try:
-            keys = criterion_indicators(adapter.validate_python(row.spec))
-        except ValueError:
+        criterion = parse_criterion(row.spec)
+        if criterion is None:
             continue  # a criterion that no longer parses has no release to announce
+        keys = criterion_indicators(criterion)
         claim = by_id[row.claim_id]
         for period in _target_periods(row.spec):
             for key in keys:
