@@ -236,8 +236,12 @@ class _BulkInserter:
         self.positions: tuple[int, ...] | None = None
         if compiled.positional:
             self.positions = tuple(_INSERT_COLUMNS.index(n) for n in compiled.positiontup or ())
-        self.start_processor = cols["period_start"].type.bind_processor(dialect)
-        self.time_processor = cols["known_from"].type.bind_processor(dialect)
+        # dialect_impl: the dialect's own type (e.g. SQLite's DateTime, which formats with
+        # microseconds); the generic type's processor would leave that to the driver.
+        self.start_processor = (
+            cols["period_start"].type.dialect_impl(dialect).bind_processor(dialect)
+        )
+        self.time_processor = cols["known_from"].type.dialect_impl(dialect).bind_processor(dialect)
         self._times: dict[dt.datetime, Any] = {}
 
     def _time(self, value: dt.datetime | None) -> Any:
