@@ -7,7 +7,16 @@ import datetime as dt
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from test_ingest_support import OWID_CSV, T0, Upstream, make_owid_indicator, owid_key, replace_value
+from pydantic import SecretStr
+from test_ingest_support import (
+    OWID_CSV,
+    T0,
+    Upstream,
+    build_health_zoo,
+    make_owid_indicator,
+    owid_key,
+    replace_value,
+)
 
 from tracker.ingest import ingest_indicator
 from tracker.web.app import create_app
@@ -97,3 +106,55 @@ def test_indicators_and_fetch_runs_show_health_and_errors(client, engine, settin
     ).json()
     assert len(only_chn) == 1 and only_chn[0]["status"] == "ok"
     assert client.get("/api/v1/fetch-runs", params={"limit": 0}).status_code == 422
+
+
+def test_indicators_report_distinct_honest_health_states(settings, engine):
+    from tracker.bundled import manifest
+
+    expected = build_health_zoo(engine, settings)
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: T0 + 2 * DAY / 24
+    with TestClient(app) as client:
+        indicators = {i["key"]: i for i in client.get("/api/v1/indicators").json()}
+    assert {key: i["health"] for key, i in indicators.items()} == expected
+
+    chn, usa, wld, fra = (indicators[owid_key(c)] for c in ("CHN", "USA", "OWID_WRL", "FRA"))
+    retrieved = manifest()["retrieved_on"]
+    assert chn["bundled_retrieved_on"] == retrieved and retrieved in chn["health_reason"]
+    assert "not fetched live" in chn["health_reason"]
+    assert usa["bundled_retrieved_on"] == retrieved  # the snapshot is history; live data rules
+    assert usa["health_reason"] == "last success 2026-11-01 07:00 UTC"
+    assert "2026-10-22 06:00 UTC" in wld["health_reason"] and "(daily)" in wld["health_reason"]
+    assert "HTTP 503" in fra["health_reason"] and fra["last_fetch_status"] == "error"
+    fred = indicators["fred.uspbs"]
+    assert fred["needs_setting"] == "TRACKER_FRED_API_KEY"
+    assert "TRACKER_FRED_API_KEY" in fred["health_reason"]
+    never = indicators["owid.never.fetched"]
+    assert never["last_success_at"] is None and never["needs_setting"] is None
+    assert never["bundled_retrieved_on"] is None
+    # the compatibility flags keep their meaning
+    assert wld["stale"] and not wld["failing"] and fra["failing"] and not usa["stale"]
+
+    # with the key configured, FRED is simply never fetched
+    keyed = settings.model_copy(update={"fred_api_key": SecretStr("k" * 32)})
+    app = create_app(keyed, engine=engine)
+    app.state.clock = lambda: T0 + 2 * DAY / 24
+    with TestClient(app) as client:
+        fred = {i["key"]: i for i in client.get("/api/v1/indicators").json()}["fred.uspbs"]
+    assert fred["health"] == "never_fetched" and fred["needs_setting"] is None
+
+
+def test_indicator_health_follows_the_apps_clock_not_the_wall_clock(settings, engine):
+    upstream = Upstream()
+    make_owid_indicator(engine, "CHN")
+    assert ingest_indicator(
+        engine, upstream.fetcher(settings), owid_key("CHN"), trigger="test", now=T0
+    ).ok
+    app = create_app(settings, engine=engine)
+    with TestClient(app) as client:
+        app.state.clock = lambda: T0 + DAY / 2
+        fresh = client.get("/api/v1/indicators").json()[0]
+        app.state.clock = lambda: T0 + 3 * DAY
+        stale = client.get("/api/v1/indicators").json()[0]
+    assert fresh["health"] == "ok" and not fresh["stale"]
+    assert stale["health"] == "stale" and stale["stale"]

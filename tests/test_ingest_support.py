@@ -123,3 +123,37 @@ def count_rows(engine: Engine, model: Any, *where: Any) -> int:
         for clause in where:
             stmt = stmt.where(clause)
         return int(conn.execute(stmt).scalar_one())
+
+
+def build_health_zoo(engine: Engine, settings: Settings) -> dict[str, str]:
+    """One indicator in each data-health state, as of T0 + 2h (see the expected dict below).
+
+    Used by the data API and the dashboard's data-health tests.
+    """
+    from tracker.bundled import load_bundled
+    from tracker.ingest import ingest_indicator
+
+    upstream = Upstream()
+    for code in ("CHN", "USA", "OWID_WRL", "FRA"):
+        make_owid_indicator(engine, code)
+    make_indicator(engine, "owid.never.fetched", params={"chart": "x", "column": "y"})
+    make_indicator(engine, "fred.uspbs", source="fred", unit="thousands", params={"series_id": "X"})
+    bundled = load_bundled(engine, now=T0)  # CHN and USA get the shipped snapshot
+    assert {s.indicator_key for s in bundled.loaded if s.ok} == {owid_key("CHN"), owid_key("USA")}
+    http = upstream.fetcher(settings, http_max_retries=0)
+    assert ingest_indicator(
+        engine, http, owid_key("USA"), trigger="test", now=T0 + dt.timedelta(hours=1)
+    ).ok
+    assert ingest_indicator(
+        engine, http, owid_key("OWID_WRL"), trigger="test", now=T0 - dt.timedelta(days=10)
+    ).ok
+    upstream.faults["FRA"] = lambda request: httpx.Response(503, content=b"down")
+    assert not ingest_indicator(engine, http, owid_key("FRA"), trigger="test", now=T0).ok
+    return {
+        owid_key("CHN"): "bundled",
+        owid_key("USA"): "ok",
+        owid_key("OWID_WRL"): "stale",
+        owid_key("FRA"): "failing",
+        "owid.never.fetched": "never_fetched",
+        "fred.uspbs": "needs_key",
+    }

@@ -280,3 +280,18 @@ def test_tracker_scheduler_command_runs_alone_and_stops_cleanly(settings, engine
     assert process.returncode == 0, output
     assert "holds the scheduler lease" in output and "scheduler stopped" in output
     assert scheduler_status(engine)["holder"] is None
+
+
+def test_readyz_lists_failing_and_stale_but_not_missing_keys_or_never_fetched(settings, engine):
+    from test_ingest_support import T0, build_health_zoo
+
+    build_health_zoo(engine, settings)
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: T0 + dt.timedelta(hours=2)
+    with TestClient(app) as client:
+        response = client.get("/readyz")
+    assert response.status_code == 200 and response.json()["status"] == "ready"
+    check = response.json()["checks"]["scheduler"]
+    assert check["failing_indicators"] == [owid_key("FRA")]
+    assert check["stale_indicators"] == [owid_key("OWID_WRL")]
+    assert check["needs_key_indicators"] == {"fred.uspbs": "TRACKER_FRED_API_KEY"}

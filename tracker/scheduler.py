@@ -9,7 +9,6 @@ import datetime as dt
 import functools
 import logging
 import os
-import re
 import socket
 import threading
 import uuid
@@ -28,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from tracker.config import Settings
+from tracker.data_health import indicator_health, parse_refresh
 from tracker.db import session_scope
 from tracker.models import FetchRun, Indicator, JobRun, SchedulerLease, utcnow
 from tracker.pipeline import evaluate, fetchable_indicators, refresh_indicator
@@ -56,25 +56,6 @@ class JobDef:
     description: str
     interval: dt.timedelta | None = None
     run_at: dt.datetime | None = None
-
-
-_REFRESH = re.compile(r"^every ([1-9][0-9]*)([hm])$")
-
-
-def parse_refresh(text: str) -> dt.timedelta:
-    """ "daily" | "weekly" | "monthly" | "every Nh" | "every Nm" → interval (unknown: daily)."""
-    text = (text or "daily").strip().lower()
-    fixed = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
-    if text in fixed:
-        return fixed[text]
-    if text == "monthly":
-        return dt.timedelta(days=30)
-    match = _REFRESH.match(text)
-    if match:
-        amount, unit = int(match.group(1)), match.group(2)
-        return dt.timedelta(hours=amount) if unit == "h" else dt.timedelta(minutes=amount)
-    log.warning("unknown refresh cadence %r; using daily", text)
-    return dt.timedelta(days=1)
 
 
 # --- the jobs (plain functions: they return an outcome, they never raise) ---
@@ -501,36 +482,38 @@ def scheduler_status(engine: Engine, *, now: dt.datetime | None = None) -> dict[
     }
 
 
-def readiness_probe(engine: Engine) -> dict[str, Any]:
-    """/readyz entry: which process holds the scheduler and which indicators fail.
+def readiness_probe(
+    engine: Engine, *, settings: Settings | None = None, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """/readyz entry: which process holds the scheduler, and which indicators are failing or
+    stale (tracker.data_health; `needs_key` ones are listed apart).
 
-    Informational: never makes readiness fail (a web process without a scheduler is ready).
+    Informational: never makes readiness fail (a web process without a scheduler is ready, and
+    an indicator never fetched or waiting for an API key is not a fault of this process).
     """
+    now = now or utcnow()
+    settings = settings or Settings()  # the process environment says which keys are set
     try:
-        status = scheduler_status(engine)
+        status = scheduler_status(engine, now=now)
         with Session(engine) as session:
-            ind = Indicator.__table__.c  # type: ignore[attr-defined]
-            failing = (
-                session.execute(
-                    sa.select(ind.key).where(
-                        ind.last_error_at.is_not(None),
-                        sa.or_(
-                            ind.last_success_at.is_(None), ind.last_error_at > ind.last_success_at
-                        ),
-                    )
-                )
-                .scalars()
-                .all()
-            )
+            health = indicator_health(session, settings, now)
             last_run = session.exec(select(sa.func.max(FetchRun.started_at))).one()
     except Exception as exc:
         return {"ok": True, "error": type(exc).__name__}
+
+    def keys(state: str) -> list[str]:
+        return [h.indicator.key for h in health if h.state == state]
+
     return {
         "ok": True,
         "holder": status["holder"],
         "active": status["active"],
         "heartbeat_at": status["heartbeat_at"],
-        "failing_indicators": sorted(failing),
+        "failing_indicators": keys("failing"),
+        "stale_indicators": keys("stale"),
+        "needs_key_indicators": {
+            h.indicator.key: h.needs_setting for h in health if h.state == "needs_key"
+        },
         "last_fetch_at": last_run.isoformat() if last_run else None,
     }
 
@@ -547,5 +530,12 @@ def _start_in_app(app: Any) -> None:
 
 def install(app: Any) -> None:
     """Register the /readyz probe and (when settings.run_scheduler) start/stop with the app."""
-    app.state.readiness_probes["scheduler"] = readiness_probe
+
+    def probe(engine: Engine) -> dict[str, Any]:
+        clock = getattr(app.state, "clock", None)  # the app's injected clock, as in the pages
+        return readiness_probe(
+            engine, settings=app.state.settings, now=clock() if clock is not None else None
+        )
+
+    app.state.readiness_probes["scheduler"] = probe
     app.state.startup_hooks.append(_start_in_app)

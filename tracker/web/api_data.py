@@ -1,5 +1,6 @@
-"""The data API under /api/v1: the indicator catalogue with fetch health, observations as known
-on any date (bitemporal), and the fetch runs that produced them (provenance, newest first).
+"""The data API under /api/v1: the indicator catalogue with its data health (tracker.data_health,
+the same states the dashboard and /readyz show), observations as known on any date (bitemporal),
+and the fetch runs that produced them (provenance, newest first).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from tracker.models import FetchRun, Indicator, utcnow
+from tracker.data_health import STALE_AFTER_INTERVALS, HealthState, indicator_health
+from tracker.models import FetchRun, Indicator
 from tracker.observations import observations_as_of
-from tracker.scheduler import parse_refresh
 from tracker.web.api import PROBLEM_RESPONSES, read_access
-from tracker.web.deps import SessionDep
+from tracker.web.deps import NowDep, SessionDep, SettingsDep
 from tracker.web.problems import ProblemError
 
 router = APIRouter(
@@ -25,9 +26,6 @@ router = APIRouter(
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(read_access)],
 )
-
-# Stale: no successful fetch within this many refresh intervals.
-STALE_AFTER_INTERVALS = 2
 
 
 class IndicatorOut(BaseModel):
@@ -50,10 +48,26 @@ class IndicatorOut(BaseModel):
         description="When the upstream says it publishes next (e.g. OWID nextUpdate)."
     )
     last_updated_upstream: dt.date | None
+    health: HealthState = Field(
+        description=(
+            "never_fetched (no data, no fetch yet) | needs_key (the source needs an API key "
+            "that is not configured; see `needs_setting`) | bundled (only the shipped snapshot "
+            "so far; see `bundled_retrieved_on`) | ok | stale (last success older than "
+            f"{STALE_AFTER_INTERVALS} refresh intervals) | failing (the latest fetch failed; "
+            "see `last_fetch_error`)."
+        )
+    )
+    health_reason: str = Field(description="Why, in one sentence an operator can act on.")
+    needs_setting: str | None = Field(
+        description="The missing setting, e.g. TRACKER_FRED_API_KEY (null: none missing)."
+    )
+    bundled_retrieved_on: str | None = Field(
+        description="Retrieval date of the bundled snapshot loaded for it (null: none loaded)."
+    )
     stale: bool = Field(
         description=(
             f"No successful fetch within {STALE_AFTER_INTERVALS} refresh intervals "
-            "(or never fetched)."
+            "(or never fetched). Kept for compatibility: `health` tells these cases apart."
         )
     )
     failing: bool = Field(description="The latest fetch failed after the last success.")
@@ -104,38 +118,15 @@ class FetchRunOut(BaseModel):
     error: str | None
 
 
-def is_stale(indicator: Indicator, now: dt.datetime) -> bool:
-    if indicator.last_success_at is None:
-        return True
-    return now - indicator.last_success_at > STALE_AFTER_INTERVALS * parse_refresh(
-        indicator.refresh
-    )
-
-
-def is_failing(indicator: Indicator) -> bool:
-    if indicator.last_error_at is None:
-        return False
-    return indicator.last_success_at is None or indicator.last_error_at > indicator.last_success_at
-
-
 @router.get(
     "/indicators",
     response_model=list[IndicatorOut],
-    summary="The indicator catalogue with the health of each series' fetches",
+    summary="The indicator catalogue with the data health of each series",
 )
-def list_indicators(session: SessionDep) -> list[IndicatorOut]:
-    now = utcnow()
-    indicators = session.exec(select(Indicator).order_by(Indicator.key)).all()  # type: ignore[arg-type]
-    run_ids = [i.last_fetch_run_id for i in indicators if i.last_fetch_run_id is not None]
-    runs: dict[int, FetchRun] = {}
-    if run_ids:
-        fetch_id = FetchRun.__table__.c.id  # type: ignore[attr-defined]
-        for run in session.exec(select(FetchRun).where(fetch_id.in_(run_ids))).all():
-            assert run.id is not None
-            runs[run.id] = run
+def list_indicators(session: SessionDep, settings: SettingsDep, now: NowDep) -> list[IndicatorOut]:
     out = []
-    for indicator in indicators:
-        latest = runs.get(indicator.last_fetch_run_id or -1)
+    for h in indicator_health(session, settings, now):
+        indicator, latest = h.indicator, h.last_run
         out.append(
             IndicatorOut(
                 key=indicator.key,
@@ -151,8 +142,12 @@ def list_indicators(session: SessionDep) -> list[IndicatorOut]:
                 last_error_at=indicator.last_error_at,
                 next_update_expected=indicator.next_update_expected,
                 last_updated_upstream=indicator.last_updated_upstream,
-                stale=is_stale(indicator, now),
-                failing=is_failing(indicator),
+                health=h.state,
+                health_reason=h.reason,
+                needs_setting=h.needs_setting,
+                bundled_retrieved_on=h.bundled_retrieved_on,
+                stale=h.stale,
+                failing=h.failing,
             )
         )
     return out

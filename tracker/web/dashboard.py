@@ -29,7 +29,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
-from tracker import auth, queries, status
+from tracker import auth, data_health, queries, status
+from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
     ApiToken,
@@ -41,11 +42,9 @@ from tracker.models import (
     Outcome,
     Resolution,
     State,
-    utcnow,
 )
-from tracker.web import api_data
 from tracker.web.charts import ClaimChart, build_claim_charts
-from tracker.web.deps import SessionDep
+from tracker.web.deps import NowDep, SessionDep, SettingsDep
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
     describe_criterion,
@@ -69,19 +68,6 @@ CONTENT_SECURITY_POLICY = (
 )
 
 router = APIRouter(include_in_schema=False)
-
-
-# --- clock ---
-
-
-def get_now(request: Request) -> dt.datetime:
-    """Now: `app.state.clock()` when a test or tool injects one, else the wall clock."""
-    clock = getattr(request.app.state, "clock", None)
-    now: dt.datetime = clock() if clock is not None else utcnow()
-    return now
-
-
-NowDep = Annotated[dt.datetime, Depends(get_now)]
 
 
 # --- templates ---
@@ -334,38 +320,12 @@ def _safe_next(value: str | None) -> str:
 # --- data health ---
 
 
-@dataclass(slots=True)
-class IndicatorHealth:
-    indicator: Indicator
-    last_run: FetchRun | None
-    stale: bool
-    failing: bool
-
-    @property
-    def healthy(self) -> bool:
-        return not (self.stale or self.failing)
-
-
-def indicator_health(session: Session, now: dt.datetime) -> list[IndicatorHealth]:
-    """Every indicator with its last fetch run, flagged as the data API flags it.
-
-    Stale and failing mean what `/api/v1/indicators` says (tracker.web.api_data), so the
-    dashboard, the API and the operator never disagree about an indicator.
-    """
-    rows = session.exec(
-        select(Indicator, FetchRun)
-        .outerjoin(FetchRun, col(FetchRun.id) == col(Indicator.last_fetch_run_id))
-        .order_by(col(Indicator.key))
-    ).all()
-    return [
-        IndicatorHealth(
-            indicator,
-            run,
-            stale=api_data.is_stale(indicator, now),
-            failing=api_data.is_failing(indicator),
-        )
-        for indicator, run in rows
-    ]
+def indicator_health(
+    session: Session, now: dt.datetime, settings: Settings
+) -> list[data_health.IndicatorHealth]:
+    """Every indicator with its last fetch run and its health state (tracker.data_health), so
+    the dashboard, `/api/v1/indicators` and `/readyz` never disagree about an indicator."""
+    return data_health.indicator_health(session, settings, now)
 
 
 # --- claim page pieces ---
@@ -419,14 +379,18 @@ def _evidence_run_ids(evaluation: Evaluation | None, charts: Iterable[ClaimChart
 
 @router.get("/", response_class=HTMLResponse)
 def overview(
-    request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    state: WebSessionDep,
 ) -> HTMLResponse:
     today = now.date()
     counts = queries.counts_by_state(session)
     queues = queries.deadline_queues(session, today, limit=OVERVIEW_LIST_LIMIT)
     page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
-    unhealthy = [h for h in indicator_health(session, now) if not h.healthy]
-    unhealthy.sort(key=lambda h: (not h.failing, h.indicator.key))  # failing ones first
+    unhealthy = [h for h in indicator_health(session, now, settings) if not h.healthy]
+    unhealthy.sort(key=data_health.attention_order)  # failing first, then stale, needs_key, …
     context = {
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
@@ -610,11 +574,14 @@ def claimant_page(
 
 @router.get("/indicators", response_class=HTMLResponse)
 def indicators_page(
-    request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    state: WebSessionDep,
 ) -> HTMLResponse:
-    return _render(
-        request, "indicators.html", {"health": indicator_health(session, now)}, state, now=now
-    )
+    health = indicator_health(session, now, settings)
+    return _render(request, "indicators.html", {"health": health}, state, now=now)
 
 
 # --- signing in and out ---

@@ -1,7 +1,8 @@
-"""Typed FastAPI dependencies: settings, engine and a request-scoped session."""
+"""Typed FastAPI dependencies: settings, engine, a request-scoped session and the clock."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from tracker.config import Settings
+from tracker.models import utcnow
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,6 +30,14 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
+def get_now(request: Request) -> dt.datetime:
+    """Now: `app.state.clock()` when a test or tool injects one, else the wall clock."""
+    clock = getattr(request.app.state, "clock", None)
+    now: dt.datetime = clock() if clock is not None else utcnow()
+    return now
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+NowDep = Annotated[dt.datetime, Depends(get_now)]
