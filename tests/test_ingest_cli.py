@@ -91,3 +91,30 @@ def test_fetch_refuses_an_unmigrated_database(monkeypatch, empty_db_url, tmp_pat
     monkeypatch.setenv("TRACKER_DATA_DIR", str(tmp_path))
     result = runner.invoke(app, ["fetch"])
     assert result.exit_code == 1 and "tracker migrate" in result.output
+
+
+def test_fetch_skips_a_source_without_its_api_key_and_says_which_setting(
+    cli_env, engine, monkeypatch
+):
+    from test_ingest_support import make_indicator
+
+    monkeypatch.delenv("TRACKER_FRED_API_KEY", raising=False)
+    make_owid_indicator(engine, "CHN")
+    make_indicator(engine, "fred.uspbs", source="fred", params={"series_id": "USPBS"})
+    result = runner.invoke(app, ["fetch"])
+    assert result.exit_code == 0, result.output  # skipped is not a failure
+    fred_line = next(line for line in result.output.splitlines() if "fred.uspbs" in line)
+    assert "skipped" in fred_line and "TRACKER_FRED_API_KEY" in fred_line
+    assert "ok" in next(line for line in result.output.splitlines() if owid_key("CHN") in line)
+    with Session(engine) as s:
+        runs = s.exec(select(FetchRun)).all()
+    assert [r.source for r in runs] == ["owid"]  # nothing recorded for the skipped one
+
+    only_fred = runner.invoke(app, ["fetch", "--source", "fred"])
+    assert only_fred.exit_code == 0 and "skipped" in only_fred.output
+
+    listing = runner.invoke(app, ["indicators"])
+    assert listing.exit_code == 0, listing.output
+    fred_row = next(line for line in listing.output.splitlines() if "fred.uspbs" in line)
+    assert "needs_key" in fred_row
+    assert "ok" in next(line for line in listing.output.splitlines() if owid_key("CHN") in line)

@@ -282,6 +282,20 @@ def test_tracker_scheduler_command_runs_alone_and_stops_cleanly(settings, engine
     assert scheduler_status(engine)["holder"] is None
 
 
+def test_no_fetch_job_for_a_source_whose_api_key_is_missing(engine, settings):
+    from pydantic import SecretStr
+    from test_ingest_support import make_indicator
+
+    make_owid_indicator(engine, "CHN")
+    make_indicator(engine, "fred.uspbs", source="fred", params={"series_id": "USPBS"})
+    ids = {j.id for j in job_table(engine, None, now=utcnow(), settings=settings)}
+    assert f"refresh:{owid_key('CHN')}" in ids and "refresh:fred.uspbs" not in ids
+    keyed = settings.model_copy(update={"fred_api_key": SecretStr("f" * 32)})
+    assert "refresh:fred.uspbs" in {
+        j.id for j in job_table(engine, None, now=utcnow(), settings=keyed)
+    }
+
+
 def test_readyz_lists_failing_and_stale_but_not_missing_keys_or_never_fetched(settings, engine):
     from test_ingest_support import T0, build_health_zoo
 

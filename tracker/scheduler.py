@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from tracker.config import Settings
-from tracker.data_health import indicator_health, parse_refresh
+from tracker.data_health import indicator_health, missing_key_setting, parse_refresh
 from tracker.db import session_scope
 from tracker.models import FetchRun, Indicator, JobRun, SchedulerLease, utcnow
 from tracker.pipeline import evaluate, fetchable_indicators, refresh_indicator
@@ -76,9 +76,21 @@ def evaluate_job(engine: Engine) -> JobOutcome:
 
 
 def job_table(
-    engine: Engine, http: Any, *, now: dt.datetime, indicators: Sequence[Indicator] | None = None
+    engine: Engine,
+    http: Any,
+    *,
+    now: dt.datetime,
+    indicators: Sequence[Indicator] | None = None,
+    settings: Settings | None = None,
 ) -> list[JobDef]:
-    """Every job this scheduler runs, in one list."""
+    """Every job this scheduler runs, in one list.
+
+    An indicator whose source needs an API key that is not configured (`settings`, default: the
+    fetcher's) gets no fetch job at all: nothing is fetched and nothing is recorded for it, since
+    every attempt would fail the same way. Its data health says `needs_key` and names the setting
+    (tracker.data_health); setting the key and restarting the scheduler installs its jobs.
+    """
+    settings = settings or getattr(http, "settings", None)
     jobs: list[JobDef] = [
         JobDef(
             id="evaluate:all",
@@ -89,6 +101,8 @@ def job_table(
         )
     ]
     for indicator in indicators if indicators is not None else fetchable_indicators(engine):
+        if settings is not None and missing_key_setting(indicator.source, settings):
+            continue  # needs_key: see the docstring
         interval = parse_refresh(indicator.refresh)
         fetch = functools.partial(refresh_job, engine, http, indicator.key)
         jobs.append(
@@ -330,6 +344,7 @@ class TrackerScheduler:
         self._http_client: Any = None
         self._scheduler: BackgroundScheduler | None = None
         self._job_ids: set[str] = set()
+        self._skipped: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = False
         self.active = False
@@ -387,7 +402,11 @@ class TrackerScheduler:
 
     def sync_jobs(self, now: dt.datetime) -> None:
         """Add jobs new to the table (planned against JobRun history); drop vanished ones."""
-        jobs = job_table(self.engine, self.http, now=now)
+        indicators = fetchable_indicators(self.engine)
+        self._announce_skipped(indicators)
+        jobs = job_table(
+            self.engine, self.http, now=now, indicators=indicators, settings=self.settings
+        )
         wanted = {job.id for job in jobs}
         self._remove_jobs(self._job_ids - wanted)
         new_jobs = [job for job in jobs if job.id not in self._job_ids]
@@ -408,6 +427,18 @@ class TrackerScheduler:
                 replace_existing=True,
             )
             self._job_ids.add(job.id)
+
+    def _announce_skipped(self, indicators: Sequence[Indicator]) -> None:
+        """Log (once per change, not every heartbeat) the indicators left out for a missing key."""
+        skipped: dict[str, str] = {}
+        for indicator in indicators:
+            setting = missing_key_setting(indicator.source, self.settings)
+            if setting is not None:
+                skipped[indicator.key] = setting
+        if skipped != self._skipped:
+            for key, setting in sorted(skipped.items()):
+                log.info("not scheduling fetches of %s: set %s to fetch it", key, setting)
+            self._skipped = skipped
 
     def _remove_jobs(self, ids: set[str]) -> None:
         for job_id in ids:

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from tracker.db import DatabaseError, current_revision, describe_url, head_revision, make_engine
-from tracker.models import FetchRun, Indicator
+from tracker.models import utcnow
 
 
 def _engine_at_head() -> tuple[Any, Engine]:
@@ -48,9 +49,16 @@ def fetch_command(
         str | None, typer.Option("--source", "-s", help="Only indicators of this source.")
     ] = None,
 ) -> None:
-    """Fetch indicator data now (progress bar, then a summary table); exit 1 if any failed."""
+    """Fetch indicator data now (progress bar, then a summary table).
+
+    An indicator whose source needs an API key that is not configured (e.g. FRED without
+    TRACKER_FRED_API_KEY) is not fetched: the table lists it as skipped with the setting to fill
+    in, and nothing is recorded for it. Exit code 1 only if a fetch actually failed (skipped
+    indicators alone exit 0).
+    """
     from tracker.cli import fail
     from tracker.config import SOURCE_NAMES
+    from tracker.data_health import missing_key_setting
     from tracker.pipeline import (
         RefreshResult,
         fetchable_indicators,
@@ -72,6 +80,12 @@ def fetch_command(
                 )
         if not targets:
             raise fail("no indicators to fetch (run `tracker claims sync` to load the catalogue)")
+        skipped: dict[str, str] = {}
+        for target in targets:
+            setting = missing_key_setting(target.source, settings)
+            if setting is not None:
+                skipped[target.key] = f"{target.source} needs an API key: set {setting}"
+        targets = [t for t in targets if t.key not in skipped]
         console = Console()
         results: list[RefreshResult] = []
         with (
@@ -90,7 +104,7 @@ def fetch_command(
                 progress.update(task, description=f"fetching {target.key}")
                 results.append(refresh_indicator(engine, http, target.key, trigger="cli"))
                 progress.advance(task)
-        console.print(_summary_table(results))
+        console.print(_summary_table(results, skipped))
         failed = [r for r in results if not r.fetch.ok]
         if failed:
             raise typer.Exit(1)
@@ -100,7 +114,7 @@ def fetch_command(
         engine.dispose()
 
 
-def _summary_table(results: list[Any]) -> Table:
+def _summary_table(results: list[Any], skipped: dict[str, str]) -> Table:
     table = Table(title="fetch summary")
     for name in ("indicator", "status", "new", "revised", "unchanged", "error"):
         table.add_column(
@@ -118,33 +132,35 @@ def _summary_table(results: list[Any]) -> Table:
             str(fetch.rows_unchanged),
             (f"{fetch.error_kind}: " if fetch.error_kind else "") + error,
         )
+    for key, reason in sorted(skipped.items()):
+        table.add_row(key, "[yellow]skipped[/]", "-", "-", "-", reason)
     return table
 
 
 def indicators_command() -> None:
-    """List the indicator catalogue with the latest fetch of each."""
-    _settings, engine = _engine_at_head()
+    """List the indicator catalogue with the latest fetch and the data health of each."""
+    from tracker.data_health import indicator_health
+
+    settings, engine = _engine_at_head()
     try:
         with Session(engine) as session:
-            rows = session.exec(select(Indicator).order_by(col(Indicator.key))).all()
-            run_ids = [r.last_fetch_run_id for r in rows if r.last_fetch_run_id is not None]
-            runs = {
-                run.id: run
-                for run in session.exec(select(FetchRun).where(col(FetchRun.id).in_(run_ids)))
-            }
+            health = indicator_health(session, settings, utcnow())
     finally:
         engine.dispose()
-    table = Table(title=f"{len(rows)} indicators")
-    for name in ("key", "source", "unit", "refresh", "last fetch", "last success", "next update"):
+    table = Table(title=f"{len(health)} indicators")
+    columns = ("key", "source", "unit", "refresh", "last fetch", "last success", "next update")
+    for name in (*columns, "health"):
         table.add_column(name)
-    for row in rows:
-        run = runs.get(row.last_fetch_run_id)
+    colours = {"ok": "green", "failing": "red", "stale": "yellow", "needs_key": "yellow"}
+    for h in health:
+        row, run = h.indicator, h.last_run
         if run is None:
             last = "never"
         elif run.status == "ok":
             last = f"[green]ok[/] {run.started_at:%Y-%m-%d %H:%M}"
         else:
             last = f"[red]{run.status}[/] {run.started_at:%Y-%m-%d %H:%M} {run.error_kind or ''}"
+        colour = colours.get(h.state, "default")
         table.add_row(
             row.key,
             row.source,
@@ -153,6 +169,7 @@ def indicators_command() -> None:
             last,
             f"{row.last_success_at:%Y-%m-%d %H:%M}" if row.last_success_at else "-",
             row.next_update_expected.isoformat() if row.next_update_expected else "-",
+            f"[{colour}]{h.state}[/]: {escape(h.reason)}",
         )
     Console().print(table)
 
