@@ -296,6 +296,48 @@ def test_no_fetch_job_for_a_source_whose_api_key_is_missing(engine, settings):
     }
 
 
+def test_running_scheduler_replans_a_job_whose_cadence_changed(engine, settings, monkeypatch):
+    from test_ingest_support import make_indicator
+
+    from tracker.models import Indicator
+
+    monkeypatch.setattr(sched, "CATCH_UP_DELAY", dt.timedelta(days=1))  # nothing runs here
+    make_owid_indicator(engine, "CHN")
+    make_indicator(engine, "fred.uspbs", source="fred", params={"series_id": "USPBS"})
+    job_id = f"refresh:{owid_key('CHN')}"
+    last_ok = utcnow() - dt.timedelta(hours=1)
+    record_run(engine, job_id, last_ok)
+
+    def next_run():
+        return {j["id"]: j["next_run_at"] for j in scheduler.planned_jobs()}.get(job_id)
+
+    def planned_at(expected):
+        return lambda: (
+            next_run() is not None and abs(next_run() - expected) < dt.timedelta(seconds=1)
+        )
+
+    scheduler = TrackerScheduler(
+        engine, settings, http=Upstream().fetcher(settings), heartbeat=dt.timedelta(seconds=0.2)
+    )
+    scheduler.start()
+    try:
+        assert wait_for(planned_at(last_ok + dt.timedelta(days=1)), timeout=10), next_run()
+        with session_scope(engine) as s:
+            row = s.exec(select(Indicator).where(Indicator.key == owid_key("CHN"))).one()
+            row.refresh = "weekly"
+        assert wait_for(planned_at(last_ok + dt.timedelta(days=7)), timeout=10), next_run()
+        with session_scope(engine) as s:
+            row = s.exec(select(Indicator).where(Indicator.key == owid_key("CHN"))).one()
+            row.refresh = "every 2h"
+        # within the new, shorter interval of the last run: due one hour from now
+        assert wait_for(planned_at(last_ok + dt.timedelta(hours=2)), timeout=10), next_run()
+        planned = {j["id"] for j in scheduler.planned_jobs()}
+        assert "refresh:fred.uspbs" not in planned  # no TRACKER_FRED_API_KEY: never scheduled
+    finally:
+        scheduler.stop()
+    assert count_rows(engine, FetchRun) == 0
+
+
 def test_readyz_lists_failing_and_stale_but_not_missing_keys_or_never_fetched(settings, engine):
     from test_ingest_support import T0, build_health_zoo
 

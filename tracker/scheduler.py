@@ -344,6 +344,7 @@ class TrackerScheduler:
         self._http_client: Any = None
         self._scheduler: BackgroundScheduler | None = None
         self._job_ids: set[str] = set()
+        self._job_intervals: dict[str, dt.timedelta | None] = {}
         self._skipped: dict[str, str] = {}
         self._lock = threading.Lock()
         self._stopping = False
@@ -401,7 +402,9 @@ class TrackerScheduler:
                 log.exception("scheduler heartbeat failed")
 
     def sync_jobs(self, now: dt.datetime) -> None:
-        """Add jobs new to the table (planned against JobRun history); drop vanished ones."""
+        """Make the installed jobs equal the table: add new jobs (planned against JobRun
+        history), drop vanished ones, and re-plan a job whose cadence changed in the catalogue
+        (its next run counts the new interval from its last successful run)."""
         indicators = fetchable_indicators(self.engine)
         self._announce_skipped(indicators)
         jobs = job_table(
@@ -409,6 +412,20 @@ class TrackerScheduler:
         )
         wanted = {job.id for job in jobs}
         self._remove_jobs(self._job_ids - wanted)
+        changed = {
+            job.id
+            for job in jobs
+            if job.id in self._job_ids and self._job_intervals.get(job.id) != job.interval
+        }
+        for job in jobs:
+            if job.id in changed:
+                log.info(
+                    "job %s: cadence changed from %s to %s; re-planned",
+                    job.id,
+                    self._job_intervals.get(job.id),
+                    job.interval,
+                )
+        self._remove_jobs(changed)
         new_jobs = [job for job in jobs if job.id not in self._job_ids]
         if not new_jobs or self._scheduler is None:
             return
@@ -427,6 +444,7 @@ class TrackerScheduler:
                 replace_existing=True,
             )
             self._job_ids.add(job.id)
+            self._job_intervals[job.id] = job.interval
 
     def _announce_skipped(self, indicators: Sequence[Indicator]) -> None:
         """Log (once per change, not every heartbeat) the indicators left out for a missing key."""
@@ -445,6 +463,7 @@ class TrackerScheduler:
             if self._scheduler is not None and self._scheduler.get_job(job_id) is not None:
                 self._scheduler.remove_job(job_id)
             self._job_ids.discard(job_id)
+            self._job_intervals.pop(job_id, None)
 
     def planned_jobs(self) -> list[dict[str, Any]]:
         """The installed jobs and their next run (for status pages and tests)."""
@@ -472,6 +491,7 @@ class TrackerScheduler:
                 log.exception("releasing the scheduler lease failed")
             self.active = False
             self._job_ids.clear()
+            self._job_intervals.clear()
         if self._http_client is not None:
             self._http_client.close()
 
