@@ -158,3 +158,16 @@ def test_indicator_health_follows_the_apps_clock_not_the_wall_clock(settings, en
         stale = client.get("/api/v1/indicators").json()[0]
     assert fresh["health"] == "ok" and not fresh["stale"]
     assert stale["health"] == "stale" and stale["stale"]
+
+
+def test_a_fetch_refused_for_a_missing_key_reads_needs_key_not_failing(settings, engine):
+    from test_ingest_support import make_indicator
+
+    make_indicator(engine, "fred.uspbs", source="fred", params={"series_id": "USPBS"})
+    refused = ingest_indicator(engine, Upstream().fetcher(settings), "fred.uspbs", trigger="cli")
+    assert refused.error_kind == "config"  # recorded before fetches were skipped
+    app = create_app(settings, engine=engine)
+    with TestClient(app) as client:
+        (fred,) = client.get("/api/v1/indicators").json()
+    assert fred["health"] == "needs_key" and fred["failing"]  # the flag keeps its meaning
+    assert "TRACKER_FRED_API_KEY" in fred["health_reason"]
