@@ -591,7 +591,19 @@ def indicators_page(
 def login_form(
     request: Request, now: NowDep, state: WebSessionDep, next: str | None = None
 ) -> HTMLResponse:
-    return _render(request, "login.html", {"next": _safe_next(next), "error": None}, state, now=now)
+    return _login_page(request, state, now, next)
+
+
+def _login_page(
+    request: Request,
+    state: SessionState,
+    now: dt.datetime,
+    next: str | None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    context = {"next": _safe_next(next), "error": error}
+    return _render(request, "login.html", context, state, now=now, status_code=status_code)
 
 
 def _verify_token(session: Session, raw: str, now: dt.datetime) -> ApiToken | None:
@@ -616,26 +628,11 @@ def login(
         return _refuse(request, state, now, CSRF_MESSAGE)
     found = _verify_token(session, token.strip(), now) if token.strip() else None
     if found is None:
-        return _render(
-            request,
-            "login.html",
-            {"next": _safe_next(next), "error": "That token is not valid (unknown or revoked)."},
-            state,
-            now=now,
-            status_code=401,
-        )
+        error = "That token is not valid (unknown or revoked)."
+        return _login_page(request, state, now, next, error, status_code=401)
     if not auth.has_scope(found, RESOLVE_SCOPE):
-        return _render(
-            request,
-            "login.html",
-            {
-                "next": _safe_next(next),
-                "error": "That token is valid but lacks the `resolve` scope reviewers need.",
-            },
-            state,
-            now=now,
-            status_code=403,
-        )
+        error = "That token is valid but lacks the `resolve` scope reviewers need."
+        return _login_page(request, state, now, next, error, status_code=403)
     session.commit()  # the token's last_used_at, if tracker.auth recorded it
     signed_in = _new_session(now, token_id=found.id, who=found.name, scopes=list(found.scopes))
     return _redirect(request, _safe_next(next), signed_in)
