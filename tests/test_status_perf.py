@@ -1,9 +1,9 @@
 """The fast paths of a full evaluation give exactly the plain answers (SQLite and PostgreSQL).
 
 Serialisation written out per dataclass against the generic `_jsonable`; fingerprints against
-the original recipe (sha256 of sorted, compact JSON); stored rows against
-`evaluation_row_values`; the latest-period index seek against replays; a fixed number of
-statements for a first run; the garbage collector left as found.
+the recipe written out from the generic form, and sensitive to every field a reader sees;
+stored rows against `evaluation_row_values`; the latest-period index seek against replays; a
+fixed number of statements for a first run; the garbage collector left as found.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import gc
 import hashlib
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -53,12 +54,32 @@ CRITERION: TypeAdapter[Any] = TypeAdapter(CriterionSpec)
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
 
 
+_HEADLINE = (
+    "slug",
+    "state",
+    "trend",
+    "reason",
+    "outcome",
+    "provisional",
+    "final_after",
+    "data_expected_on",
+    "as_of",
+    "replay",
+    "evaluator_version",
+)
+
+
 def _reference_fingerprint(result: EvaluationResult) -> str:
-    """The fingerprint as first defined: sha256 of the sorted, compact JSON of `_jsonable`."""
+    """The fingerprint recipe written out from the generic `_jsonable` form: sha256 of the repr
+    of the headline fields the criteria do not determine, then the compact JSON of the criteria
+    and of the evidence (newline-separated)."""
     data = _jsonable(result)
-    content = {k: v for k, v in data.items() if k not in ("evaluated_at", "stable_until")}
-    blob = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    head = tuple(data[k] for k in _HEADLINE)
+    parts = [
+        json.dumps(data[k], separators=(",", ":"), allow_nan=False)
+        for k in ("criteria", "evidence")
+    ]
+    return hashlib.sha256("\n".join([repr(head), *parts]).encode()).hexdigest()
 
 
 def _series(key: str, values: dict[str, float], unit: str = "TWh") -> SeriesData:
@@ -181,10 +202,40 @@ def test_serialisation_equals_the_generic_one_and_fingerprints_are_unchanged() -
         assert result.to_dict() == generic
         assert json.dumps(result.to_dict()) == json.dumps(generic)  # same key order too
         done = serialise(result)
-        assert done.data == generic
+        assert done.criteria == generic["criteria"] and done.evidence == generic["evidence"]
         assert done.fingerprint == result.fingerprint() == _reference_fingerprint(result)
         assert json.loads(done.criteria_json) == generic["criteria"]
         assert json.loads(done.evidence_json) == generic["evidence"]
+
+
+def test_the_fingerprint_sees_every_change_but_the_evaluation_time() -> None:
+    result = next(r for r in _diverse_results() if r.projection is not None)
+    crit = result.criteria[0]
+    assert crit.metric is not None and crit.projection is not None
+    changes: list[dict[str, Any]] = [
+        {"state": State.awaiting_data},
+        {"trend": Trend.on_track if result.trend != Trend.on_track else Trend.off_track},
+        {"reason": result.reason + "."},
+        {"data_expected_on": dt.date(2099, 1, 1)},
+        {"evidence": Evidence((1,), ())},
+    ]
+    crit_changes: list[dict[str, Any]] = [
+        {"metric": replace(crit.metric, value=crit.metric.value + 1e-9)},
+        {"threshold": (crit.threshold or 0.0) + 1.0},
+        {"projection": replace(crit.projection, high=crit.projection.high * 2)},
+        {"reason": crit.reason + "."},
+        {"evidence": Evidence((*crit.evidence.observation_ids, 10**6), ())},
+        {"details": {**crit.details, "extra": 1}},
+    ]
+    seen = {result.fingerprint()}
+    for change in changes:
+        seen.add(replace(result, **change).fingerprint())
+    for change in crit_changes:
+        criteria = (replace(crit, **change), *result.criteria[1:])
+        seen.add(replace(result, criteria=criteria).fingerprint())
+    assert len(seen) == 1 + len(changes) + len(crit_changes)
+    later = replace(result, evaluated_at=NOW + dt.timedelta(days=3), stable_until=None)
+    assert later.fingerprint() == result.fingerprint()
 
 
 def _claims(session: Session, n: int, offset: int = 0) -> None:

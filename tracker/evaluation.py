@@ -218,83 +218,105 @@ class EvaluationResult:
     def fingerprint(self) -> str:
         """sha256 of everything but `evaluated_at` (and `stable_until`, derived from it).
 
-        Equal fingerprints mean nothing a reader sees changed.
+        Equal fingerprints mean nothing a reader sees changed (see `serialise` for the recipe).
         """
-        return fingerprint_of(self.to_dict())
+        return serialise(self).fingerprint
 
 
-_NOT_FINGERPRINTED = frozenset({"evaluated_at", "stable_until"})
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _canonical_encoder() -> Any:
-    """`_CANONICAL.encode` without building a new C encoder on every call (a third of the cost
-    of encoding a small result); the same text (tests compare it with `json.dumps`)."""
+def _json_encoder(sort_keys: bool) -> Any:
+    """`json.dumps(value, sort_keys=..., separators=(",", ":"), allow_nan=False)` through one
+    prebuilt C encoder (building a new one on every call is a third of the cost of encoding a
+    small result); the same text (tests compare it with `json.dumps`)."""
+    reference = json.JSONEncoder(sort_keys=sort_keys, separators=(",", ":"), allow_nan=False)
     make = getattr(json.encoder, "c_make_encoder", None)
     if make is None:
-        return _CANONICAL.encode
+        return reference.encode
     try:
         encoder = make(
             None,  # no cycle check: results are trees
-            _CANONICAL.default,
+            reference.default,
             json.encoder.encode_basestring_ascii,
             None,
             ":",
             ",",
-            True,  # sort_keys
+            sort_keys,
             False,  # skipkeys
             False,  # allow_nan
         )
     except TypeError:  # another signature: keep the documented path
-        return _CANONICAL.encode
+        return reference.encode
 
     def encode(value: Any) -> str:
         if type(value) is dict or type(value) is list:
             return "".join(encoder(value, 0))
-        return _CANONICAL.encode(value)
+        return reference.encode(value)
 
     return encode
 
 
-canonical_json = _canonical_encoder()
-canonical_json.__doc__ = "JSON with sorted keys, no spaces, ASCII only, no NaN (fingerprints)."
-
-
-def fingerprint_of(data: Mapping[str, Any]) -> str:
-    """The fingerprint of a result's `to_dict()` (computed once by callers that need both)."""
-    content = {k: v for k, v in data.items() if k not in _NOT_FINGERPRINTED}
-    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+canonical_json = _json_encoder(sort_keys=True)
+canonical_json.__doc__ = "JSON with sorted keys, no spaces, ASCII only, no NaN."
+compact_json = _json_encoder(sort_keys=False)
+compact_json.__doc__ = "JSON in insertion order, no spaces, ASCII only, no NaN (stored details)."
 
 
 @dataclass(frozen=True, slots=True)
 class Serialised:
-    """A result serialised once: its `to_dict()`, its fingerprint and canonical JSON texts."""
+    """What a stored evaluation needs of a result, each part built once: the criteria and
+    evidence as in `to_dict()` with their JSON texts, and the fingerprint."""
 
-    data: dict[str, Any]
+    criteria: list[dict[str, Any]]  # == to_dict()["criteria"]
+    criteria_json: str  # compact JSON of `criteria` (dict insertion order)
+    evidence: dict[str, Any]  # == to_dict()["evidence"]
+    evidence_json: str
     fingerprint: str
-    criteria_json: str  # canonical JSON (sorted keys, compact) of data["criteria"]
-    evidence_json: str  # canonical JSON of data["evidence"]
 
 
-# Stands for the criteria in the canonical text of a result (then replaced by their JSON): a
-# NUL cannot occur in the only keys sorted before "criteria" (as_of, comparator).
-_CRITERIA_SLOT = "\x00criteria\x00"
-_CRITERIA_SLOT_JSON = json.dumps(_CRITERIA_SLOT)
+def _iso(value: dt.date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _headline(r: EvaluationResult) -> tuple[Any, ...]:
+    """The fields of a result that its criteria do not already determine (fingerprinted).
+
+    The headline metric, threshold, margin, progress, projection and growth rates are copied
+    from the primary criterion, which the criteria results themselves determine.
+    """
+    return (
+        r.slug,
+        r.state.value if isinstance(r.state, StrEnum) else r.state,
+        r.trend.value if isinstance(r.trend, StrEnum) else r.trend,
+        r.reason,
+        r.outcome.value if isinstance(r.outcome, StrEnum) else r.outcome,
+        r.provisional,
+        _iso(r.final_after),
+        _iso(r.data_expected_on),
+        _iso(r.as_of),
+        r.replay,
+        r.evaluator_version,
+    )
 
 
 def serialise(result: EvaluationResult) -> Serialised:
-    """`to_dict()`, `fingerprint()` and the JSON of the criteria and evidence, with the criteria
-    (most of a result) encoded once. The fingerprint equals `result.fingerprint()`."""
-    data = _result_dict(result)
-    criteria_json = canonical_json(data["criteria"])
-    content = {k: v for k, v in data.items() if k not in _NOT_FINGERPRINTED}
-    content["criteria"] = _CRITERIA_SLOT
-    blob = canonical_json(content).replace(_CRITERIA_SLOT_JSON, criteria_json, 1)
+    """The criteria and evidence of `to_dict()` with their JSON, and the fingerprint, without
+    building the rest of `to_dict()`.
+
+    Fingerprint recipe: sha256 of `repr(_headline(result))`, the compact JSON of the criteria
+    and that of the evidence, joined by newlines: everything a reader sees but `evaluated_at`
+    and `stable_until` (state, trend, reason, outcome, every criterion's metric, threshold,
+    projection, reason and evidence). Deterministic: the same result gives the same text.
+    """
+    criteria = [_criterion_dict(c) for c in result.criteria]
+    criteria_json = compact_json(criteria)
+    evidence = _evidence_dict(result.evidence)
+    evidence_json = compact_json(evidence)
+    blob = f"{_headline(result)!r}\n{criteria_json}\n{evidence_json}"
     return Serialised(
-        data,
-        hashlib.sha256(blob.encode()).hexdigest(),
+        criteria,
         criteria_json,
-        canonical_json(data["evidence"]),
+        evidence,
+        evidence_json,
+        hashlib.sha256(blob.encode()).hexdigest(),
     )
 
 
@@ -1368,12 +1390,34 @@ def _growth(
             f"{'meets' if ok else 'misses'} {rule}",
         )
     else:
-        fields.update(
-            trend=Trend.on_track if ok else Trend.off_track,
-            reason=f"{label(value)} in {after.period} over {before.period} "
-            f"({'meets' if ok else 'misses'} {rule})",
+        # One year over the previous is noisy (a dip the year before inflates it): the trend
+        # is judged on the sustained rate over the last TREND_YEARS years when there are any.
+        latest_year = _x(after.period)
+        span = [p for p in points if latest_year - TREND_YEARS <= _x(p.period) < latest_year]
+        sustained = (
+            measure(span[0].value, after.value, latest_year - _x(span[0].period))
+            if span and latest_year - _x(span[0].period) > 1
+            else None
         )
+        text = f"{label(value)} in {after.period} over {before.period}"
+        if sustained is None:
+            fields.update(
+                trend=Trend.on_track if ok else Trend.off_track,
+                reason=f"{text} ({'meets' if ok else 'misses'} {rule})",
+            )
+        else:
+            sustained_ok = meets(sustained, c.comparator, threshold)
+            fields.update(
+                trend=Trend.on_track if sustained_ok else Trend.off_track,
+                observed_growth=as_rate(sustained),
+                reason=f"{text}; {label(sustained)} sustained over {span[0].period}–"
+                f"{after.period} ({'meets' if sustained_ok else 'misses'} {rule})",
+            )
+            return fields, [span[0], before, after]
     return fields, [before, after]
+
+
+TREND_YEARS = 5  # growth claims without a window: the sustained rate over this many years
 
 
 def _year_over_year(points: Sequence[_ExprPoint]) -> list[tuple[_ExprPoint, _ExprPoint]]:

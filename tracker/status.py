@@ -11,6 +11,7 @@ import datetime as dt
 import gc
 import hashlib
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -35,7 +36,7 @@ from tracker.evaluation import (
     Serialised,
     SeriesData,
     SeriesPoint,
-    canonical_json,
+    compact_json,
     evaluate,
     lookback_start,
     needed_since,
@@ -629,6 +630,13 @@ def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> l
     return sorted(found)
 
 
+def _finite(value: Any) -> Any:
+    """A float column's value as `to_dict()` gives it (non-finite floats as None)."""
+    if type(value) is float and not math.isfinite(value):
+        return None
+    return value
+
+
 def _row_parts(
     result: EvaluationResult,
     *,
@@ -640,43 +648,44 @@ def _row_parts(
     """The scalar columns of a result's Evaluation row, its `details` but the criteria, and the
     result serialised (each result is encoded once; see `serialise`)."""
     ser = serialise(result)
-    data = ser.data
-    metric, projection = data["metric"], data["projection"]
+    metric, projection = result.metric, result.projection
+    trend = result.trend
     values = {
         "claim_id": claim_id,
         "claim_version": claim_version,
         "evaluated_at": result.evaluated_at,
         "as_of": result.as_of or result.evaluated_at,
-        "state": data["state"],
-        "trend": data["trend"],
+        "state": result.state.value,
+        "trend": trend.value if trend is not None else None,
         "reason": result.reason,
-        "metric_value": metric["value"] if metric else None,
-        "metric_unit": metric["unit"] if metric else None,
-        "metric_period": metric["period"][:20] if metric else None,
-        "threshold": data["threshold"],
+        "metric_value": _finite(metric.value) if metric else None,
+        "metric_unit": metric.unit if metric else None,
+        "metric_period": metric.period[:20] if metric else None,
+        "threshold": _finite(result.threshold),
         "comparator": result.comparator,
-        "margin": data["margin"],
-        "progress": data["progress"],
-        "projection_value": projection["value"] if projection else None,
-        "projection_low": projection["low"] if projection else None,
-        "projection_high": projection["high"] if projection else None,
-        "projection_at": projection["at"] if projection else None,
-        "projection_model": projection["model"] if projection else None,
-        "required_growth": data["required_growth"],
-        "observed_growth": data["observed_growth"],
+        "margin": _finite(result.margin),
+        "progress": _finite(result.progress),
+        "projection_value": _finite(projection.value) if projection else None,
+        "projection_low": _finite(projection.low) if projection else None,
+        "projection_high": _finite(projection.high) if projection else None,
+        "projection_at": projection.at if projection else None,
+        "projection_model": projection.model if projection else None,
+        "required_growth": _finite(result.required_growth),
+        "observed_growth": _finite(result.observed_growth),
         "data_expected_on": result.data_expected_on,
         "fingerprint": ser.fingerprint,
         "evaluator_version": result.evaluator_version,
     }
+    outcome, final_after, stable = result.outcome, result.final_after, result.stable_until
     details = {
-        "outcome": data["outcome"],
-        "provisional": data["provisional"],
-        "final_after": data["final_after"],
-        "projection_n_points": projection["n_points"] if projection else None,
-        "projection_residual_sd": projection["residual_sd"] if projection else None,
+        "outcome": outcome.value if outcome is not None else None,
+        "provisional": result.provisional,
+        "final_after": final_after.isoformat() if final_after is not None else None,
+        "projection_n_points": projection.n_points if projection else None,
+        "projection_residual_sd": _finite(projection.residual_sd) if projection else None,
         "replay": result.replay,
         "inputs_key": inputs_key,
-        "stable_until": data["stable_until"],
+        "stable_until": stable.isoformat() if stable is not None else None,
         "data_watermark": data_watermark,
     }
     return values, details, ser
@@ -703,8 +712,8 @@ def evaluation_row_values(
         inputs_key=inputs_key,
         data_watermark=data_watermark,
     )
-    values["details"] = {"criteria": ser.data["criteria"], **details}
-    values["evidence"] = ser.data["evidence"]
+    values["details"] = {"criteria": ser.criteria, **details}
+    values["evidence"] = ser.evidence
     return values
 
 
@@ -731,7 +740,7 @@ def _stored_row(
         inputs_key=inputs_key,
         data_watermark=data_watermark,
     )
-    rest = canonical_json(details)
+    rest = compact_json(details)
     values["details"] = _JsonText(f'{{"criteria":{ser.criteria_json},{rest[1:]}')
     values["evidence"] = _JsonText(ser.evidence_json)
     return values
