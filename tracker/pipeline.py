@@ -18,6 +18,7 @@ from tracker.config import Settings
 from tracker.db import session_scope
 from tracker.ingest import FetchRunSummary, ingest_indicator
 from tracker.models import Indicator, utcnow
+from tracker.status import evaluate_claims
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class RefreshResult:
     """A fetch and what followed it."""
 
     fetch: FetchRunSummary
-    evaluated: int | None = None  # claims re-evaluated; None when no evaluator is installed
+    evaluated: int | None = None  # claims re-evaluated; None when the fetch or evaluation failed
     evaluation_error: str | None = None
 
 
@@ -60,15 +61,11 @@ def fetchable_indicators(
 
 def evaluate(
     engine: Engine, *, now: dt.datetime, indicator_ids: Sequence[int] | None = None
-) -> int | None:
+) -> int:
     """Re-evaluate the claims reading `indicator_ids` (all claims if None) in one transaction.
 
-    Returns the number of claims evaluated, or None when the evaluator is not installed.
+    Returns the number of claims evaluated.
     """
-    try:
-        from tracker.status import evaluate_claims
-    except ImportError:
-        return None
     with session_scope(engine) as session:
         results = evaluate_claims(session, now=now, indicator_ids=indicator_ids)
     return len(results)

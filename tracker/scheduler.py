@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Connection, Engine
@@ -94,7 +95,8 @@ def job_table(
     jobs: list[JobDef] = [
         JobDef(
             id="evaluate:all",
-            trigger=IntervalTrigger(days=1, timezone=dt.UTC),
+            # just after each UTC midnight, so a deadline that passed shows the same day
+            trigger=CronTrigger(hour=0, minute=5, timezone=dt.UTC),
             func=functools.partial(evaluate_job, engine),
             description="re-evaluate every claim",
             interval=dt.timedelta(days=1),
@@ -167,7 +169,16 @@ def plan_jobs(
         if job.interval is None:
             plan[job.id] = None if previous is not None else job.run_at
             continue
-        if previous is not None and now - previous < job.interval:
+        if isinstance(job.trigger, CronTrigger):
+            # due at fixed times: run now if the last due time passed without a run, else wait
+            last_due = job.trigger.get_next_fire_time(None, now - job.interval)
+            missed = last_due is not None and last_due <= now and (previous or now) < last_due
+            if previous is not None and not missed:
+                plan[job.id] = job.trigger.get_next_fire_time(None, now)
+                continue
+            plan[job.id] = now + CATCH_UP_DELAY + catch_up * CATCH_UP_STAGGER
+            catch_up += 1
+        elif previous is not None and now - previous < job.interval:
             plan[job.id] = previous + job.interval
         else:
             plan[job.id] = now + CATCH_UP_DELAY + catch_up * CATCH_UP_STAGGER
