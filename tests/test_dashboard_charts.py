@@ -1,17 +1,27 @@
 """Plain-words criteria and chart data: each criterion type as a sentence; chart points with
 superseded vintages computed as they stood; the Chart.js configuration carries the threshold,
-projection band and deadline."""
+projection band and deadline, and a log axis for data over many orders of magnitude."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from dashboard_seed import NOW, make_fetch_run, make_indicator, make_observation
+from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tracker import status
+from tracker.bundled import load_bundled
+from tracker.claims import sync_claims_dir
 from tracker.models import Evaluation
-from tracker.web.charts import build_claim_charts, decimal_year
+from tracker.web.app import create_app
+from tracker.web.charts import ChartPoint, ClaimChart, build_claim_charts, decimal_year
 from tracker.web.wording import describe_criterion, format_number, parse_criterion
 
 TITLES = {
@@ -26,7 +36,13 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
     ("spec", "sentence"),
     [
         (
-            {"key": "k", "type": "threshold", "series": RATIO, "period": "2030", "threshold": 3.0},
+            {
+                "key": "k",
+                "type": "threshold",
+                "series": RATIO,
+                "period": "2030",
+                "threshold": 3.0,
+            },
             "ratio of China electricity generation to US electricity generation in 2030 ≥ 3",
         ),
         (
@@ -53,7 +69,12 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
             "annual growth rate of FDA approvals from 2025 to 2030 ≥ 5 %/yr",
         ),
         (
-            {"key": "k", "type": "growth", "series": {"indicator": "fda"}, "threshold": 10},
+            {
+                "key": "k",
+                "type": "growth",
+                "series": {"indicator": "fda"},
+                "threshold": 10,
+            },
             "growth of FDA approvals each year over the year before, as a yearly factor, "
             "≥ 10x per year",
         ),
@@ -92,7 +113,10 @@ def test_each_criterion_type_reads_as_a_sentence(spec, sentence):
 
 
 def test_an_unreadable_spec_falls_back_to_its_description():
-    assert describe_criterion({"type": "mystery", "description": "as written"}, {}) == "as written"
+    assert (
+        describe_criterion({"type": "mystery", "description": "as written"}, {})
+        == "as written"
+    )
 
 
 def test_number_formatting():
@@ -111,7 +135,9 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
         t0, t1 = NOW - dt.timedelta(days=100), NOW - dt.timedelta(days=10)
         make_observation(session, cn, "2024", 10000.0, known_from=t0, run=run)
         # the US 2024 value was revised: 4000 (known t0..t1) → 4400 (known from t1)
-        make_observation(session, us, "2024", 4000.0, known_from=t0, known_until=t1, run=run)
+        make_observation(
+            session, us, "2024", 4000.0, known_from=t0, known_until=t1, run=run
+        )
         make_observation(session, us, "2024", 4400.0, known_from=t1, run=run)
         evaluation = Evaluation(
             claim_id=0,
@@ -131,7 +157,13 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
             evaluator_version="t",
         )
         criterion = parse_criterion(
-            {"key": "r", "type": "threshold", "series": RATIO, "period": "2030", "threshold": 3.0}
+            {
+                "key": "r",
+                "type": "threshold",
+                "series": RATIO,
+                "period": "2030",
+                "threshold": 3.0,
+            }
         )
         charts = build_claim_charts(
             session,
@@ -141,15 +173,117 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
             evaluation=evaluation,
         )
     [chart] = charts
-    assert [(p.period, round(p.y, 4)) for p in chart.current_points] == [("2024", 2.2727)]
+    assert [(p.period, round(p.y, 4)) for p in chart.current_points] == [
+        ("2024", 2.2727)
+    ]
     assert sorted(round(p.y, 4) for p in chart.superseded_points) == [2.5]
     config = chart.config()
     labels = [d["label"] for d in config["data"]["datasets"]]
     assert "earlier vintages (revised since)" in labels
     assert "threshold ≥ 3" in labels
     assert "deadline 2030-12-31" in labels
-    band = next(d for d in config["data"]["datasets"] if d["label"] == "projection range")
+    band = next(
+        d for d in config["data"]["datasets"] if d["label"] == "projection range"
+    )
     assert band["data"][-1] == {"x": 2030.0, "y": 3.2} and band["fill"] == "-1"
     assert config["options"]["scales"]["y"]["title"]["text"] == "ratio"
     assert "projected 2.9 for 2030 (range 2.6 to 3.2)" in chart.aria_label()
     assert decimal_year(dt.date(2030, 12, 31)) == pytest.approx(2030.997, abs=1e-3)
+
+
+# --- the claim pages of a fresh install (real claim files, bundled real data, real evaluator) ---
+
+REPO_CLAIMS = Path(__file__).resolve().parents[1] / "claims"
+INSTALL_NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+CHART_JSON = re.compile(
+    r'<script type="application/json" id="([^"]+)">(.*?)</script>', re.S
+)
+
+
+@pytest.fixture
+def fresh_install(settings, engine) -> Iterator[TestClient]:
+    """The shipped claims and bundled snapshot, evaluated once at 2026-11-28 09:00 UTC."""
+    with Session(engine) as session:
+        sync_claims_dir(session, REPO_CLAIMS, now=INSTALL_NOW - dt.timedelta(days=1))
+        session.commit()
+    load_bundled(engine, now=INSTALL_NOW - dt.timedelta(hours=1))
+    with Session(engine) as session:
+        status.evaluate_claims(session, now=INSTALL_NOW)
+        session.commit()
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: INSTALL_NOW
+    with TestClient(app) as client:
+        yield client
+
+
+def chart_configs(html: str) -> dict[str, dict[str, Any]]:
+    return {m.group(1): json.loads(m.group(2)) for m in CHART_JSON.finditer(html)}
+
+
+def make_chart(ys: list[float], **extra: Any) -> ClaimChart:
+    points = [
+        ChartPoint(str(1950 + i), 1950.0 + i, y, True, NOW, None, ())
+        for i, y in enumerate(ys)
+    ]
+    return ClaimChart(key="k", title="t", unit="FLOP", points=points, **extra)
+
+
+def test_log_axis_only_when_positive_values_span_over_three_orders():
+    assert (
+        make_chart([1.0, 999.0]).config()["options"]["scales"]["y"]["type"] == "linear"
+    )
+    wide = make_chart([1e15, 5e26])
+    assert (
+        wide.log_scale
+        and wide.config()["options"]["scales"]["y"]["type"] == "logarithmic"
+    )
+    assert "(log scale)" in wide.aria_label()
+    assert (
+        make_chart([-1.0, 1e6]).config()["options"]["scales"]["y"]["type"] == "linear"
+    )
+    # a threshold far below the data counts too: both are plotted
+    assert make_chart([10.0, 20.0], threshold=0.001).log_scale
+
+
+def test_points_before_the_chart_start_stay_in_the_table_only():
+    chart = make_chart([1.0, 2.0, 3.0], x_start=1951.0)
+    config = chart.config()
+    assert [d["x"] for d in config["data"]["datasets"][0]["data"]] == [1951.0, 1952.0]
+    assert config["options"]["scales"]["x"]["min"] == 1951
+    assert "drawn from 1951, earlier values in the table only" in chart.aria_label()
+    assert len(chart.points) == 3
+
+
+def test_flop_charts_are_drawn_on_a_log_axis_from_2000(fresh_install):
+    html = fresh_install.get("/claims/ai-compute-demand-10x-per-year").text
+    [config] = chart_configs(html).values()
+    y, x = config["options"]["scales"]["y"], config["options"]["scales"]["x"]
+    assert y["type"] == "logarithmic" and y["title"]["text"] == "FLOP (log scale)"
+    assert x["min"] == 2000 and x["max"] == 2025
+    assert min(p["x"] for p in config["data"]["datasets"][0]["data"]) >= 2000
+    caption = re.search(r"<figcaption>(.*?)</figcaption>", html, re.S)
+    assert caption and "(log scale)" in caption.group(1)
+    assert "drawn from 2000, earlier values in the table only" in caption.group(1)
+    assert "<td>1950</td>" in html  # the older points are still in the data table
+    # the window claim's ratio spans 0.0005–1,049 (projection band): log too, up to its target
+    html = fresh_install.get("/claims/china-ai-compute-exceeds-world").text
+    config = chart_configs(html)["chart-data-1"]
+    assert config["options"]["scales"]["y"]["type"] == "logarithmic"
+    assert config["options"]["scales"]["x"]["max"] == 2035
+    # a ratio near 2–3 stays linear
+    html = fresh_install.get("/claims/china-power-3x-us-2030").text
+    assert (
+        chart_configs(html)["chart-data-1"]["options"]["scales"]["y"]["type"]
+        == "linear"
+    )
+
+
+def test_side_panel_chart_legend_labels_are_short(fresh_install):
+    html = fresh_install.get("/claims/agi-2026").text
+    config = next(
+        c for k, c in chart_configs(html).items() if k.startswith("signal-data")
+    )
+    assert config["options"]["scales"]["y"]["type"] == "logarithmic"
+    labels = [d["label"] for d in config["data"]["datasets"]]
+    assert labels == ["current values", "deadline 2026-12-31"]
+    assert config["options"]["plugins"]["legend"]["position"] == "bottom"

@@ -22,6 +22,7 @@ from tracker.criteria import (
     GrowthCriterion,
     IndicatorRef,
     Ratio,
+    RelativeThreshold,
     SeriesExpr,
     SignalCriterion,
     ThresholdCriterion,
@@ -43,6 +44,13 @@ THRESHOLD_COLOUR = "#b3261e"
 PROJECTION_COLOUR = "rgba(230, 145, 30, 0.9)"
 PROJECTION_FILL = "rgba(230, 145, 30, 0.18)"
 DEADLINE_COLOUR = "#555555"
+
+# A log y axis once the plotted values span more than this factor (three orders of magnitude):
+# training compute from 1e15 to 5e26 FLOP is a flat line and one spike on a linear axis.
+LOG_SCALE_SPAN = 1e3
+# The x axis starts here (or at the earliest period a criterion names, if earlier): older
+# points stay in the data table but would squeeze the years that matter into a sliver.
+CHART_START_YEAR = 2000.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class ClaimChart:
     projection: dict[str, Any] | None = None
     note: str | None = None
     indicator_keys: list[str] = field(default_factory=list)
+    x_start: float | None = None
 
     @property
     def current_points(self) -> list[ChartPoint]:
@@ -79,8 +88,44 @@ class ClaimChart:
     def superseded_points(self) -> list[ChartPoint]:
         return [p for p in self.points if not p.current]
 
+    @property
+    def first_shown_x(self) -> float | None:
+        """Where the x axis starts: `x_start`, or the first point if that is later."""
+        if self.x_start is None or not self.points:
+            return None
+        first = min(p.x for p in self.points)
+        return max(first, self.x_start)
+
+    @property
+    def hidden_before(self) -> int | None:
+        """The year before which points are left to the table (None: every point is drawn)."""
+        start = self.first_shown_x
+        if start is None or not any(p.x < start for p in self.points):
+            return None
+        return math.floor(start)
+
+    def _shown(self, points: Iterable[ChartPoint]) -> list[ChartPoint]:
+        start = self.first_shown_x
+        return [p for p in points if start is None or p.x >= start]
+
+    def _plotted_values(self) -> list[float]:
+        ys = [p.y for p in self._shown(self.points)]
+        if self.threshold is not None:
+            ys.append(self.threshold)
+        if self.projection:
+            ys += [self.projection["value"], self.projection["low"], self.projection["high"]]
+        return ys
+
+    @property
+    def log_scale(self) -> bool:
+        """True when every plotted value is positive and they span more than LOG_SCALE_SPAN."""
+        ys = self._plotted_values()
+        if not ys or min(ys) <= 0:
+            return False
+        return max(ys) / min(ys) > LOG_SCALE_SPAN
+
     def aria_label(self) -> str:
-        parts = [f"Chart of {self.title}"]
+        parts = [f"Chart of {self.title}" + (" (log scale)" if self.log_scale else "")]
         current = self.current_points
         if current:
             last = current[-1]
@@ -98,14 +143,22 @@ class ClaimChart:
             parts.append(f"deadline {self.deadline.isoformat()}")
         if self.superseded_points:
             parts.append(f"{len(self.superseded_points)} revised earlier values shown faded")
+        hidden = self.hidden_before
+        if hidden is not None:
+            parts.append(f"drawn from {hidden}, earlier values in the table only")
         return "; ".join(parts) + ". The same data is in the table below."
 
     def config(self) -> dict[str, Any]:
-        """Chart.js configuration (datasets on a linear year axis); plain JSON."""
-        current = self.current_points
+        """Chart.js configuration (datasets on a linear year axis); plain JSON.
+
+        The y axis is logarithmic when `log_scale`; legend labels stay short (the title is
+        the chart's heading) so that they fit the narrow side panel.
+        """
+        current = self._shown(self.current_points)
+        superseded = self._shown(self.superseded_points)
         datasets: list[dict[str, Any]] = [
             {
-                "label": f"{self.title} (current values)",
+                "label": "current values",
                 "data": [{"x": p.x, "y": p.y} for p in current],
                 "borderColor": CURRENT_COLOUR,
                 "backgroundColor": CURRENT_COLOUR,
@@ -113,11 +166,11 @@ class ClaimChart:
                 "tension": 0,
             }
         ]
-        if self.superseded_points:
+        if superseded:
             datasets.append(
                 {
                     "label": "earlier vintages (revised since)",
-                    "data": [{"x": p.x, "y": p.y} for p in self.superseded_points],
+                    "data": [{"x": p.x, "y": p.y} for p in superseded],
                     "showLine": False,
                     "borderColor": SUPERSEDED_COLOUR,
                     "backgroundColor": SUPERSEDED_COLOUR,
@@ -125,7 +178,7 @@ class ClaimChart:
                     "pointStyle": "rectRot",
                 }
             )
-        xs = [p.x for p in self.points]
+        xs = [p.x for p in current + superseded]
         if self.deadline:
             xs.append(decimal_year(self.deadline))
         if self.projection:
@@ -161,7 +214,7 @@ class ClaimChart:
                     "fill": False,
                 },
             ]
-        ys = [p.y for p in self.points]
+        ys = [p.y for p in current + superseded]
         if self.threshold is not None:
             ys.append(self.threshold)
             symbol = COMPARATOR_SYMBOLS.get(self.comparator or ">=", "")
@@ -200,13 +253,34 @@ class ClaimChart:
                 "scales": {
                     "x": {"type": "linear", "min": math.floor(x_min), "max": math.ceil(x_max)},
                     "y": {
-                        "type": "linear",
-                        "title": {"display": True, "text": _axis_title(self.unit)},
+                        "type": "logarithmic" if self.log_scale else "linear",
+                        "title": {
+                            "display": True,
+                            "text": _axis_title(self.unit)
+                            + (" (log scale)" if self.log_scale else ""),
+                        },
                     },
                 },
                 "plugins": {"legend": {"position": "bottom", "labels": {"boxWidth": 14}}},
             },
         }
+
+
+def _x_start(criterion: Any) -> float:
+    """CHART_START_YEAR, or the earliest period the criterion names (window, baseline) if
+    that is earlier: the years a reader needs to judge it."""
+    named: list[str] = []
+    window = getattr(criterion, "window", None)
+    if window is not None:
+        named.append(window.start)
+    period = getattr(criterion, "period", None)
+    if period:
+        named.append(period)
+    threshold = getattr(criterion, "threshold", None)
+    if isinstance(threshold, RelativeThreshold):
+        named.append(threshold.baseline.start)
+    starts = [decimal_year(period_start(p)) for p in named]
+    return min([CHART_START_YEAR, *starts])
 
 
 def _axis_title(unit: str) -> str:
@@ -374,6 +448,7 @@ def build_claim_charts(
             points=expression_points(criterion.series, rows, key_by_id),
             deadline=deadline,
             indicator_keys=keys,
+            x_start=_x_start(criterion),
         )
         is_resolving = not isinstance(criterion, SignalCriterion) and criterion.role == "resolves"
         if isinstance(criterion, ThresholdCriterion | AggregateCriterion):
