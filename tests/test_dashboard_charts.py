@@ -1,6 +1,7 @@
 """Plain-words criteria and chart data: each criterion type as a sentence; chart points with
 superseded vintages computed as they stood; the Chart.js configuration carries the threshold,
-projection band and deadline, and a log axis for data over many orders of magnitude."""
+projection band and deadline, a log axis for data over many orders of magnitude; a window's
+projected mean labelled and drawn as such."""
 
 from __future__ import annotations
 
@@ -220,6 +221,10 @@ def chart_configs(html: str) -> dict[str, dict[str, Any]]:
     return {m.group(1): json.loads(m.group(2)) for m in CHART_JSON.finditer(html)}
 
 
+def section(html: str, start_id: str, end_id: str) -> str:
+    return html[html.index(f'id="{start_id}"') : html.index(f'id="{end_id}"')]
+
+
 def make_chart(ys: list[float], **extra: Any) -> ClaimChart:
     points = [
         ChartPoint(str(1950 + i), 1950.0 + i, y, True, NOW, None, ())
@@ -287,3 +292,18 @@ def test_side_panel_chart_legend_labels_are_short(fresh_install):
     labels = [d["label"] for d in config["data"]["datasets"]]
     assert labels == ["current values", "deadline 2026-12-31"]
     assert config["options"]["plugins"]["legend"]["position"] == "bottom"
+
+
+def test_aggregate_projection_reads_as_the_window_mean(fresh_install):
+    html = fresh_install.get("/claims/medical-boom-2026-2035").text
+    panel = section(html, "status-h", "replay-h")
+    assert "Projected mean 2026–2035" in panel and "Projection for 2035" not in panel
+    config = chart_configs(html)["chart-data-1"]
+    line = next(
+        d
+        for d in config["data"]["datasets"]
+        if d["label"] == "projected mean 2026–2035"
+    )
+    (start, end) = line["data"]
+    assert (start["x"], end["x"]) == (2026.0, 2035.0) and start["y"] == end["y"]
+    assert "projected mean 41.76" in html and "over 2026–2035" in html

@@ -124,6 +124,35 @@ class ClaimChart:
             return False
         return max(ys) / min(ys) > LOG_SCALE_SPAN
 
+    @property
+    def projection_window(self) -> str | None:
+        """'2026–2035' when the projection is a window's mean or sum, else None."""
+        if not self.projection or not self.projection.get("window"):
+            return None
+        start, end = self.projection["window"]
+        return f"{start}–{end}"
+
+    @property
+    def projection_heading(self) -> str:
+        """'Projection for 2030', or 'Projected mean 2026–2035' for a window's aggregate."""
+        if not self.projection:
+            return ""
+        window = self.projection_window
+        if window:
+            return f"Projected {self.projection['function']} {window}"
+        return f"Projection for {self.projection['at']}"
+
+    @property
+    def projection_phrase(self) -> str:
+        """'projected 2.9 for 2030', or 'projected mean 41.76 over 2026–2035'."""
+        if not self.projection:
+            return ""
+        value = format_number(self.projection["value"])
+        window = self.projection_window
+        if window:
+            return f"projected {self.projection['function']} {value} over {window}"
+        return f"projected {value} for {self.projection['at']}"
+
     def aria_label(self) -> str:
         parts = [f"Chart of {self.title}" + (" (log scale)" if self.log_scale else "")]
         current = self.current_points
@@ -136,7 +165,7 @@ class ClaimChart:
         if self.projection:
             p = self.projection
             parts.append(
-                f"projected {format_number(p['value'])} for {p['at']} "
+                f"{self.projection_phrase} "
                 f"(range {format_number(p['low'])} to {format_number(p['high'])})"
             )
         if self.deadline:
@@ -183,9 +212,38 @@ class ClaimChart:
             xs.append(decimal_year(self.deadline))
         if self.projection:
             xs.append(self.projection["x"])
+            xs.append(self.projection.get("x0", self.projection["x"]))
         x_min = min(xs) if xs else 0.0
         x_max = max(xs) if xs else 1.0
-        if self.projection and current:
+        if self.projection and self.projection_window:
+            p = self.projection
+            x0, x1 = p["x0"], p["x"]
+            datasets += [
+                {
+                    "label": "projection, lower bound",
+                    "data": [{"x": x0, "y": p["low"]}, {"x": x1, "y": p["low"]}],
+                    "borderColor": PROJECTION_FILL,
+                    "pointRadius": 0,
+                    "fill": False,
+                },
+                {
+                    "label": "projection range",
+                    "data": [{"x": x0, "y": p["high"]}, {"x": x1, "y": p["high"]}],
+                    "borderColor": PROJECTION_FILL,
+                    "backgroundColor": PROJECTION_FILL,
+                    "pointRadius": 0,
+                    "fill": "-1",
+                },
+                {
+                    "label": f"projected {p['function']} {self.projection_window}",
+                    "data": [{"x": x0, "y": p["value"]}, {"x": x1, "y": p["value"]}],
+                    "borderColor": PROJECTION_COLOUR,
+                    "borderDash": [6, 4],
+                    "pointRadius": 0,
+                    "fill": False,
+                },
+            ]
+        elif self.projection and current:
             last = current[-1]
             p = self.projection
             start = {"x": last.x, "y": last.y}
@@ -483,5 +541,12 @@ def build_claim_charts(
                     "x": decimal_year(period_start(evaluation.projection_at)),
                     "model": evaluation.projection_model,
                 }
+                if isinstance(criterion, AggregateCriterion):
+                    # the evaluator projects the window's mean (or sum), not a value at its end
+                    chart.projection.update(
+                        function=criterion.function,
+                        window=[criterion.window.start, criterion.window.end],
+                        x0=decimal_year(period_start(criterion.window.start)),
+                    )
         charts.append(chart)
     return charts
