@@ -1,7 +1,7 @@
 """Plain-words criteria and chart data: each criterion type as a sentence; chart points with
 superseded vintages computed as they stood; the Chart.js configuration carries the threshold,
-projection band and deadline, a log axis for data over many orders of magnitude; a window's
-projected mean labelled and drawn as such."""
+projection band and deadline, a log axis for data over many orders of magnitude; the claim
+page's status panel names the next data release and a window's projected mean."""
 
 from __future__ import annotations
 
@@ -292,6 +292,23 @@ def test_side_panel_chart_legend_labels_are_short(fresh_install):
     labels = [d["label"] for d in config["data"]["datasets"]]
     assert labels == ["current values", "deadline 2026-12-31"]
     assert config["options"]["plugins"]["legend"]["position"] == "bottom"
+
+
+def test_claim_page_shows_the_next_and_the_deciding_data_release(fresh_install):
+    html = fresh_install.get("/claims/china-power-3x-us-2030").text
+    panel = section(html, "status-h", "replay-h")
+    assert (
+        "Next data: 2026, expected 2027-06-29; deciding data: 2030, expected 2031-06-29"
+        in panel
+    )
+    # the overview's next deadlines carry the next release too
+    overview = fresh_install.get("/").text
+    entry = re.search(
+        r'<li><span class="countdown"[^>]*>.*?china-power-3x-us-2030.*?</li>',
+        overview,
+        re.S,
+    )
+    assert entry and "next data 2026, expected 2027-06-29" in entry.group(0)
 
 
 def test_aggregate_projection_reads_as_the_window_mean(fresh_install):
