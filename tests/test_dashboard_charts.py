@@ -1,7 +1,8 @@
 """Plain-words criteria and chart data: each criterion type as a sentence; chart points with
 superseded vintages computed as they stood; the Chart.js configuration carries the threshold,
 projection band and deadline, a log axis for data over many orders of magnitude; the claim
-page's status panel names the next data release and a window's projected mean."""
+page's status panel names the next data release and a window's projected mean; first
+evaluations are not listed as status changes."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashboard_seed import NOW, make_fetch_run, make_indicator, make_observation
+from dashboard_seed import NOW, make_fetch_run, make_indicator, make_observation, seed_essay
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -37,13 +38,7 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
     ("spec", "sentence"),
     [
         (
-            {
-                "key": "k",
-                "type": "threshold",
-                "series": RATIO,
-                "period": "2030",
-                "threshold": 3.0,
-            },
+            {"key": "k", "type": "threshold", "series": RATIO, "period": "2030", "threshold": 3.0},
             "ratio of China electricity generation to US electricity generation in 2030 ≥ 3",
         ),
         (
@@ -70,12 +65,7 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
             "annual growth rate of FDA approvals from 2025 to 2030 ≥ 5 %/yr",
         ),
         (
-            {
-                "key": "k",
-                "type": "growth",
-                "series": {"indicator": "fda"},
-                "threshold": 10,
-            },
+            {"key": "k", "type": "growth", "series": {"indicator": "fda"}, "threshold": 10},
             "growth of FDA approvals each year over the year before, as a yearly factor, "
             "≥ 10x per year",
         ),
@@ -114,10 +104,7 @@ def test_each_criterion_type_reads_as_a_sentence(spec, sentence):
 
 
 def test_an_unreadable_spec_falls_back_to_its_description():
-    assert (
-        describe_criterion({"type": "mystery", "description": "as written"}, {})
-        == "as written"
-    )
+    assert describe_criterion({"type": "mystery", "description": "as written"}, {}) == "as written"
 
 
 def test_number_formatting():
@@ -136,9 +123,7 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
         t0, t1 = NOW - dt.timedelta(days=100), NOW - dt.timedelta(days=10)
         make_observation(session, cn, "2024", 10000.0, known_from=t0, run=run)
         # the US 2024 value was revised: 4000 (known t0..t1) → 4400 (known from t1)
-        make_observation(
-            session, us, "2024", 4000.0, known_from=t0, known_until=t1, run=run
-        )
+        make_observation(session, us, "2024", 4000.0, known_from=t0, known_until=t1, run=run)
         make_observation(session, us, "2024", 4400.0, known_from=t1, run=run)
         evaluation = Evaluation(
             claim_id=0,
@@ -158,13 +143,7 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
             evaluator_version="t",
         )
         criterion = parse_criterion(
-            {
-                "key": "r",
-                "type": "threshold",
-                "series": RATIO,
-                "period": "2030",
-                "threshold": 3.0,
-            }
+            {"key": "r", "type": "threshold", "series": RATIO, "period": "2030", "threshold": 3.0}
         )
         charts = build_claim_charts(
             session,
@@ -174,18 +153,14 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
             evaluation=evaluation,
         )
     [chart] = charts
-    assert [(p.period, round(p.y, 4)) for p in chart.current_points] == [
-        ("2024", 2.2727)
-    ]
+    assert [(p.period, round(p.y, 4)) for p in chart.current_points] == [("2024", 2.2727)]
     assert sorted(round(p.y, 4) for p in chart.superseded_points) == [2.5]
     config = chart.config()
     labels = [d["label"] for d in config["data"]["datasets"]]
     assert "earlier vintages (revised since)" in labels
     assert "threshold ≥ 3" in labels
     assert "deadline 2030-12-31" in labels
-    band = next(
-        d for d in config["data"]["datasets"] if d["label"] == "projection range"
-    )
+    band = next(d for d in config["data"]["datasets"] if d["label"] == "projection range")
     assert band["data"][-1] == {"x": 2030.0, "y": 3.2} and band["fill"] == "-1"
     assert config["options"]["scales"]["y"]["title"]["text"] == "ratio"
     assert "projected 2.9 for 2030 (range 2.6 to 3.2)" in chart.aria_label()
@@ -196,9 +171,7 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
 
 REPO_CLAIMS = Path(__file__).resolve().parents[1] / "claims"
 INSTALL_NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
-CHART_JSON = re.compile(
-    r'<script type="application/json" id="([^"]+)">(.*?)</script>', re.S
-)
+CHART_JSON = re.compile(r'<script type="application/json" id="([^"]+)">(.*?)</script>', re.S)
 
 
 @pytest.fixture
@@ -227,25 +200,17 @@ def section(html: str, start_id: str, end_id: str) -> str:
 
 def make_chart(ys: list[float], **extra: Any) -> ClaimChart:
     points = [
-        ChartPoint(str(1950 + i), 1950.0 + i, y, True, NOW, None, ())
-        for i, y in enumerate(ys)
+        ChartPoint(str(1950 + i), 1950.0 + i, y, True, NOW, None, ()) for i, y in enumerate(ys)
     ]
     return ClaimChart(key="k", title="t", unit="FLOP", points=points, **extra)
 
 
 def test_log_axis_only_when_positive_values_span_over_three_orders():
-    assert (
-        make_chart([1.0, 999.0]).config()["options"]["scales"]["y"]["type"] == "linear"
-    )
+    assert make_chart([1.0, 999.0]).config()["options"]["scales"]["y"]["type"] == "linear"
     wide = make_chart([1e15, 5e26])
-    assert (
-        wide.log_scale
-        and wide.config()["options"]["scales"]["y"]["type"] == "logarithmic"
-    )
+    assert wide.log_scale and wide.config()["options"]["scales"]["y"]["type"] == "logarithmic"
     assert "(log scale)" in wide.aria_label()
-    assert (
-        make_chart([-1.0, 1e6]).config()["options"]["scales"]["y"]["type"] == "linear"
-    )
+    assert make_chart([-1.0, 1e6]).config()["options"]["scales"]["y"]["type"] == "linear"
     # a threshold far below the data counts too: both are plotted
     assert make_chart([10.0, 20.0], threshold=0.001).log_scale
 
@@ -277,17 +242,12 @@ def test_flop_charts_are_drawn_on_a_log_axis_from_2000(fresh_install):
     assert config["options"]["scales"]["x"]["max"] == 2035
     # a ratio near 2–3 stays linear
     html = fresh_install.get("/claims/china-power-3x-us-2030").text
-    assert (
-        chart_configs(html)["chart-data-1"]["options"]["scales"]["y"]["type"]
-        == "linear"
-    )
+    assert chart_configs(html)["chart-data-1"]["options"]["scales"]["y"]["type"] == "linear"
 
 
 def test_side_panel_chart_legend_labels_are_short(fresh_install):
     html = fresh_install.get("/claims/agi-2026").text
-    config = next(
-        c for k, c in chart_configs(html).items() if k.startswith("signal-data")
-    )
+    config = next(c for k, c in chart_configs(html).items() if k.startswith("signal-data"))
     assert config["options"]["scales"]["y"]["type"] == "logarithmic"
     labels = [d["label"] for d in config["data"]["datasets"]]
     assert labels == ["current values", "deadline 2026-12-31"]
@@ -297,16 +257,11 @@ def test_side_panel_chart_legend_labels_are_short(fresh_install):
 def test_claim_page_shows_the_next_and_the_deciding_data_release(fresh_install):
     html = fresh_install.get("/claims/china-power-3x-us-2030").text
     panel = section(html, "status-h", "replay-h")
-    assert (
-        "Next data: 2026, expected 2027-06-29; deciding data: 2030, expected 2031-06-29"
-        in panel
-    )
+    assert "Next data: 2026, expected 2027-06-29; deciding data: 2030, expected 2031-06-29" in panel
     # the overview's next deadlines carry the next release too
     overview = fresh_install.get("/").text
     entry = re.search(
-        r'<li><span class="countdown"[^>]*>.*?china-power-3x-us-2030.*?</li>',
-        overview,
-        re.S,
+        r'<li><span class="countdown"[^>]*>.*?china-power-3x-us-2030.*?</li>', overview, re.S
     )
     assert entry and "next data 2026, expected 2027-06-29" in entry.group(0)
 
@@ -316,11 +271,33 @@ def test_aggregate_projection_reads_as_the_window_mean(fresh_install):
     panel = section(html, "status-h", "replay-h")
     assert "Projected mean 2026–2035" in panel and "Projection for 2035" not in panel
     config = chart_configs(html)["chart-data-1"]
-    line = next(
-        d
-        for d in config["data"]["datasets"]
-        if d["label"] == "projected mean 2026–2035"
-    )
+    line = next(d for d in config["data"]["datasets"] if d["label"] == "projected mean 2026–2035")
     (start, end) = line["data"]
     assert (start["x"], end["x"]) == (2026.0, 2035.0) and start["y"] == end["y"]
     assert "projected mean 41.76" in html and "over 2026–2035" in html
+
+
+def test_first_evaluations_are_not_listed_as_status_changes(fresh_install):
+    changes = section(fresh_install.get("/").text, "changes-h", "health-h")
+    assert "→" not in changes
+    assert "No status has changed since the claims were first evaluated." in changes
+    assert "First evaluated recently: 10 claims" in changes
+    assert changes.count("first evaluated as") == 10
+
+
+def test_a_real_change_is_listed_with_the_state_before_it(settings, engine):
+    with Session(engine) as session:
+        seed_essay(session)
+        session.commit()
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: NOW
+    with TestClient(app) as client:
+        changes = section(client.get("/").text, "changes-h", "health-h")
+        claim = client.get("/claims/china-power-3x-us-2030").text
+    [changed] = re.findall(r"<li>(?:(?!</li>).)*→(?:(?!</li>).)*</li>", changes, re.S)
+    assert "/claims/china-power-3x-us-2030" in changed and "open (on track) →" in changed
+    assert "off track" in changed
+    assert "first evaluated as" in changes  # the other claims, evaluated once
+    timeline = section(claim, "timeline-h", "res-h")
+    assert timeline.count("first evaluated:") == 1
+    assert timeline.rindex("first evaluated:") > timeline.index("projected 2.9")
