@@ -1555,7 +1555,8 @@ def _signal(c: SignalCriterion, series: Mapping[str, SeriesData]) -> CriterionRe
     if not points:
         return CriterionResult(**base, reason="no data yet")
     latest = points[-1]
-    text = f"{c.note or c.key}: {format_number(latest.value)} in {latest.period}"
+    label = (c.note or c.key).rstrip().rstrip(".;:,")  # a note is often a full sentence
+    text = f"{label}: {format_number(latest.value)} in {latest.period}"
     return CriterionResult(
         **base,
         reason=text,
