@@ -683,7 +683,15 @@ def feed(
         trend = f" ({ev.trend})" if ev.trend else ""
         sub(entry, "title", f"{change.claim_slug}: {before} → {ev.state}{trend}")
         sub(entry, "updated", _atom_time(ev.evaluated_at))
-        sub(entry, "link", rel="alternate", href=f"{base}{API_PREFIX}/claims/{change.claim_slug}")
+        slug = change.claim_slug  # slugs are URL-safe by the claim schema
+        sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/claims/{slug}")
+        sub(
+            entry,
+            "link",
+            rel="related",
+            type="application/json",
+            href=f"{base}{API_PREFIX}/claims/{slug}",
+        )
         sub(entry, "summary", f"{change.claim_title}. {ev.reason}")
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return conditional_response(
