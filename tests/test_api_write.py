@@ -363,6 +363,7 @@ def test_resolve_judged_claim_keeps_earlier_verdicts(
         "outcome": "false",
         "rationale": "No system met the rubric.",
         "evidence": ["https://example.org/a"],
+        "note": "decided before the deadline: the claimant conceded",  # needed before 2026-12-31
     }
     assert client.post(url, json=verdict, headers=bearer(tokens["writer"])).status_code == 403
     bad = dict(verdict, evidence=["ftp://example.org/x"])

@@ -319,6 +319,7 @@ def test_manual_resolution_overrides_an_automatic_one(engine: Engine) -> None:
             decided_by="reviewer",
             rationale="Generation counted differently; only partly kept.",
             evidence=["https://ember-energy.org/"],
+            note="overrides the automatic verdict: generation is counted differently",
             now=at("2031-08-01"),
         )
         session.commit()

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from tracker.evaluation import EvaluationResult
 from tracker.models import (
     Claim,
     Claimant,
@@ -28,12 +29,11 @@ from tracker.models import (
     Lifecycle,
     Outcome,
     Resolution,
-    ResolutionMethod,
     SourceDocument,
     State,
     UTCDateTime,
 )
-from tracker.status import current_resolution, status_history
+from tracker.status import current_resolution, replay_claim_as_known, status_history
 
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
 SORT_KEYS: tuple[str, ...] = ("deadline", "-deadline", "slug", "-slug", "updated", "-updated")
@@ -114,8 +114,11 @@ class TrackRecord:
     """A claimant's record over their resolved claims.
 
     share_kept = true / (true + false + partial); lateness = decision date − deadline (days) over
-    resolved claims with a deadline; Brier = mean (p − o)² over true/false claims stating a
-    probability p (o = 1 for true, 0 for false; partial, void and ambiguous are left out).
+    judged (true/false/partial) claims decided after their deadline had passed, averaged into
+    mean_lateness_days; those decided on or before their deadline are counted in
+    early_verdicts instead (a negative lateness would hide late verdicts); Brier = mean
+    (p − o)² over true/false claims stating a probability p (o = 1 for true, 0 for false;
+    partial, void and ambiguous are left out).
     """
 
     claimant: Claimant
@@ -129,6 +132,8 @@ class TrackRecord:
     unresolved: int
     share_kept: float | None
     mean_lateness_days: float | None
+    late_verdicts: int
+    early_verdicts: int
     brier_score: float | None
     brier_count: int
 
@@ -341,6 +346,102 @@ def get_claim(session: Session, slug: str) -> ClaimDetail | None:
     )
 
 
+@dataclass(slots=True)
+class ClaimAsOf:
+    """A claim as tracker knew it at the end of a past UTC day (the API's and dashboard's replay).
+
+    `detail` holds a detached copy of the claim with the fields of the revision in force then
+    (title, deadline, window, kind, lifecycle, version, ...), the criteria rows valid then and
+    the verdict current then; parties and source are today's rows (they are not versioned).
+    `evaluation` is None: the status is `result`, replayed from the data known then.
+    """
+
+    as_of: dt.datetime
+    detail: ClaimDetail
+    result: EvaluationResult
+    revision: ClaimRevision
+
+
+def _day(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(str(value)[:10]) if value else None
+
+
+def _claim_then(claim: Claim, revision: ClaimRevision) -> Claim:
+    """A detached copy of `claim` showing what `revision` said (never added to a session)."""
+    doc = revision.content or {}
+    quote = doc.get("quote") or {}
+    stated = doc.get("stated") or {}
+    window = doc.get("window") or {}
+    lifecycle = "withdrawn" if revision.change == "withdrawn" else doc.get("lifecycle")
+    then = claim.model_dump()
+    then.update(
+        title=doc.get("title", claim.title),
+        quote_original=quote.get("original"),
+        quote_language=quote.get("language"),
+        quote_en=quote.get("en"),
+        stated_on=_day(stated.get("date")),
+        stated_precision=stated.get("precision"),
+        stated_note=stated.get("note"),
+        window_start=_day(window.get("start")),
+        window_end=_day(window.get("end")),
+        deadline=_day(doc.get("deadline")),
+        deadline_interpretation=doc.get("deadline_interpretation"),
+        deadline_alternative=doc.get("deadline_alternative"),
+        kind=doc.get("kind", claim.kind),
+        tags=list(doc.get("tags") or []),
+        lifecycle=lifecycle or claim.lifecycle,
+        operationalised_by=doc.get("operationalised_by"),
+        variant_of=doc.get("variant_of"),
+        probability=doc.get("probability"),
+        spec=dict(doc),
+        content_hash=revision.content_hash,
+        version=revision.version,
+        updated_at=revision.created_at,
+    )
+    return Claim(**then)
+
+
+def claim_as_of(
+    session: Session, detail: ClaimDetail, day: dt.date, *, now: dt.datetime
+) -> ClaimAsOf | None:
+    """Everything shown for a claim as known at the end of `day` (UTC), or None when tracker
+    did not know the claim then. The revision, criteria and verdict are the ones
+    status.replay_claim_as_known picks; no writes."""
+    replay = replay_claim_as_known(session, detail.claim, day, now=now)
+    if replay is None:
+        return None
+    claim_id = detail.claim.id
+    revision = session.exec(
+        select(ClaimRevision).where(
+            col(ClaimRevision.claim_id) == claim_id, col(ClaimRevision.version) == replay.version
+        )
+    ).one()
+    criteria = (
+        list(
+            session.exec(
+                select(Criterion)
+                .where(col(Criterion.id).in_(replay.criteria_ids))
+                .order_by(col(Criterion.id))
+            ).all()
+        )
+        if replay.criteria_ids
+        else []
+    )
+    resolution = (
+        session.get(Resolution, replay.resolution_id) if replay.resolution_id is not None else None
+    )
+    then = ClaimDetail(
+        claim=_claim_then(detail.claim, revision),
+        claimant=detail.claimant,
+        reporter=detail.reporter,
+        source_document=detail.source_document,
+        criteria=criteria,
+        evaluation=None,
+        resolution=resolution,
+    )
+    return ClaimAsOf(as_of=replay.as_of, detail=then, result=replay.result, revision=revision)
+
+
 def claim_exists(session: Session, slug: str) -> bool:
     return session.exec(select(Claim.id).where(col(Claim.slug) == slug)).first() is not None
 
@@ -422,19 +523,6 @@ def current_resolutions(session: Session, claim_ids: Sequence[int]) -> dict[int,
     return {r.claim_id: r for r in rows}  # the newest wins if several are open
 
 
-def override_lacks_note(
-    current: Resolution | None, note: str | None, *, of_any_verdict: bool = False
-) -> bool:
-    """Whether a new verdict would override `current` without a note saying why.
-
-    Overriding an automatic verdict always needs a note; the dashboard's review form asks it
-    of any earlier verdict (`of_any_verdict`), the API only of an automatic one.
-    """
-    if current is None or (note or "").strip():
-        return False
-    return of_any_verdict or current.method == ResolutionMethod.auto.value
-
-
 def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
     """The claimant's claims and their record (see TrackRecord), or None for an unknown slug."""
     claimant = session.exec(select(Claimant).where(col(Claimant.slug) == slug)).first()
@@ -452,6 +540,7 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
     verdicts = current_resolutions(session, [i.claim.id for i in items if i.claim.id is not None])
     counts: Counter[str] = Counter()
     lateness: list[int] = []
+    early = 0
     brier_terms: list[float] = []
     for item in items:
         resolution = verdicts.get(item.claim.id or -1)
@@ -460,7 +549,11 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
         counts[resolution.outcome] += 1
         if resolution.outcome in (Outcome.true, Outcome.false, Outcome.partial):
             if item.claim.deadline is not None:
-                lateness.append((resolution.decided_at.date() - item.claim.deadline).days)
+                days = (resolution.decided_at.date() - item.claim.deadline).days
+                if days > 0:
+                    lateness.append(days)
+                else:
+                    early += 1
             if item.claim.probability is not None and resolution.outcome != Outcome.partial:
                 observed = 1.0 if resolution.outcome == Outcome.true else 0.0
                 brier_terms.append((item.claim.probability - observed) ** 2)
@@ -477,6 +570,8 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
         unresolved=len(items) - sum(counts.values()),
         share_kept=counts[Outcome.true] / judged if judged else None,
         mean_lateness_days=sum(lateness) / len(lateness) if lateness else None,
+        late_verdicts=len(lateness),
+        early_verdicts=early,
         brier_score=sum(brier_terms) / len(brier_terms) if brier_terms else None,
         brier_count=len(brier_terms),
     )

@@ -44,6 +44,7 @@ from tracker.evaluation import (
 )
 from tracker.models import (
     Claim,
+    ClaimKind,
     ClaimRevision,
     Criterion,
     Evaluation,
@@ -64,7 +65,11 @@ AUTO_DECIDER = "tracker"
 
 
 class InvalidResolution(ValueError):
-    """A manual resolution is missing something or names an unknown outcome."""
+    """A manual resolution breaks a rule; `field` names the input at fault (for a 422)."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ResolutionConflict(RuntimeError):
@@ -1162,6 +1167,47 @@ def replay_claim(
     return evaluate_inputs(inputs[0], now=now, as_of=as_of)
 
 
+@dataclass(frozen=True)
+class ClaimReplay:
+    """What tracker knew of a claim at the end of a UTC day: version, criteria, verdict, status."""
+
+    as_of: dt.datetime
+    version: int  # the claim revision in force then
+    change: str  # that revision's change (created, updated, withdrawn, ...)
+    content: Mapping[str, Any]  # that revision's normalised claim document
+    criteria_ids: tuple[int, ...]  # the Criterion rows valid then
+    resolution_id: int | None  # the verdict current then (decided by then, not yet superseded)
+    result: EvaluationResult  # the status replayed from the data known then
+
+
+def replay_claim_as_known(
+    session: Session, claim: Claim, as_of_date: dt.date, *, now: dt.datetime
+) -> ClaimReplay | None:
+    """The claim as known at the end of `as_of_date` (UTC), from the same picks as replay_claim.
+
+    None when tracker did not know the claim then (no revision recorded by then). No writes.
+    """
+    assert claim.id is not None
+    as_of = end_of_day(as_of_date)
+    meta = _load_meta(session, [claim.id], as_of)
+    if meta is None:
+        raise LookupError(f"claim {claim.slug!r} not found")
+    revision = meta.revisions.get(claim.id)
+    if revision is None:
+        return None
+    inputs = _build_inputs(session, meta, meta.claims)
+    resolution = meta.resolutions.get(claim.id)
+    return ClaimReplay(
+        as_of=as_of,
+        version=revision["version"],
+        change=revision["change"],
+        content=revision["content"] or {},
+        criteria_ids=tuple(row["id"] for row in meta.criteria_rows.get(claim.id, [])),
+        resolution_id=resolution["id"] if resolution is not None else None,
+        result=evaluate_inputs(inputs[0], now=now, as_of=as_of),
+    )
+
+
 def current_resolution(session: Session, claim_id: int) -> Resolution | None:
     """The claim's resolution in force (the one no newer verdict supersedes), if any."""
     return session.exec(
@@ -1169,6 +1215,57 @@ def current_resolution(session: Session, claim_id: int) -> Resolution | None:
         .where(col(Resolution.claim_id) == claim_id, col(Resolution.superseded_by_id).is_(None))
         .order_by(col(Resolution.decided_at).desc(), col(Resolution.id).desc())
     ).first()
+
+
+def override_lacks_note(current: Resolution | None, note: str | None) -> bool:
+    """Whether a new verdict would override `current` (automatic or manual) without a note."""
+    return current is not None and not (note or "").strip()
+
+
+def _data_outcome(session: Session, claim: Claim, now: dt.datetime) -> str | None:
+    """The outcome the data decide for a hard claim now, whatever verdict is recorded."""
+    from dataclasses import replace
+
+    assert claim.id is not None
+    inputs = load_claim_inputs(session, [claim.id])
+    if not inputs:
+        return None
+    unresolved = replace(inputs[0], facts=replace(inputs[0].facts, resolution=None))
+    outcome = evaluate_inputs(unresolved, now=now).outcome
+    return outcome.value if outcome is not None else None
+
+
+def _note_required(
+    session: Session,
+    claim: Claim,
+    verdict: Outcome,
+    previous: Resolution | None,
+    note: str | None,
+    now: dt.datetime,
+) -> str | None:
+    """Why this verdict needs a note it lacks (the first rule that applies), or None."""
+    if (note or "").strip():
+        return None
+    if override_lacks_note(previous, note):
+        assert previous is not None
+        who = f" by {previous.decided_by}" if previous.decided_by else ""
+        return (
+            f"this claim already has a verdict ({previous.outcome}{who} on "
+            f"{previous.decided_at.date().isoformat()}); say in the note why you override it"
+        )
+    if claim.deadline is not None and now.date() <= claim.deadline:
+        return (
+            f"the deadline {claim.deadline.isoformat()} has not passed; a verdict before it "
+            "needs a note saying why it is decided early (e.g. 'claimant conceded')"
+        )
+    if claim.kind == ClaimKind.hard:
+        decided = _data_outcome(session, claim, now)
+        if decided is not None and decided != verdict.value:
+            return (
+                f"the data decide this claim {decided}; a verdict of {verdict.value} needs a "
+                "note saying why it overrides the data"
+            )
+    return None
 
 
 def record_manual_resolution(
@@ -1184,24 +1281,34 @@ def record_manual_resolution(
 ) -> Resolution:
     """Append a reviewer's verdict, superseding (and keeping) the current one; re-evaluate.
 
-    Raises InvalidResolution for an unknown outcome or an empty rationale or decider, and
+    The rules for a manual verdict live here (the API and the dashboard both call this). A
+    `note` (kept with the rationale) is required to override any earlier verdict, to decide
+    before the claim's deadline has passed (end of that UTC day), and to contradict the
+    outcome the data decide on a hard claim. Raises InvalidResolution (with the `field` at
+    fault) for those, an unknown outcome or an empty rationale or decider, and
     ResolutionConflict when another verdict superseded the same one concurrently (the caller
-    rolls back; the new row was already flushed). A `note`
-    (why an earlier verdict is overridden) is kept with the rationale. Does not commit.
+    rolls back; the new row was already flushed). Does not commit.
     """
     assert claim.id is not None
     try:
         verdict = Outcome(outcome)
     except ValueError:
         allowed = ", ".join(o.value for o in Outcome)
-        raise InvalidResolution(f"outcome {outcome!r} is not one of: {allowed}") from None
+        raise InvalidResolution(
+            f"outcome {outcome!r} is not one of: {allowed}", field="outcome"
+        ) from None
     if not rationale or not rationale.strip():
-        raise InvalidResolution("a rationale is required")
+        raise InvalidResolution("a rationale is required", field="rationale")
     if not decided_by or not decided_by.strip():
-        raise InvalidResolution("decided_by is required")
+        raise InvalidResolution("decided_by is required", field="decided_by")
     if any(not isinstance(e, str) or not e.strip() for e in evidence):
-        raise InvalidResolution("evidence must be a list of non-empty strings (URLs)")
+        raise InvalidResolution(
+            "evidence must be a list of non-empty strings (URLs)", field="evidence"
+        )
     previous = current_resolution(session, claim.id)
+    why = _note_required(session, claim, verdict, previous, note, now)
+    if why is not None:
+        raise InvalidResolution(why, field="note")
     text = rationale.strip()
     if note and note.strip():
         text += f"\n\nNote: {note.strip()}"
@@ -1308,6 +1415,7 @@ def evaluation_status(row: Evaluation) -> dict[str, Any]:
 __all__ = [
     "EVALUATOR_VERSION",
     "ClaimInputs",
+    "ClaimReplay",
     "InvalidResolution",
     "ResolutionConflict",
     "claims_using_indicators",
@@ -1320,7 +1428,9 @@ __all__ = [
     "evaluation_row_values",
     "evaluation_status",
     "load_claim_inputs",
+    "override_lacks_note",
     "record_manual_resolution",
     "replay_claim",
+    "replay_claim_as_known",
     "status_history",
 ]

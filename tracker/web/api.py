@@ -263,8 +263,12 @@ def list_claims(
     summary="One claim: its words, criteria and current (or replayed) status",
     description=(
         "The current status is served from an in-process cache validated on every read by one "
-        "indexed query, so a new evaluation shows at once. `?as_of=YYYY-MM-DD` replays the "
-        "status with only the data known at the end of that day (`status.replay` is true)."
+        "indexed query, so a new evaluation shows at once. `?as_of=YYYY-MM-DD` answers as "
+        "tracker knew the claim at the end of that UTC day: the version then (title, deadline, "
+        "window, criteria), the verdict current then and the status replayed from the data "
+        "known then; top-level `as_of` is set and `status.replay` is true. A date before the "
+        'claim was first recorded answers 404 (problem type ending `not-known-then`, "claim not '
+        'known to tracker on that date"); a future date answers 422.'
     ),
 )
 async def get_claim(
@@ -307,8 +311,6 @@ def _fill_cache(
 
 
 def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date) -> Response:
-    from tracker.status import replay_claim
-
     now = utcnow()
     if as_of > now.date():
         raise ProblemError(
@@ -319,9 +321,24 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date)
         )
     with Session(engine, expire_on_commit=False) as session:
         detail = load_claim(session, slug)
-        result = replay_claim(session, detail.claim, as_of, now=now)
-        replayed = schemas.status_from_result(result, replay=True)
-        body = json_bytes(schemas.claim_out(detail, status=replayed))
+        then = queries.claim_as_of(session, detail, as_of, now=now)
+        if then is None:
+            session.rollback()
+            raise ProblemError(
+                404,
+                f"claim {slug!r} not known to tracker on {as_of.isoformat()}",
+                code="not-known-then",
+                title="Not Found",
+                errors=[
+                    {
+                        "field": "as_of",
+                        "location": "query",
+                        "message": "claim not known to tracker on that date",
+                    }
+                ],
+            )
+        replayed = schemas.status_from_result(then.result, replay=True)
+        body = json_bytes(schemas.claim_out(then.detail, status=replayed, as_of=then.as_of))
         session.rollback()  # a replay never writes
     return conditional_response(request, body, "application/json")
 
@@ -986,8 +1003,10 @@ def amend_claim(
     response_model=schemas.WriteResult,
     summary="Record a verdict (outcome, rationale, evidence); earlier verdicts are kept",
     description=(
-        "Needs scope `resolve`. Judged claims are resolved only this way. Overriding an "
-        "automatic resolution needs a `note`."
+        "Needs scope `resolve`. Judged claims are resolved only this way. A `note` saying why "
+        "is required to override any earlier verdict, to decide before the deadline has "
+        "passed (e.g. the claimant conceded), and on a hard claim to contradict the outcome "
+        "the data decide; without it the answer is 422 naming the field `note`."
     ),
 )
 def resolve_claim(
@@ -1008,13 +1027,6 @@ def resolve_claim(
         raise ProblemError(
             422, "evidence must be http(s) URLs", code="validation-error", errors=bad_urls
         )
-    if queries.override_lacks_note(claim.resolution, verdict.note):
-        raise ProblemError(
-            422,
-            "this claim was resolved automatically; overriding it needs a note saying why",
-            code="validation-error",
-            errors=[{"field": "note", "location": "body", "message": "required to override"}],
-        )
     try:
         record_manual_resolution(
             session,
@@ -1029,7 +1041,10 @@ def resolve_claim(
         session.commit()
     except InvalidResolution as exc:
         session.rollback()
-        raise ProblemError(422, str(exc), code="validation-error", errors=[]) from exc
+        field = [{"field": exc.field, "location": "body", "message": str(exc)}]
+        raise ProblemError(
+            422, str(exc), code="validation-error", errors=field if exc.field else []
+        ) from exc
     except (ResolutionConflict, IntegrityError) as exc:
         session.rollback()
         raise ProblemError(409, "another verdict was recorded at the same time; retry") from exc

@@ -484,7 +484,18 @@ def claim_page(
             context["replay_error"] = f"{as_of!r} is not a date (YYYY-MM-DD)."
             return _render(request, "claim.html", context, state, now=now, status_code=400)
         context["replay_day"] = day
-        context["replay"] = status.replay_claim(session, detail.claim, day, now=now)
+        if day > now.date():
+            context["replay_error"] = "That date is in the future; pick a past date."
+            return _render(request, "claim.html", context, state, now=now, status_code=422)
+        then = queries.claim_as_of(session, detail, day, now=now)
+        if then is None:
+            context["replay_error"] = (
+                f"Claim not known to tracker on {day.isoformat()}: it was first recorded on "
+                f"{detail.claim.created_at.date().isoformat()}."
+            )
+            return _render(request, "claim.html", context, state, now=now, status_code=404)
+        context["replay"] = then.result
+        context["replay_then"] = then
         return _render(request, "claim.html", context, state, now=now)
     if detail is None:
         return _render(
@@ -550,6 +561,7 @@ def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, A
         "form_errors": [],
         "form": {},
         "replay": None,
+        "replay_then": None,
         "replay_day": None,
         "replay_error": None,
     }
@@ -695,8 +707,6 @@ def resolve(
     bad = [u for u in urls if _url_or_none(u) is None]
     if bad:
         errors.append("Evidence must be http(s) links, one per line; not: " + ", ".join(bad))
-    if queries.override_lacks_note(detail.resolution, note, of_any_verdict=True):
-        errors.append("This claim already has a verdict; say in the note why you override it.")
     if not errors:
         try:
             status.record_manual_resolution(

@@ -315,9 +315,19 @@ class ClaimOut(ClaimSummary):
         default_factory=list, description="Criteria with role context (shown, never resolving)."
     )
     resolution: ResolutionOut | None = Field(default=None, description="The current verdict.")
+    as_of: dt.datetime | None = Field(
+        default=None,
+        description=(
+            "Set only on a replay (?as_of=): everything in this response (version, title, "
+            "deadline, criteria, verdict, status) is as tracker knew it at this instant, the end "
+            "of that UTC day. Null when the response shows the present."
+        ),
+    )
 
 
-def claim_out(detail: ClaimDetail, status: Status | None = None) -> ClaimOut:
+def claim_out(
+    detail: ClaimDetail, status: Status | None = None, *, as_of: dt.datetime | None = None
+) -> ClaimOut:
     claim = detail.claim
     summary = summary_out(ClaimItem(claim, detail.claimant, detail.evaluation))
     criteria = [criterion_out(c) for c in detail.criteria]
@@ -347,6 +357,7 @@ def claim_out(detail: ClaimDetail, status: Status | None = None) -> ClaimOut:
         criteria=[c for c in criteria if c.role != "context"],
         context_signals=[c for c in criteria if c.role == "context"],
         resolution=ResolutionOut.model_validate(detail.resolution) if detail.resolution else None,
+        as_of=as_of,
     )
 
 
@@ -427,7 +438,12 @@ class TrackRecordOut(BaseModel):
     unresolved: int
     share_kept: float | None = None
     mean_lateness_days: float | None = Field(
-        default=None, description="Mean of (verdict date − deadline) over resolved claims."
+        default=None,
+        description="Mean days from deadline to verdict over claims decided after the deadline.",
+    )
+    late_verdicts: int = Field(default=0, description="Verdicts given after the deadline.")
+    early_verdicts: int = Field(
+        default=0, description="Verdicts given on or before the deadline (not in the mean)."
     )
     brier_score: float | None = Field(
         default=None, description="Mean (p − outcome)² over true/false claims stating p."
@@ -448,6 +464,8 @@ def track_record_out(record: TrackRecord) -> TrackRecordOut:
         unresolved=record.unresolved,
         share_kept=record.share_kept,
         mean_lateness_days=record.mean_lateness_days,
+        late_verdicts=record.late_verdicts,
+        early_verdicts=record.early_verdicts,
         brier_score=record.brier_score,
         brier_count=record.brier_count,
         claims=[summary_out(i) for i in record.claims],
