@@ -262,13 +262,11 @@ compact_json.__doc__ = "JSON in insertion order, no spaces, ASCII only, no NaN (
 
 @dataclass(frozen=True, slots=True)
 class Serialised:
-    """What a stored evaluation needs of a result, each part built once: the criteria and
-    evidence as in `to_dict()` with their JSON texts, and the fingerprint."""
+    """What a stored evaluation needs of a result, each part built once: the JSON texts of its
+    criteria and evidence (as in `to_dict()`) and its fingerprint."""
 
-    criteria: list[dict[str, Any]]  # == to_dict()["criteria"]
-    criteria_json: str  # compact JSON of `criteria` (dict insertion order)
-    evidence: dict[str, Any]  # == to_dict()["evidence"]
-    evidence_json: str
+    criteria_json: str  # compact JSON of to_dict()["criteria"] (key order: `_CRITERION_ORDER`)
+    evidence_json: str  # compact JSON of to_dict()["evidence"]
     fingerprint: str
 
 
@@ -297,27 +295,73 @@ def _headline(r: EvaluationResult) -> tuple[Any, ...]:
     )
 
 
-def serialise(result: EvaluationResult) -> Serialised:
-    """The criteria and evidence of `to_dict()` with their JSON, and the fingerprint, without
-    building the rest of `to_dict()`.
+# The keys of a serialised criterion, in the order of its JSON text: the values of the last
+# three are often the very same objects in many results (a series' latest point, its fit and
+# the points used), so their JSON is made once per object and spliced in.
+_SHARED_PARTS = ("metric", "projection", "evidence")
+
+
+def _part_json(value: Any, to_dict: Any, memo: Memo | None) -> str:
+    if value is None:
+        return "null"
+    if memo is None:
+        return compact_json(to_dict(value))  # type: ignore[no-any-return]
+    key = ("json", id(value))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (value, compact_json(to_dict(value)))  # value: keeps the id unique
+    return hit[1]  # type: ignore[no-any-return]
+
+
+def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
+    """Compact JSON of `_criterion_dict(r)`, keys in `_CRITERION_ORDER`."""
+    if type(r) is not CriterionResult:
+        data = _criterion_dict(r)
+        return compact_json({k: data[k] for k in _CRITERION_ORDER})  # type: ignore[no-any-return]
+    head = {
+        "key": r.key,
+        "type": r.type,
+        "role": r.role,
+        "context": r.context,
+        "reason": r.reason,
+        "decided": r.decided,
+        "met": r.met,
+        "trend": r.trend,
+        "threshold": r.threshold,
+        "comparator": r.comparator,
+        "margin": r.margin,
+        "progress": r.progress,
+        "required_growth": r.required_growth,
+        "observed_growth": r.observed_growth,
+        "target_period": r.target_period,
+        "data_expected_on": r.data_expected_on,
+        "final_after": r.final_after,
+        "error": r.error,
+        "details": _jsonable(r.details) if r.details else {},
+    }
+    text: str = compact_json(_fix(head, _CRITERION_SCALARS))
+    return (
+        f'{text[:-1]},"metric":{_part_json(r.metric, _metric_dict, memo)}'
+        f',"projection":{_part_json(r.projection, _projection_dict, memo)}'
+        f',"evidence":{_part_json(r.evidence, _evidence_dict, memo)}}}'
+    )
+
+
+def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:
+    """The JSON of the criteria and evidence of `to_dict()`, and the fingerprint, without
+    building the rest of `to_dict()`. `memo`: as `evaluate`'s (the same dict may be passed),
+    to encode objects shared by many results (fits, evidence) once.
 
     Fingerprint recipe: sha256 of `repr(_headline(result))`, the compact JSON of the criteria
-    and that of the evidence, joined by newlines: everything a reader sees but `evaluated_at`
-    and `stable_until` (state, trend, reason, outcome, every criterion's metric, threshold,
-    projection, reason and evidence). Deterministic: the same result gives the same text.
+    (keys in `_CRITERION_ORDER`) and that of the evidence, joined by newlines: everything a
+    reader sees but `evaluated_at` and `stable_until` (state, trend, reason, outcome, every
+    criterion's metric, threshold, projection, reason and evidence). Deterministic: the same
+    result gives the same text, with or without `memo`.
     """
-    criteria = [_criterion_dict(c) for c in result.criteria]
-    criteria_json = compact_json(criteria)
-    evidence = _evidence_dict(result.evidence)
-    evidence_json = compact_json(evidence)
+    criteria_json = "[" + ",".join(_criterion_json(c, memo) for c in result.criteria) + "]"
+    evidence_json = _part_json(result.evidence, _evidence_dict, memo)
     blob = f"{_headline(result)!r}\n{criteria_json}\n{evidence_json}"
-    return Serialised(
-        criteria,
-        criteria_json,
-        evidence,
-        evidence_json,
-        hashlib.sha256(blob.encode()).hexdigest(),
-    )
+    return Serialised(criteria_json, evidence_json, hashlib.sha256(blob.encode()).hexdigest())
 
 
 _PLAIN = (str, int, bool, type(None))
@@ -431,6 +475,28 @@ def _fix(out: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 _ENUMS = frozenset({State, Trend, Outcome})
 
 
+_CRITERION_ORDER = (
+    "key",
+    "type",
+    "role",
+    "context",
+    "reason",
+    "decided",
+    "met",
+    "trend",
+    "threshold",
+    "comparator",
+    "margin",
+    "progress",
+    "required_growth",
+    "observed_growth",
+    "target_period",
+    "data_expected_on",
+    "final_after",
+    "error",
+    "details",
+    *_SHARED_PARTS,
+)
 _CRITERION_SCALARS = (
     "key",
     "type",
@@ -684,6 +750,15 @@ def _expr_points(
 ) -> list[_ExprPoint]:
     """The expression evaluated period by period (periods present in every operand), sorted."""
     if memo is not None:
+        if type(expr) is IndicatorRef:  # the common case, without building the generic key
+            data = series.get(expr.indicator)
+            if data is None:
+                raise _MissingSeries(expr.indicator)
+            key: tuple[Any, ...] = ("expr1", expr.indicator, id(data))
+            hit = memo.get(key)
+            if hit is None:
+                hit = memo[key] = (data, _expr_points(expr, series))  # data: keeps id unique
+            return hit[1]  # type: ignore[no-any-return]
         datas = tuple(series.get(k) for k in _expr_keys(expr))
         key = ("expr", _expr_key(expr), tuple(id(d) for d in datas))
         hit = memo.get(key)
@@ -770,8 +845,16 @@ def _in_period(point: _ExprPoint, period: str) -> bool:
     return period_start(period) <= point.start <= period_end(period)
 
 
-def _point_at(points: Sequence[_ExprPoint], period: str) -> _ExprPoint | None:
+def _point_at(
+    points: Sequence[_ExprPoint], period: str, memo: Memo | None = None
+) -> _ExprPoint | None:
     """The value for `period`: the exact period, else the last finer point inside it."""
+    if memo is not None:
+        key = ("at", id(points), period)
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (points, _point_at(points, period))  # points: keeps id unique
+        return hit[1]  # type: ignore[no-any-return]
     first, last = period_start(period), period_end(period)
     inside = None
     for p in points:
@@ -893,7 +976,13 @@ class _Context:
     memo: Memo | None = None
 
 
-def _evidence(points: Sequence[_ExprPoint]) -> Evidence:
+def _evidence(points: Sequence[_ExprPoint], memo: Memo | None = None) -> Evidence:
+    if memo is not None:  # claims on one series use the same point objects: one Evidence each
+        key = ("evidence", *map(id, points))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (points, _evidence(points))  # points: keeps the ids unique
+        return hit[1]  # type: ignore[no-any-return]
     obs = sorted({i for p in points for i in p.observation_ids})
     runs = sorted({i for p in points for i in p.fetch_run_ids})
     return Evidence(tuple(obs), tuple(runs))
@@ -968,15 +1057,28 @@ def _measured(
         "role": c.role,
         "context": c.role == "context",
     }
-    units = {k: s.unit for k, s in series.items()}
     try:
-        if isinstance(c.threshold, RelativeThreshold):
-            missing = [k for k in criterion_indicators(c) if k not in series]
-        else:  # the same keys (a baseline is the only other series a criterion names)
-            missing = [k for k in _expr_keys(c.series) if k not in series]
-        if missing:
-            raise _MissingSeries(missing[0])
-        unit = criterion_unit(c, units)
+        expr = c.series
+        if (
+            type(expr) is IndicatorRef
+            and c.unit is None
+            and type(c) is ThresholdCriterion
+            and (not isinstance(c.threshold, RelativeThreshold) or not c.threshold.baseline.series)
+        ):
+            # one indicator, no declared unit, a number or a baseline on the same series: the
+            # unit is the indicator's (what `criterion_unit` answers, without its walk)
+            data = series.get(expr.indicator)
+            if data is None:
+                raise _MissingSeries(expr.indicator)
+            unit = data.unit
+        else:
+            if isinstance(c.threshold, RelativeThreshold):
+                missing = [k for k in criterion_indicators(c) if k not in series]
+            else:  # the same keys (a baseline is the only other series a criterion names)
+                missing = [k for k in _expr_keys(c.series) if k not in series]
+            if missing:
+                raise _MissingSeries(missing[0])
+            unit = criterion_unit(c, {k: s.unit for k, s in series.items()})
         points = _expr_points(c.series, series, ctx.memo)
     except _MissingSeries as exc:
         message = f"indicator {exc.args[0]!r} is not in the catalogue"
@@ -1029,7 +1131,7 @@ def _measured(
         threshold=threshold,
         comparator=c.comparator,
         details=merged,
-        evidence=_evidence(used + used_points),
+        evidence=_evidence(used + used_points, ctx.memo),
     )
 
 
@@ -1104,7 +1206,13 @@ def _trend_from(projected: float | None, comparator: str, threshold: float) -> T
     return Trend.on_track if meets(projected, comparator, threshold) else Trend.off_track
 
 
-def _projection_text(projection: Projection | None) -> str:
+def _projection_text(projection: Projection | None, memo: Memo | None = None) -> str:
+    if memo is not None and projection is not None:  # projections are shared through the memo
+        key = ("projection text", id(projection))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (projection, _projection_text(projection))
+        return hit[1]  # type: ignore[no-any-return]
     if projection is None:
         return f"too few points to project (needs {MIN_FIT_POINTS})"
     return (
@@ -1170,17 +1278,19 @@ def _threshold(
         )
         if latest is not None:
             fields["required_growth"] = _required(latest, threshold, target)
-        fields["reason"] = _open_reason(latest, rule, threshold, target, fields, projection)
+        fields["reason"] = _open_reason(
+            latest, rule, threshold, target, fields, projection, ctx.memo
+        )
         return fields, _fit_points(points) + inside[-1:]
 
     assert c.period is not None
     target = c.period
     expected = _expected_on(target, lag)
     fields.update(target_period=target, data_expected_on=expected)
-    at_target = _point_at(points, target)
+    at_target = _point_at(points, target, ctx.memo)
     if at_target is not None:
         fields.update(
-            metric=Metric(at_target.value, unit, at_target.period),
+            metric=_metric_of(at_target, unit, ctx.memo),
             **_margin_fields(at_target.value, c.comparator, threshold),
         )
         ok = meets(at_target.value, c.comparator, threshold)
@@ -1201,7 +1311,7 @@ def _threshold(
         return fields, [at_target]
     if latest is not None:
         fields.update(
-            metric=Metric(latest.value, unit, latest.period),
+            metric=_metric_of(latest, unit, ctx.memo),
             **_margin_fields(latest.value, c.comparator, threshold),
         )
     projection, _, observed = _project(points, model, target, ctx.memo)
@@ -1212,8 +1322,20 @@ def _threshold(
     )
     if latest is not None:
         fields["required_growth"] = _required(latest, threshold, target)
-    fields["reason"] = _open_reason(latest, rule, threshold, target, fields, projection)
+    fields["reason"] = _open_reason(latest, rule, threshold, target, fields, projection, ctx.memo)
     return fields, _fit_points(points)
+
+
+def _metric_of(point: _ExprPoint, unit: str, memo: Memo | None) -> Metric:
+    """A point's value as a Metric: one object per point and unit with a memo (so that many
+    results reading a series' latest point share it, and its JSON; see `serialise`)."""
+    if memo is None:
+        return Metric(point.value, unit, point.period)
+    key = ("metric", id(point), unit)
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (point, Metric(point.value, unit, point.period))  # keeps id unique
+    return hit[1]  # type: ignore[no-any-return]
 
 
 def _last_subperiod(target: str, point: _ExprPoint) -> str:
@@ -1238,6 +1360,7 @@ def _open_reason(
     target: str,
     fields: Mapping[str, Any],
     projection: Projection | None,
+    memo: Memo | None = None,
 ) -> str:
     if latest is None:
         return f"no data yet; needs {rule} in {target}"
@@ -1249,7 +1372,7 @@ def _open_reason(
         )
     else:
         parts.append(f"needs {rule} by {target}")
-    parts.append(_projection_text(projection))
+    parts.append(_projection_text(projection, memo))
     return "; ".join(parts)
 
 
@@ -1630,10 +1753,13 @@ def evaluate(
         next((r for r in resolving if r.type not in ("judged",)), None),
     )
     context = [r for r in results if r.context]
-    evidence = Evidence(
-        tuple(sorted({i for r in results for i in r.evidence.observation_ids})),
-        tuple(sorted({i for r in results for i in r.evidence.fetch_run_ids})),
-    )
+    if len(results) == 1:  # a criterion's evidence is already sorted and unique
+        evidence = results[0].evidence
+    else:
+        evidence = Evidence(
+            tuple(sorted({i for r in results for i in r.evidence.observation_ids})),
+            tuple(sorted({i for r in results for i in r.evidence.fetch_run_ids})),
+        )
 
     state, trend, reason, outcome, provisional, final_after, expected = _claim_state(
         claim, resolving, context, today

@@ -12,10 +12,11 @@ import gc
 import hashlib
 import json
 import math
+import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -174,10 +175,31 @@ class _Meta:
     resolutions: dict[int, Any]  # claim id -> current resolution row
     revisions: dict[int, Any]  # claim id -> revision in force (replays only)
     indicator_keys: dict[int, list[str]]  # claim id -> indicator keys its criteria read
+    material: dict[str, str] = field(default_factory=dict)  # see `_indicator_material`
+
+
+_CONTAINERS = (dict, list, tuple)
 
 
 def _spec_indicator_keys(spec: Any) -> list[str]:
     """Indicator keys named anywhere in a raw criterion spec (series and baseline series)."""
+    if type(spec) is dict and "indicator" not in spec:  # the usual flat shape, in one pass
+        keys: list[str] = []
+        for node in spec.values():
+            kind = type(node)
+            if kind is dict:
+                key = node.get("indicator")
+                if type(key) is str and len(node) == 1:  # {"indicator": key}
+                    if key not in keys:
+                        keys.append(key)
+                    continue
+                if key is None and not any(type(v) in _CONTAINERS for v in node.values()):
+                    continue  # a window or the like
+                break
+            if kind is list or kind is tuple:
+                break
+        else:
+            return keys
     found: list[str] = []
 
     def walk(values: Iterable[Any]) -> None:  # only containers are visited
@@ -293,6 +315,27 @@ def _load_meta(
     return _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
 
 
+def _indicator_material(meta: _Meta, key: str) -> str:
+    """The part of `_inputs_key` for one indicator (computed once per indicator per run)."""
+    cache = meta.material
+    text = cache.get(key)
+    if text is None:
+        ind = meta.indicators.get(key)
+        if ind is None:
+            used = None
+        else:
+            used = [
+                ind["id"],
+                ind["unit"],
+                ind["frequency"],
+                ind["publication_lag_days"],
+                ind["revision_window_days"],
+                (ind["spec"] or {}).get("projection_model"),
+            ]
+        text = cache[key] = f"{key!r}: {used!r}"
+    return text
+
+
 def _inputs_key(meta: _Meta, claim: Any) -> str:
     """A hash of everything a claim's evaluation reads except the clock.
 
@@ -302,20 +345,7 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
     """
     resolution = meta.resolutions.get(claim["id"])
     rows = meta.criteria_rows.get(claim["id"], [])
-    used: dict[str, Any] = {}
-    for key in meta.indicator_keys.get(claim["id"], []):
-        ind = meta.indicators.get(key)
-        if ind is None:
-            used[key] = None
-            continue
-        used[key] = [
-            ind["id"],
-            ind["unit"],
-            ind["frequency"],
-            ind["publication_lag_days"],
-            ind["revision_window_days"],
-            (ind["spec"] or {}).get("projection_model"),
-        ]
+    used = ", ".join(_indicator_material(meta, k) for k in meta.indicator_keys.get(claim["id"], []))
     material = [
         EVALUATOR_VERSION,
         claim["version"],
@@ -326,9 +356,8 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
         str(claim["window_end"]),
         [row["id"] for row in rows],
         resolution["id"] if resolution is not None else None,
-        used,
     ]
-    return hashlib.sha256(repr(material).encode()).hexdigest()
+    return hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
 
 
 def _parse_all(
@@ -649,10 +678,11 @@ def _row_parts(
     claim_version: int,
     inputs_key: str | None,
     data_watermark: int | None,
+    memo: Memo | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], Serialised]:
     """The scalar columns of a result's Evaluation row, its `details` but the criteria, and the
     result serialised (each result is encoded once; see `serialise`)."""
-    ser = serialise(result)
+    ser = serialise(result, memo)
     metric, projection = result.metric, result.projection
     trend = result.trend
     values = {
@@ -717,8 +747,8 @@ def evaluation_row_values(
         inputs_key=inputs_key,
         data_watermark=data_watermark,
     )
-    values["details"] = {"criteria": ser.criteria, **details}
-    values["evidence"] = ser.evidence
+    values["details"] = {"criteria": json.loads(ser.criteria_json), **details}
+    values["evidence"] = json.loads(ser.evidence_json)
     return values
 
 
@@ -735,15 +765,18 @@ def _stored_row(
     claim_version: int,
     inputs_key: str,
     data_watermark: int,
+    memo: Memo | None = None,
 ) -> dict[str, Any]:
     """`evaluation_row_values` with `details` and `evidence` as JSON text (the criteria, most
-    of a row, encoded once for both the fingerprint and the stored details)."""
+    of a row, encoded once for both the fingerprint and the stored details). `memo`: the one
+    the results were evaluated with (see `serialise`)."""
     values, details, ser = _row_parts(
         result,
         claim_id=claim_id,
         claim_version=claim_version,
         inputs_key=inputs_key,
         data_watermark=data_watermark,
+        memo=memo,
     )
     rest = compact_json(details)
     values["details"] = _JsonText(f'{{"criteria":{ser.criteria_json},{rest[1:]}')
@@ -855,6 +888,7 @@ def _evaluate_claims(
             claim_version=item.claim_version,
             inputs_key=keys[item.claim_id],
             data_watermark=watermark,
+            memo=memo,
         )
         if fingerprints.get(item.status_evaluation_id or -1) != values["fingerprint"]:
             new_rows.append(values)
@@ -948,12 +982,14 @@ def _indicators_changed_since(session: Session, watermark: int) -> dict[int, int
     Reads only the rows inserted since (a range of the primary key).
     """
     obs_t = Observation.__table__.c  # type: ignore[attr-defined]
+    # grouped by `indicator_id + 0`, not the column: grouping by the indexed column makes
+    # SQLite walk a whole index in indicator order (tens of ms over a million rows) instead of
+    # seeking the few rows above the watermark by primary key
+    indicator = (obs_t.indicator_id + sa.literal_column("0")).label("indicator_id")
     rows = session.execute(
-        sa.select(obs_t.indicator_id, sa.func.max(obs_t.id))
-        .where(obs_t.id > watermark)
-        .group_by(obs_t.indicator_id)
+        sa.select(indicator, sa.func.max(obs_t.id)).where(obs_t.id > watermark).group_by(indicator)
     )
-    return {row[0]: row[1] for row in rows}
+    return {int(row[0]): row[1] for row in rows}
 
 
 def _data_moved(meta: _Meta, claim_id: int, watermark: int, changed: Mapping[int, int]) -> bool:
@@ -1023,17 +1059,21 @@ def _executemany(
         except TypeError:  # unhashable
             return conv(value)
 
-    plain = [
-        conv is None and name not in json_names
-        for name, conv in zip(names, converters, strict=True)
+    converted_at = [
+        i
+        for i, (name, conv) in enumerate(zip(names, converters, strict=True))
+        if conv is not None or name in json_names
     ]
+    pick = operator.itemgetter(*names)
+    single = len(names) == 1
     params: list[Any] = []
     for row in rows:
-        converted = [
-            row[name] if plain[i] else convert(i, row[name]) for i, name in enumerate(names)
-        ]
+        picked = pick(row)
+        values = [picked] if single else list(picked)
+        for i in converted_at:  # the others go to the driver as they are
+            values[i] = convert(i, values[i])
         params.append(
-            tuple(converted) if compiled.positional else dict(zip(names, converted, strict=True))
+            tuple(values) if compiled.positional else dict(zip(names, values, strict=True))
         )
     connection.exec_driver_sql(str(compiled), params)
 
