@@ -955,6 +955,15 @@ def _dry_run_indicators(session: Session, claim: Any) -> list[schemas.DryRunIndi
     status_code=201,
     response_model=schemas.WriteResult,
     summary="Amend a claim with a new version of its document and a required note",
+    description=(
+        "Needs a bearer token with scope `claims:write` (401 without one, 403 without the "
+        "scope). The body holds the whole claim document, as in a claim file, and a `note` "
+        "saying why it changes; the slug cannot change. A new version is stored (the earlier "
+        "ones and their evaluations stay) and the claim is re-evaluated at once. Answers 201 "
+        "with the new version, or 200 with action `unchanged` when the document is the same. "
+        "Errors are problem+json: 404 unknown claim, 422 naming each bad field, 409 when a "
+        "concurrent amendment took the version number (retry). Not cached."
+    ),
 )
 def amend_claim(
     request: Request,
@@ -1055,6 +1064,14 @@ def resolve_claim(
     "/claims/{slug}/withdraw",
     response_model=schemas.WriteResult,
     summary="Withdraw a claim (its history stays); needs a note",
+    description=(
+        "Needs a bearer token with scope `claims:write` (401 without one, 403 without the "
+        "scope). Marks the claim withdrawn with the `note` as the reason, records a revision "
+        "and re-evaluates it; its evaluations, verdicts and revisions stay readable. Answers "
+        "200 with the claim as it now stands. Errors are problem+json: "
+        "404 unknown claim, 422 a missing or short note, 409 already withdrawn or changed "
+        "meanwhile (retry). Not cached."
+    ),
 )
 def withdraw(
     request: Request,

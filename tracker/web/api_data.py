@@ -6,11 +6,11 @@ and the fetch runs that produced them (provenance, newest first).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from tracker.data_health import STALE_AFTER_INTERVALS, HealthState, indicator_health
@@ -28,8 +28,45 @@ router = APIRouter(
 )
 
 
+EX_OBSERVATION: dict[str, Any] = {
+    "period": "2025",
+    "value": 10583.0,
+    "known_from": "2026-11-26T03:00:02Z",
+    "known_until": None,
+    "fetch_run_id": 42,
+}
+
+
 class IndicatorOut(BaseModel):
     """One series of the catalogue and the health of its fetches."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": "owid.electricity_generation.chn",
+                    "title": "Electricity generation, China",
+                    "source": "owid",
+                    "unit": "TWh",
+                    "frequency": "annual",
+                    "refresh": "weekly",
+                    "last_fetch_status": "ok",
+                    "last_fetch_at": "2026-11-27T03:00:00Z",
+                    "last_fetch_error": None,
+                    "last_success_at": "2026-11-27T03:00:02Z",
+                    "last_error_at": None,
+                    "next_update_expected": "2027-06-15",
+                    "last_updated_upstream": "2026-06-20",
+                    "health": "ok",
+                    "health_reason": "fetched 2026-11-27; next check within a week",
+                    "needs_setting": None,
+                    "bundled_retrieved_on": None,
+                    "stale": False,
+                    "failing": False,
+                }
+            ]
+        }
+    )
 
     key: str = Field(description="Catalogue key, e.g. `owid.electricity_generation.chn`.")
     title: str | None = None
@@ -76,6 +113,8 @@ class IndicatorOut(BaseModel):
 class ObservationOut(BaseModel):
     """A value as known at the requested time, with its validity interval and provenance."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [EX_OBSERVATION]})
+
     period: str = Field(description='"2025", "2025-03" or "2025-03-01".')
     value: float | None
     known_from: dt.datetime = Field(description="From when this value was known to tracker.")
@@ -86,6 +125,18 @@ class ObservationOut(BaseModel):
 
 
 class ObservationsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "indicator": "owid.electricity_generation.chn",
+                    "unit": "TWh",
+                    "as_of": "2026-11-27T23:59:59.999999Z",
+                    "observations": [EX_OBSERVATION],
+                }
+            ]
+        }
+    )
     indicator: str
     unit: str
     as_of: dt.datetime | None = Field(
@@ -96,6 +147,34 @@ class ObservationsOut(BaseModel):
 
 class FetchRunOut(BaseModel):
     """Provenance of one fetch (the URL has its secrets removed)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "indicator": "owid.electricity_generation.chn",
+                    "source": "owid",
+                    "trigger": "scheduler",
+                    "status": "ok",
+                    "url": "https://ourworldindata.org/grapher/electricity-generation.csv",
+                    "started_at": "2026-11-27T03:00:00Z",
+                    "finished_at": "2026-11-27T03:00:02Z",
+                    "duration_ms": 1840,
+                    "http_status": 200,
+                    "attempts": 1,
+                    "bytes": 412733,
+                    "body_sha256": "c0ffee" + "0" * 58,
+                    "rows_seen": 126,
+                    "rows_new": 0,
+                    "rows_revised": 1,
+                    "rows_unchanged": 125,
+                    "error_kind": None,
+                    "error": None,
+                }
+            ]
+        }
+    )
 
     id: int
     indicator: str | None
@@ -122,6 +201,14 @@ class FetchRunOut(BaseModel):
     "/indicators",
     response_model=list[IndicatorOut],
     summary="The indicator catalogue with the data health of each series",
+    description=(
+        "Every indicator of the catalogue (e.g. `owid.electricity_generation.chn`, "
+        "`epoch.max_training_compute`), with its unit, frequency, refresh cadence, the latest "
+        "fetch run and its health: never_fetched, needs_key (with the missing setting), "
+        "bundled, ok, stale or failing, each with a reason an operator can act on. The same "
+        "states the dashboard and /readyz report. Public unless the server requires a token "
+        "for reads (then 401 without a valid one). Not cached: health follows the clock."
+    ),
 )
 def list_indicators(session: SessionDep, settings: SettingsDep, now: NowDep) -> list[IndicatorOut]:
     out = []
@@ -168,6 +255,14 @@ def _indicator_or_404(session: Session, key: str) -> Indicator:
     "/indicators/{key}/observations",
     response_model=ObservationsOut,
     summary="An indicator's values as known on a date (bitemporal as-of read)",
+    description=(
+        "The values of one indicator, one per period, as tracker knew them: now, or with "
+        "`as_of=YYYY-MM-DD` at the end of that UTC day (a later revision does not show in a "
+        "replay). Each value carries its validity interval (`known_from`, `known_until`) and "
+        "the fetch run that stored it (see /api/v1/fetch-runs). 404 (problem+json) for an "
+        "unknown key, 422 for a malformed date. Public unless the server requires a token for "
+        "reads (then 401 without a valid one)."
+    ),
 )
 def indicator_observations(
     key: str,
@@ -207,6 +302,14 @@ def indicator_observations(
     "/fetch-runs",
     response_model=list[FetchRunOut],
     summary="Fetch runs, newest first, with their errors (provenance of every stored value)",
+    description=(
+        "Each fetch of an upstream source: the URL asked (secrets removed), HTTP status, "
+        "attempts, size and sha256 of the raw body kept, rows new / revised / unchanged, and "
+        "the error kind and message of a failed run. Filter by `indicator` key (404 if "
+        "unknown) and `status` (ok, error, running); `limit` caps the count (1–1000, default "
+        "100; 422 outside). Public unless the server requires a token for reads (then 401 "
+        "without a valid one)."
+    ),
 )
 def list_fetch_runs(
     session: SessionDep,

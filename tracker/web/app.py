@@ -17,6 +17,7 @@ from tracker import __version__, scheduler
 from tracker.config import Settings
 from tracker.db import make_engine
 from tracker.web import api, api_data, dashboard, health
+from tracker.web.openapi import install_openapi
 from tracker.web.problems import install_problem_handlers
 
 
@@ -59,5 +60,6 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_problem_handlers(app)
     app.include_router(api.router)
     app.include_router(api_data.router)
+    install_openapi(app)
     scheduler.install(app)
     return app

@@ -24,10 +24,175 @@ class _Out(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def _examples(*examples: dict[str, Any]) -> dict[str, Any]:
+    """`json_schema_extra` giving a model's whole-object examples."""
+    return {"examples": list(examples)}
+
+
+# Whole-object examples, from the essay's claims (reused where one model nests another).
+EX_METRIC: dict[str, Any] = {"value": 2.342, "unit": "1", "period": "2025"}
+EX_PROJECTION: dict[str, Any] = {
+    "value": 3.102,
+    "low": 2.908,
+    "high": 3.31,
+    "at": "2030",
+    "model": "log_linear",
+}
+EX_STATUS: dict[str, Any] = {
+    "state": "open",
+    "trend": "on_track",
+    "reason": "2.34 in 2025; needs +5.1 %/yr to reach 3.0 by 2030; projected 3.1 (2.91–3.31)",
+    "metric": EX_METRIC,
+    "threshold": 3.0,
+    "comparator": ">=",
+    "margin": -0.658,
+    "progress": 0.781,
+    "projection": EX_PROJECTION,
+    "required_growth": 0.0508,
+    "observed_growth": 0.0507,
+    "data_expected_on": "2031-06-29",
+    "evaluated_at": "2026-11-28T09:00:00Z",
+    "as_of": "2026-11-28T09:00:00Z",
+    "replay": False,
+    "details": {
+        "criteria": [
+            {
+                "key": "generation-ratio-2030",
+                "role": "resolves",
+                "target_period": "2030",
+                "data_expected_on": "2031-06-29",
+                "details": {"next_period": "2026", "next_data_expected_on": "2027-06-29"},
+            }
+        ]
+    },
+}
+EX_PARTY: dict[str, Any] = {"slug": "elon-musk", "name": "Elon Musk", "kind": "person"}
+EX_SUMMARY: dict[str, Any] = {
+    "slug": "china-power-3x-us-2030",
+    "title": "By 2030 China's electricity production will be three times the US's",
+    "deadline": "2030-12-31",
+    "kind": "hard",
+    "lifecycle": "active",
+    "tags": ["energy", "electricity", "china"],
+    "claimant": EX_PARTY,
+    "version": 1,
+    "updated_at": "2026-11-27T09:00:00Z",
+    "status": EX_STATUS,
+}
+EX_QUOTE: dict[str, Any] = {
+    "original": "2030年には中国の電力生産量が米国の3倍になる",
+    "language": "ja",
+    "en": "By 2030 China's electricity production will be three times that of the US.",
+}
+EX_SOURCE: dict[str, Any] = {
+    "slug": "essay-musk-interview-2026",
+    "title": "イーロン・マスクが語る未来 (essay on the Moonshots podcast #220 interview)",
+    "url": "https://example.org/essay",
+    "language": "ja",
+    "published_on": "2026-01-10",
+    "published_precision": "day",
+    "archived_sha256": "9f2c4e8a" + "0" * 56,
+}
+EX_CRITERION: dict[str, Any] = {
+    "key": "generation-ratio-2030",
+    "role": "resolves",
+    "type": "threshold",
+    "version": 1,
+    "spec": {
+        "type": "threshold",
+        "series": {
+            "ratio": [
+                {"indicator": "owid.electricity_generation.chn"},
+                {"indicator": "owid.electricity_generation.usa"},
+            ]
+        },
+        "comparator": ">=",
+        "threshold": 3.0,
+        "unit": "1",
+        "mode": "at_period",
+        "period": "2030",
+    },
+}
+EX_SIGNAL: dict[str, Any] = {
+    "key": "generation-china",
+    "role": "context",
+    "type": "signal",
+    "version": 1,
+    "spec": {"type": "signal", "series": {"indicator": "owid.electricity_generation.chn"}},
+}
+EX_RESOLUTION: dict[str, Any] = {
+    "id": 7,
+    "outcome": "false",
+    "method": "manual",
+    "decided_by": "reviewer-ann",
+    "decided_at": "2027-01-05T10:00:00Z",
+    "rationale": "No publicly available system met the rubric by 2026-12-31.",
+    "evidence": ["https://example.org/agi-review-2026"],
+    "provisional": False,
+    "final_after": None,
+    "claim_version": 1,
+    "supersedes_id": None,
+    "superseded_by_id": None,
+}
+EX_CLAIM: dict[str, Any] = {
+    **EX_SUMMARY,
+    "quote": EX_QUOTE,
+    "reporter": {"slug": "essay-author", "name": "Essay author", "kind": "person"},
+    "source_document": EX_SOURCE,
+    "stated_on": "2026-01-06",
+    "stated_precision": "day",
+    "stated_note": "Date of the interview (Moonshots podcast #220).",
+    "window": {"start": "2030-01-01", "end": "2030-12-31"},
+    "deadline_interpretation": "「2030年には」 read as 'in 2030': the annual value for 2030.",
+    "deadline_alternative": "Any year up to and including 2030.",
+    "origin": "file",
+    "operationalised_by": "tracker",
+    "variant_of": None,
+    "probability": None,
+    "content_hash": "3b1f0c9e" + "0" * 56,
+    "criteria": [EX_CRITERION],
+    "context_signals": [EX_SIGNAL],
+    "resolution": None,
+    "as_of": None,
+}
+EX_REVISION: dict[str, Any] = {
+    "version": 2,
+    "change": "updated",
+    "note": "clarify the interpretation of 'by 2030'",
+    "diff": "--- v1\n+++ v2\n-deadline_interpretation: by 2030\n"
+    "+deadline_interpretation: in 2030\n",
+    "criteria_changed": False,
+    "content_hash": "3b1f0c9e" + "0" * 56,
+    "origin": "api",
+    "author": "editor-bo",
+    "created_at": "2026-11-20T08:30:00Z",
+}
+EX_DRY_RUN_INDICATOR: dict[str, Any] = {
+    "key": "owid.electricity_generation.chn",
+    "unit": "TWh",
+    "latest_period": "2025",
+    "latest_value": 10583.0,
+    "target_period": "2030",
+    "target_data_expected_on": "2031-06-29",
+    "published_before_deadline": False,
+}
+
+
 # --- problems ---
 
 
 class FieldError(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {
+                "field": "criteria.0.period",
+                "location": "body",
+                "message": "Field required",
+                "type": "missing",
+                "line": 24,
+            }
+        )
+    )
     field: str = Field(description="Dotted path of the bad field.", examples=["criteria.0.period"])
     location: str = Field(default="body", description="body, query, path or header.")
     message: str = Field(examples=["Field required"])
@@ -65,12 +230,14 @@ class Problem(BaseModel):
 
 
 class Metric(_Out):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_METRIC))
     value: float | None = Field(default=None, examples=[2.34])
     unit: str | None = Field(default=None, examples=["1"])
     period: str | None = Field(default=None, description="Data period.", examples=["2025"])
 
 
 class Projection(_Out):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_PROJECTION))
     value: float | None = Field(default=None, examples=[2.9])
     low: float | None = Field(default=None, examples=[2.7])
     high: float | None = Field(default=None, examples=[3.1])
@@ -201,12 +368,14 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
 
 
 class Party(_Out):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_PARTY))
     slug: str = Field(examples=["elon-musk"])
     name: str = Field(examples=["Elon Musk"])
     kind: str = Field(default="person", examples=["person"])
 
 
 class SourceDocumentOut(_Out):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_SOURCE))
     slug: str
     title: str
     url: str | None = None
@@ -217,6 +386,7 @@ class SourceDocumentOut(_Out):
 
 
 class Quote(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_QUOTE))
     original: str | None = Field(
         default=None, examples=["2030年には中国の電力生産量が米国の3倍になる"]
     )
@@ -227,11 +397,15 @@ class Quote(BaseModel):
 
 
 class WindowOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples({"start": "2030-01-01", "end": "2030-12-31"})
+    )
     start: dt.date | None = None
     end: dt.date | None = None
 
 
 class CriterionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_CRITERION, EX_SIGNAL))
     key: str = Field(examples=["ratio-2030"])
     role: str = Field(examples=["resolves"], description="resolves or context.")
     type: str = Field(examples=["threshold"])
@@ -246,6 +420,7 @@ def criterion_out(row: Criterion) -> CriterionOut:
 
 
 class ResolutionOut(_Out):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_RESOLUTION))
     id: int
     outcome: str = Field(examples=["true"], description="true, false, partial, void, ambiguous.")
     method: str = Field(examples=["manual"], description="auto or manual.")
@@ -262,6 +437,8 @@ class ResolutionOut(_Out):
 
 class ClaimSummary(BaseModel):
     """A claim in a list: who, what, when, and its current status."""
+
+    model_config = ConfigDict(json_schema_extra=_examples(EX_SUMMARY))
 
     slug: str = Field(examples=["china-power-3x-us-2030"])
     title: str = Field(examples=["China's electricity production 3x the US's by 2030"])
@@ -293,6 +470,8 @@ def summary_out(item: ClaimItem) -> ClaimSummary:
 
 class ClaimOut(ClaimSummary):
     """A claim with everything needed to judge it: words, parties, criteria, status, verdict."""
+
+    model_config = ConfigDict(json_schema_extra=_examples(EX_CLAIM))
 
     quote: Quote
     reporter: Party | None = None
@@ -362,6 +541,11 @@ def claim_out(
 
 
 class ClaimPageOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {"items": [EX_SUMMARY], "next_cursor": "ZGVhZGxpbmV8MjAzMC0xMi0zMXw5"}
+        )
+    )
     items: list[ClaimSummary]
     next_cursor: str | None = Field(
         default=None, description="Pass as ?cursor= for the next page; null on the last page."
@@ -369,11 +553,22 @@ class ClaimPageOut(BaseModel):
 
 
 class HistoryPoint(Status):
+    model_config = ConfigDict(
+        json_schema_extra=_examples({"id": 12, "claim_version": 1, **EX_STATUS})
+    )
     id: int
     claim_version: int
 
 
 class HistoryOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {
+                "slug": "china-power-3x-us-2030",
+                "points": [{"id": 12, "claim_version": 1, **EX_STATUS}],
+            }
+        )
+    )
     slug: str
     points: list[HistoryPoint] = Field(description="Every status change, oldest first.")
 
@@ -388,6 +583,7 @@ def history_point(evaluation: Evaluation) -> HistoryPoint:
 
 
 class RevisionOut(_Out):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_REVISION))
     version: int
     change: str = Field(examples=["updated"], description="created, updated, withdrawn, ...")
     note: str | None = None
@@ -400,6 +596,9 @@ class RevisionOut(_Out):
 
 
 class RevisionsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples({"slug": "china-power-3x-us-2030", "revisions": [EX_REVISION]})
+    )
     slug: str
     revisions: list[RevisionOut]
 
@@ -409,6 +608,9 @@ def revision_out(row: ClaimRevision) -> RevisionOut:
 
 
 class ResolutionsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples({"slug": "agi-2026", "resolutions": [EX_RESOLUTION]})
+    )
     slug: str
     resolutions: list[ResolutionOut] = Field(description="All verdicts, superseded included.")
 
@@ -418,6 +620,27 @@ def resolution_out(row: Resolution) -> ResolutionOut:
 
 
 class DeadlinesOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {
+                "today": "2026-11-28",
+                "within_days": 60,
+                "upcoming": [
+                    {
+                        **EX_SUMMARY,
+                        "slug": "agi-2026",
+                        "title": "AGI arrives in 2026",
+                        "deadline": "2026-12-31",
+                        "kind": "judged",
+                        "tags": ["ai"],
+                        "status": {"state": "open", "reason": "judged by a reviewer"},
+                    }
+                ],
+                "awaiting_data": [],
+                "needs_review": [],
+            }
+        )
+    )
     today: dt.date
     within_days: int
     upcoming: list[ClaimSummary] = Field(description="Deadlines from today to today + N days.")
@@ -427,6 +650,28 @@ class DeadlinesOut(BaseModel):
 
 class TrackRecordOut(BaseModel):
     """Counts over current verdicts; share_kept = true / (true + false + partial)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {
+                "claimant": EX_PARTY,
+                "total": 14,
+                "resolved_true": 0,
+                "resolved_false": 1,
+                "resolved_partial": 0,
+                "void": 0,
+                "ambiguous": 0,
+                "unresolved": 13,
+                "share_kept": 0.0,
+                "mean_lateness_days": 5.0,
+                "late_verdicts": 1,
+                "early_verdicts": 0,
+                "brier_score": None,
+                "brier_count": 0,
+                "claims": [EX_SUMMARY],
+            }
+        )
+    )
 
     claimant: Party
     total: int
@@ -514,11 +759,17 @@ class ResolveIn(BaseModel):
 
 
 class WithdrawIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=_examples(
+            {"note": "duplicate of china-power-3x-us-2030 (same words, same source)"}
+        ),
+    )
     note: str = Field(min_length=3, description="Why the claim is withdrawn.")
 
 
 class DryRunIndicator(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_examples(EX_DRY_RUN_INDICATOR))
     key: str
     unit: str | None = None
     latest_period: str | None = None
@@ -533,6 +784,18 @@ class DryRunIndicator(BaseModel):
 
 
 class DryRunOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {
+                "valid": True,
+                "slug": "china-power-3x-us-2030",
+                "saved": False,
+                "indicators": [EX_DRY_RUN_INDICATOR],
+                "status": EX_STATUS,
+                "warnings": [],
+            }
+        )
+    )
     valid: bool
     slug: str
     saved: bool = Field(default=False, description="Always false: nothing is written.")
@@ -542,6 +805,11 @@ class DryRunOut(BaseModel):
 
 
 class WriteResult(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {"slug": "china-power-3x-us-2030", "version": 2, "action": "updated", "claim": EX_CLAIM}
+        )
+    )
     slug: str
     version: int
     action: str = Field(examples=["created"])

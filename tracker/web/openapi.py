@@ -1,0 +1,142 @@
+"""The OpenAPI document's finishing touches.
+
+Models of the web layer carry their own examples (tracker.web.schemas, tracker.web.api_data);
+the claim-file and criteria models (tracker.claims, tracker.criteria) are the file format, so
+their examples are added here, to the generated document only.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import FastAPI
+
+_CHINA_RATIO = {
+    "ratio": [
+        {"indicator": "owid.electricity_generation.chn"},
+        {"indicator": "owid.electricity_generation.usa"},
+    ]
+}
+_THRESHOLD = {
+    "key": "generation-ratio-2030",
+    "type": "threshold",
+    "description": "China's electricity generation in 2030 divided by the US's is at least 3.0.",
+    "series": _CHINA_RATIO,
+    "comparator": ">=",
+    "threshold": 3.0,
+    "unit": "1",
+    "mode": "at_period",
+    "period": "2030",
+}
+_BASELINE = {"function": "mean", "start": "2014", "end": "2023"}
+_AGGREGATE = {
+    "key": "novel-approvals-1.5x",
+    "type": "aggregate",
+    "series": {"indicator": "openfda.novel_drug_approvals"},
+    "function": "mean",
+    "window": {"start": "2026", "end": "2035"},
+    "comparator": ">=",
+    "threshold": {"baseline": _BASELINE, "factor": 1.5},
+    "unit": "approvals",
+}
+_GROWTH = {
+    "key": "frontier-compute-growth",
+    "type": "growth",
+    "series": {"indicator": "epoch.max_training_compute"},
+    "measure": "annual_factor",
+    "comparator": ">=",
+    "threshold": 10.0,
+    "unit": "x/yr",
+}
+_JUDGED = {
+    "key": "agi-acknowledged",
+    "type": "judged",
+    "rubric": "Count it as arrived if, by 2026-12-31, a publicly available AI system performs at "
+    "or above skilled-human level on most economically valuable cognitive work.",
+    "outcomes": {"true": "broadly acknowledged by 2026-12-31", "false": "not by then"},
+}
+_SIGNAL = {
+    "key": "generation-china",
+    "type": "signal",
+    "role": "context",
+    "series": {"indicator": "owid.electricity_generation.chn"},
+    "note": "China's annual generation (context).",
+}
+_CLAIM_FILE = {
+    "slug": "china-power-3x-us-2030",
+    "title": "By 2030 China's electricity production will be three times the US's",
+    "claimant": "elon-musk",
+    "reporter": "essay-author",
+    "source": "essay-musk-interview-2026",
+    "quote": {
+        "original": "2030年には中国の電力生産量が米国の3倍になる",
+        "language": "ja",
+        "en": "By 2030 China's electricity production will be three times that of the US.",
+    },
+    "stated": {"date": "2026-01-06", "precision": "day"},
+    "window": {"start": "2030-01-01", "end": "2030-12-31"},
+    "deadline": "2030-12-31",
+    "deadline_interpretation": "「2030年には」 read as 'in 2030': the annual value for 2030.",
+    "kind": "hard",
+    "tags": ["energy", "electricity", "china"],
+    "operationalised_by": "tracker",
+    "criteria": [_THRESHOLD, _SIGNAL],
+}
+
+# Examples for component schemas whose models live outside the web layer, by schema name.
+EXAMPLES: dict[str, Any] = {
+    "ClaimFile": _CLAIM_FILE,
+    "tracker__claims__Quote": _CLAIM_FILE["quote"],
+    "Stated": {
+        "date": "2026-01-06",
+        "precision": "day",
+        "note": "Date of the interview (Moonshots podcast #220).",
+    },
+    "DateWindow": {"start": "2030-01-01", "end": "2030-12-31"},
+    "ThresholdCriterion": _THRESHOLD,
+    "AggregateCriterion": _AGGREGATE,
+    "GrowthCriterion": _GROWTH,
+    "JudgedCriterion": _JUDGED,
+    "SignalCriterion": _SIGNAL,
+    "IndicatorRef": {"indicator": "owid.electricity_generation.chn"},
+    "Ratio": _CHINA_RATIO,
+    "Difference": {
+        "difference": [
+            {"indicator": "owid.electricity_generation.chn"},
+            {"indicator": "owid.electricity_generation.usa"},
+        ]
+    },
+    "Sum": {
+        "sum": [
+            {"indicator": "owid.electricity_generation.chn"},
+            {"indicator": "owid.electricity_generation.usa"},
+        ]
+    },
+    "Baseline": _BASELINE,
+    "RelativeThreshold": {"baseline": _BASELINE, "factor": 1.5},
+    "Window": {"start": "2026", "end": "2035"},
+}
+
+
+def add_examples(schemas: dict[str, Any]) -> None:
+    """Give each component schema named in EXAMPLES that has no example of its own one."""
+    for name, example in EXAMPLES.items():
+        schema = schemas.get(name)
+        if schema is not None and "examples" not in schema and "example" not in schema:
+            schema["examples"] = [copy.deepcopy(example)]
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Build the OpenAPI document once, with the examples above."""
+
+    generate = app.openapi  # FastAPI's own: builds the document once and keeps it
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        document = generate()
+        if first:
+            add_examples(document.get("components", {}).get("schemas", {}))
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
