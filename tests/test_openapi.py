@@ -1,9 +1,13 @@
-"""The OpenAPI document is complete: every /api/v1 operation described, every component schema
-with an example that its model accepts."""
+"""The OpenAPI document is complete (every /api/v1 operation described, every component schema
+with an example that its model accepts), and /docs works offline: Swagger UI from vendored
+assets, no request to another host."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +17,9 @@ from pydantic import BaseModel
 from tracker import claims, criteria
 from tracker.web import api_data, schemas
 from tracker.web.app import create_app
-from tracker.web.openapi import EXAMPLES
+from tracker.web.openapi import EXAMPLES, SWAGGER_ASSETS
 
+VENDOR = Path(schemas.__file__).parent / "static" / "vendor" / "swagger-ui"
 # FastAPI's own request-validation schemas, if they ever reappear: not ours to give examples
 FRAMEWORK_SCHEMAS = {"HTTPValidationError", "ValidationError"}
 
@@ -94,3 +99,30 @@ def test_claim_file_and_criteria_examples_are_valid():
     assert set(by_name) == set(EXAMPLES)
     for name, example in EXAMPLES.items():
         by_name[name].model_validate(example)
+
+
+def test_docs_page_loads_only_local_assets(client):
+    r = client.get("/docs")
+    assert r.status_code == 200
+    html = r.text
+    assert "SwaggerUIBundle" in html and "'/openapi.json'" in html
+    assert not re.search(r"https?://", html), "the docs page names another host"
+    urls = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert sorted(urls) == sorted(
+        f"{SWAGGER_ASSETS}/{name}"
+        for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png")
+    )
+    for url in urls:
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        local = VENDOR / url.rsplit("/", 1)[1]
+        assert asset.content == local.read_bytes()
+    assert client.get("/redoc").status_code == 404  # not vendored, so not offered
+
+
+def test_vendored_swagger_ui_matches_its_version_note():
+    note = (VENDOR / "VERSION").read_text()
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"):
+        digest = hashlib.sha256((VENDOR / name).read_bytes()).hexdigest()
+        assert f"package/{name} sha256 {digest}" in note
+    assert "Apache License" in (VENDOR / "LICENSE").read_text()

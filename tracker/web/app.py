@@ -48,6 +48,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             "criteria, the indicator data that checks them, and their status over time."
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs is served from vendored assets by tracker.web.openapi
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.startup_hooks = []

@@ -1,8 +1,9 @@
-"""The OpenAPI document's finishing touches.
+"""The OpenAPI document's finishing touches and the offline API docs page (/docs).
 
 Models of the web layer carry their own examples (tracker.web.schemas, tracker.web.api_data);
 the claim-file and criteria models (tracker.claims, tracker.criteria) are the file format, so
-their examples are added here, to the generated document only.
+their examples are added here, to the generated document only. Swagger UI is served from
+/static/vendor/swagger-ui, never from a CDN, so /docs works offline.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import copy
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+
+SWAGGER_ASSETS = "/static/vendor/swagger-ui"
 
 _CHINA_RATIO = {
     "ratio": [
@@ -128,7 +133,7 @@ def add_examples(schemas: dict[str, Any]) -> None:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Build the OpenAPI document once, with the examples above."""
+    """Build the OpenAPI document once, with the examples above, and serve /docs offline."""
 
     generate = app.openapi  # FastAPI's own: builds the document once and keeps it
 
@@ -140,3 +145,15 @@ def install_openapi(app: FastAPI) -> None:
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+            # no validator badge: it would load an image from validator.swagger.io
+            swagger_ui_parameters={"validatorUrl": None},
+        )
