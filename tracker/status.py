@@ -896,22 +896,9 @@ def _evaluate_claims(
     ev_table = Evaluation.__table__  # type: ignore[attr-defined]
     new_ids = _insert_rows(session, ev_table, new_rows, now=now, time_column="evaluated_at")
     evaluation_of = {item.claim_id: item.status_evaluation_id for item in inputs}
-    claim_updates = []
-    for (item, result), evaluation_id in zip(changed, new_ids, strict=True):
+    for (item, _), evaluation_id in zip(changed, new_ids, strict=True):
         evaluation_of[item.claim_id] = evaluation_id
-        update: dict[str, Any] = {
-            "id": item.claim_id,
-            "status_state": result.state.value,
-            "status_trend": result.trend.value if result.trend else None,
-            "status_evaluation_id": evaluation_id,
-        }
-        if (item.status_state, item.status_trend) != (
-            update["status_state"],
-            update["status_trend"],
-        ):
-            update["status_changed_at"] = now
-        claim_updates.append(update)
-    _update_claims(session, claim_updates)
+    _point_claims_at(session, new_ids, [item.claim_id for item, _ in changed], now=now)
     _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
     return results
 
@@ -1107,26 +1094,44 @@ def _insert_rows(
     return [newest[row["claim_id"]] for row in rows]
 
 
-_CLAIM_UPDATE_KEYS = ("status_state", "status_trend", "status_evaluation_id", "status_changed_at")
-
-
-def _update_claims(session: Session, updates: list[dict[str, Any]]) -> None:
-    """Copy the status onto claim rows: one executemany per set of columns."""
-    if not updates:
+def _point_claims_at(
+    session: Session, new_ids: Sequence[int], claim_ids: Sequence[int], *, now: dt.datetime
+) -> None:
+    """Copy each claim's evaluation just appended (`new_ids`, all stamped `now`) onto the claim
+    row: state, trend, evaluation id, and `status_changed_at` = `now` where the state or trend
+    differs. One set-based UPDATE … FROM (no per-claim statement or parameters).
+    """
+    if not new_ids:
         return
     claim_t = Claim.__table__  # type: ignore[attr-defined]
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for update in updates:
-        shape = tuple(k for k in _CLAIM_UPDATE_KEYS if k in update)
-        by_shape[shape].append({f"b_{k}": v for k, v in update.items()})
-    for shape, params in by_shape.items():
-        stmt = (
-            sa.update(claim_t)
-            .where(claim_t.c.id == sa.bindparam("b_id", type_=claim_t.c.id.type))
-            .values({k: sa.bindparam(f"b_{k}", type_=claim_t.c[k].type) for k in shape})
+    ev_t = Evaluation.__table__  # type: ignore[attr-defined]
+    stamped = sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type)
+    # the rows of this run: as `_insert_rows` reads their ids back (the newest per claim)
+    newest = (
+        sa.select(ev_t.c.claim_id, sa.func.max(ev_t.c.id).label("id"))
+        .where(ev_t.c.id >= min(new_ids), ev_t.c.evaluated_at == stamped)
+        .group_by(ev_t.c.claim_id)
+        .subquery("newest")
+    )
+    row = ev_t.alias("appended")
+    moved = sa.or_(
+        claim_t.c.status_state.is_distinct_from(row.c.state),
+        claim_t.c.status_trend.is_distinct_from(row.c.trend),
+    )
+    session.execute(
+        sa.update(claim_t)
+        .where(claim_t.c.id == newest.c.claim_id, row.c.id == newest.c.id)
+        .values(
+            status_state=row.c.state,
+            status_trend=row.c.trend,
+            status_evaluation_id=row.c.id,
+            status_changed_at=sa.case(
+                (moved, sa.bindparam("changed_at", now, type_=claim_t.c.status_changed_at.type)),
+                else_=claim_t.c.status_changed_at,
+            ),
         )
-        _executemany(session, stmt, params)
-    changed_ids = {u["id"] for u in updates}
+    )
+    changed_ids = set(claim_ids)
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Claim) and obj.id in changed_ids:
             session.expire(obj)
