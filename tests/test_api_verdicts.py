@@ -398,3 +398,28 @@ def test_a_signal_note_ending_in_a_full_stop_reads_once_punctuated(
         "a proxy for industrial scale: 10070" in reason
     ), reason
     assert ".:" not in reason
+
+
+def test_after_a_verdict_the_reason_says_it_and_keeps_the_context_values(
+    client: TestClient, seeded: Engine, resolver: dict[str, str]
+) -> None:
+    signal = {
+        "key": "power",
+        "type": "signal",
+        "role": "context",
+        "series": {"indicator": "owid.electricity_generation.chn"},
+        "note": "China's generation",
+    }
+    doc = _doc("agi-2099", deadline="2099-12-31", window=None)
+    doc["criteria"] = [*doc["criteria"], signal]
+    with Session(seeded) as s:
+        _apply(s, doc, at("2026-01-06"))
+        s.commit()
+    verdict = {"outcome": "false", "rationale": "The claimant gave up.", "note": "conceded"}
+    url = "/api/v1/claims/agi-2099/resolutions"
+    assert client.post(url, json=verdict, headers=resolver).status_code == 201
+    reason = client.get("/api/v1/claims/agi-2099").json()["status"]["reason"]
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert reason.startswith(f"resolved false by resolver on {today} (reviewer's verdict)")
+    assert "judged by a reviewer after the deadline" not in reason
+    assert "(context: China's generation: 10" in reason

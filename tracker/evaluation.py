@@ -1857,7 +1857,7 @@ def _claim_state(
         who = f" by {resolution.decided_by}" if resolution.decided_by else ""
         text = (
             f"resolved {resolution.outcome}{who} on {resolution.decided_at.date().isoformat()} "
-            f"(reviewer's verdict)" + summary
+            f"(reviewer's verdict)" + summary + _context_text(context)
         )
         return (
             outcome_state(resolution.outcome),
