@@ -239,7 +239,8 @@ def _load_meta(
         if not claim_ids:
             return None
         stmt = stmt.where(claim_t.id.in_(sa.bindparam("claim_ids", expanding=True)))
-    claims = list(session.execute(stmt, {"claim_ids": list(claim_ids or [])}).mappings())
+    # .all(): one fetchall, where iterating a result fetches row by row
+    claims = list(session.execute(stmt, {"claim_ids": list(claim_ids or [])}).mappings().all())
     if not claims:
         return None
     ids = [c["id"] for c in claims]
@@ -259,9 +260,11 @@ def _load_meta(
             *columns, crit_t.criteria_version, crit_t.valid_from, crit_t.valid_until
         ).where(in_claims(crit_t.claim_id))
     all_rows: dict[int, list[Any]] = defaultdict(list)
-    for row in session.execute(
-        crit_stmt.order_by(crit_t.claim_id, crit_t.id), {"claim_ids": ids}
-    ).mappings():
+    for row in (
+        session.execute(crit_stmt.order_by(crit_t.claim_id, crit_t.id), {"claim_ids": ids})
+        .mappings()
+        .all()
+    ):
         all_rows[row["claim_id"]].append(row)
     if as_of is None:
         criteria_rows = {cid: all_rows.get(cid, []) for cid in ids}
@@ -276,18 +279,22 @@ def _load_meta(
     ind_t = Indicator.__table__.c  # type: ignore[attr-defined]
     indicators: dict[str, Any] = {}
     if keys:
-        for row in session.execute(
-            sa.select(
-                ind_t.id,
-                ind_t.key,
-                ind_t.unit,
-                ind_t.frequency,
-                ind_t.publication_lag_days,
-                ind_t.revision_window_days,
-                ind_t.spec,
-            ).where(ind_t.key.in_(sa.bindparam("keys", expanding=True))),
-            {"keys": keys},
-        ).mappings():
+        for row in (
+            session.execute(
+                sa.select(
+                    ind_t.id,
+                    ind_t.key,
+                    ind_t.unit,
+                    ind_t.frequency,
+                    ind_t.publication_lag_days,
+                    ind_t.revision_window_days,
+                    ind_t.spec,
+                ).where(ind_t.key.in_(sa.bindparam("keys", expanding=True))),
+                {"keys": keys},
+            )
+            .mappings()
+            .all()
+        ):
             indicators[row["key"]] = row
 
     res_t = Resolution.__table__.c  # type: ignore[attr-defined]
@@ -297,9 +304,11 @@ def _load_meta(
     else:
         res_stmt = res_stmt.where(res_t.decided_at <= as_of)
     resolutions: dict[int, Any] = {}
-    for row in session.execute(
-        res_stmt.order_by(res_t.decided_at, res_t.id), {"claim_ids": ids}
-    ).mappings():
+    for row in (
+        session.execute(res_stmt.order_by(res_t.decided_at, res_t.id), {"claim_ids": ids})
+        .mappings()
+        .all()
+    ):
         resolutions[row["claim_id"]] = row  # the latest wins
 
     revisions: dict[int, Any] = {}
@@ -310,7 +319,7 @@ def _load_meta(
             .where(in_claims(rev_t.claim_id), rev_t.created_at <= as_of)
             .order_by(rev_t.claim_id, rev_t.version)
         )
-        for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings():
+        for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings().all():
             revisions[row["claim_id"]] = row
     return _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
 
@@ -548,7 +557,7 @@ def _load_points(
     vintages: dict[Any, dt.datetime] = {}
     for obs_id, indicator_id, period, start, value, known_from, fetch_run_id in session.execute(
         stmt, params
-    ):
+    ).all():
         begins = starts.get(start)
         if begins is None:
             begins = starts[start] = _as_date(start)
