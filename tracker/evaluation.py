@@ -44,9 +44,7 @@ from tracker.criteria import (
     Sum,
     ThresholdCriterion,
     UnitError,
-    criterion_indicators,
     criterion_unit,
-    expression_indicators,
     expression_unit,
 )
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
@@ -739,10 +737,40 @@ def _expr_key(expr: SeriesExpr) -> str:
 
 
 def _expr_keys(expr: SeriesExpr) -> list[str]:
-    """`expression_indicators`, with a shortcut for the common single indicator."""
+    """`expression_indicators` (the same keys, in the same order), iteratively.
+
+    `expression_indicators` recurses through a nested closure, a reference cycle per call that
+    only the cyclic garbage collector frees; a batch pauses it (see `tracker.status`), so tens
+    of thousands of such cycles piled up in a 10,000-claim run and cost a long collection after.
+    """
     if type(expr) is IndicatorRef:
         return [expr.indicator]
-    return expression_indicators(expr)
+    keys: list[str] = []
+    stack: list[SeriesExpr] = [expr]
+    while stack:  # depth first, left operand first (as expression_indicators walks)
+        node = stack.pop()
+        if isinstance(node, IndicatorRef):
+            if node.indicator not in keys:
+                keys.append(node.indicator)
+        elif isinstance(node, Ratio):
+            stack.extend(reversed(node.ratio))
+        elif isinstance(node, Difference):
+            stack.extend(reversed(node.difference))
+        else:
+            stack.extend(reversed(node.sum))
+    return keys
+
+
+def criterion_keys(criterion: Criterion) -> list[str]:
+    """`criterion_indicators` (every indicator a criterion reads, baseline included, in the same
+    order) without a reference cycle per call (see `_expr_keys`)."""
+    if isinstance(criterion, JudgedCriterion):
+        return []
+    keys = _expr_keys(criterion.series)
+    threshold = getattr(criterion, "threshold", None)
+    if isinstance(threshold, RelativeThreshold) and threshold.baseline.series is not None:
+        keys += [k for k in _expr_keys(threshold.baseline.series) if k not in keys]
+    return keys
 
 
 def _expr_points(
@@ -816,7 +844,7 @@ def _expr_points(
 def _expr_model(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> str:
     if isinstance(expr, Ratio):
         return MODEL_LOG_LINEAR
-    keys = expression_indicators(expr)
+    keys = _expr_keys(expr)
     hints = {series[k].projection_model for k in keys if k in series}
     if hints == {MODEL_LOG_LINEAR}:
         return MODEL_LOG_LINEAR
@@ -831,7 +859,7 @@ def _expr_model(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> str:
 
 def _expr_meta(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> tuple[str, int, int]:
     """(frequency, publication lag, revision window) of an expression: the slowest operand's."""
-    datas = [series[k] for k in expression_indicators(expr) if k in series]
+    datas = [series[k] for k in _expr_keys(expr) if k in series]
     if not datas:
         return "annual", 0, 0
     return (
@@ -1073,7 +1101,7 @@ def _measured(
             unit = data.unit
         else:
             if isinstance(c.threshold, RelativeThreshold):
-                missing = [k for k in criterion_indicators(c) if k not in series]
+                missing = [k for k in criterion_keys(c) if k not in series]
             else:  # the same keys (a baseline is the only other series a criterion names)
                 missing = [k for k in _expr_keys(c.series) if k not in series]
             if missing:

@@ -26,7 +26,6 @@ from sqlmodel import Session, col, select
 
 from tracker.config import Settings
 from tracker.criteria import Criterion as CriterionSpec
-from tracker.criteria import criterion_indicators
 from tracker.evaluation import (
     EVALUATOR_VERSION,
     ClaimFacts,
@@ -38,6 +37,7 @@ from tracker.evaluation import (
     SeriesData,
     SeriesPoint,
     compact_json,
+    criterion_keys,
     evaluate,
     lookback_start,
     needed_since,
@@ -201,19 +201,19 @@ def _spec_indicator_keys(spec: Any) -> list[str]:
         else:
             return keys
     found: list[str] = []
-
-    def walk(values: Iterable[Any]) -> None:  # only containers are visited
-        for node in values:
-            kind = type(node)
-            if kind is dict:
-                key = node.get("indicator")
-                if type(key) is str and key not in found:
-                    found.append(key)
-                walk(node.values())
-            elif kind is list or kind is tuple:
-                walk(node)
-
-    walk((spec,))
+    # iteratively (a recursive closure is a reference cycle per call; see _expr_keys), depth
+    # first in document order; only containers are visited
+    stack: list[Any] = [spec]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is dict:
+            key = node.get("indicator")
+            if type(key) is str and key not in found:
+                found.append(key)
+            stack.extend(reversed([v for v in node.values() if type(v) in _CONTAINERS]))
+        elif kind is list or kind is tuple:
+            stack.extend(reversed([v for v in node if type(v) in _CONTAINERS]))
     return found
 
 
@@ -391,7 +391,7 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
     """Parse the criteria of `claims`, read the observations they can use, assemble inputs."""
     parsed = _parse_all(meta, (c["id"] for c in claims))
     reads = {  # claim id -> the indicator keys its criteria read, in order, once each
-        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_indicators(c)))
+        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_keys(c)))
         for claim_id, (specs, _) in parsed.items()
     }
     wanted_keys = {k for keys in reads.values() for k in keys}
@@ -668,7 +668,7 @@ def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> l
             spec = _parse_criterion(row)
         except ValidationError:
             continue
-        if keys.intersection(criterion_indicators(spec)):
+        if keys.intersection(criterion_keys(spec)):
             found.add(row["claim_id"])
     return sorted(found)
 
