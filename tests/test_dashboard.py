@@ -373,7 +373,7 @@ def test_benchmark_script_runs_on_a_small_database():
             "--claims",
             "300",
             "--seconds",
-            "0.3",
+            "1.0",
         ],
         capture_output=True,
         text=True,
@@ -385,8 +385,8 @@ def test_benchmark_script_runs_on_a_small_database():
     assert result["claims"] == 300 and result["page_size"] == 50
     assert result["overview_requests"] > 0 and result["json_list_requests"] > 0
     assert result["ratio_overview_to_json"] == pytest.approx(
-        result["overview_rps"] / result["json_list_rps"], rel=0.05
-    )
+        result["overview_rps"] / result["json_list_rps"], rel=0.05, abs=0.002
+    )  # both sides are rounded in the output; abs covers a tiny ratio under load
 
 
 def test_overview_data_health_lists_failing_first_and_counts_the_rest(client, engine):

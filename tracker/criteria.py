@@ -68,22 +68,19 @@ SeriesExpr = IndicatorRef | Ratio | Difference | Sum
 def expression_indicators(expr: SeriesExpr) -> list[str]:
     """Every indicator key an expression reads, in order of appearance, without repeats."""
     keys: list[str] = []
-
-    def walk(e: SeriesExpr) -> None:
+    stack: list[SeriesExpr] = [expr]
+    # iterative (a recursive closure would make a reference cycle on every call)
+    while stack:
+        e = stack.pop()
         if isinstance(e, IndicatorRef):
             if e.indicator not in keys:
                 keys.append(e.indicator)
         elif isinstance(e, Ratio):
-            walk(e.ratio[0])
-            walk(e.ratio[1])
+            stack.extend(reversed(e.ratio))
         elif isinstance(e, Difference):
-            walk(e.difference[0])
-            walk(e.difference[1])
+            stack.extend(reversed(e.difference))
         else:
-            for part in e.sum:
-                walk(part)
-
-    walk(expr)
+            stack.extend(reversed(e.sum))
     return keys
 
 
