@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from test_ingest_support import T0, build_health_zoo, owid_key
@@ -68,3 +69,35 @@ def test_overview_lists_what_needs_attention_without_calling_it_stale(zoo):
     assert "never fetched" in never and "stale" not in never and "last success" not in never
     bundled = by_title[owid_key("CHN")]
     assert f"retrieved {manifest()['retrieved_on']}" in bundled and "stale" not in bundled
+
+
+def test_a_failed_live_fetch_over_the_bundled_snapshot_does_not_claim_a_live_success(
+    settings, engine
+):
+    from test_ingest_support import Upstream
+
+    from tracker.ingest import ingest_indicator
+
+    build_health_zoo(engine, settings)
+    upstream = Upstream()
+    upstream.faults["CHN"] = lambda request: httpx.Response(503, content=b"down")
+    http = upstream.fetcher(settings, http_max_retries=0)
+    assert not ingest_indicator(
+        engine, http, owid_key("CHN"), trigger="test", now=T0 + dt.timedelta(hours=1)
+    ).ok
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: T0 + dt.timedelta(hours=2)
+    with TestClient(app) as client:
+        html = client.get("/").text
+        api = {i["key"]: i for i in client.get("/api/v1/indicators").json()}
+    health = html[html.index('id="health-h"') : html.index('id="all-h"')]
+    item = next(i for i in health.split("<li>")[1:] if owid_key("CHN") in i)
+    retrieved = manifest()["retrieved_on"]
+    assert "last fetch failed" in item
+    assert f"showing the bundled snapshot retrieved {retrieved}" in item
+    assert "last success" not in item
+    chn = api[owid_key("CHN")]
+    assert (
+        chn["health"] == "failing"
+        and f"bundled snapshot retrieved {retrieved}" in chn["health_reason"]
+    )

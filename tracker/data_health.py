@@ -91,6 +91,7 @@ class IndicatorHealth:
     failing: bool  # is_failing
     needs_setting: str | None = None  # e.g. TRACKER_FRED_API_KEY, when that key is missing
     bundled_retrieved_on: str | None = None  # the bundled snapshot's retrieval date, if loaded
+    live_success: bool = True  # some live fetch has succeeded (False: bundled snapshot at most)
 
     @property
     def healthy(self) -> bool:
@@ -136,6 +137,7 @@ def classify(
             failing=failing,
             needs_setting=setting,
             bundled_retrieved_on=bundled_retrieved_on,
+            live_success=live_success,
         )
 
     config_failure = last_run is not None and last_run.error_kind == "config"
@@ -146,6 +148,8 @@ def classify(
         else:
             assert indicator.last_error_at is not None  # is_failing implies it
             reason = f"last fetch failed at {_when(indicator.last_error_at)}"
+        if bundled_only:
+            reason += f"; showing {snapshot}"
         return health("failing", reason)
     if setting is not None:
         held = f"; showing {snapshot}" if bundled_only else ""
