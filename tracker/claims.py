@@ -12,8 +12,10 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -24,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    TypeAdapter,
     ValidationError,
 )
 from sqlalchemy.engine import Engine
@@ -58,9 +61,12 @@ __all__ = [
     "CheckResult",
     "ClaimFile",
     "ClaimIssue",
+    "ClaimReferences",
     "ClaimValidationError",
+    "DocumentCheck",
     "SyncReport",
     "apply_claim",
+    "check_claim_document",
     "check_claims_path",
     "claim_to_document",
     "content_hash",
@@ -68,6 +74,7 @@ __all__ = [
     "load_catalogue_from_db",
     "load_claim_document",
     "normalised_document",
+    "stored_references",
     "sync_claims_dir",
     "withdraw_claim",
 ]
@@ -579,38 +586,268 @@ def load_claim_document(
     source_label: str,
     catalogue: IndicatorCatalogue,
     lines: Mapping[YamlPath, int] | None = None,
+    references: ClaimReferences | None = None,
 ) -> ClaimFile:
     """Validate one claim document (a parsed YAML or JSON object) against the catalogue.
 
+    Every independent problem is reported at once: when the schema fails, the meaning checks
+    whose inputs parsed and the references readable from the document (claimant, reporter,
+    source, variant_of when `references` is given; every `indicator:` key) still run.
     Raises ClaimValidationError listing every error; warnings end up on `claim.warnings`.
+    """
+    checked = check_claim_document(
+        data, source_label=source_label, catalogue=catalogue, lines=lines, references=references
+    )
+    errors = [i for i in checked.issues if i.severity == "error"]
+    if errors or checked.claim is None:
+        raise ClaimValidationError(errors)
+    return checked.claim
+
+
+@dataclass
+class DocumentCheck:
+    """One claim document checked: the claim when its schema held, every issue, what parsed.
+
+    `parts` holds each top-level field that parsed on its own (defaults filled in), so callers
+    can run their own checks (e.g. slug versus file name) even when other fields are broken.
+    """
+
+    claim: ClaimFile | None
+    issues: list[ClaimIssue]
+    parts: dict[str, Any]
+
+    @property
+    def errors(self) -> list[ClaimIssue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+
+def check_claim_document(
+    data: Any,
+    *,
+    source_label: str,
+    catalogue: IndicatorCatalogue,
+    lines: Mapping[YamlPath, int] | None = None,
+    references: ClaimReferences | None = None,
+) -> DocumentCheck:
+    """Check one claim document in a single pass (schema, meaning, references); never raises.
+
+    Each message appears once. Warnings are kept only when the schema held (on a broken
+    document they could be knock-on effects of the errors).
     """
     lines = dict(lines or {})
     if not isinstance(data, dict):
         got = "an empty document" if data is None else type(data).__name__
-        raise ClaimValidationError(
-            [
-                ClaimIssue(
-                    source_label,
-                    _line_for(lines, ()),
-                    "(document)",
-                    f"expected a mapping of claim fields, got {got}",
-                )
-            ]
+        issue = ClaimIssue(
+            source_label,
+            _line_for(lines, ()),
+            "(document)",
+            f"expected a mapping of claim fields, got {got}",
         )
+        return DocumentCheck(None, [issue], {})
     if isinstance(data.get("criteria"), list):
         data = {**data, "criteria": _coerce_periods(data["criteria"])}
+    claim: ClaimFile | None = None
     try:
         claim = ClaimFile.model_validate(data)
     except ValidationError as exc:
-        raise ClaimValidationError(_pydantic_issues(exc, data, lines, source_label)) from exc
-    claim._source_label = source_label
-    claim._lines = lines
-    issues = lint_claim(claim, catalogue)
-    errors = [i for i in issues if i.severity == "error"]
-    if errors:
-        raise ClaimValidationError(errors)
-    claim._warnings = [i for i in issues if i.severity == "warning"]
-    return claim
+        schema = _pydantic_issues(exc, data, lines, source_label)
+        parts, criteria = _parsed_parts(data, exc)
+        raw_criteria = data.get("criteria")
+        failed_items = [
+            (index, item)
+            for index, item in enumerate(raw_criteria if isinstance(raw_criteria, list) else [])
+            if index not in {i for i, _ in criteria}
+        ]
+        meaning = _lint_parts(
+            parts,
+            criteria,
+            catalogue,
+            source_label,
+            lines,
+            failed_items=failed_items,
+            schema_fields={i.field for i in schema},
+        )
+        issues = [*schema, *(i for i in meaning if i.severity == "error")]
+    else:
+        claim._source_label = source_label
+        claim._lines = lines
+        parts = _whole_parts(claim)
+        issues = lint_claim(claim, catalogue)
+    if references is not None:
+        issues += _reference_issues(parts, references, source_label, lines)
+    issues = list(dict.fromkeys(issues))  # a message said twice is said once
+    if claim is not None:
+        claim._warnings = [i for i in issues if i.severity == "warning"]
+        if any(i.severity == "error" for i in issues):
+            claim = None
+    return DocumentCheck(claim, issues, parts)
+
+
+@cache
+def _field_adapter(model: type[BaseModel], name: str) -> TypeAdapter[Any]:
+    info = model.model_fields[name]
+    annotation: Any = info.annotation
+    if info.metadata:
+        annotation = Annotated[(annotation, *info.metadata)]
+    return TypeAdapter(annotation)
+
+
+# fields the meaning checks read on their own when the mapping holding them is broken
+_NESTED_PARTS: dict[str, tuple[type[BaseModel], tuple[str, ...]]] = {
+    "stated": (Stated, ("date", "precision")),
+    "window": (DateWindow, ("start", "end")),
+}
+
+
+def _whole_parts(claim: ClaimFile) -> dict[str, Any]:
+    """Every field of a claim whose schema held, as `_parsed_parts` names them."""
+    parts = {name: getattr(claim, name) for name in ClaimFile.model_fields}
+    for name, (_model, subfields) in _NESTED_PARTS.items():
+        value = parts[name]
+        if value is not None:
+            parts.update({f"{name}.{sub}": getattr(value, sub) for sub in subfields})
+    return parts
+
+
+@cache
+def _criterion_adapter() -> TypeAdapter[Criterion]:
+    return TypeAdapter(Criterion)
+
+
+def _parsed_parts(
+    data: Mapping[str, Any], exc: ValidationError
+) -> tuple[dict[str, Any], list[tuple[int, Criterion]]]:
+    """The top-level fields and the criteria (with their index) that are valid on their own."""
+    failed: set[str] = set()
+    failed_items: set[int] = set()
+    for err in exc.errors():
+        loc = err["loc"]
+        if len(loc) > 1 and loc[0] == "criteria" and isinstance(loc[1], int):
+            failed_items.add(loc[1])
+        elif loc:
+            failed.add(str(loc[0]))
+            if len(loc) > 1:
+                failed.add(f"{loc[0]}.{loc[1]}")
+    parts: dict[str, Any] = {}
+    for name, info in ClaimFile.model_fields.items():
+        if name in failed or name == "criteria":
+            continue
+        if name not in data:
+            if not info.is_required():
+                parts[name] = info.get_default(call_default_factory=True)
+            continue
+        try:
+            parts[name] = _field_adapter(ClaimFile, name).validate_python(data[name])
+        except ValidationError:
+            continue
+    for name, (model, subfields) in _NESTED_PARTS.items():
+        raw_mapping = data.get(name)
+        if name in parts:
+            value = parts[name]
+            if value is not None:
+                parts.update({f"{name}.{sub}": getattr(value, sub) for sub in subfields})
+            continue
+        if not isinstance(raw_mapping, dict):
+            continue
+        for sub in subfields:  # e.g. `stated.precision` is wrong but `stated.date` is fine
+            if f"{name}.{sub}" in failed or raw_mapping.get(sub) is None:
+                continue
+            try:
+                value = _field_adapter(model, sub).validate_python(raw_mapping[sub])
+            except ValidationError:
+                continue
+            parts[f"{name}.{sub}"] = value
+    criteria: list[tuple[int, Criterion]] = []
+    raw = data.get("criteria")
+    if isinstance(raw, list) and "criteria" not in failed:
+        for index, item in enumerate(raw):
+            if index in failed_items:
+                continue
+            try:
+                criteria.append((index, _criterion_adapter().validate_python(item)))
+            except ValidationError:
+                failed_items.add(index)
+        if not failed_items:
+            parts["criteria"] = [c for _, c in criteria]
+    return parts, criteria
+
+
+# --- references: claimant, reporter, source, variant_of ---
+
+
+@dataclass(frozen=True)
+class ClaimReferences:
+    """What a claim's claimant/reporter, source and variant_of may name (None: not checked).
+
+    `listed_in` says where the names come from, for the message: "files" (claimants.yaml,
+    sources.yaml, the other claim files) or "database" (stored rows).
+    """
+
+    claimants: Container[str] | None = None
+    sources: Container[str] | None = None
+    claims: Container[str] | None = None
+    listed_in: Literal["files", "database"] = "files"
+
+
+class _StoredSlugs:
+    """`slug in stored` asks the database (one indexed lookup, no full listing)."""
+
+    def __init__(self, session: Session, model: Any) -> None:
+        self._session = session
+        self._model = model
+
+    def __contains__(self, slug: object) -> bool:
+        return isinstance(slug, str) and _by_slug(self._session, self._model, slug) is not None
+
+
+def stored_references(session: Session) -> ClaimReferences:
+    """References checked against stored claimants, source documents and claims."""
+    return ClaimReferences(
+        claimants=_StoredSlugs(session, Claimant),
+        sources=_StoredSlugs(session, SourceDocument),
+        claims=_StoredSlugs(session, Claim),
+        listed_in="database",
+    )
+
+
+def _unknown_reference(kind: str, slug: str, listed_in: Literal["files", "database"]) -> str:
+    if listed_in == "database":
+        what, expected = {
+            "claimant": ("claimant", "one that is stored"),
+            "source": ("source document", "one that is stored"),
+            "claim": ("claim", "a stored claim's slug"),
+        }[kind]
+    else:
+        what, expected = {
+            "claimant": ("claimant", "a slug of claimants.yaml"),
+            "source": ("source", "a slug of sources.yaml"),
+            "claim": ("claim", "the slug of another claim file"),
+        }[kind]
+    return f"unknown {what} {slug!r}: expected {expected}"
+
+
+def _reference_issues(
+    parts: Mapping[str, Any],
+    references: ClaimReferences,
+    label: str,
+    lines: Mapping[YamlPath, int],
+) -> list[ClaimIssue]:
+    """Unknown claimant/reporter/source/variant_of, for those fields that parsed."""
+    issues: list[ClaimIssue] = []
+    for fld, kind, known in (
+        ("claimant", "claimant", references.claimants),
+        ("reporter", "claimant", references.claimants),
+        ("source", "source", references.sources),
+        ("variant_of", "claim", references.claims),
+    ):
+        slug = parts.get(fld)
+        if known is None or not isinstance(slug, str) or slug in known:
+            continue
+        if fld == "variant_of" and slug == parts.get("slug"):
+            continue  # "a claim cannot be a variant of itself" says it already
+        message = _unknown_reference(kind, slug, references.listed_in)
+        issues.append(ClaimIssue(label, _line_for(lines, (fld,)), fld, message))
+    return issues
 
 
 def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
@@ -666,61 +903,117 @@ def _last_period_needed(criterion: Criterion) -> tuple[str, str] | None:
 
 def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIssue]:
     """Cross-field errors and resolvability warnings for one parsed claim."""
-    label = claim.source_label
+    parts = _whole_parts(claim)
+    criteria = list(enumerate(claim.criteria))
+    return _lint_parts(parts, criteria, catalogue, claim.source_label, claim._lines)
+
+
+_PERIOD_SHAPE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def _lint_parts(
+    parts: Mapping[str, Any],
+    criteria: Sequence[tuple[int, Criterion]],
+    catalogue: IndicatorCatalogue,
+    label: str,
+    lines: Mapping[YamlPath, int],
+    *,
+    failed_items: Sequence[tuple[int, Any]] = (),
+    schema_fields: AbstractSet[str] = frozenset(),
+) -> list[ClaimIssue]:
+    """The meaning checks of `lint_claim` on whatever parsed (a check runs when its inputs did).
+
+    `parts` holds the top-level fields that parsed, `criteria` the criteria that parsed (with
+    their index); `failed_items` are the raw criteria that did not: their `indicator:` keys and
+    well-formed periods are still checked, except where `schema_fields` already has an error.
+    """
     issues: list[ClaimIssue] = []
 
     def add(path: YamlPath, message: str, severity: Literal["error", "warning"] = "error") -> None:
-        issues.append(ClaimIssue(label, claim.line_of(*path), format_path(path), message, severity))
+        issues.append(
+            ClaimIssue(label, _line_for(lines, path), format_path(path), message, severity)
+        )
 
-    if claim.quote.original is None and not claim.quote.note:
+    quote: Quote | None = parts.get("quote")
+    has_deadline, has_review = "deadline" in parts, "review" in parts
+    deadline: dt.date | None = parts.get("deadline")
+    review: str | None = parts.get("review")
+    stated_date: dt.date | None = parts.get("stated.date")
+    window_start: dt.date | None = parts.get("window.start")
+    window_end: dt.date | None = parts.get("window.end")
+    kind: str | None = parts.get("kind")
+
+    if quote is not None and quote.original is None and not quote.note:
         add(("quote",), "`original` is missing: give the exact words, or a `note` saying why not")
-    for prefix, date, precision in (("stated", claim.stated.date, claim.stated.precision),):
-        if precision == "month" and date.day != 1:
+    precision: str | None = parts.get("stated.precision")
+    if stated_date is not None:
+        if precision == "month" and stated_date.day != 1:
             add(
-                (prefix, "date"),
+                ("stated", "date"),
                 f"precision month: expected the first day of the month "
-                f"({date.replace(day=1).isoformat()}), got {date.isoformat()}",
+                f"({stated_date.replace(day=1).isoformat()}), got {stated_date.isoformat()}",
             )
-        if precision == "year" and (date.month, date.day) != (1, 1):
+        if precision == "year" and (stated_date.month, stated_date.day) != (1, 1):
             add(
-                (prefix, "date"),
-                f"precision year: expected January 1st ({date.year}-01-01), got {date.isoformat()}",
+                ("stated", "date"),
+                f"precision year: expected January 1st ({stated_date.year}-01-01), "
+                f"got {stated_date.isoformat()}",
             )
-    if claim.deadline is not None and claim.deadline < claim.stated.date:
+    if deadline is not None and stated_date is not None and deadline < stated_date:
         add(
             ("deadline",),
-            f"deadline {claim.deadline.isoformat()} is before the stated date "
-            f"{claim.stated.date.isoformat()}: expected a deadline on or after it",
+            f"deadline {deadline.isoformat()} is before the stated date "
+            f"{stated_date.isoformat()}: expected a deadline on or after it",
         )
-    if claim.deadline is None and claim.review != "yearly":
+    if has_deadline and has_review and deadline is None and review != "yearly":
         add(("deadline",), "no deadline: an open-ended claim needs `review: yearly`")
-    if claim.deadline is not None and claim.review is not None:
+    if deadline is not None and has_review and review is not None:
         add(("review",), "`review` is for open-ended claims; this one has a deadline")
-    window = claim.window
-    if window is not None and window.start and window.end and window.end < window.start:
+    if window_start and window_end and window_end < window_start:
         add(("window", "end"), "window end is before its start")
-    if window is not None and window.end and claim.deadline and window.end > claim.deadline:
+    if window_end and deadline and window_end > deadline:
         add(("window", "end"), "window ends after the deadline", "warning")
-    if claim.deadline is None or not claim.deadline_interpretation:
+    vague = deadline is None or not parts.get("deadline_interpretation")
+    if has_deadline and "deadline_interpretation" in parts and vague:
         what = (
             "no deadline (open-ended; reviewed yearly)"
-            if claim.deadline is None
+            if deadline is None
             else "no `deadline_interpretation`: say how the deadline was read from the words"
         )
-        where: YamlPath = ("review",) if claim.deadline is None else ("deadline",)
+        where: YamlPath = ("review",) if deadline is None else ("deadline",)
         add(where, f"vague deadline: {what}", "warning")
-    if claim.variant_of == claim.slug:
+    if parts.get("variant_of") is not None and parts.get("variant_of") == parts.get("slug"):
         add(("variant_of",), "a claim cannot be a variant of itself")
 
     keys: set[str] = set()
+    criterion_keys: list[tuple[int, str]] = [(index, c.key) for index, c in criteria]
+    for index, item in failed_items:
+        key = item.get("key") if isinstance(item, dict) else None
+        if isinstance(key, str) and format_path(("criteria", index, "key")) not in schema_fields:
+            criterion_keys.append((index, key))
+    for index, key in sorted(criterion_keys):
+        if key in keys:
+            add(("criteria", index, "key"), f"duplicate criterion key {key!r}")
+        keys.add(key)
+    for index, item in failed_items:
+        # a criterion the schema rejected may still name indicators that do not exist
+        base: YamlPath = ("criteria", index)
+        for path, key in _indicator_refs(item, base):
+            if format_path(path) not in schema_fields and key not in catalogue:
+                add(path, f"unknown indicator {key!r}: expected a key of indicators.yaml")
+        for path, period in _periods_in(item, base):
+            if format_path(path) in schema_fields or not _PERIOD_SHAPE.match(period):
+                continue
+            try:
+                _period_bounds(period)
+            except ValueError as exc:
+                add(path, f'not a real period ({exc}): expected e.g. "2030" or "2030-06"')
+
     units = catalogue.units()
     resolving_measured = 0
     has_judged = False
-    for index, criterion in enumerate(claim.criteria):
-        base: YamlPath = ("criteria", index)
-        if criterion.key in keys:
-            add((*base, "key"), f"duplicate criterion key {criterion.key!r}")
-        keys.add(criterion.key)
+    for index, criterion in criteria:
+        base = ("criteria", index)
         spec = criterion.model_dump(mode="json", exclude_none=True)
         for path, period in _periods_in(spec, base):
             try:
@@ -753,7 +1046,7 @@ def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIss
             continue
         entries = [catalogue.get(k) for k in criterion_indicators(criterion)]
         known = [e for e in entries if e is not None]
-        if claim.kind == "hard":
+        if kind == "hard":
             for entry in known:
                 if not entry.has_known_source:
                     add(
@@ -763,7 +1056,7 @@ def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIss
                         "warning",
                     )
         needed = _last_period_needed(criterion)
-        if needed is not None and claim.deadline is not None and known:
+        if needed is not None and deadline is not None and known:
             field_name, period = needed
             try:
                 period_end = _period_bounds(period)[1]
@@ -771,17 +1064,19 @@ def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIss
                 continue
             lag = max(e.publication_lag_days for e in known)
             expected = period_end + dt.timedelta(days=lag)
-            if expected > claim.deadline:
+            if expected > deadline:
                 add(
                     (*base, *field_name.split(".")),
                     f"data for {period} is expected around {expected.isoformat()} "
                     f"({lag} days after the period ends), after the deadline "
-                    f"{claim.deadline.isoformat()}: the claim will await data at its deadline",
+                    f"{deadline.isoformat()}: the claim will await data at its deadline",
                     "warning",
                 )
-    if claim.kind == "judged" and not has_judged:
+    if "criteria" not in parts:
+        return issues  # some criteria did not parse: what the whole list holds is unknown
+    if kind == "judged" and not has_judged:
         add(("criteria",), "a judged claim needs a resolving `type: judged` criterion (a rubric)")
-    if claim.kind == "hard" and resolving_measured == 0:
+    if kind == "hard" and resolving_measured == 0:
         add(
             ("criteria",),
             "hard claim with no resolving measured criterion: it cannot resolve from data",
@@ -901,68 +1196,59 @@ def check_claims_path(path: Path) -> CheckResult:
             result.issues += _lint_source(source, index, directory, label, source_lines)
 
     catalogue_broken = catalogue_file is None and (directory / "indicators.yaml").exists()
-    claimant_slugs = {c.slug for c in result.claimants}
-    source_slugs = {s.slug for s in result.sources}
+    # a listing that exists but is broken is reported once, not as every reference to it
+    claimants_broken = claimants_file is None and (directory / "claimants.yaml").exists()
+    sources_broken = sources_file is None and (directory / "sources.yaml").exists()
     sibling_stems = {
         p.stem
         for p in [*directory.glob("*.yaml"), *directory.glob("*.yml")]
         if p.name not in RESERVED_FILES
     }
+    references = ClaimReferences(
+        claimants=None if claimants_broken else {c.slug for c in result.claimants},
+        sources=None if sources_broken else {s.slug for s in result.sources},
+        claims=sibling_stems,
+        listed_in="files",
+    )
     first_seen: dict[str, str] = {}
     for claim_path in claim_paths:
         result.files_checked += 1
         label = _label(claim_path)
         try:
             parsed = read_yaml_file(claim_path, source_label=label)
-            claim = load_claim_document(
-                parsed.data, source_label=label, catalogue=result.catalogue, lines=parsed.lines
-            )
         except ClaimValidationError as exc:
-            result.issues.extend(
-                e
-                for e in exc.errors
-                # with a broken catalogue every reference looks unknown: report the cause once
-                if not catalogue_broken or not e.message.startswith("unknown indicator")
-            )
+            result.issues.extend(exc.errors)
             continue
-        result.issues.extend(claim.warnings)
-        problems: list[tuple[YamlPath, str]] = []
-        if claim.slug != claim_path.stem:
-            problems.append(
-                (
-                    ("slug",),
-                    f"slug {claim.slug!r} differs from the file name: expected "
-                    f"{claim_path.stem!r} (or rename the file to {claim.slug}.yaml)",
+        checked = check_claim_document(
+            parsed.data,
+            source_label=label,
+            catalogue=result.catalogue,
+            lines=parsed.lines,
+            references=references,
+        )
+        issues = [
+            i
+            for i in checked.issues
+            # with a broken catalogue every reference looks unknown: report the cause once
+            if not catalogue_broken or not i.message.startswith("unknown indicator")
+        ]
+        slug = checked.parts.get("slug")
+        if isinstance(slug, str):
+            where = _line_for(parsed.lines, ("slug",))
+            if slug != claim_path.stem:
+                message = (
+                    f"slug {slug!r} differs from the file name: expected "
+                    f"{claim_path.stem!r} (or rename the file to {slug}.yaml)"
                 )
-            )
-        if claim.slug in first_seen:
-            problems.append(
-                (("slug",), f"duplicate slug {claim.slug!r}: also in {first_seen[claim.slug]}")
-            )
-        else:
-            first_seen[claim.slug] = label
-        for fld, slug in (("claimant", claim.claimant), ("reporter", claim.reporter)):
-            if slug is not None and slug not in claimant_slugs:
-                problems.append(
-                    ((fld,), f"unknown claimant {slug!r}: expected a slug of claimants.yaml")
-                )
-        if claim.source is not None and claim.source not in source_slugs:
-            problems.append(
-                (("source",), f"unknown source {claim.source!r}: expected a slug of sources.yaml")
-            )
-        if claim.variant_of is not None and claim.variant_of not in sibling_stems:
-            problems.append(
-                (
-                    ("variant_of",),
-                    f"unknown claim {claim.variant_of!r}: expected the slug of another claim file",
-                )
-            )
-        for fpath, message in problems:
-            result.issues.append(
-                ClaimIssue(label, claim.line_of(*fpath), format_path(fpath), message)
-            )
-        if not problems:
-            result.claims.append(claim)
+                issues.append(ClaimIssue(label, where, "slug", message))
+            if slug in first_seen:
+                message = f"duplicate slug {slug!r}: also in {first_seen[slug]}"
+                issues.append(ClaimIssue(label, where, "slug", message))
+            else:
+                first_seen[slug] = label
+        result.issues.extend(issues)
+        if checked.claim is not None and not any(i.severity == "error" for i in issues):
+            result.claims.append(checked.claim)
     result.issues.sort(key=lambda issue: (issue.file, issue.line or 0))
     return result
 
@@ -1160,15 +1446,9 @@ def _resolve_refs(session: Session, claim: ClaimFile) -> dict[str, int | None]:
             continue
         row = _by_slug(session, model, slug)
         if row is None:
-            what = "claimant" if model is Claimant else "source document"
-            problems.append(
-                ClaimIssue(
-                    claim.source_label,
-                    claim.line_of(fld),
-                    fld,
-                    f"unknown {what} {slug!r}: expected one that is stored",
-                )
-            )
+            kind = "claimant" if model is Claimant else "source"
+            message = _unknown_reference(kind, slug, "database")
+            problems.append(ClaimIssue(claim.source_label, claim.line_of(fld), fld, message))
         else:
             refs[fld] = row.id
     if claim.variant_of is not None and _by_slug(session, Claim, claim.variant_of) is None:
@@ -1177,7 +1457,7 @@ def _resolve_refs(session: Session, claim: ClaimFile) -> dict[str, int | None]:
                 claim.source_label,
                 claim.line_of("variant_of"),
                 "variant_of",
-                f"unknown claim {claim.variant_of!r}: expected a stored claim's slug",
+                _unknown_reference("claim", claim.variant_of, "database"),
             )
         )
     if problems:

@@ -781,13 +781,16 @@ def _issues_problem(exc: Any, *, where: str = "body") -> ProblemError:
 
 
 def _validate_document(session: Session, payload: dict[str, Any]) -> Any:
-    """A ClaimFile from a posted document (422 naming each bad field)."""
-    from tracker.claims import ClaimValidationError, load_claim_document
+    """A ClaimFile from a posted document (422 naming each bad field, all in one answer)."""
+    from tracker.claims import ClaimValidationError, load_claim_document, stored_references
     from tracker.indicators import load_catalogue_from_db
 
     try:
         return load_claim_document(
-            payload, source_label="request body", catalogue=load_catalogue_from_db(session)
+            payload,
+            source_label="request body",
+            catalogue=load_catalogue_from_db(session),
+            references=stored_references(session),  # claimant, source, variant_of too
         )
     except ClaimValidationError as exc:
         raise _issues_problem(exc) from exc
