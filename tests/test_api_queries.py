@@ -160,3 +160,23 @@ def test_history_and_recent_changes(seeded: Engine) -> None:
         assert changes[0].previous_trend == "on_track"
         assert "trend" in changes[0].changed
         assert len(queries.claim_revisions(s, detail.claim.id or 0)) == 1
+
+
+def test_recent_changes_can_leave_out_or_keep_only_first_evaluations(seeded: Engine) -> None:
+    with Session(seeded) as s:
+        detail = queries.get_claim(s, "china-power-3x-us-2030")
+        assert detail is not None
+        make_evaluation(
+            s, detail.claim, state="open", trend="off_track", at=T0 + dt.timedelta(days=30)
+        )
+        s.commit()
+        everything = queries.recent_status_changes(s, limit=100)
+        firsts = queries.recent_status_changes(s, limit=100, first=True)
+        later = queries.recent_status_changes(s, limit=100, first=False)
+    assert sorted(c.evaluation.id or 0 for c in firsts + later) == sorted(
+        c.evaluation.id or 0 for c in everything
+    )
+    assert len(firsts) == 4 and all(c.previous_state is None for c in firsts)
+    assert [(c.claim_slug, c.previous_trend) for c in later] == [
+        ("china-power-3x-us-2030", "on_track")
+    ]

@@ -578,9 +578,17 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
 
 
 def recent_status_changes(
-    session: Session, limit: int = 50, *, claim_id: int | None = None
+    session: Session,
+    limit: int = 50,
+    *,
+    claim_id: int | None = None,
+    first: bool | None = None,
 ) -> list[StatusChange]:
-    """The newest evaluations (each one a change), newest first, with the state before each."""
+    """The newest evaluations (each one a change), newest first, with the state before each.
+
+    `first`: True keeps only each claim's first evaluation, False only the later ones (real
+    changes), None both.
+    """
     stmt = (
         select(Evaluation, Claim.slug, Claim.title)
         .join(Claim, col(Claim.id) == col(Evaluation.claim_id))
@@ -589,6 +597,17 @@ def recent_status_changes(
     )
     if claim_id is not None:
         stmt = stmt.where(col(Evaluation.claim_id) == claim_id)
+    if first is not None:
+        # evaluations are appended in order, so an older row of the claim has a smaller id
+        older = sa.orm.aliased(Evaluation)
+        has_older = (
+            sa.select(sa.literal(1))
+            .where(
+                col(older.claim_id) == col(Evaluation.claim_id), col(older.id) < col(Evaluation.id)
+            )
+            .exists()
+        )
+        stmt = stmt.where(~has_older if first else has_older)
     rows = session.exec(stmt).all()
     if not rows:
         return []
