@@ -14,12 +14,25 @@ from tracker.web.deps import EngineDep
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz", summary="Liveness: the process answers")
+@router.get(
+    "/healthz",
+    summary="Liveness: the process answers",
+    description="Always 200 while the process serves requests; checks nothing else.",
+)
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Readiness: database reachable and at the migration head")
+@router.get(
+    "/readyz",
+    summary="Readiness: database reachable and at the migration head",
+    description=(
+        "200 when the database answers and is at the newest migration, else 503. The body says "
+        "what was checked: the database backend, the current and head migration revisions, and "
+        "the scheduler (which process holds it, its last heartbeat, and indicators whose fetches "
+        "fail, are stale or need an API key; those do not make the service unready)."
+    ),
+)
 def readyz(request: Request, engine: EngineDep) -> JSONResponse:
     checks: dict[str, Any] = {}
     ready = True
