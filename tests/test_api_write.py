@@ -255,6 +255,9 @@ def test_create_claim_422_names_each_bad_field(client: TestClient, tokens: dict[
     fields = {e["field"] for e in problem["errors"]}
     assert {"title", "deadline"} <= fields
     assert all(e["message"] for e in problem["errors"])
+    # the unknown indicator is named in the same answer, not after the schema errors are fixed
+    assert "criteria[0].series.ratio[0].indicator" in fields
+    assert all(e["line"] is None for e in problem["errors"])  # JSON has no lines
 
     doc = copy.deepcopy(CLAIM_DOC)
     doc["criteria"][0]["series"]["ratio"][0]["indicator"] = "no.such.indicator"
@@ -265,6 +268,64 @@ def test_create_claim_422_names_each_bad_field(client: TestClient, tokens: dict[
 
     r = client.post("/api/v1/claims", content=b"{not json", headers=bearer(tokens["writer"]))
     assert r.status_code == 422
+
+
+def test_create_claim_422_reports_every_stage_in_one_answer(
+    client: TestClient, tokens: dict[str, str], seeded: Engine
+) -> None:
+    doc = copy.deepcopy(CLAIM_DOC)
+    doc["stated"]["precision"] = "week"  # schema
+    doc["colour"] = "red"  # schema: unknown field
+    doc["claimant"] = "nobody"  # reference: no such claimant stored
+    doc["source"] = "no-such-interview"  # reference: no such source document stored
+    doc["variant_of"] = "no-such-claim"  # reference: no such claim stored
+    doc["deadline"] = "2025-12-31"  # meaning: before the stated date 2026-01-06
+    doc["criteria"][0]["series"]["ratio"][1]["indicator"] = "owid.nope"  # reference
+    expected = {
+        "stated.precision": "expected 'day', 'month' or 'year'",
+        "colour": "unknown field",
+        "claimant": "unknown claimant 'nobody'",
+        "source": "unknown source document 'no-such-interview'",
+        "variant_of": "unknown claim 'no-such-claim'",
+        "deadline": "before the stated date 2026-01-06",
+        "criteria[0].series.ratio[1].indicator": "unknown indicator 'owid.nope'",
+    }
+    for url in ("/api/v1/claims", "/api/v1/claims:dry-run"):
+        r = client.post(url, json=doc, headers=bearer(tokens["writer"]))
+        assert r.status_code == 422, r.text
+        errors = r.json()["errors"]
+        assert sorted(e["field"] for e in errors) == sorted(expected)  # each once
+        for error in errors:
+            assert expected[error["field"]] in error["message"], error
+            assert error["line"] is None and error["location"] == "body"
+    assert _count(seeded, Claim) == 0 and _count(seeded, ClaimRevision) == 0
+
+
+def test_create_claim_422_half_valid_criteria_still_checks_their_indicators(
+    client: TestClient, tokens: dict[str, str], seeded: Engine
+) -> None:
+    doc = copy.deepcopy(CLAIM_DOC)
+    good = doc["criteria"][0]
+    doc["criteria"] = [
+        good,
+        {**good, "key": "no-comparator", "comparator": None, "series": {"indicator": "x.one"}},
+        "not a criterion",
+        {"key": "odd", "type": "prophecy", "series": {"ratio": [{"indicator": "x.two"}, 3]}},
+        {**good},  # a duplicate key
+    ]
+    r = client.post("/api/v1/claims", json=doc, headers=bearer(tokens["writer"]))
+    assert r.status_code == 422, r.text
+    errors = r.json()["errors"]
+    said = [(e["field"], e["message"]) for e in errors]
+    assert len(said) == len(set(said)), said
+    fields = {e["field"]: e["message"] for e in errors}
+    assert "criteria[1].comparator" in fields and "criteria[2]" in fields
+    assert "criteria[3]" in fields  # the unknown type
+    assert "unknown indicator 'x.one'" in fields["criteria[1].series.indicator"]
+    assert "unknown indicator 'x.two'" in fields["criteria[3].series.ratio[0].indicator"]
+    assert "duplicate criterion key 'ratio-2035'" in fields["criteria[4].key"]
+    assert all(e["line"] is None for e in errors)
+    assert _count(seeded, Claim) == 0
 
 
 # --- dry run ---
