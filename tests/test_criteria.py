@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import gc
+import subprocess
+import sys
 
 import pytest
 from pydantic import TypeAdapter
@@ -33,15 +34,24 @@ def test_indicators_in_order_of_appearance_without_repeats():
 
 
 def test_walking_an_expression_leaves_no_garbage_cycles():
-    gc.collect()
-    gc.disable()
-    try:
-        before = gc.get_count()[0]
-        for _ in range(200):
-            expression_indicators(NESTED)
-        assert gc.collect() == 0, (before, gc.get_count())
-    finally:
-        gc.enable()
+    # in a fresh interpreter, so threads of other tests cannot add garbage of their own
+    code = """
+import gc
+from pydantic import TypeAdapter
+from tracker.criteria import SeriesExpr, expression_indicators
+nested = TypeAdapter(SeriesExpr).validate_python(
+    {"ratio": [{"sum": [{"indicator": "a"}, {"indicator": "b"}]}, {"indicator": "c"}]}
+)
+gc.collect()
+gc.disable()
+for _ in range(1000):
+    expression_indicators(nested)
+print(gc.collect())
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert int(out.stdout.strip()) < 100  # a cycle per call would leave thousands
 
 
 def test_units_of_ratio_difference_and_sum():

@@ -106,8 +106,9 @@ def test_projection_matches_an_independent_least_squares_fit(result) -> None:  #
     assert projection.n_points == 10
     assert projection.residual_sd == pytest.approx(sd, rel=1e-9)
     assert projection.value == pytest.approx(math.exp(centre), rel=1e-9)
-    assert projection.low == pytest.approx(math.exp(centre - 1.959963984540054 * se), rel=1e-9)
-    assert projection.high == pytest.approx(math.exp(centre + 1.959963984540054 * se), rel=1e-9)
+    t = 2.306004135  # Student t, 95 % two-sided, 10 points - 2 = 8 degrees of freedom
+    assert projection.low == pytest.approx(math.exp(centre - t * se), rel=1e-9)
+    assert projection.high == pytest.approx(math.exp(centre + t * se), rel=1e-9)
     assert result.trend.value == ("on_track" if math.exp(centre) >= 3.0 else "off_track")
     # the observed growth is the CAGR over the fitted years
     observed = (math.exp(logs[-1]) / math.exp(logs[0])) ** (1 / 9) - 1

@@ -10,8 +10,10 @@ Projection (documented choices):
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
-- the 95 % prediction interval at x0 is ŷ ± 1.96·s·sqrt(1 + 1/n + (x0 − x̄)²/Sxx), with
-  s² = Σresiduals²/(n − 2), taken back through exp() for the log-linear model;
+- the 95 % prediction interval at x0 is ŷ ± t·s·sqrt(1 + 1/n + (x0 − x̄)²/Sxx), with
+  s² = Σresiduals²/(n − 2) and t the two-sided 95 % Student-t quantile for n − 2 degrees of
+  freedom (few points: a wider band than the normal 1.96), taken back through exp() for the
+  log-linear model;
 - x is the decimal year of a period's first day; the "observed growth" is the CAGR between the
   first and last fitted points; the "required growth" is the CAGR from the latest value to the
   threshold at the target period.
@@ -51,10 +53,28 @@ from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, Stat
 from tracker.sources.base import period_end as _period_end
 from tracker.sources.base import period_start as _period_start
 
-EVALUATOR_VERSION = "1.0.0"
+EVALUATOR_VERSION = "1.1.0"  # 1.1: Student-t intervals, sustained growth trend, verdict reasons
 FIT_POINTS = 10
 MIN_FIT_POINTS = 3
 Z_95 = 1.959963984540054
+# two-sided 95 % quantiles of Student's t for 1..30 degrees of freedom (beyond: the normal's)
+T_95 = (
+    12.706204736, 4.302652730, 3.182446305, 2.776445105, 2.570581836,
+    2.446911851, 2.364624252, 2.306004135, 2.262157163, 2.228138852,
+    2.200985160, 2.178812830, 2.160368656, 2.144786688, 2.131449546,
+    2.119905299, 2.109815578, 2.100922040, 2.093024054, 2.085963447,
+    2.079613845, 2.073873068, 2.068657610, 2.063898562, 2.059538553,
+    2.055529439, 2.051830516, 2.048407142, 2.045229642, 2.042272456,
+)  # fmt: skip
+
+
+def t_95(degrees_of_freedom: int) -> float:
+    """The two-sided 95 % Student-t quantile (the normal's 1.96 past 30 degrees of freedom)."""
+    if degrees_of_freedom < 1:
+        raise ValueError("a prediction interval needs at least one degree of freedom")
+    return T_95[degrees_of_freedom - 1] if degrees_of_freedom <= len(T_95) else Z_95
+
+
 # How far back from a series' latest point the fit may reach, by frequency (days).
 LOOKBACK_DAYS: dict[str, int] = {"annual": 15 * 366, "monthly": 2 * 366, "weekly": 183, "daily": 60}
 LOG_LINEAR_UNITS = frozenset(
@@ -682,7 +702,8 @@ class TrendFit:
         """Point forecast and 95 % prediction interval at x0."""
         y_hat = self.intercept + self.slope * x0
         se = self.residual_sd * math.sqrt(1 + 1 / self.n + (x0 - self.x_mean) ** 2 / self.sxx)
-        low, high = y_hat - Z_95 * se, y_hat + Z_95 * se
+        t = t_95(self.n - 2)
+        low, high = y_hat - t * se, y_hat + t * se
         if self.model == MODEL_LOG_LINEAR:
             return math.exp(y_hat), math.exp(low), math.exp(high)
         return y_hat, low, high
