@@ -259,3 +259,27 @@ def test_broken_claimants_listing_is_reported_once_not_as_every_claimant(tmp_pat
     assert [(Path(e.file).name, e.field) for e in errors] == [
         ("claimants.yaml", "claimants[0].name")
     ]
+
+
+def test_sync_names_a_missing_revision_note_beside_another_files_errors(
+    db_url: str, tmp_path: Path
+) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(VALID, directory)
+    sync = ["claims", "sync", str(directory)]
+    env = {"TRACKER_DATABASE_URL": db_url}
+    assert runner.invoke(app, sync, env=env).exit_code == 0
+    before = _table_digest(db_url)
+    power = directory / "power-ratio.yaml"
+    power.write_text(power.read_text("utf-8").replace("threshold: 3.0", "threshold: 2.0"), "utf-8")
+    judged = directory / "judged-claim.yaml"
+    judged.write_text(judged.read_text("utf-8").replace("claimant: some-person", "claimant: x"))
+
+    result = runner.invoke(app, sync, env=env)
+    assert result.exit_code == 1
+    assert "judged-claim.yaml:3: error: claimant: unknown claimant 'x'" in result.output
+    power_text = power.read_text("utf-8")
+    where = f"power-ratio.yaml:{_line(power_text, 'criteria:')}: error: revision_note:"
+    assert where in result.output and "expected a `revision_note:`" in result.output, result.output
+    assert "2 error(s): nothing was changed in the database" in result.output
+    assert _table_digest(db_url) == before

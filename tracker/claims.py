@@ -1434,7 +1434,10 @@ def _claim_row_values(
     }
 
 
-def _resolve_refs(session: Session, claim: ClaimFile) -> dict[str, int | None]:
+def _resolve_refs(
+    session: Session, claim: ClaimFile
+) -> tuple[dict[str, int | None], list[ClaimIssue]]:
+    """Row ids of the claimant, reporter and source, and the references that are not stored."""
     refs: dict[str, int | None] = {"claimant": None, "reporter": None, "source": None}
     problems: list[ClaimIssue] = []
     for fld, model, slug in (
@@ -1460,9 +1463,57 @@ def _resolve_refs(session: Session, claim: ClaimFile) -> dict[str, int | None]:
                 _unknown_reference("claim", claim.variant_of, "database"),
             )
         )
-    if problems:
-        raise ClaimValidationError(problems)
-    return refs
+    return refs, problems
+
+
+def _note_refusal(
+    session: Session, claim: ClaimFile, row: Claim, doc: Mapping[str, Any], given_note: str | None
+) -> ClaimIssue | None:
+    """The refusal of a criteria change to a non-draft claim without a new revision note."""
+    assert row.id is not None
+    criteria_changed = canonical_json(row.spec.get("criteria")) != canonical_json(doc["criteria"])
+    if not criteria_changed or row.lifecycle == "draft":
+        return None
+    previous_note = _last_note(session, row.id)
+    if not given_note:
+        refusal = (
+            f"the criteria of {row.lifecycle} claim {claim.slug!r} changed: expected a "
+            "`revision_note:` saying why (the change is refused without one)"
+        )
+    elif given_note == previous_note:
+        refusal = (
+            "the criteria changed but `revision_note` is the previous revision's note "
+            f"({previous_note!r}): expected a new note for this change"
+        )
+    else:
+        return None
+    # the note when the file has one, else the criteria that changed (not the document's top)
+    where = claim.line_of("revision_note" if claim.revision_note else "criteria")
+    return ClaimIssue(claim.source_label, where, "revision_note", refusal)
+
+
+def _change_refusal(
+    session: Session,
+    claim: ClaimFile,
+    row: Claim,
+    doc: Mapping[str, Any],
+    origin: str,
+    given_note: str | None,
+) -> ClaimIssue | None:
+    """What `apply_claim` refuses about a change to a stored claim; writes nothing."""
+    if row.content_hash == content_hash(doc):
+        return None
+    if origin == "file" and _withdrawn_elsewhere(session, row, doc):
+        return None
+    return _note_refusal(session, claim, row, doc, given_note)
+
+
+def _file_change_refusal(session: Session, claim: ClaimFile) -> ClaimIssue | None:
+    row: Claim | None = _by_slug(session, Claim, claim.slug)
+    if row is None:
+        return None
+    doc = normalised_document(claim)
+    return _change_refusal(session, claim, row, doc, "file", claim.revision_note)
 
 
 def _criterion_rows(
@@ -1505,12 +1556,17 @@ def apply_claim(
     `revision_note`) that differs from the previous revision's note; else ClaimValidationError.
     """
     now = now or utcnow()
-    refs = _resolve_refs(session, claim)
+    refs, problems = _resolve_refs(session, claim)
     doc = normalised_document(claim)
     values = _claim_row_values(claim, doc, refs)
     origin_path = claim.source_label if origin == "file" else None
     given_note = note or claim.revision_note
     row: Claim | None = _by_slug(session, Claim, claim.slug)
+    refusal = None
+    if row is not None:
+        refusal = _change_refusal(session, claim, row, doc, origin, given_note)
+    if problems or refusal is not None:
+        raise ClaimValidationError([*problems, *([refusal] if refusal is not None else [])])
     if row is None:
         row = Claim(
             slug=claim.slug,
@@ -1555,22 +1611,6 @@ def apply_claim(
         return ApplyResult("unchanged", row)
     criteria_changed = canonical_json(old_doc.get("criteria")) != canonical_json(doc["criteria"])
     previous_note = _last_note(session, row.id)
-    if criteria_changed and row.lifecycle != "draft":
-        refusal = None
-        if not given_note:
-            refusal = (
-                f"the criteria of {row.lifecycle} claim {claim.slug!r} changed: expected a "
-                "`revision_note:` saying why (the change is refused without one)"
-            )
-        elif given_note == previous_note:
-            refusal = (
-                "the criteria changed but `revision_note` is the previous revision's note "
-                f"({previous_note!r}): expected a new note for this change"
-            )
-        if refusal:
-            where = claim.line_of("revision_note") or claim.line_of("criteria")
-            issue = ClaimIssue(claim.source_label, where, "revision_note", refusal)
-            raise ClaimValidationError([issue])
     revision_note = given_note if given_note != previous_note else None
     if doc["lifecycle"] == "withdrawn" and row.lifecycle != "withdrawn":
         change: Outcome = "withdrawn"
@@ -1765,7 +1805,11 @@ def sync_claims_dir(
     """
     result = check_claims_path(path)
     if result.errors:
-        raise ClaimValidationError(result.errors)
+        # the files that did check may still be refused (a criteria change without a new
+        # note): say so in the same answer rather than after the other files are fixed
+        refusals = [r for c in result.claims if (r := _file_change_refusal(session, c))]
+        found = sorted([*result.errors, *refusals], key=lambda i: (i.file, i.line or 0))
+        raise ClaimValidationError(found)
     report = SyncReport(warnings=result.warnings)
     report.catalogue_changes = sync_listings(session, result)
     errors: list[ClaimIssue] = []
