@@ -3,12 +3,16 @@ references), each with its file, line and field, once, without knock-on errors o
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlmodel import SQLModel
 from typer.testing import CliRunner
 
@@ -283,3 +287,59 @@ def test_sync_names_a_missing_revision_note_beside_another_files_errors(
     assert where in result.output and "expected a `revision_note:`" in result.output, result.output
     assert "2 error(s): nothing was changed in the database" in result.output
     assert _table_digest(db_url) == before
+
+
+# --- any half-valid document: no crash, each message once, rejected only with an error ---
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 3000)
+    | st.sampled_from(["", "x", "2030", "2030-13"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["indicator", "ratio", "type", "key", "period"]), inner)
+    ),
+    max_leaves=6,
+)
+
+
+def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            out += _paths(value, (*prefix, key))
+    elif isinstance(doc, list):
+        for index, value in enumerate(doc):
+            out += _paths(value, (*prefix, index))
+    return out
+
+
+def _replace(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
+    if not path:
+        return value
+    copied = copy.deepcopy(doc)
+    target = copied
+    for part in path[:-1]:
+        target = target[part]
+    target[path[-1]] = value
+    return copied
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_mutated_document_is_checked_without_crash_or_repeats(data: st.DataObject) -> None:
+    catalogue = check_claims_path(VALID).catalogue
+    doc: Any = parse_yaml((VALID / "power-ratio.yaml").read_text("utf-8"), source_label="x").data
+    for _ in range(data.draw(st.integers(1, 4))):
+        path = data.draw(st.sampled_from(_paths(doc)))
+        doc = _replace(doc, path, data.draw(_JSON))
+    references = ClaimReferences(
+        claimants={"some-person", "some-reporter"}, sources={"some-interview"}, claims=set()
+    )
+    checked = check_claim_document(
+        doc, source_label="POST", catalogue=catalogue, references=references
+    )
+    _assert_no_repeats(checked.issues)
+    assert (checked.claim is None) == bool(checked.errors)
+    assert all(i.field and i.message and i.line is None for i in checked.issues)
