@@ -277,6 +277,7 @@ def test_create_claim_422_reports_every_stage_in_one_answer(
     doc["stated"]["precision"] = "week"  # schema
     doc["colour"] = "red"  # schema: unknown field
     doc["claimant"] = "nobody"  # reference: no such claimant stored
+    doc["reporter"] = "no-reporter"  # reference: no such claimant stored
     doc["source"] = "no-such-interview"  # reference: no such source document stored
     doc["variant_of"] = "no-such-claim"  # reference: no such claim stored
     doc["deadline"] = "2025-12-31"  # meaning: before the stated date 2026-01-06
@@ -285,6 +286,7 @@ def test_create_claim_422_reports_every_stage_in_one_answer(
         "stated.precision": "expected 'day', 'month' or 'year'",
         "colour": "unknown field",
         "claimant": "unknown claimant 'nobody'",
+        "reporter": "unknown claimant 'no-reporter'",
         "source": "unknown source document 'no-such-interview'",
         "variant_of": "unknown claim 'no-such-claim'",
         "deadline": "before the stated date 2026-01-06",

@@ -140,7 +140,7 @@ criteria:
         - {indicator: owid.electricity_generation.usa}
     comparator: ">="
     threshold: 3.0
-    unit: "1"
+    unit: "%"
     mode: at_period
     period: "2030"
   - key: broken-comparator
@@ -184,6 +184,8 @@ def test_half_valid_criteria_do_not_crash_and_each_problem_is_said_once(tmp_path
     errors = check_claims_path(directory).errors
     _assert_no_repeats(errors)
     found = {(e.field, e.line): e.message for e in errors}
+    # the meaning checks of a criterion that parsed still run beside the others' errors
+    assert "unit mismatch" in found[("criteria[0].unit", _line(text, 'unit: "%"'))]
     # the schema's findings
     assert "expected '>='" in found[("criteria[1].comparator", _line(text, '"about"'))]
     assert ("criteria[2]", _line(text, "just a string")) in found
