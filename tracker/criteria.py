@@ -67,6 +67,8 @@ SeriesExpr = IndicatorRef | Ratio | Difference | Sum
 
 def expression_indicators(expr: SeriesExpr) -> list[str]:
     """Every indicator key an expression reads, in order of appearance, without repeats."""
+    if type(expr) is IndicatorRef:  # the common case, on the evaluator's hot path
+        return [expr.indicator]
     keys: list[str] = []
     stack: list[SeriesExpr] = [expr]
     # iterative (a recursive closure would make a reference cycle on every call)

@@ -46,7 +46,9 @@ from tracker.criteria import (
     Sum,
     ThresholdCriterion,
     UnitError,
+    criterion_indicators,
     criterion_unit,
+    expression_indicators,
     expression_unit,
 )
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
@@ -493,28 +495,6 @@ def _fix(out: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 _ENUMS = frozenset({State, Trend, Outcome})
 
 
-_CRITERION_ORDER = (
-    "key",
-    "type",
-    "role",
-    "context",
-    "reason",
-    "decided",
-    "met",
-    "trend",
-    "threshold",
-    "comparator",
-    "margin",
-    "progress",
-    "required_growth",
-    "observed_growth",
-    "target_period",
-    "data_expected_on",
-    "final_after",
-    "error",
-    "details",
-    *_SHARED_PARTS,
-)
 _CRITERION_SCALARS = (
     "key",
     "type",
@@ -535,6 +515,8 @@ _CRITERION_SCALARS = (
     "final_after",
     "error",
 )
+
+_CRITERION_ORDER = (*_CRITERION_SCALARS, "details", *_SHARED_PARTS)
 
 
 def _criterion_dict(r: CriterionResult) -> dict[str, Any]:
@@ -757,43 +739,6 @@ def _expr_key(expr: SeriesExpr) -> str:
     return "s(" + ",".join(_expr_key(e) for e in expr.sum) + ")"
 
 
-def _expr_keys(expr: SeriesExpr) -> list[str]:
-    """`expression_indicators` (the same keys, in the same order), iteratively.
-
-    `expression_indicators` recurses through a nested closure, a reference cycle per call that
-    only the cyclic garbage collector frees; a batch pauses it (see `tracker.status`), so tens
-    of thousands of such cycles piled up in a 10,000-claim run and cost a long collection after.
-    """
-    if type(expr) is IndicatorRef:
-        return [expr.indicator]
-    keys: list[str] = []
-    stack: list[SeriesExpr] = [expr]
-    while stack:  # depth first, left operand first (as expression_indicators walks)
-        node = stack.pop()
-        if isinstance(node, IndicatorRef):
-            if node.indicator not in keys:
-                keys.append(node.indicator)
-        elif isinstance(node, Ratio):
-            stack.extend(reversed(node.ratio))
-        elif isinstance(node, Difference):
-            stack.extend(reversed(node.difference))
-        else:
-            stack.extend(reversed(node.sum))
-    return keys
-
-
-def criterion_keys(criterion: Criterion) -> list[str]:
-    """`criterion_indicators` (every indicator a criterion reads, baseline included, in the same
-    order) without a reference cycle per call (see `_expr_keys`)."""
-    if isinstance(criterion, JudgedCriterion):
-        return []
-    keys = _expr_keys(criterion.series)
-    threshold = getattr(criterion, "threshold", None)
-    if isinstance(threshold, RelativeThreshold) and threshold.baseline.series is not None:
-        keys += [k for k in _expr_keys(threshold.baseline.series) if k not in keys]
-    return keys
-
-
 def _expr_points(
     expr: SeriesExpr, series: Mapping[str, SeriesData], memo: Memo | None = None
 ) -> list[_ExprPoint]:
@@ -808,7 +753,7 @@ def _expr_points(
             if hit is None:
                 hit = memo[key] = (data, _expr_points(expr, series))  # data: keeps id unique
             return hit[1]  # type: ignore[no-any-return]
-        datas = tuple(series.get(k) for k in _expr_keys(expr))
+        datas = tuple(series.get(k) for k in expression_indicators(expr))
         key = ("expr", _expr_key(expr), tuple(id(d) for d in datas))
         hit = memo.get(key)
         if hit is None:
@@ -865,7 +810,7 @@ def _expr_points(
 def _expr_model(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> str:
     if isinstance(expr, Ratio):
         return MODEL_LOG_LINEAR
-    keys = _expr_keys(expr)
+    keys = expression_indicators(expr)
     hints = {series[k].projection_model for k in keys if k in series}
     if hints == {MODEL_LOG_LINEAR}:
         return MODEL_LOG_LINEAR
@@ -880,7 +825,7 @@ def _expr_model(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> str:
 
 def _expr_meta(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> tuple[str, int, int]:
     """(frequency, publication lag, revision window) of an expression: the slowest operand's."""
-    datas = [series[k] for k in _expr_keys(expr) if k in series]
+    datas = [series[k] for k in expression_indicators(expr) if k in series]
     if not datas:
         return "annual", 0, 0
     return (
@@ -946,7 +891,7 @@ def needed_since(criteria: Sequence[Criterion]) -> dict[str, dt.date]:
 
     def note(expr: SeriesExpr, period: str) -> None:
         day = period_start(period)
-        for key in _expr_keys(expr):
+        for key in expression_indicators(expr):
             if key not in since or day < since[key]:
                 since[key] = day
 
@@ -1122,9 +1067,9 @@ def _measured(
             unit = data.unit
         else:
             if isinstance(c.threshold, RelativeThreshold):
-                missing = [k for k in criterion_keys(c) if k not in series]
+                missing = [k for k in criterion_indicators(c) if k not in series]
             else:  # the same keys (a baseline is the only other series a criterion names)
-                missing = [k for k in _expr_keys(c.series) if k not in series]
+                missing = [k for k in expression_indicators(c.series) if k not in series]
             if missing:
                 raise _MissingSeries(missing[0])
             unit = criterion_unit(c, {k: s.unit for k, s in series.items()})

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from tracker.config import Settings
 from tracker.criteria import Criterion as CriterionSpec
+from tracker.criteria import criterion_indicators
 from tracker.evaluation import (
     EVALUATOR_VERSION,
     ClaimFacts,
@@ -37,7 +38,6 @@ from tracker.evaluation import (
     SeriesData,
     SeriesPoint,
     compact_json,
-    criterion_keys,
     evaluate,
     lookback_start,
     needed_since,
@@ -201,7 +201,7 @@ def _spec_indicator_keys(spec: Any) -> list[str]:
         else:
             return keys
     found: list[str] = []
-    # iteratively (a recursive closure is a reference cycle per call; see _expr_keys), depth
+    # iteratively (a recursive closure would be a reference cycle per call), depth
     # first in document order; only containers are visited
     stack: list[Any] = [spec]
     while stack:
@@ -391,7 +391,7 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
     """Parse the criteria of `claims`, read the observations they can use, assemble inputs."""
     parsed = _parse_all(meta, (c["id"] for c in claims))
     reads = {  # claim id -> the indicator keys its criteria read, in order, once each
-        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_keys(c)))
+        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_indicators(c)))
         for claim_id, (specs, _) in parsed.items()
     }
     wanted_keys = {k for keys in reads.values() for k in keys}
@@ -668,7 +668,7 @@ def claims_using_indicators(session: Session, indicator_ids: Iterable[int]) -> l
             spec = _parse_criterion(row)
         except ValidationError:
             continue
-        if keys.intersection(criterion_keys(spec)):
+        if keys.intersection(criterion_indicators(spec)):
             found.add(row["claim_id"])
     return sorted(found)
 
