@@ -522,6 +522,14 @@ def test_result_serialises_to_json_ready_data() -> None:
         (45.6, "45.6"),
         (5e26, "5e+26"),
         (0.0508, "0.0508"),
+        # large values read as words, four significant figures (were "1.41e+09", "1.35e+09")
+        (1_408_975_000.0, "1.409 billion"),
+        (1.35e9, "1.35 billion"),
+        (-3.2e9, "-3.2 billion"),
+        (25_000_000.0, "25 million"),
+        (1.8e12, "1.8 trillion"),
+        (999_999_999.0, "1 billion"),
+        (9.9999e14, "1e+15"),
         (0.0, "0"),
     ],
 )

@@ -55,7 +55,7 @@ from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, Stat
 from tracker.sources.base import period_end as _period_end
 from tracker.sources.base import period_start as _period_start
 
-EVALUATOR_VERSION = "1.1.0"  # 1.1: Student-t intervals, sustained growth trend, verdict reasons
+EVALUATOR_VERSION = "1.2.0"  # 1.2: turning points, too-uncertain bands, sustained growth metric
 FIT_POINTS = 10
 MIN_FIT_POINTS = 3
 Z_95 = 1.959963984540054
@@ -608,13 +608,30 @@ def _result_dict(r: EvaluationResult) -> dict[str, Any]:
 # --- numbers and periods ---
 
 
+# Large numbers in reasons: scaled words up to the trillions, 4 significant figures
+# (1,408,975,000 → "1.409 billion"); beyond that (FLOP-scale quantities spanning many orders of
+# magnitude) scientific notation, 3 significant figures (5e26 → "5e+26").
+_LARGE_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
+SCIENTIFIC_FROM = 1e15
+
+
 def format_number(value: float) -> str:
-    """Three significant figures, thousands grouped: 2.3416 → "2.34", 10583.4 → "10,583"."""
+    """A readable number for reasons (one style everywhere).
+
+    Below 1e-3 or from 1e15 up: scientific, three significant figures (5e26 → "5e+26");
+    from a million up: four significant figures and a scale word, trailing zeros dropped
+    (1408975000 → "1.409 billion", 1.35e9 → "1.35 billion", 2.5e7 → "25 million");
+    from 100 up: whole numbers, thousands grouped (10583.4 → "10,583"); otherwise three
+    significant figures (2.3416 → "2.34", 3 → "3.0").
+    """
     if value == 0:
         return "0"
     magnitude = abs(value)
-    if magnitude >= 1e7 or magnitude < 1e-3:
+    if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
         return f"{value:.3g}"
+    for scale, word in _LARGE_WORDS:
+        if magnitude >= scale * 0.99995:  # 999,999,999 rounds to "1 billion", not "1000 million"
+            return f"{value / scale:.4g} {word}"
     if magnitude >= 100:
         return f"{value:,.0f}"
     text = f"{value:.3g}"
