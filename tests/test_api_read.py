@@ -307,3 +307,18 @@ def test_openapi_documents_every_route(client: TestClient) -> None:
         assert path in paths, path
         for op in paths[path].values():
             assert op.get("summary"), path
+
+
+def test_405_allow_names_every_method_of_the_path(client: TestClient) -> None:
+    # Starlette's Allow named only the first matching route's methods (GET), not POST
+    r = client.put("/api/v1/claims")
+    assert r.status_code == 405
+    allowed = {m.strip() for m in r.headers["allow"].split(",")}
+    assert {"GET", "POST"} <= allowed and "PUT" not in allowed
+    assert "POST" in r.json()["detail"]
+    r = client.patch("/api/v1/claims/agi-2026/resolutions")
+    assert r.status_code == 405
+    assert {"GET", "POST"} <= {m.strip() for m in r.headers["allow"].split(",")}
+    for method in sorted(allowed):
+        if method != "OPTIONS":
+            assert client.request(method, "/api/v1/claims").status_code != 405, method
