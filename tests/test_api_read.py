@@ -322,3 +322,36 @@ def test_405_allow_names_every_method_of_the_path(client: TestClient) -> None:
     for method in sorted(allowed):
         if method != "OPTIONS":
             assert client.request(method, "/api/v1/claims").status_code != 405, method
+
+
+def test_csv_export_neutralises_formulas_and_has_notebook_columns(
+    client: TestClient, seeded: Engine
+) -> None:
+    evil = '=HYPERLINK("http://evil.example","click")'
+    with Session(seeded) as s:
+        claim = make_claim(s, "formula-title", title=evil, tags=["+cmd", "ok"])
+        claim.quote_en = "@SUM(A1:A2)"
+        ev = make_evaluation(s, claim, metric_value=-1.5, reason="-2 below\tthe line")
+        ev.data_expected_on = dt.date(2031, 6, 29)
+        s.commit()
+    rows = {
+        r["slug"]: r for r in csv.DictReader(io.StringIO(client.get("/api/v1/export.csv").text))
+    }
+    row = rows["formula-title"]
+    # OWASP: a leading quote makes a spreadsheet show the text instead of running it
+    assert row["title"] == "'" + evil
+    assert row["quote_en"] == "'@SUM(A1:A2)"
+    assert row["tags"] == "'+cmd;ok"
+    assert row["reason"] == "'-2 below\tthe line"
+    assert row["metric_value"] == "-1.5"  # numbers stay numbers
+    assert row["data_expected_on"] == "2031-06-29"
+    china = rows["china-power-3x-us-2030"]
+    assert china["title"] == 'China 3x US power, "by 2030", with commas'  # untouched
+    assert china["quote_original"] == "2030年には中国の電力生産量が米国の3倍になる"
+    assert china["quote_en"].startswith("By 2030 China")
+    assert china["stated_on"] == "2026-01-06" and china["stated_precision"] == "day"
+    for column in ("metric_unit", "metric_period", "projection_low", "projection_at"):
+        assert column in china
+    # the JSON export keeps the value exact
+    data = {c["slug"]: c for c in client.get("/api/v1/export.json").json()}
+    assert data["formula-title"]["title"] == evil

@@ -449,6 +449,11 @@ EXPORT_COLUMNS = (
     "slug",
     "title",
     "claimant",
+    "quote_original",
+    "quote_language",
+    "quote_en",
+    "stated_on",
+    "stated_precision",
     "kind",
     "lifecycle",
     "origin",
@@ -457,6 +462,7 @@ EXPORT_COLUMNS = (
     "state",
     "trend",
     "reason",
+    "data_expected_on",
     "metric_value",
     "metric_unit",
     "metric_period",
@@ -478,6 +484,11 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
         "slug": claim.slug,
         "title": claim.title,
         "claimant": item.claimant.slug,
+        "quote_original": claim.quote_original,
+        "quote_language": claim.quote_language,
+        "quote_en": claim.quote_en,
+        "stated_on": claim.stated_on.isoformat() if claim.stated_on else None,
+        "stated_precision": claim.stated_precision,
         "kind": claim.kind,
         "lifecycle": claim.lifecycle,
         "origin": claim.origin,
@@ -486,6 +497,7 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
         "state": ev.state if ev else claim.status_state,
         "trend": ev.trend if ev else claim.status_trend,
         "reason": ev.reason if ev else None,
+        "data_expected_on": ev.data_expected_on.isoformat() if ev and ev.data_expected_on else None,
         "metric_value": ev.metric_value if ev else None,
         "metric_unit": ev.metric_unit if ev else None,
         "metric_period": ev.metric_period if ev else None,
@@ -501,6 +513,18 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
     }
 
 
+# OWASP's rule against CSV injection: a cell a spreadsheet would read as a formula
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """`value` with a leading `'` when it is text a spreadsheet would run as a formula
+    (numbers, including negative ones, are left as they are)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 @router.get(
     "/export.csv",
     tags=["export"],
@@ -509,13 +533,15 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_csv(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
-    """One row per claim (RFC 4180 quoting via the csv module); tags joined with `;`."""
+    """One row per claim (RFC 4180 quoting via the csv module); tags joined with `;`. Text
+    cells starting with =, +, -, @, tab or CR get a leading `'` so a spreadsheet shows them
+    rather than running them as formulas (the JSON export keeps every value exact)."""
     items = queries.all_claims(session)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for item in items:
-        writer.writerow(_export_row(item))
+        writer.writerow({k: spreadsheet_safe(v) for k, v in _export_row(item).items()})
     newest = max((i.claim.updated_at for i in items), default=None)
     return conditional_response(
         request,
