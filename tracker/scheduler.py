@@ -544,11 +544,21 @@ def scheduler_status(engine: Engine, *, now: dt.datetime | None = None) -> dict[
     }
 
 
+def process_id() -> str:
+    """This process, as `host:pid` (a scheduler's holder id starts with it)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 def readiness_probe(
-    engine: Engine, *, settings: Settings | None = None, now: dt.datetime | None = None
+    engine: Engine,
+    *,
+    settings: Settings | None = None,
+    now: dt.datetime | None = None,
+    own_holder: str | None = None,
 ) -> dict[str, Any]:
-    """/readyz entry: which process holds the scheduler, and which indicators are failing or
-    stale (tracker.data_health; `needs_key` ones are listed apart).
+    """/readyz entry: which process holds the scheduler, whether it is this one (`own_holder`:
+    the holder id of this process's scheduler, None when it runs none), and which indicators
+    are failing or stale (tracker.data_health; `needs_key` ones are listed apart).
 
     Informational: never makes readiness fail (a web process without a scheduler is ready, and
     an indicator never fetched or waiting for an API key is not a fault of this process).
@@ -570,6 +580,10 @@ def readiness_probe(
         "ok": True,
         "holder": status["holder"],
         "active": status["active"],
+        "this_process": own_holder or process_id(),
+        "this_process_holds": bool(
+            own_holder and status["active"] and status["holder"] == own_holder
+        ),
         "heartbeat_at": status["heartbeat_at"],
         "failing_indicators": keys("failing"),
         "stale_indicators": keys("stale"),
@@ -595,8 +609,12 @@ def install(app: Any) -> None:
 
     def probe(engine: Engine) -> dict[str, Any]:
         clock = getattr(app.state, "clock", None)  # the app's injected clock, as in the pages
+        running = getattr(app.state, "scheduler", None)  # set by _start_in_app
         return readiness_probe(
-            engine, settings=app.state.settings, now=clock() if clock is not None else None
+            engine,
+            settings=app.state.settings,
+            now=clock() if clock is not None else None,
+            own_holder=running.holder if running is not None else None,
         )
 
     app.state.readiness_probes["scheduler"] = probe
