@@ -7,6 +7,10 @@ same inputs always give the same result (and the same `fingerprint()`). Persiste
 Projection (documented choices):
 - the fit uses the last `FIT_POINTS` (10) points of the evaluated series that lie within
   `LOOKBACK_DAYS[frequency]` of its latest point;
+- a recent turn: when the last k ≥ `TURN_MIN_CHANGES` (3) period-over-period changes all have
+  the sign opposite to that fit's slope (a peak or trough k periods ago), only the points from
+  the turning point on are fitted (if at least `MIN_FIT_POINTS`); the projection records it
+  (`fit_from`, model "linear (since 2021)") and the reason says "since its 2021 turn";
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
@@ -166,6 +170,7 @@ class Projection:
     model: str
     n_points: int
     residual_sd: float
+    fit_from: str | None = None  # the period of a recent turn the fit starts at (None: no turn)
 
 
 @dataclass(frozen=True)
@@ -434,7 +439,7 @@ def _jsonable(value: Any) -> Any:
 
 
 _METRIC_FIELDS = ("value", "unit", "period")
-_PROJECTION_FIELDS = ("value", "low", "high", "at", "model", "n_points", "residual_sd")
+_PROJECTION_FIELDS = ("value", "low", "high", "at", "model", "n_points", "residual_sd", "fit_from")
 
 
 def _metric_dict(m: Metric | None) -> dict[str, Any] | None:
@@ -455,6 +460,7 @@ def _projection_dict(p: Projection | None) -> dict[str, Any] | None:
             "model": p.model,
             "n_points": p.n_points,
             "residual_sd": p.residual_sd,
+            "fit_from": p.fit_from,
         },
         _PROJECTION_FIELDS,
     )
@@ -1029,6 +1035,52 @@ def _fit_points(points: Sequence[_ExprPoint]) -> list[_ExprPoint]:
     return list(points[-FIT_POINTS:])
 
 
+TURN_MIN_CHANGES = 3  # a turn: at least this many latest changes against the fitted slope
+
+
+def _since_turn(fitted: Sequence[_ExprPoint], slope: float) -> list[_ExprPoint] | None:
+    """The points since a recent turn of the series, or None when there is none.
+
+    A turn: the last k ≥ TURN_MIN_CHANGES period-over-period changes all have the sign opposite
+    to the fitted slope (the series peaked or bottomed out k periods ago), leaving at least
+    MIN_FIT_POINTS points from the turning point on.
+    """
+    if slope == 0:
+        return None
+    k = 0
+    for before, after in zip(fitted[-2::-1], fitted[:0:-1], strict=True):
+        if (after.value - before.value) * slope < 0:
+            k += 1
+        else:
+            break
+    if k >= TURN_MIN_CHANGES and MIN_FIT_POINTS <= k + 1 < len(fitted):
+        return list(fitted[-(k + 1) :])
+    return None
+
+
+def _fit(
+    points: Sequence[_ExprPoint], model: str
+) -> tuple[TrendFit | None, list[_ExprPoint], str | None]:
+    """The trend fit of a series: (fit, the points fitted, the period of a recent turn).
+
+    The last FIT_POINTS points, or only those since a recent turn (see `_since_turn`).
+    """
+    fitted = _fit_points(points)
+    fit = fit_trend([_x(p.period) for p in fitted], [p.value for p in fitted], model)
+    if fit is None:
+        return None, fitted, None
+    turned = _since_turn(fitted, fit.slope)
+    if turned is not None:
+        refit = fit_trend([_x(p.period) for p in turned], [p.value for p in turned], model)
+        if refit is not None:
+            return refit, turned, turned[0].period
+    return fit, fitted, None
+
+
+def _model_text(fit: TrendFit, fit_from: str | None) -> str:
+    return fit.model if fit_from is None else f"{fit.model} (since {fit_from})"
+
+
 def _project(
     points: Sequence[_ExprPoint], model: str, at: str, memo: Memo | None = None
 ) -> tuple[Projection | None, TrendFit | None, float | None]:
@@ -1039,17 +1091,18 @@ def _project(
         if hit is None:
             hit = memo[key] = (points, _project(points, model, at))  # points: keeps id unique
         return hit[1]  # type: ignore[no-any-return]
-    fitted = _fit_points(points)
+    fit, fitted, fit_from = _fit(points, model)
     observed = None
     if len(fitted) >= 2:
         observed = _cagr(
             fitted[0].value, fitted[-1].value, _x(fitted[-1].period) - _x(fitted[0].period)
         )
-    fit = fit_trend([_x(p.period) for p in fitted], [p.value for p in fitted], model)
     if fit is None:
         return None, None, observed
     value, low, high = fit.predict(_x(at))
-    projection = Projection(value, low, high, at, fit.model, fit.n, fit.residual_sd)
+    projection = Projection(
+        value, low, high, at, _model_text(fit, fit_from), fit.n, fit.residual_sd, fit_from
+    )
     return projection, fit, observed
 
 
@@ -1211,25 +1264,51 @@ def _margin_fields(value: float, comparator: str, threshold: float) -> dict[str,
     }
 
 
-def _trend_from(projected: float | None, comparator: str, threshold: float) -> Trend:
-    if projected is None:
+# A projection too uncertain to call: a positive band spanning more than UNCERTAIN_RATIO
+# (two orders of magnitude, high/low), or any band wider than UNCERTAIN_WIDTH × |projected|.
+UNCERTAIN_RATIO = 100.0
+UNCERTAIN_WIDTH = 4.0
+
+
+def too_uncertain(projection: Projection) -> bool:
+    """Whether a projection's 95 % band is too wide to call on or off track."""
+    low, high = projection.low, projection.high
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return True
+    if low > 0 and high / low > UNCERTAIN_RATIO:
+        return True
+    return high - low > UNCERTAIN_WIDTH * abs(projection.value)
+
+
+def _trend_from(projection: Projection | None, comparator: str, threshold: float) -> Trend:
+    """on/off track by the projected value; insufficient_data without a usable projection."""
+    if projection is None:
         return Trend.insufficient_data
-    return Trend.on_track if meets(projected, comparator, threshold) else Trend.off_track
+    return Trend.on_track if meets(projection.value, comparator, threshold) else Trend.off_track
 
 
-def _projection_text(projection: Projection | None, memo: Memo | None = None) -> str:
+def _projection_text(
+    projection: Projection | None,
+    memo: Memo | None = None,
+    threshold: tuple[float, str] | None = None,
+) -> str:
+    """ "projected V (low–high)", with the turn the fit starts at, and a warning when the band
+    is too wide to call or contains the threshold (`threshold`: its value and text)."""
     if memo is not None and projection is not None:  # projections are shared through the memo
-        key = ("projection text", id(projection))
+        key = ("projection text", id(projection), threshold)
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = (projection, _projection_text(projection))
+            hit = memo[key] = (projection, _projection_text(projection, None, threshold))
         return hit[1]  # type: ignore[no-any-return]
     if projection is None:
         return f"too few points to project (needs {MIN_FIT_POINTS})"
-    return (
+    text = (
         f"projected {format_number(projection.value)} "
         f"({format_number(projection.low)}–{format_number(projection.high)})"
     )
+    if projection.fit_from is not None:
+        text += f" on the trend since its {projection.fit_from} turn"
+    return text
 
 
 def _threshold(
@@ -1285,7 +1364,7 @@ def _threshold(
         fields.update(
             projection=projection,
             observed_growth=observed,
-            trend=_trend_from(projection.value if projection else None, c.comparator, threshold),
+            trend=_trend_from(projection, c.comparator, threshold),
         )
         if latest is not None:
             fields["required_growth"] = _required(latest, threshold, target)
@@ -1329,7 +1408,7 @@ def _threshold(
     fields.update(
         projection=projection,
         observed_growth=observed,
-        trend=_trend_from(projection.value if projection else None, c.comparator, threshold),
+        trend=_trend_from(projection, c.comparator, threshold),
     )
     if latest is not None:
         fields["required_growth"] = _required(latest, threshold, target)
@@ -1383,7 +1462,7 @@ def _open_reason(
         )
     else:
         parts.append(f"needs {rule} by {target}")
-    parts.append(_projection_text(projection, memo))
+    parts.append(_projection_text(projection, memo, (threshold, format_number(threshold))))
     return "; ".join(parts)
 
 
@@ -1469,9 +1548,7 @@ def _growth(
                 growth_projection = replace(projection, value=v, low=lo, high=hi)
         fields.update(
             projection=growth_projection,
-            trend=_trend_from(
-                growth_projection.value if growth_projection else None, c.comparator, threshold
-            ),
+            trend=_trend_from(growth_projection, c.comparator, threshold),
         )
         text = (
             f"{label(so_far)} so far since {start.period}"
@@ -1479,7 +1556,7 @@ def _growth(
             else "no growth yet"
         )
         fields["reason"] = f"{text}; needs {rule} to {target}; " + (
-            _projection_text(growth_projection) if growth_projection else _projection_text(None)
+            _projection_text(growth_projection, None, (threshold, label(threshold)))
         )
         return fields, [start, *_fit_points(points)]
 
@@ -1629,11 +1706,7 @@ def _aggregate(
         needed = needed_total - observed_sum
         details["remaining_periods"] = remaining
         details["remaining_must_average"] = needed / remaining
-    fit = fit_trend(
-        [_x(p.period) for p in _fit_points(points)],
-        [p.value for p in _fit_points(points)],
-        model,
-    )
+    fit, _, fit_from = _fit(points, model)
     projection = None
     if fit is not None and missing:
         predictions = [fit.predict(_x(period)) for period in missing]
@@ -1642,10 +1715,12 @@ def _aggregate(
         # conservative choice for a trend error that persists from year to year.
         low = aggregate(observed_sum + math.fsum(lo for _, lo, _ in predictions))
         high = aggregate(observed_sum + math.fsum(hi for _, _, hi in predictions))
-        projection = Projection(value, low, high, target, fit.model, fit.n, fit.residual_sd)
+        projection = Projection(
+            value, low, high, target, _model_text(fit, fit_from), fit.n, fit.residual_sd, fit_from
+        )
     fields.update(
         projection=projection,
-        trend=_trend_from(projection.value if projection else None, c.comparator, threshold),
+        trend=_trend_from(projection, c.comparator, threshold),
         details=details,
     )
     if count:
@@ -1659,7 +1734,7 @@ def _aggregate(
             f"the remaining {remaining} must average "
             f"{format_number(details['remaining_must_average'])}"
         )
-    parts.append(_projection_text(projection))
+    parts.append(_projection_text(projection, None, (threshold, format_number(threshold))))
     fields["reason"] = "; ".join(parts)
     return fields, inside + _fit_points(points)
 

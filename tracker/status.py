@@ -727,6 +727,7 @@ def _row_parts(
         "final_after": final_after.isoformat() if final_after is not None else None,
         "projection_n_points": projection.n_points if projection else None,
         "projection_residual_sd": _finite(projection.residual_sd) if projection else None,
+        "projection_fit_from": projection.fit_from if projection else None,
         "replay": result.replay,
         "inputs_key": inputs_key,
         "stable_until": stable.isoformat() if stable is not None else None,
@@ -1437,6 +1438,7 @@ def evaluation_status(row: Evaluation) -> dict[str, Any]:
             "model": row.projection_model,
             "n_points": details.get("projection_n_points"),
             "residual_sd": details.get("projection_residual_sd"),
+            "fit_from": details.get("projection_fit_from"),
         }
         if row.projection_value is not None
         else None

@@ -1,0 +1,99 @@
+"""Projections say what they rest on: a recent turn, a band too wide to call, a band that
+straddles the threshold; and reasons print large numbers readably."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import TypeAdapter
+
+from tracker.criteria import Criterion
+from tracker.evaluation import (
+    ClaimFacts,
+    SeriesData,
+    SeriesPoint,
+    evaluate,
+)
+from tracker.sources.base import period_start
+
+FIXTURES = Path(__file__).parent / "fixtures"
+NOW = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+KNOWN = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+
+
+def _world_bank_chn() -> dict[str, float]:
+    # Real World Bank SP.POP.TOTL values for China, 2015–2024 (see fixtures PROVENANCE.md): they
+    # rise to a 2021 peak of 1,412,360,000 then fall each year to 1,408,975,000 in 2024.
+    path = FIXTURES / "sources" / "worldbank_v2_CHN_SP.POP.TOTL_2015_2024.json"
+    rows = json.loads(path.read_text())[1]
+    return {row["date"]: float(row["value"]) for row in rows}
+
+
+POPULATION = _world_bank_chn()
+
+
+def _series(key: str, values: dict[str, float], unit: str) -> SeriesData:
+    points = tuple(
+        SeriesPoint(p, period_start(p), v, i, 1, KNOWN)
+        for i, (p, v) in enumerate(sorted(values.items()))
+    )
+    return SeriesData(key, unit, "annual", 180, 365, points)
+
+
+def _criterion(**fields: Any) -> Criterion:
+    return TypeAdapter(Criterion).validate_python(fields)
+
+
+BELOW_1_35_BN = _criterion(
+    key="pop-2030",
+    type="threshold",
+    series={"indicator": "worldbank.population.chn"},
+    comparator="<",
+    threshold=1.35e9,
+    mode="at_period",
+    period="2030",
+)
+
+
+def _population(values: dict[str, float]) -> Any:
+    data = {"worldbank.population.chn": _series("worldbank.population.chn", values, "persons")}
+    return evaluate(ClaimFacts("china-pop"), [BELOW_1_35_BN], data, now=NOW)
+
+
+def test_the_real_chn_values_turned_in_2021() -> None:
+    assert POPULATION["2021"] == 1_412_360_000 and POPULATION["2024"] == 1_408_975_000
+    assert max(POPULATION, key=POPULATION.__getitem__) == "2021"
+
+
+def test_a_projection_follows_the_series_since_its_recent_turn() -> None:
+    result = _population(POPULATION)
+    p = result.projection
+    assert p is not None
+    assert p.fit_from == "2021" and p.model == "linear (since 2021)" and p.n_points == 4
+    assert p.value < POPULATION["2024"]  # falling, not the 1.44 billion of the rising fit
+    # the line through 2021..2024 by hand: slope −1.13 million a year
+    xs, ys = [2021, 2022, 2023, 2024], [POPULATION[str(y)] for y in range(2021, 2025)]
+    slope = sum((x - 2022.5) * (y - sum(ys) / 4) for x, y in zip(xs, ys, strict=True)) / 5
+    assert p.value == pytest.approx(sum(ys) / 4 + slope * (2030 - 2022.5))
+    assert result.observed_growth is not None and result.observed_growth < 0
+    assert "since its 2021 turn" in result.reason
+    assert result.to_dict()["projection"]["fit_from"] == "2021"
+
+
+def test_two_falling_years_are_not_yet_a_turn() -> None:
+    values = {p: v for p, v in POPULATION.items() if p <= "2023"}  # 2022, 2023 fell
+    result = _population(values)
+    assert result.projection is not None and result.projection.fit_from is None
+    assert result.projection.model == "linear" and result.projection.n_points == 9
+    assert "turn" not in result.reason
+
+
+def test_reasons_print_large_numbers_as_words() -> None:
+    result = _population(POPULATION)
+    assert "1.409 billion in 2024" in result.reason
+    assert "1.35 billion" in result.reason
+    assert "e+0" not in result.reason
