@@ -13,10 +13,12 @@ from pydantic import TypeAdapter
 
 from tracker.criteria import Criterion
 from tracker.evaluation import (
+    UNCERTAIN_RATIO,
     ClaimFacts,
     SeriesData,
     SeriesPoint,
     evaluate,
+    too_uncertain,
 )
 from tracker.sources.base import period_start
 
@@ -97,3 +99,44 @@ def test_reasons_print_large_numbers_as_words() -> None:
     assert "1.409 billion in 2024" in result.reason
     assert "1.35 billion" in result.reason
     assert "e+0" not in result.reason
+
+
+NOISY = {  # a compute share jumping by orders of magnitude from year to year
+    "2018": 0.02,
+    "2019": 3.0,
+    "2020": 0.001,
+    "2021": 5.0,
+    "2022": 0.004,
+    "2023": 2.0,
+    "2024": 0.01,
+    "2025": 0.8,
+}
+EXCEEDS_WORLD = _criterion(
+    key="share-2030",
+    type="threshold",
+    series={"indicator": "share"},
+    threshold=1.0,
+    unit="1",
+    mode="at_period",
+    period="2030",
+)
+
+
+def test_a_band_spanning_orders_of_magnitude_is_too_uncertain_to_call() -> None:
+    data = {"share": _series("share", NOISY, "1")}
+    data["share"] = SeriesData("share", "1", "annual", 180, 365, data["share"].points, "log-linear")
+    result = evaluate(ClaimFacts("ai-share"), [EXCEEDS_WORLD], data, now=NOW)
+    p = result.projection
+    assert p is not None and p.high / p.low > UNCERTAIN_RATIO  # the numbers are kept
+    assert too_uncertain(p)
+    assert result.trend is not None and result.trend.value == "insufficient_data"
+    assert result.criteria[0].trend is not None
+    assert result.criteria[0].trend.value == "insufficient_data"
+    assert "too uncertain to call" in result.reason
+
+
+def test_a_tight_band_is_not_too_uncertain() -> None:
+    result = _population(POPULATION)
+    assert result.projection is not None and not too_uncertain(result.projection)
+    assert result.trend is not None and result.trend.value == "off_track"
+    assert "too uncertain" not in result.reason

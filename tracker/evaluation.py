@@ -11,6 +11,10 @@ Projection (documented choices):
   the sign opposite to that fit's slope (a peak or trough k periods ago), only the points from
   the turning point on are fitted (if at least `MIN_FIT_POINTS`); the projection records it
   (`fit_from`, model "linear (since 2021)") and the reason says "since its 2021 turn";
+- too uncertain to call: when the 95 % band of a positive projection spans more than
+  `UNCERTAIN_RATIO` (100×, two orders of magnitude, high/low) or any band is wider than
+  `UNCERTAIN_WIDTH` (4) times the projected value, the numbers are kept but the trend is
+  `insufficient_data` and the reason says "too uncertain to call";
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
@@ -1282,7 +1286,7 @@ def too_uncertain(projection: Projection) -> bool:
 
 def _trend_from(projection: Projection | None, comparator: str, threshold: float) -> Trend:
     """on/off track by the projected value; insufficient_data without a usable projection."""
-    if projection is None:
+    if projection is None or too_uncertain(projection):
         return Trend.insufficient_data
     return Trend.on_track if meets(projection.value, comparator, threshold) else Trend.off_track
 
@@ -1308,6 +1312,8 @@ def _projection_text(
     )
     if projection.fit_from is not None:
         text += f" on the trend since its {projection.fit_from} turn"
+    if too_uncertain(projection):
+        text += ": too uncertain to call"
     return text
 
 
