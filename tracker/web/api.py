@@ -11,9 +11,11 @@ import datetime as dt
 import io
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import icalendar
+import sqlalchemy as sa
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -25,7 +27,7 @@ from tracker import queries
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.claims import ClaimFile
 from tracker.criteria import criterion_indicators
-from tracker.models import ApiToken, Criterion, Indicator, utcnow
+from tracker.models import ApiToken, Claim, Criterion, Indicator, Observation, utcnow
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
@@ -589,10 +591,45 @@ def _release_date(period: str, indicator: Indicator) -> dt.date:
     return period_end(period) + dt.timedelta(days=indicator.publication_lag_days)
 
 
+def _following_period(period: str, frequency: str) -> str | None:
+    """The period after `period` (annual or monthly series; None for others)."""
+    if frequency == "annual" and period.isdigit():
+        return str(int(period) + 1)
+    if frequency == "monthly" and len(period) == 7 and period[4] == "-":
+        year, month = int(period[:4]), int(period[5:])
+        return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
+    return None
+
+
+def _latest_periods(session: Session, indicator_ids: list[int]) -> dict[int, str]:
+    """Each indicator's latest period with a current (not superseded) value."""
+    rows = session.exec(
+        select(Observation.indicator_id, sa.func.max(Observation.period))
+        .where(
+            col(Observation.indicator_id).in_(indicator_ids),
+            col(Observation.known_until).is_(None),
+            col(Observation.value).is_not(None),
+        )
+        .group_by(col(Observation.indicator_id))
+    ).all()
+    return {indicator_id: period for indicator_id, period in rows if period}
+
+
+@dataclass(slots=True)
+class Release:
+    """One expected data release: an indicator's period, and the claims that read it."""
+
+    expected: dt.date
+    indicator: Indicator
+    slugs: list[str] = field(default_factory=list)
+    deciding: bool = False  # the period decides a criterion (else: the next period after data)
+
+
 def _expected_releases(
     session: Session, claims: list[queries.ClaimItem]
-) -> dict[tuple[str, str], tuple[dt.date, list[str], Indicator]]:
-    """(indicator, period) → (expected date, claim slugs, indicator) over current criteria."""
+) -> dict[tuple[str, str], Release]:
+    """(indicator, period) → release, over current criteria: each period that decides a
+    criterion, and once per indicator read the next period after its latest observation."""
     by_id = {i.claim.id: i.claim for i in claims}
     rows = session.exec(
         select(Criterion).where(
@@ -600,37 +637,63 @@ def _expected_releases(
         )
     ).all()
     indicators = {i.key: i for i in session.exec(select(Indicator)).all()}
-    releases: dict[tuple[str, str], tuple[dt.date, list[str], Indicator]] = {}
+    releases: dict[tuple[str, str], Release] = {}
+    readers: dict[str, list[str]] = {}  # indicator key → slugs of the claims reading it
+
+    def add(key: str, period: str, slug: str, *, deciding: bool) -> None:
+        indicator = indicators[key]
+        release = releases.setdefault(
+            (key, period), Release(_release_date(period, indicator), indicator)
+        )
+        release.deciding = release.deciding or deciding
+        if slug not in release.slugs:
+            release.slugs.append(slug)
+
     for row in rows:
         criterion = parse_criterion(row.spec)
         if criterion is None:
             continue  # a criterion that no longer parses has no release to announce
-        keys = criterion_indicators(criterion)
-        claim = by_id[row.claim_id]
-        for period in _target_periods(row.spec):
-            for key in keys:
-                indicator = indicators.get(key)
-                if indicator is None:
-                    continue
-                expected = _release_date(period, indicator)
-                _, slugs, _ = releases.setdefault((key, period), (expected, [], indicator))
-                if claim.slug not in slugs:
-                    slugs.append(claim.slug)
+        keys = [k for k in criterion_indicators(criterion) if k in indicators]
+        slug = by_id[row.claim_id].slug
+        for key in keys:
+            if slug not in readers.setdefault(key, []):
+                readers[key].append(slug)
+            for period in _target_periods(row.spec):
+                add(key, period, slug, deciding=True)
+    ids = [indicators[k].id for k in readers if indicators[k].id is not None]
+    latest = _latest_periods(session, [i for i in ids if i is not None])
+    for key, slugs in readers.items():
+        indicator = indicators[key]
+        observed = latest.get(indicator.id or 0)
+        following = _following_period(observed, indicator.frequency) if observed else None
+        if following is None:
+            continue  # never observed, or a frequency without a next period
+        for slug in slugs:
+            add(key, following, slug, deciding=False)
     return releases
+
+
+def _review_date(claim: Claim) -> dt.date:
+    """The first yearly review of an open-ended claim: 31 Dec of the year it was stated."""
+    year = claim.stated_on.year if claim.stated_on else claim.created_at.year
+    return dt.date(year, 12, 31)
 
 
 @router.get(
     "/calendar.ics",
     tags=["feeds"],
-    summary="Every deadline and every expected data release, as an iCalendar feed",
+    summary="Every deadline, yearly review and expected data release, as an iCalendar feed",
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )
 def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
-    """All-day events with stable UIDs: `deadline-<slug>@tracker` for each deadline (linking to
-    the claim's dashboard page), and `release-<indicator>-<period>@tracker` for each expected
-    data release (period end plus the indicator's publication lag) of a period that decides a
-    claim.
+    """All-day events with stable UIDs, each linking to the claim's dashboard page:
+    `deadline-<slug>@tracker` for each deadline; `review-<slug>@tracker` for each open-ended
+    claim (`review: yearly`), every 31 Dec (RRULE:FREQ=YEARLY); and
+    `release-<indicator>-<period>@tracker` for each expected data release (period end plus
+    the indicator's publication lag), once per indicator and period, listing the claims that
+    read it: the periods that decide a criterion, and the next period after each read
+    indicator's latest observation.
     """
     items = [i for i in queries.all_claims(session) if i.claim.lifecycle != "withdrawn"]
     base = str(request.base_url).rstrip("/")
@@ -641,31 +704,41 @@ def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Resp
     cal.add("x-wr-calname", "tracker: deadlines and data releases")
     for item in items:
         claim = item.claim
-        if claim.deadline is None:
-            continue
-        event = icalendar.Event()
-        event.add("uid", f"deadline-{claim.slug}@tracker")
-        event.add("dtstamp", claim.updated_at)
-        event.add("dtstart", claim.deadline)
-        event.add("dtend", claim.deadline + dt.timedelta(days=1))
-        event.add("summary", f"Deadline: {claim.title}")
         state = claim.status_state or "not evaluated"
+        event = icalendar.Event()
+        if claim.deadline is not None:
+            day = claim.deadline
+            event.add("uid", f"deadline-{claim.slug}@tracker")
+            event.add("summary", f"Deadline: {claim.title}")
+            event.add("categories", ["deadline"])
+        elif claim.spec.get("review") == "yearly":
+            day = _review_date(claim)
+            event.add("uid", f"review-{claim.slug}@tracker")
+            event.add("summary", f"Yearly review: {claim.title}")
+            event.add("rrule", {"FREQ": "YEARLY"})
+            event.add("categories", ["review"])
+        else:
+            continue
+        event.add("dtstamp", claim.updated_at)
+        event.add("dtstart", day)
+        event.add("dtend", day + dt.timedelta(days=1))
         event.add("description", f"Claim {claim.slug} by {item.claimant.name}; status {state}.")
         event.add("url", f"{base}/claims/{claim.slug}")  # the dashboard page, for people
-        event.add("categories", ["deadline"])
         cal.add_component(event)
     releases = _expected_releases(session, items)
-    for (key, period), (expected, slugs, indicator) in sorted(releases.items()):
+    for (key, period), release in sorted(releases.items()):
+        indicator = release.indicator
         event = icalendar.Event()
         event.add("uid", f"release-{key}-{period}@tracker")
         event.add("dtstamp", stamp)
-        event.add("dtstart", expected)
-        event.add("dtend", expected + dt.timedelta(days=1))
-        event.add("summary", f"Data expected: {indicator.title or key} for {period}")
+        event.add("dtstart", release.expected)
+        event.add("dtend", release.expected + dt.timedelta(days=1))
+        what = "Data expected" if release.deciding else "Next data expected"
+        event.add("summary", f"{what}: {indicator.title or key} for {period}")
         event.add(
             "description",
             f"Period {period} ends {period_end(period).isoformat()}; publication lag "
-            f"{indicator.publication_lag_days} days. Checks: {', '.join(slugs)}.",
+            f"{indicator.publication_lag_days} days. Read by: {', '.join(release.slugs)}.",
         )
         event.add("categories", ["data-release"])
         cal.add_component(event)
