@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter
+from test_evaluation_china import CRITERION as CHINA_POWER
+from test_evaluation_china import DATA as OWID
+from test_evaluation_china import _series as owid_series
 
 from tracker.criteria import Criterion
 from tracker.evaluation import (
@@ -140,3 +143,18 @@ def test_a_tight_band_is_not_too_uncertain() -> None:
     assert result.projection is not None and not too_uncertain(result.projection)
     assert result.trend is not None and result.trend.value == "off_track"
     assert "too uncertain" not in result.reason
+
+
+def test_a_band_that_straddles_the_threshold_says_it_could_go_either_way() -> None:
+    data = {"chn": owid_series("chn", OWID["CHN"]), "usa": owid_series("usa", OWID["USA"])}
+    result = evaluate(ClaimFacts("china-power-3x-us-2030"), [CHINA_POWER], data, now=NOW)
+    p = result.projection
+    assert p is not None and p.low < 3.0 < p.high
+    assert result.trend is not None and result.trend.value == "on_track"  # the rule
+    assert "the band includes 3.0, so this could go either way" in result.reason
+
+
+def test_a_band_clear_of_the_threshold_makes_no_such_claim() -> None:
+    result = _population(POPULATION)
+    assert result.projection is not None and result.projection.low > 1.35e9
+    assert "either way" not in result.reason

@@ -15,6 +15,8 @@ Projection (documented choices):
   `UNCERTAIN_RATIO` (100×, two orders of magnitude, high/low) or any band is wider than
   `UNCERTAIN_WIDTH` (4) times the projected value, the numbers are kept but the trend is
   `insufficient_data` and the reason says "too uncertain to call";
+- the trend is on track when the projected value meets the threshold; when the band contains
+  the threshold the reason says so ("the band includes 3.0, so this could go either way");
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
@@ -1314,6 +1316,8 @@ def _projection_text(
         text += f" on the trend since its {projection.fit_from} turn"
     if too_uncertain(projection):
         text += ": too uncertain to call"
+    elif threshold is not None and projection.low <= threshold[0] <= projection.high:
+        text += f": the band includes {threshold[1]}, so this could go either way"
     return text
 
 
