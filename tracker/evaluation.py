@@ -17,6 +17,11 @@ Projection (documented choices):
   `insufficient_data` and the reason says "too uncertain to call";
 - the trend is on track when the projected value meets the threshold; when the band contains
   the threshold the reason says so ("the band includes 3.0, so this could go either way");
+- a growth claim without a window, before its deadline year is decided, is headlined by the
+  sustained rate over the last `TREND_YEARS` (5) years (metric period "2020..2025", margin,
+  progress and trend from it), the single latest year kept in the criterion's details
+  (`latest_year_value`, …) and in the reason; with less than two years of span, the single
+  latest year as before;
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
@@ -1574,9 +1579,7 @@ def _growth(
     pairs = _year_over_year(points)
     year_target = str(ctx.claim.deadline.year) if ctx.claim.deadline else None
     if year_target is not None:
-        fields.update(
-            year_target_period=year_target, data_expected_on=_expected_on(year_target, lag)
-        )
+        fields.update(target_period=year_target, data_expected_on=_expected_on(year_target, lag))
     if not pairs:
         fields.update(trend=Trend.insufficient_data, reason="needs two consecutive years of data")
         return fields, []
@@ -1627,12 +1630,24 @@ def _growth(
                 reason=f"{text} ({'meets' if ok else 'misses'} {rule})",
             )
         else:
+            # the headline is the sustained rate (metric, margin, progress, trend agree); the
+            # single latest year stays in the details and the reason
             sustained_ok = meets(sustained, c.comparator, threshold)
+            single = f"{format_number(value)}x" if c.measure == "annual_factor" else label(value)
             fields.update(
                 trend=Trend.on_track if sustained_ok else Trend.off_track,
+                metric=Metric(sustained, unit, f"{span[0].period}..{after.period}"),
                 observed_growth=as_rate(sustained),
-                reason=f"{text}; {label(sustained)} sustained over {span[0].period}–"
-                f"{after.period} ({'meets' if sustained_ok else 'misses'} {rule})",
+                reason=f"{label(sustained)} sustained over {span[0].period}–{after.period} "
+                f"({'meets' if sustained_ok else 'misses'} {rule}); "
+                f"{single} in {after.period} over {before.period}",
+                details={
+                    "latest_year_value": value,
+                    "latest_year_period": after.period,
+                    "latest_year_over": before.period,
+                    "latest_year_meets": ok,
+                },
+                **_margin_fields(sustained, c.comparator, threshold),
             )
             return fields, [span[0], before, after]
     return fields, [before, after]
