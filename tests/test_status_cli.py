@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
-from test_status_factories import at, china_claim, observe, owid_generation
+from test_status_factories import T0, at, china_claim, make_claim, observe, owid_generation
 from typer.testing import CliRunner
 
 from tracker.cli import app
-from tracker.models import Claim, Evaluation
+from tracker.models import Claim, ClaimRevision, Evaluation
 
 DATA = owid_generation()
 
@@ -18,11 +20,26 @@ DATA = owid_generation()
 def seeded(engine: Engine, db_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     monkeypatch.setenv("TRACKER_DATABASE_URL", db_url)
     with Session(engine) as session:
-        _, chn, usa = china_claim(session)
+        claim, chn, usa = china_claim(session)
+        _revision(session, claim, T0)  # what `tracker sync` records with the claim
         observe(session, chn, DATA["CHN"], at("2026-03-01"))
         observe(session, usa, DATA["USA"], at("2026-03-01"))
         session.commit()
     return engine
+
+
+def _revision(session: Session, claim: Claim, when: dt.datetime) -> None:
+    assert claim.id is not None
+    session.add(
+        ClaimRevision(
+            claim_id=claim.id,
+            version=1,
+            change="created",
+            content_hash=claim.content_hash,
+            content=claim.spec,
+            created_at=when,
+        )
+    )
 
 
 def _evaluations(engine: Engine) -> list[Evaluation]:
@@ -72,3 +89,25 @@ def test_evaluate_errors_are_one_line(seeded: Engine, args: list[str], message: 
     assert result.exit_code == 1
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_evaluate_as_of_says_which_claims_tracker_did_not_know_then(seeded: Engine) -> None:
+    with Session(seeded) as session:
+        later = make_claim(session, "added-later", [], valid_from=at("2026-11-20"))
+        _revision(session, later, at("2026-11-20"))
+        make_claim(session, "never-synced", [])  # no revision at all
+        session.commit()
+    result = CliRunner().invoke(app, ["evaluate", "--as-of", "2026-06-01"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[1]: line for line in result.output.splitlines() if line[:1] == "│"}
+    assert "not known to tracker on that date" in rows["added-later"]
+    assert "not known to tracker on that date" in rows["never-synced"]
+    assert "open" not in rows["added-later"] and "insufficient" not in rows["added-later"]
+    assert "2.34 (2025)" in rows["china-power-3x-us-2030"]  # known since 2026-01-10
+    before = CliRunner().invoke(
+        app, ["evaluate", "--as-of", "2026-01-05", "--claim", "china-power-3x-us-2030"]
+    )
+    assert before.exit_code == 0, before.output
+    assert "not known to tracker on that date" in before.output
+    assert "upcoming" not in before.output and "no data yet" not in before.output
+    assert _evaluations(seeded) == []

@@ -1,12 +1,15 @@
 """`tracker evaluate [--claim SLUG] [--as-of DATE]`: evaluate claims now (and store), or replay.
 
 Without --as-of this is an edge: it evaluates at the wall clock and commits. With --as-of it
-replays what the tracker would have said at the end of that UTC day and writes nothing.
+replays what the tracker would have said at the end of that UTC day and writes nothing, through
+`status.replay_claim_as_known` as the API and dashboard do: a claim with no revision recorded by
+then is listed as "not known to tracker on that date".
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Annotated
 
 import typer
@@ -15,9 +18,11 @@ from rich.table import Table
 from sqlmodel import Session, select
 
 from tracker.db import make_engine, session_scope
-from tracker.evaluation import EvaluationResult, Memo, format_number
+from tracker.evaluation import EvaluationResult, format_number
 from tracker.models import Claim, utcnow
-from tracker.status import end_of_day, evaluate_claims, evaluate_inputs, load_claim_inputs
+from tracker.status import evaluate_claims, replay_claim_as_known
+
+NOT_KNOWN = "not known to tracker on that date"
 
 
 def _metric_text(result: EvaluationResult) -> str:
@@ -43,8 +48,13 @@ def _projection_text(result: EvaluationResult) -> str:
     )
 
 
-def results_table(results: list[EvaluationResult], title: str) -> Table:
-    """The claims as a rich table: slug, state, trend, metric, threshold, projection, reason."""
+def results_table(
+    results: list[EvaluationResult], title: str, not_known: Sequence[str] = ()
+) -> Table:
+    """The claims as a rich table: slug, state, trend, metric, threshold, projection, reason.
+
+    `not_known`: slugs of claims tracker did not know on a replayed date (one row each).
+    """
     table = Table(title=title, show_lines=False)
     for name in ("slug", "state", "trend", "metric", "threshold", "projection"):
         table.add_column(name, no_wrap=name in ("slug", "state", "trend"))
@@ -59,6 +69,8 @@ def results_table(results: list[EvaluationResult], title: str) -> Table:
             _projection_text(r),
             r.reason,
         )
+    for slug in not_known:
+        table.add_row(slug, "—", "—", "—", "—", "—", NOT_KNOWN)
     return table
 
 
@@ -89,6 +101,7 @@ def evaluate_command(
     settings = load_settings()
     engine = make_engine(settings.effective_database_url())
     now = utcnow()
+    not_known: list[str] = []
     try:
         if replay_day is None:
             with session_scope(engine) as session:
@@ -96,14 +109,14 @@ def evaluate_command(
                 results = evaluate_claims(session, now=now, claim_ids=ids, force=True)
             title = f"Claims evaluated at {now:%Y-%m-%d %H:%M} UTC (stored)"
         else:
+            results = []
             with Session(engine) as session:
-                ids = _claim_ids(session, claim)
-                moment = end_of_day(replay_day)
-                inputs = load_claim_inputs(session, ids, as_of=moment)
-                memo: Memo = {}
-                results = [
-                    evaluate_inputs(item, now=now, as_of=moment, memo=memo) for item in inputs
-                ]
+                for row in _claims(session, claim):
+                    replayed = replay_claim_as_known(session, row, replay_day, now=now)
+                    if replayed is None:
+                        not_known.append(row.slug)
+                    else:
+                        results.append(replayed.result)
             title = f"Claims as known on {replay_day.isoformat()} (replay, nothing stored)"
     except LookupError as exc:
         raise fail(str(exc.args[0])) from exc
@@ -113,13 +126,23 @@ def evaluate_command(
         raise fail(f"cannot evaluate: {type(exc).__name__}: {exc}".splitlines()[0]) from exc
     finally:
         engine.dispose()
-    if not results:
+    if not results and not not_known:
         typer.echo("no claims to evaluate")
         return
     console = Console()
     if not console.is_terminal:  # piped or captured: do not squeeze the table into 80 columns
         console = Console(width=200)
-    console.print(results_table(results, title))
+    console.print(results_table(results, title, not_known))
+
+
+def _claims(session: Session, slug: str | None) -> list[Claim]:
+    """All claims by slug, or the one named (LookupError when there is none)."""
+    if slug is None:
+        return list(session.exec(select(Claim).order_by(Claim.slug)).all())
+    found = session.exec(select(Claim).where(Claim.slug == slug)).first()
+    if found is None:
+        raise LookupError(f"no claim with slug {slug!r}")
+    return [found]
 
 
 def _claim_ids(session: Session, slug: str | None) -> list[int] | None:
