@@ -15,13 +15,6 @@ Projection (documented choices):
   `UNCERTAIN_RATIO` (100×, two orders of magnitude, high/low) or any band is wider than
   `UNCERTAIN_WIDTH` (4) times the projected value, the numbers are kept but the trend is
   `insufficient_data` and the reason says "too uncertain to call";
-- the trend is on track when the projected value meets the threshold; when the band contains
-  the threshold the reason says so ("the band includes 3.0, so this could go either way");
-- a growth claim without a window, before its deadline year is decided, is headlined by the
-  sustained rate over the last `TREND_YEARS` (5) years (metric period "2020..2025", margin,
-  progress and trend from it), the single latest year kept in the criterion's details
-  (`latest_year_value`, …) and in the reason; with less than two years of span, the single
-  latest year as before;
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
@@ -31,7 +24,19 @@ Projection (documented choices):
   log-linear model;
 - x is the decimal year of a period's first day; the "observed growth" is the CAGR between the
   first and last fitted points; the "required growth" is the CAGR from the latest value to the
-  threshold at the target period.
+  threshold at the target period;
+- the trend is on track when the projected value meets the threshold; when the band contains
+  the threshold the reason says so ("the band includes 3.0, so this could go either way").
+
+Growth claims without a window, before their deadline year is decided, are headlined by the
+sustained rate over the last `TREND_YEARS` (5) years (metric period "2020..2025"; margin,
+progress and trend from it); the single latest year is kept in the criterion's details
+(`latest_year_value`, ...) and in the reason. With less than two years of span: the single
+latest year.
+
+Numbers in reasons (`format_number`): from a million up, four significant figures and a scale
+word ("1.409 billion"); from 1e15 up (FLOP-scale values spanning many orders of magnitude)
+scientific ("5e+26").
 """
 
 from __future__ import annotations
