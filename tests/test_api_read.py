@@ -108,8 +108,10 @@ def test_list_claims_bad_params_are_problems(client: TestClient) -> None:
     assert r.status_code == 400
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["errors"][0]["field"] == "cursor"
+    # an unknown sort is an unknown enum value like any other: 422 naming the allowed values
     r = client.get("/api/v1/claims?sort=title")
-    assert r.status_code == 400
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "sort" and "-deadline" in r.json()["detail"]
     r = client.get("/api/v1/claims?deadline_before=soon&limit=0")
     assert r.status_code == 422
     fields = {e["field"] for e in r.json()["errors"]}
@@ -355,3 +357,51 @@ def test_csv_export_neutralises_formulas_and_has_notebook_columns(
     # the JSON export keeps the value exact
     data = {c["slug"]: c for c in client.get("/api/v1/export.json").json()}
     assert data["formula-title"]["title"] == evil
+
+
+@pytest.mark.parametrize(
+    ("path", "param", "allowed"),
+    [
+        ("/api/v1/claims", "state", "needs_review"),
+        ("/api/v1/claims", "trend", "off_track"),
+        ("/api/v1/claims", "kind", "judged"),
+        ("/api/v1/claims", "lifecycle", "withdrawn"),
+        ("/api/v1/fetch-runs", "status", "running"),
+    ],
+)
+def test_unknown_enum_filter_is_a_422_naming_allowed_values(
+    client: TestClient, path: str, param: str, allowed: str
+) -> None:
+    # was 200 with an empty list, indistinguishable from "no match"
+    r = client.get(path, params={param: "bogus"})
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["type"] == "/api/v1/problems/validation-error"
+    assert body["title"] == "Invalid request"
+    assert [e["field"] for e in body["errors"]] == [param]
+    assert body["errors"][0]["location"] == "query"
+    assert allowed in body["errors"][0]["message"] and allowed in body["detail"]
+    assert client.get(path, params={param: allowed}).status_code == 200
+
+
+def test_problem_types_and_titles_are_one_per_kind(client: TestClient) -> None:
+    from tracker.web.problems import PROBLEM_TITLES
+
+    missing = [
+        client.get("/api/v1/claims/nope"),
+        client.get("/api/v1/claimants/nobody"),
+        client.get("/api/v1/indicators/nope/observations"),  # was `not_found`
+    ]
+    for r in missing:
+        assert r.status_code == 404
+        assert r.json()["type"] == "/api/v1/problems/not-found", r.url
+        assert r.json()["title"] == PROBLEM_TITLES["not-found"]
+    invalid = [
+        client.get("/api/v1/claims?limit=0"),
+        client.get("/api/v1/claims/china-power-3x-us-2030?as_of=2999-01-01"),
+    ]
+    for r in invalid:
+        assert r.status_code == 422
+        assert r.json()["type"] == "/api/v1/problems/validation-error"
+        assert r.json()["title"] == "Invalid request"

@@ -579,3 +579,32 @@ def test_twenty_concurrent_posts_one_201(
     assert sorted(codes) == [201] + [409] * 19, codes
     assert _count(seeded, Claim) == 1
     assert _count(seeded, ClaimRevision) == 1
+
+
+def test_malformed_json_is_reported_against_body_with_line_and_column(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    # was reported against field "[24]" (the character offset) with "JSON decode error"
+    raw = b'{"slug": "x",\n  "title": }'
+    headers = {**bearer(tokens["writer"]), "content-type": "application/json"}
+    for path in ("/api/v1/claims", "/api/v1/claims:dry-run"):
+        r = client.post(path, content=raw, headers=headers)
+        assert r.status_code == 422
+        problem = r.json()
+        assert problem["title"] == "Invalid request"
+        assert problem["type"] == "/api/v1/problems/validation-error"
+        [error] = problem["errors"]
+        assert error["field"] == "body" and error["location"] == "body"
+        assert error["message"].startswith("malformed JSON at line 2, column 12")
+        assert error["line"] == 2
+
+
+def test_invalid_claim_document_has_the_one_validation_title(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    doc = copy.deepcopy(CLAIM_DOC)
+    doc["criteria"][0]["series"]["ratio"][0]["indicator"] = "no.such.indicator"
+    r = client.post("/api/v1/claims", json=doc, headers=bearer(tokens["writer"]))
+    assert r.status_code == 422
+    # was "Invalid claim document" here, "Invalid request" or "Unprocessable Entity" elsewhere
+    assert r.json()["title"] == "Invalid request"

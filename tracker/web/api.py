@@ -12,7 +12,7 @@ import io
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import icalendar
 import sqlalchemy as sa
@@ -27,7 +27,18 @@ from tracker import queries
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.claims import ClaimFile
 from tracker.criteria import criterion_indicators
-from tracker.models import ApiToken, Claim, Criterion, Indicator, Observation, utcnow
+from tracker.models import (
+    ApiToken,
+    Claim,
+    ClaimKind,
+    Criterion,
+    Indicator,
+    Lifecycle,
+    Observation,
+    State,
+    Trend,
+    utcnow,
+)
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
@@ -46,6 +57,8 @@ bearer_scheme = HTTPBearer(
     scheme_name="token",
     description="A token from `tracker token create` (trk_<prefix>_<secret>).",
 )
+# an unknown value is a 422 naming the allowed ones (queries.SORT_KEYS, spelled out for typing)
+SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
 router = APIRouter(prefix=API_PREFIX, tags=["claims"], responses=PROBLEM_RESPONSES)
 
 
@@ -200,17 +213,17 @@ def list_claims(
     request: Request,
     session: SessionDep,
     _access: ReadAccess,
-    state: Annotated[str | None, Query(description="Current state.", examples=["open"])] = None,
-    trend: Annotated[str | None, Query(examples=["on_track"])] = None,
+    state: Annotated[State | None, Query(description="Current state.", examples=["open"])] = None,
+    trend: Annotated[Trend | None, Query(examples=["on_track"])] = None,
     tag: Annotated[str | None, Query(examples=["energy"])] = None,
     claimant: Annotated[str | None, Query(description="Claimant slug.")] = None,
     deadline_before: Annotated[dt.date | None, Query(description="Deadline before.")] = None,
     deadline_after: Annotated[dt.date | None, Query(description="Deadline after.")] = None,
-    lifecycle: Annotated[str | None, Query(examples=["active"])] = None,
-    kind: Annotated[str | None, Query(examples=["judged"])] = None,
+    lifecycle: Annotated[Lifecycle | None, Query(examples=["active"])] = None,
+    kind: Annotated[ClaimKind | None, Query(examples=["judged"])] = None,
     q: Annotated[str | None, Query(description="Search slug and title.")] = None,
     sort: Annotated[
-        str, Query(description="deadline, slug or updated; prefix '-' for descending.")
+        SortKey, Query(description="deadline, slug or updated; prefix '-' for descending.")
     ] = "deadline",
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
@@ -220,23 +233,16 @@ def list_claims(
     Conditional GET: send the ETag back as If-None-Match for a 304.
     """
     filters = queries.ClaimFilters(
-        state=state,
-        trend=trend,
+        state=state.value if state else None,
+        trend=trend.value if trend else None,
         tag=tag,
         claimant=claimant,
         deadline_before=deadline_before,
         deadline_after=deadline_after,
-        lifecycle=lifecycle,
-        kind=kind,
+        lifecycle=lifecycle.value if lifecycle else None,
+        kind=kind.value if kind else None,
         q=q,
     )
-    if sort not in queries.SORT_KEYS:
-        raise ProblemError(
-            400,
-            f"unknown sort {sort!r}; use one of {', '.join(queries.SORT_KEYS)}",
-            code="bad-request",
-            errors=[{"field": "sort", "location": "query", "message": "unknown sort"}],
-        )
     try:
         page = queries.list_claims(session, filters, sort, cursor, limit)
     except queries.InvalidCursor as exc:
@@ -874,7 +880,6 @@ def _issues_problem(exc: Any, *, where: str = "body") -> ProblemError:
         422,
         f"the claim document is invalid: {fields}",
         code="validation-error",
-        title="Invalid claim document",
         errors=errors,
     )
 

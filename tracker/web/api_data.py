@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, select
 
 from tracker.data_health import STALE_AFTER_INTERVALS, HealthState, indicator_health
-from tracker.models import FetchRun, Indicator
+from tracker.models import FetchRun, FetchStatus, Indicator
 from tracker.observations import observations_as_of
 from tracker.web.api import PROBLEM_RESPONSES, read_access
 from tracker.web.deps import NowDep, SessionDep, SettingsDep
@@ -247,7 +247,7 @@ def end_of_day(day: dt.date) -> dt.datetime:
 def _indicator_or_404(session: Session, key: str) -> Indicator:
     indicator = session.exec(select(Indicator).where(Indicator.key == key)).first()
     if indicator is None:
-        raise ProblemError(404, f"no indicator with key {key!r}", code="not_found")
+        raise ProblemError(404, f"no indicator with key {key!r}", code="not-found")
     return indicator
 
 
@@ -314,7 +314,7 @@ def indicator_observations(
 def list_fetch_runs(
     session: SessionDep,
     indicator: Annotated[str | None, Query(description="Only runs of this indicator key.")] = None,
-    status: Annotated[str | None, Query(description="ok | error | running")] = None,
+    status: Annotated[FetchStatus | None, Query(description="ok | error | running")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many runs.")] = 100,
 ) -> list[FetchRunOut]:
     runs = FetchRun.__table__.c  # type: ignore[attr-defined]
@@ -329,7 +329,7 @@ def list_fetch_runs(
         found = _indicator_or_404(session, indicator)
         stmt = stmt.where(runs.indicator_id == found.id)
     if status is not None:
-        stmt = stmt.where(runs.status == status)
+        stmt = stmt.where(runs.status == status.value)
     return [
         FetchRunOut(
             id=run.id,

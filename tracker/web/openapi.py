@@ -130,6 +130,9 @@ def add_examples(schemas: dict[str, Any]) -> None:
         schema = schemas.get(name)
         if schema is not None and "examples" not in schema and "example" not in schema:
             schema["examples"] = [copy.deepcopy(example)]
+    for schema in schemas.values():  # enums of query filters (State, Trend, ...): a value
+        if schema.get("enum") and "examples" not in schema and "example" not in schema:
+            schema["examples"] = [schema["enum"][0]]
 
 
 def install_openapi(app: FastAPI) -> None:

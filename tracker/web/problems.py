@@ -24,6 +24,20 @@ PROBLEM_TYPE_BASE = "/api/v1/problems/"
 log = logging.getLogger("tracker.web")
 HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
+# One title per problem type (`type` is /api/v1/problems/<code>); a problem without a code is
+# `about:blank` titled with the HTTP status phrase.
+PROBLEM_TITLES: dict[str, str] = {
+    "validation-error": "Invalid request",
+    "bad-request": "Bad request",
+    "bad-cursor": "Bad cursor",
+    "not-found": "Not Found",
+    "not-known-then": "Not known on that date",
+    "unauthorized": "Authentication required",
+    "insufficient-scope": "Forbidden",
+    "conflict": "Conflict",
+    "internal-error": "Internal Server Error",
+}
+
 
 class ProblemError(Exception):
     """Raise to answer with a problem document (`code` names the problem type)."""
@@ -69,7 +83,7 @@ def problem_response(
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{code}" if code else "about:blank",
-        "title": title or _phrase(status),
+        "title": PROBLEM_TITLES.get(code or "") or title or _phrase(status),
         "status": status,
         "detail": detail or _phrase(status),
         "instance": request.url.path,
@@ -81,13 +95,17 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
-def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
-    """FastAPI/pydantic errors as [{field, location, message, type}] (field like `a[0].b`)."""
+def validation_errors(raw: Sequence[Any], body: Any = None) -> list[dict[str, Any]]:
+    """FastAPI/pydantic errors as [{field, location, message, type}] (field like `a[0].b`);
+    a body that is not JSON is reported against `body` with its line and column."""
     result: list[dict[str, Any]] = []
     for err in raw:
         loc = list(err.get("loc", ()))
         where = loc[0] if loc and loc[0] in ("body", "query", "path", "header", "cookie") else None
         path = loc[1:] if where else loc
+        if err.get("type") == "json_invalid":
+            result.append(_malformed_json(err, path, body))
+            continue
         result.append(
             {
                 # `criteria[0].period`: the style claim-file errors use
@@ -98,6 +116,23 @@ def validation_errors(raw: Sequence[Any]) -> list[dict[str, Any]]:
             }
         )
     return result
+
+
+def _malformed_json(err: dict[str, Any], path: list[Any], body: Any) -> dict[str, Any]:
+    """FastAPI reports a JSON syntax error at the character offset (`loc` = body, offset)."""
+    reason = str((err.get("ctx") or {}).get("error") or "not valid JSON")
+    offset = path[0] if path and isinstance(path[0], int) else None
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    entry: dict[str, Any] = {"field": "body", "location": "body", "type": "json_invalid"}
+    if offset is not None and isinstance(text, str):
+        line = text.count("\n", 0, offset) + 1
+        column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+        entry["message"] = f"malformed JSON at line {line}, column {column}: {reason}"
+        entry["line"] = line
+        entry["column"] = column
+    else:
+        entry["message"] = f"malformed JSON: {reason}"
+    return entry
 
 
 async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
@@ -146,12 +181,17 @@ def allowed_methods(request: Request) -> list[str]:
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = validation_errors(exc.errors())
-    fields = ", ".join(sorted({e["field"] for e in errors if e["field"]}))
+    errors = validation_errors(exc.errors(), exc.body)
+    # each field once with its first message (an enum's message lists the allowed values)
+    messages: dict[str, str] = {}
+    for e in errors:
+        if e["field"]:
+            messages.setdefault(e["field"], e["message"])
+    summary = "; ".join(f"{field}: {message}" for field, message in sorted(messages.items()))
     return problem_response(
         request,
         422,
-        f"the request is invalid: {fields}" if fields else "the request is invalid",
+        f"the request is invalid: {summary}" if summary else "the request is invalid",
         code="validation-error",
         title="Invalid request",
         errors=errors,

@@ -18,6 +18,7 @@ from tracker.models import (
     Resolution,
 )
 from tracker.queries import ClaimDetail, ClaimItem, TrackRecord
+from tracker.web.problems import PROBLEM_TITLES
 
 
 class _Out(BaseModel):
@@ -216,8 +217,16 @@ class Problem(BaseModel):
             ]
         }
     )
-    type: str = Field(default="about:blank", description="URI reference naming the problem type.")
-    title: str
+    type: str = Field(
+        default="about:blank",
+        description=(
+            "URI reference naming the problem type: /api/v1/problems/<code>, each code with "
+            "one title: "
+            + "; ".join(f"`{code}` ({title})" for code, title in PROBLEM_TITLES.items())
+            + ". `about:blank` (titled with the HTTP status phrase) for routing errors (404, 405)."
+        ),
+    )
+    title: str = Field(description="The same for every problem of one type.")
     status: int
     detail: str
     instance: str | None = Field(default=None, description="The request path.")
