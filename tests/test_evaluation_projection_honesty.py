@@ -158,3 +158,15 @@ def test_a_band_clear_of_the_threshold_makes_no_such_claim() -> None:
     result = _population(POPULATION)
     assert result.projection is not None and result.projection.low > 1.35e9
     assert "either way" not in result.reason
+
+
+def test_a_band_beyond_the_float_range_is_too_uncertain_not_a_crash() -> None:
+    # found by hypothesis (test_evaluation_is_deterministic): three points, a 1,600x swing
+    data = {"share": _series("share", {"2016": 0.5, "2017": 791.0, "2018": 0.5}, "1")}
+    data["share"] = SeriesData("share", "1", "annual", 180, 365, data["share"].points, "log-linear")
+    result = evaluate(ClaimFacts("ai-share"), [EXCEEDS_WORLD], data, now=NOW)
+    assert result.projection is not None and result.projection.high == float("inf")
+    assert result.trend is not None and result.trend.value == "insufficient_data"
+    assert "too uncertain to call" in result.reason
+    assert result.to_dict()["projection"]["high"] is None
+    assert result.fingerprint()

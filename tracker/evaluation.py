@@ -726,8 +726,16 @@ class TrendFit:
         t = t_95(self.n - 2)
         low, high = y_hat - t * se, y_hat + t * se
         if self.model == MODEL_LOG_LINEAR:
-            return math.exp(y_hat), math.exp(low), math.exp(high)
+            return _exp(y_hat), _exp(low), _exp(high)
         return y_hat, low, high
+
+
+def _exp(y: float) -> float:
+    """exp(y), infinity past the float range (a wild band, not a crash)."""
+    return math.exp(y) if y < _LOG_FLOAT_MAX else math.inf
+
+
+_LOG_FLOAT_MAX = math.log(1.7976931348623157e308)
 
 
 def fit_trend(xs: Sequence[float], values: Sequence[float], model: str) -> TrendFit | None:
