@@ -423,3 +423,54 @@ def test_after_a_verdict_the_reason_says_it_and_keeps_the_context_values(
     assert reason.startswith(f"resolved false by resolver on {today} (reviewer's verdict)")
     assert "judged by a reviewer after the deadline" not in reason
     assert "(context: China's generation: 10" in reason
+
+
+def test_every_problem_of_a_verdict_is_named_in_one_422(
+    client: TestClient, seeded: Engine, resolver: dict[str, str]
+) -> None:
+    # was three round trips: schema errors, then the evidence URL, then the missing note
+    with Session(seeded) as s:
+        _apply(s, _doc("agi-2099", deadline="2099-12-31", window=None), at("2026-01-06"))
+        s.commit()
+    url = "/api/v1/claims/agi-2099/resolutions"
+    verdict = {
+        "outcome": "false",
+        "rationale": "x",
+        "evidence": ["https://example.org/ok", "ftp://example.org/file", "not a url"],
+    }
+    r = client.post(url, json=verdict, headers=resolver)
+    assert r.status_code == 422, r.text
+    problem = r.json()
+    assert problem["type"] == "/api/v1/problems/validation-error"
+    fields = [e["field"] for e in problem["errors"]]
+    assert sorted(fields) == ["evidence[1]", "evidence[2]", "note", "rationale"]
+    note = next(e for e in problem["errors"] if e["field"] == "note")
+    assert "deadline 2099-12-31 has not passed" in note["message"]
+    assert all(e["location"] == "body" for e in problem["errors"])
+    assert client.get(url).json()["resolutions"] == []  # nothing written
+    # an unknown outcome is named too; the note rule needs a known outcome to apply
+    r = client.post(url, json={**verdict, "outcome": "maybe", "note": "n"}, headers=resolver)
+    assert {e["field"] for e in r.json()["errors"]} == {
+        "outcome",
+        "rationale",
+        "evidence[1]",
+        "evidence[2]",
+    }
+    fixed = {**verdict, "rationale": "The claimant gave up.", "note": "conceded"}
+    fixed["evidence"] = ["https://example.org/ok"]
+    r = client.post(url, json=fixed, headers=resolver)
+    assert r.status_code == 201, r.text
+    assert [v["evidence"] for v in client.get(url).json()["resolutions"]] == [
+        ["https://example.org/ok"]
+    ]
+
+
+def test_verdict_body_is_documented_as_resolve_in(client: TestClient) -> None:
+    document = client.get("/openapi.json").json()
+    body = document["paths"]["/api/v1/claims/{slug}/resolutions"]["post"]["requestBody"]
+    schema = body["content"]["application/json"]["schema"]
+    assert schema.get("$ref") == "#/components/schemas/ResolveIn" or (
+        schema.get("allOf") and schema["allOf"][0]["$ref"].endswith("/ResolveIn")
+    )
+    resolve_in = document["components"]["schemas"]["ResolveIn"]
+    assert set(resolve_in["properties"]) == {"outcome", "rationale", "evidence", "note"}

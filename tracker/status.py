@@ -1323,6 +1323,21 @@ def _note_required(
     return None
 
 
+def verdict_note_problem(
+    session: Session, claim: Claim, *, outcome: str, note: str | None, now: dt.datetime
+) -> str | None:
+    """Why record_manual_resolution would refuse this verdict for lacking a note, or None
+    (also None for an unknown outcome, refused on its own). Non-raising and read-only, so a
+    caller can report it beside other problems of the same request."""
+    assert claim.id is not None
+    try:
+        verdict = Outcome(outcome)
+    except ValueError:
+        return None
+    previous = current_resolution(session, claim.id)
+    return _note_required(session, claim, verdict, previous, note, now)
+
+
 def record_manual_resolution(
     session: Session,
     claim: Claim,

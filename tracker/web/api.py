@@ -43,7 +43,7 @@ from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
 from tracker.web.deps import EngineDep, SessionDep
-from tracker.web.problems import ProblemError
+from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import parse_criterion
 
 API_PREFIX = "/api/v1"
@@ -1113,6 +1113,50 @@ def amend_claim(
     return _written(request, session, slug, result.outcome, 201)
 
 
+VerdictDocument = Annotated[
+    dict[str, Any],
+    Body(
+        json_schema_extra={"$ref": "#/components/schemas/ResolveIn"},
+        description="The verdict: outcome, rationale, evidence URLs and (when required) a note.",
+        examples=[
+            {
+                "outcome": "false",
+                "rationale": "No system met the rubric by 2026-12-31.",
+                "evidence": ["https://example.org/report"],
+            }
+        ],
+    ),
+]
+
+
+def _verdict_or_422(
+    session: Session, claim: Claim, payload: dict[str, Any], now: dt.datetime
+) -> schemas.ResolveIn:
+    """The posted verdict, or one 422 naming every problem at once: the schema's (including
+    each evidence URL) and the note rules of tracker.status, checked before anything is
+    written."""
+    from pydantic import ValidationError
+
+    from tracker.status import verdict_note_problem
+
+    errors: list[dict[str, Any]] = []
+    verdict: schemas.ResolveIn | None = None
+    try:
+        verdict = schemas.ResolveIn.model_validate(payload)
+    except ValidationError as exc:
+        errors = validation_errors([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+    outcome, note = payload.get("outcome"), payload.get("note")
+    if isinstance(outcome, str) and (note is None or isinstance(note, str)):
+        why = verdict_note_problem(session, claim, outcome=outcome, note=note, now=now)
+        if why is not None:
+            errors.append({"field": "note", "location": "body", "message": why, "type": "missing"})
+    if errors or verdict is None:
+        fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
+        detail = errors[0]["message"] if len(errors) == 1 else f"the verdict is invalid: {fields}"
+        raise ProblemError(422, detail, code="validation-error", errors=errors)
+    return verdict
+
+
 @router.post(
     "/claims/{slug}/resolutions",
     status_code=201,
@@ -1122,27 +1166,23 @@ def amend_claim(
         "Needs scope `resolve`. Judged claims are resolved only this way. A `note` saying why "
         "is required to override any earlier verdict, to decide before the deadline has "
         "passed (e.g. the claimant conceded), and on a hard claim to contradict the outcome "
-        "the data decide; without it the answer is 422 naming the field `note`."
+        "the data decide; without it the answer is 422 naming the field `note`. Every problem "
+        "of the request (schema, each evidence URL, the note) is named in one 422, before "
+        "anything is written."
     ),
 )
 def resolve_claim(
     request: Request,
     claim: ClaimDep,
-    verdict: schemas.ResolveIn,
+    payload: VerdictDocument,
     session: SessionDep,
     token: ResolveToken,
 ) -> Response:
+    """Every problem of the verdict is reported in one 422 before anything is written."""
     from tracker.status import InvalidResolution, ResolutionConflict, record_manual_resolution
 
-    bad_urls = [
-        {"field": f"evidence[{i}]", "location": "body", "message": "expected an http(s) URL"}
-        for i, url in enumerate(verdict.evidence)
-        if not url.startswith(("http://", "https://"))
-    ]
-    if bad_urls:
-        raise ProblemError(
-            422, "evidence must be http(s) URLs", code="validation-error", errors=bad_urls
-        )
+    now = utcnow()
+    verdict = _verdict_or_422(session, claim.claim, payload, now)
     try:
         record_manual_resolution(
             session,
@@ -1152,7 +1192,7 @@ def resolve_claim(
             rationale=verdict.rationale,
             evidence=verdict.evidence,
             note=verdict.note,
-            now=utcnow(),
+            now=now,
         )
         session.commit()
     except InvalidResolution as exc:

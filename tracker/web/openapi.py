@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from tracker.web.schemas import ResolveIn
+
 SWAGGER_ASSETS = "/static/vendor/swagger-ui"
 
 _CHINA_RATIO = {
@@ -144,7 +146,14 @@ def install_openapi(app: FastAPI) -> None:
         first = app.openapi_schema is None
         document = generate()
         if first:
-            add_examples(document.get("components", {}).get("schemas", {}))
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            # bodies taken as raw JSON (validated in the endpoint, every problem at once)
+            # name their model by $ref; the model's schema is added here
+            components.setdefault(
+                "ResolveIn",
+                ResolveIn.model_json_schema(ref_template="#/components/schemas/{model}"),
+            )
+            add_examples(components)
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]

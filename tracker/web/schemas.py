@@ -6,9 +6,10 @@ Builders (`claim_out`, `status_out`, ...) turn query results into these models i
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tracker.models import (
     Claim,
@@ -746,6 +747,18 @@ class AmendIn(BaseModel):
     claim: dict[str, Any] = Field(description="The whole claim document, as in a claim file.")
 
 
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL with a host (evidence a reader can open)."""
+    value = value.strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("expected an http(s) URL")
+    return value
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+
 class ResolveIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -761,9 +774,15 @@ class ResolveIn(BaseModel):
     )
     outcome: Literal["true", "false", "partial", "void", "ambiguous"]
     rationale: str = Field(min_length=3, description="Why this verdict.")
-    evidence: list[str] = Field(default_factory=list, description="Evidence URLs (http/https).")
+    evidence: list[HttpUrlText] = Field(
+        default_factory=list, description="Evidence URLs (http/https)."
+    )
     note: str | None = Field(
-        default=None, description="Required to override an automatic resolution."
+        default=None,
+        description=(
+            "Why: required to override any earlier verdict, to decide before the deadline, "
+            "and on a hard claim to contradict the outcome the data decide."
+        ),
     )
 
 
