@@ -243,8 +243,11 @@ def test_claimant_page_shows_the_track_record(client):
 def test_indicators_page_flags_failing_and_stale(client):
     html = client.get("/indicators").text
     row = html[html.index('id="ind-fred.copper"') :]
-    row = row[: row.index("</tr>")]
-    assert "HTTP 503 from upstream" in row and "failing" in row and "stale" in row
+    row, error_row = row.split("</tr>")[:2]
+    assert "failing" in row and "stale" in row
+    # the error text has a full-width row of its own under the indicator's row
+    assert '<tr class="error-row"><td colspan="5"' in error_row
+    assert "HTTP 503 from upstream" in error_row and "<details" in error_row
     fresh = html[html.index('id="ind-owid.electricity_generation.china"') :]
     fresh = fresh[: fresh.index("</tr>")]
     assert "fresh" in fresh and "stale" not in fresh

@@ -79,3 +79,25 @@ def test_no_claim_page_is_wider_than_a_phone(offline_server, browser):
     screenshot(page, "layout-claim-china-power-390")
     context.close()
     assert too_wide == {}
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_indicators_after_an_offline_fetch_fit_the_screen(offline_server, browser, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    page.goto(offline_server + "/indicators")
+    page.wait_for_load_state("networkidle")
+    scroll, inner = page.evaluate(WIDTHS)
+    assert scroll <= inner
+    rows = page.evaluate(ROWS)
+    failing = next(r for r in rows if r["id"] == f"ind-{owid_key('CHN')}")
+    assert all(r["right"] <= inner for r in rows), rows
+    limit = 200 if width >= 1000 else 520  # stacked cells on a phone
+    assert failing["height"] < limit, failing
+    assert (
+        "Temporary failure in name resolution" in page.locator("tr.error-row").first.text_content()
+    )
+    cell = page.locator(f'[id="ind-{owid_key("CHN")}"] td[data-label="Last success"]')
+    assert cell.inner_text().startswith("bundled snapshot (retrieved ")
+    screenshot(page, f"layout-indicators-{width}")
+    context.close()

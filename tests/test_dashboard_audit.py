@@ -1,0 +1,35 @@
+"""Dashboard defects found walking the user journeys: overdue releases named the same way on the
+overview and the claim page, no empty brackets for a trend without a label, a replay that says
+which parts are present-day, criteria descriptions, data-health notes beside a claim's status,
+the growth sentence that names the sustained rate, and /indicators' error rows and honest
+"Last success" for a bundled snapshot."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import pytest
+from dashboard_seed import NOW, make_evaluation, seed_essay
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+from test_dashboard_charts import INSTALL_NOW, fresh_install, section
+
+from tracker.models import Claim
+from tracker.web import dashboard
+from tracker.web.app import create_app
+
+__all__ = ["fresh_install"]  # the shipped claims and bundled data, evaluated once
+
+TODAY = INSTALL_NOW.date()
+RELEASE = re.compile(r"next data (\S+), expected (\d{4}-\d{2}-\d{2})( \(overdue\))?", re.I)
+
+
+def test_indicators_last_success_is_not_a_bundled_load(fresh_install):
+    html = fresh_install.get("/indicators").text
+    row = html[html.index('id="ind-owid.electricity_generation.chn"') :]
+    row = row[: row.index("</tr>")]
+    cell = re.search(r'<td data-label="Last success">(.*?)</td>', row, re.S)
+    assert cell and re.search(r"bundled snapshot \(retrieved \d{4}-\d{2}-\d{2}\)", cell.group(1))
+    assert "UTC" not in cell.group(1)  # not the load time, as if fetched live
