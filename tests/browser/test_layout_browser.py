@@ -81,6 +81,18 @@ def test_no_claim_page_is_wider_than_a_phone(offline_server, browser):
     assert too_wide == {}
 
 
+def test_log_axis_labels_every_power_of_ten(offline_server, watched_page):
+    page, problems = watched_page
+    page.goto(offline_server + "/claims/ai-compute-demand-10x-per-year")
+    page.wait_for_load_state("networkidle")
+    [labels] = page.evaluate(Y_LABELS)
+    assert {"1e23", "1e24", "1e25"} <= set(labels), labels
+    exponents = [int(label[2:]) for label in labels if label.startswith("1e")]
+    assert exponents == list(range(exponents[0], exponents[0] + len(exponents)))  # no gaps
+    screenshot(page, "layout-ai-compute-1280")
+    assert problems.all() == []
+
+
 @pytest.mark.parametrize("width", [1280, 390])
 def test_indicators_after_an_offline_fetch_fit_the_screen(offline_server, browser, width):
     context = browser.new_context(viewport={"width": width, "height": 900})
