@@ -26,6 +26,33 @@ TODAY = INSTALL_NOW.date()
 RELEASE = re.compile(r"next data (\S+), expected (\d{4}-\d{2}-\d{2})( \(overdue\))?", re.I)
 
 
+def test_expected_on_marks_a_past_date_overdue():
+    today = dt.date(2026, 11, 28)
+    assert dashboard._expected_on("2025-01-30", today) == "expected 2025-01-30 (overdue)"
+    assert dashboard._expected_on(dt.date(2027, 6, 29), today) == "expected 2027-06-29"
+    assert dashboard._expected_on("2026-11-28", today) == "expected 2026-11-28"  # due today
+    assert dashboard._expected_on(None, today) == "expected date unknown"
+
+
+def test_overdue_releases_read_the_same_on_the_overview_and_the_claim_page(fresh_install):
+    overview = section(fresh_install.get("/").text, "next-h", "queue-h")
+    entries = re.findall(r'<li><span class="countdown".*?</li>', overview, re.S)
+    overdue = 0
+    for entry in entries:
+        match = RELEASE.search(entry)
+        if match is None:
+            continue
+        late = dt.date.fromisoformat(match.group(2)) < TODAY
+        assert bool(match.group(3)) == late, entry
+        overdue += late
+        slug = re.search(r'href="/claims/([^"]+)"', entry)
+        assert slug is not None
+        panel = section(fresh_install.get(f"/claims/{slug.group(1)}").text, "status-h", "replay-h")
+        expected = f"Next data: {match.group(1)}, expected {match.group(2)}"
+        assert (expected + (" (overdue)" if late else "")) in panel
+    assert overdue >= 1  # the shipped data has a release that is late on 2026-11-28
+
+
 def test_indicators_last_success_is_not_a_bundled_load(fresh_install):
     html = fresh_install.get("/indicators").text
     row = html[html.index('id="ind-owid.electricity_generation.chn"') :]

@@ -100,6 +100,15 @@ def _countdown(deadline: dt.date | None, today: dt.date) -> str:
     return f"{-days} days ago" if days < -1 else "yesterday"
 
 
+def _expected_on(value: dt.date | str | None, today: dt.date) -> str:
+    """ "expected 2025-01-30 (overdue)": a data release's expected date, marked overdue once
+    past; the claim page and the overview's next deadlines both say it this way."""
+    if value is None or value == "":
+        return "expected date unknown"
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return f"expected {day.isoformat()}" + (" (overdue)" if day < today else "")
+
+
 def _fmt_datetime(value: dt.datetime | None) -> str:
     if value is None:
         return "—"
@@ -123,7 +132,7 @@ def _templates() -> Jinja2Templates:
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
     )
-    env.globals.update(countdown=_countdown, days_left=_days_left)
+    env.globals.update(countdown=_countdown, days_left=_days_left, expected_on=_expected_on)
     return Jinja2Templates(env=env)
 
 
