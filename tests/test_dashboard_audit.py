@@ -53,6 +53,34 @@ def test_overdue_releases_read_the_same_on_the_overview_and_the_claim_page(fresh
     assert overdue >= 1  # the shipped data has a release that is late on 2026-11-28
 
 
+@pytest.fixture
+def essay_client(settings, engine) -> Iterator[tuple[TestClient, Session]]:
+    with Session(engine) as session:
+        seed_essay(session)
+        session.commit()
+        app = create_app(settings, engine=engine)
+        app.state.clock = lambda: NOW + dt.timedelta(hours=1)
+        with TestClient(app) as client:
+            yield client, session
+
+
+def test_a_change_from_a_trend_without_label_has_no_empty_brackets(essay_client):
+    client, session = essay_client
+    agi = session.exec(select(Claim).where(Claim.slug == "agi-2026")).one()  # open, not_applicable
+    make_evaluation(
+        session, agi, "resolved_false", "A reviewer decided.", at=NOW + dt.timedelta(minutes=5)
+    )
+    session.commit()
+    changes = section(client.get("/").text, "changes-h", "health-h")
+    [changed] = [
+        li
+        for li in re.findall(r"<li>.*?</li>", changes, re.S)
+        if "/claims/agi-2026" in li and "→" in li
+    ]
+    assert "()" not in changed and "( )" not in changed
+    assert re.search(r"open\s*→", changed), changed
+
+
 def test_indicators_last_success_is_not_a_bundled_load(fresh_install):
     html = fresh_install.get("/indicators").text
     row = html[html.index('id="ind-owid.electricity_generation.chn"') :]
