@@ -81,6 +81,13 @@ def test_a_change_from_a_trend_without_label_has_no_empty_brackets(essay_client)
     assert re.search(r"open\s*→", changed), changed
 
 
+def test_the_growth_sentence_names_the_sustained_rate(fresh_install):
+    html = fresh_install.get("/claims/ai-compute-demand-10x-per-year").text
+    checks = section(html, "criteria-h", "chart-h-1")
+    assert "grows at least 10x a year (judged on the rate sustained over the last 5 years" in checks
+    assert "each year over the year before" not in checks
+
+
 def test_indicators_last_success_is_not_a_bundled_load(fresh_install):
     html = fresh_install.get("/indicators").text
     row = html[html.index('id="ind-owid.electricity_generation.chn"') :]

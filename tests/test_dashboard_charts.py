@@ -66,8 +66,20 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
         ),
         (
             {"key": "k", "type": "growth", "series": {"indicator": "fda"}, "threshold": 10},
-            "growth of FDA approvals each year over the year before, as a yearly factor, "
-            "≥ 10x per year",
+            "FDA approvals grows at least 10x a year (judged on the rate sustained over the "
+            "last 5 years; the latest year over the one before is shown too)",
+        ),
+        (
+            {
+                "key": "k",
+                "type": "growth",
+                "series": {"indicator": "fda"},
+                "measure": "cagr",
+                "comparator": "<",
+                "threshold": 0.05,
+            },
+            "FDA approvals grows less than 5 %/yr (judged on the rate sustained over the "
+            "last 5 years; the latest year over the one before is shown too)",
         ),
         (
             {

@@ -24,6 +24,7 @@ from tracker.criteria import (
     SignalCriterion,
     ThresholdCriterion,
 )
+from tracker.evaluation import TREND_YEARS
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
@@ -140,16 +141,23 @@ def describe_criterion(spec: Mapping[str, Any], titles: Mapping[str, str]) -> st
             return f"{what} {symbol} {target} at any time from {w.start} to {w.end}"
         return f"{what} in {criterion.period} {symbol} {target}"
     if isinstance(criterion, GrowthCriterion):
-        span = (
-            f"from {criterion.window.start} to {criterion.window.end}"
-            if criterion.window
-            else "each year over the year before"
+        percent = criterion.measure == "cagr"
+        target = _describe_threshold(criterion.threshold, None, titles, percent=percent)
+        if criterion.window:
+            span = f"from {criterion.window.start} to {criterion.window.end}"
+            if percent:
+                return f"annual growth rate of {what} {span} {symbol} {target}"
+            return f"growth of {what} {span}, as a yearly factor, {symbol} {target}x per year"
+        # no window: the evaluator judges the trend on the rate sustained over TREND_YEARS
+        how = (
+            f"(judged on the rate sustained over the last {TREND_YEARS} years; "
+            "the latest year over the one before is shown too)"
         )
-        if criterion.measure == "cagr":
-            target = _describe_threshold(criterion.threshold, None, titles, percent=True)
-            return f"annual growth rate of {what} {span} {symbol} {target}"
-        target = _describe_threshold(criterion.threshold, None, titles)
-        return f"growth of {what} {span}, as a yearly factor, {symbol} {target}x per year"
+        verbs = {">=": "at least", ">": "more than", "<=": "at most", "<": "less than"}
+        amount = f"{target}" if percent else f"{target}x a year"
+        if criterion.comparator in verbs:
+            return f"{what} grows {verbs[criterion.comparator]} {amount} {how}"
+        return f"yearly growth of {what} {symbol} {amount} {how}"
     assert isinstance(criterion, AggregateCriterion)
     target = _describe_threshold(criterion.threshold, criterion.unit, titles)
     w = criterion.window
