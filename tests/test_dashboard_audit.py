@@ -81,6 +81,14 @@ def test_a_change_from_a_trend_without_label_has_no_empty_brackets(essay_client)
     assert re.search(r"open\s*→", changed), changed
 
 
+def test_each_criterion_shows_its_description(fresh_install):
+    html = fresh_install.get("/claims/medical-boom-2026-2035").text
+    checks = section(html, "criteria-h", "chart-h-1")
+    description = re.search(r'<p class="criterion-description[^"]*">(.*?)</p>', checks, re.S)
+    assert description and "at least 68.4/yr" in description.group(1)
+    assert "new-molecular-entity NDAs" in description.group(1)
+
+
 def test_the_growth_sentence_names_the_sustained_rate(fresh_install):
     html = fresh_install.get("/claims/ai-compute-demand-10x-per-year").text
     checks = section(html, "criteria-h", "chart-h-1")

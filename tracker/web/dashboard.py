@@ -348,6 +348,7 @@ class CriterionView:
     sentence: str
     rubric: str | None = None
     outcomes: Mapping[str, str] = field(default_factory=dict)
+    description: str | None = None  # the claim file's own explanation of the criterion
 
 
 @dataclass(slots=True)
@@ -513,6 +514,9 @@ def claim_page(
         )
     return _render(request, "claim.html", _claim_context(session, detail), state, now=now)
 
+def _description(spec: Mapping[str, Any]) -> str | None:
+    text = spec.get("description")
+    return text.strip() or None if isinstance(text, str) else None
 
 def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, Any]:
     claim = detail.claim
@@ -532,6 +536,7 @@ def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, A
             role=row.role,
             kind=row.kind,
             sentence=describe_criterion({**row.spec, "key": row.key, "role": row.role}, titles),
+            description=_description(row.spec),
         )
         if isinstance(typed, JudgedCriterion):
             view.rubric = typed.rubric
