@@ -89,6 +89,21 @@ def test_each_criterion_shows_its_description(fresh_install):
     assert "new-molecular-entity NDAs" in description.group(1)
 
 
+def test_claims_on_fred_series_say_the_key_is_missing(fresh_install):
+    for slug in ("capital-rotation-to-power-infra-2026", "white-collar-class-disappears"):
+        panel = section(fresh_install.get(f"/claims/{slug}").text, "status-h", "replay-h")
+        notes = re.search(r'<ul class="data-notes".*?</ul>', panel, re.S)
+        assert notes, slug
+        assert "needs API key" in notes.group(0)
+        assert "set <code>TRACKER_FRED_API_KEY</code> to fetch it" in notes.group(0)
+        assert 'href="/indicators#ind-fred.' in notes.group(0)
+    # a claim whose data is the bundled snapshot (the normal fresh install) has no notes
+    panel = section(
+        fresh_install.get("/claims/china-power-3x-us-2030").text, "status-h", "replay-h"
+    )
+    assert "data-notes" not in panel
+
+
 def test_the_growth_sentence_names_the_sustained_rate(fresh_install):
     html = fresh_install.get("/claims/ai-compute-demand-10x-per-year").text
     checks = section(html, "criteria-h", "chart-h-1")

@@ -482,13 +482,14 @@ def claim_page(
     slug: str,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     now: NowDep,
     state: WebSessionDep,
     as_of: Annotated[str | None, Query(description="Replay the status as of YYYY-MM-DD")] = None,
 ) -> HTMLResponse:
     detail = queries.get_claim(session, slug)
     if detail is not None and as_of:
-        context = _claim_context(session, detail)
+        context = _claim_context(session, detail, settings, now)
         try:
             day = dt.date.fromisoformat(as_of)
         except ValueError:
@@ -512,13 +513,26 @@ def claim_page(
         return _render(
             request, "not_found.html", {"what": f"claim {slug!r}"}, state, now=now, status_code=404
         )
-    return _render(request, "claim.html", _claim_context(session, detail), state, now=now)
+    return _render(
+        request, "claim.html", _claim_context(session, detail, settings, now), state, now=now
+    )
+
 
 def _description(spec: Mapping[str, Any]) -> str | None:
     text = spec.get("description")
     return text.strip() or None if isinstance(text, str) else None
 
-def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, Any]:
+
+# Data-health states worth a note beside a claim's status (a bundled snapshot is normal).
+NOTE_STATES = frozenset({"failing", "stale", "needs_key", "never_fetched"})
+
+
+def _claim_context(
+    session: Session,
+    detail: queries.ClaimDetail,
+    settings: Settings,
+    now: dt.datetime,
+) -> dict[str, Any]:
     claim = detail.claim
     assert claim.id is not None
     parsed = [
@@ -561,7 +575,13 @@ def _claim_context(session: Session, detail: queries.ClaimDetail) -> dict[str, A
     )
     history = queries.claim_history(session, claim.id)
     verdicts = queries.claim_resolutions(session, claim.id)
+    data_notes = [
+        h
+        for h in data_health.indicator_health(session, settings, now, keys=keys)
+        if h.state in NOTE_STATES
+    ]
     return {
+        "data_notes": data_notes,
         "d": detail,
         "claim": claim,
         "criteria": views,
@@ -695,6 +715,7 @@ def resolve(
     slug: str,
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     now: NowDep,
     state: WebSessionDep,
     outcome: Annotated[str, Form()] = "",
@@ -740,7 +761,7 @@ def resolve(
         else:
             session.commit()
             return _redirect(request, f"/claims/{quote(slug)}#timeline")
-    context = _claim_context(session, detail)
+    context = _claim_context(session, detail, settings, now)
     context["form_errors"] = errors
     context["form"] = {
         "outcome": outcome,
