@@ -81,6 +81,23 @@ def test_a_change_from_a_trend_without_label_has_no_empty_brackets(essay_client)
     assert re.search(r"open\s*→", changed), changed
 
 
+def test_a_replay_says_what_is_present_day(fresh_install):
+    plain = fresh_install.get("/claims/china-power-3x-us-2030").text
+    assert "replay-banner" not in plain and "Now (not as of" not in plain
+    day = (INSTALL_NOW - dt.timedelta(hours=12)).date().isoformat()
+    html = fresh_install.get(f"/claims/china-power-3x-us-2030?as_of={day}").text
+    banner = re.search(r'<p class="replay-banner"[^>]*>(.*?)</p>', html, re.S)
+    assert banner and f"Viewing china-power-3x-us-2030 as tracker knew it on {day}" in banner.group(
+        1
+    )
+    assert html.index("replay-banner") < html.index("<h1>")  # at the top, above the heading
+    label = f"Now (not as of {day})"
+    for heading in ("status-h", "criteria-h", "chart-h-1"):
+        h2 = re.search(rf'<h2 id="{heading}">(.*?)</h2>', html, re.S)
+        assert h2 and label in h2.group(1), heading
+    assert label not in section(html, "replay-h", "criteria-h")  # the replay box is then
+
+
 def test_each_criterion_shows_its_description(fresh_install):
     html = fresh_install.get("/claims/medical-boom-2026-2035").text
     checks = section(html, "criteria-h", "chart-h-1")
