@@ -76,7 +76,15 @@ def test_no_claim_page_is_wider_than_a_phone(offline_server, browser):
             too_wide[slug] = scroll
     page.goto(f"{offline_server}/claims/china-power-3x-us-2030")
     page.wait_for_load_state("networkidle")
+    notes = page.locator("ul.data-notes").inner_text()
+    assert "last fetch failed network" in notes and "bundled snapshot" in notes
+    assert "https://" not in notes  # the long error text stays on /indicators
     screenshot(page, "layout-claim-china-power-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{offline_server}/claims/china-power-3x-us-2030?as_of=2026-11-27")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#replay-banner").is_visible()
+    screenshot(page, "layout-claim-china-power-replay-1280")
     context.close()
     assert too_wide == {}
 
