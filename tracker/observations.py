@@ -47,6 +47,21 @@ def known_as_of_clause(as_of: dt.datetime | None) -> sa.ColumnElement[bool]:
     )
 
 
+def _select_observed(indicator_ids: Sequence[int]) -> sa.Select[Any]:
+    """The ObservedValue columns of the given indicators' rows (every vintage; add filters)."""
+    table = Observation.__table__.c  # type: ignore[attr-defined]
+    return sa.select(
+        table.id,
+        table.indicator_id,
+        table.period,
+        table.period_start,
+        table.value,
+        table.known_from,
+        table.known_until,
+        table.fetch_run_id,
+    ).where(table.indicator_id.in_(list(indicator_ids)))
+
+
 def observations_as_of(
     session: Session, indicator_ids: Sequence[int], as_of: dt.datetime | None = None
 ) -> dict[int, list[ObservedValue]]:
@@ -58,23 +73,26 @@ def observations_as_of(
         return {}
     table = Observation.__table__.c  # type: ignore[attr-defined]
     stmt = (
-        sa.select(
-            table.id,
-            table.indicator_id,
-            table.period,
-            table.period_start,
-            table.value,
-            table.known_from,
-            table.known_until,
-            table.fetch_run_id,
-        )
-        .where(table.indicator_id.in_(list(indicator_ids)), known_as_of_clause(as_of))
+        _select_observed(indicator_ids)
+        .where(known_as_of_clause(as_of))
         .order_by(table.indicator_id, table.period_start)
     )
     result: dict[int, list[ObservedValue]] = defaultdict(list)
     for row in session.execute(stmt):
         result[row.indicator_id].append(ObservedValue(*row))
     return dict(result)
+
+
+def all_vintages(session: Session, indicator_ids: Sequence[int]) -> list[ObservedValue]:
+    """Every vintage (current and superseded) of the given indicators, in one query, sorted by
+    indicator, period and the time each value became known."""
+    if not indicator_ids:
+        return []
+    table = Observation.__table__.c  # type: ignore[attr-defined]
+    stmt = _select_observed(indicator_ids).order_by(
+        table.indicator_id, table.period_start, table.known_from
+    )
+    return [ObservedValue(*row) for row in session.execute(stmt)]
 
 
 # --- the write path (used by tracker.ingest and tracker.bundled) ---

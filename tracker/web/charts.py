@@ -13,7 +13,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session
 
 from tracker.criteria import (
@@ -33,8 +32,8 @@ from tracker.criteria import (
 
 # decimal_year (a date as a fractional year) is the chart's x axis, as it is the evaluator's
 from tracker.evaluation import decimal_year
-from tracker.models import Evaluation, Indicator, Observation
-from tracker.observations import ObservedValue
+from tracker.models import Evaluation, Indicator
+from tracker.observations import ObservedValue, all_vintages
 from tracker.sources.base import period_start
 from tracker.web.wording import COMPARATOR_SYMBOLS, describe_expression, format_number
 
@@ -365,28 +364,6 @@ def _evaluate(expr: SeriesExpr, values: Mapping[str, float | None]) -> float | N
     return sum(p for p in parts if p is not None)
 
 
-def _load_rows(session: Session, indicator_ids: Sequence[int]) -> list[ObservedValue]:
-    """Every vintage (current and superseded) of the given indicators, in one query."""
-    if not indicator_ids:
-        return []
-    t = Observation.__table__.c  # type: ignore[attr-defined]
-    stmt = (
-        sa.select(
-            t.id,
-            t.indicator_id,
-            t.period,
-            t.period_start,
-            t.value,
-            t.known_from,
-            t.known_until,
-            t.fetch_run_id,
-        )
-        .where(t.indicator_id.in_(list(indicator_ids)))
-        .order_by(t.indicator_id, t.period_start, t.known_from)
-    )
-    return [ObservedValue(*row) for row in session.execute(stmt)]
-
-
 def _fetch_run_ids(rows: Iterable[ObservedValue | None]) -> tuple[int, ...]:
     """The fetch runs behind a point's operands, sorted, each once."""
     return tuple(sorted({r.fetch_run_id for r in rows if r and r.fetch_run_id}))
@@ -487,7 +464,7 @@ def build_claim_charts(
     ]
     all_keys = {k for _, c in measured for k in expression_indicators(c.series)}
     id_by_key = {k: ind.id for k, ind in indicators.items() if k in all_keys and ind.id is not None}
-    rows = _load_rows(session, list(id_by_key.values()))
+    rows = all_vintages(session, list(id_by_key.values()))
     key_by_id = {v: k for k, v in id_by_key.items()}
     titles = {k: ind.title or k for k, ind in indicators.items()}
     unit_by_key = {k: ind.unit for k, ind in indicators.items()}
