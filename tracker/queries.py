@@ -727,3 +727,118 @@ def search_claims(
     )
     stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()), matches)
     return _page(session, stmt, "deadline", cursor, limit)
+
+
+# --- the overview as stored on a past day ---
+
+
+def _latest_evaluation_as_of(at: dt.datetime) -> Any:
+    """(claim_id, evaluation id) of each claim's latest evaluation stored by `at`."""
+    ranked = (
+        sa.select(
+            col(Evaluation.id).label("id"),
+            col(Evaluation.claim_id).label("claim_id"),
+            sa.func.row_number()
+            .over(
+                partition_by=col(Evaluation.claim_id),
+                order_by=(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc()),
+            )
+            .label("rank"),
+        )
+        .where(col(Evaluation.evaluated_at) <= at)
+        .subquery()
+    )
+    return sa.select(ranked.c.id, ranked.c.claim_id).where(ranked.c.rank == 1).subquery()
+
+
+def _known_by(at: dt.datetime) -> sa.ColumnElement[bool]:
+    """The claim had a revision recorded by `at` (what the claim page's replay requires)."""
+    return (
+        sa.select(sa.literal(1))
+        .where(col(ClaimRevision.claim_id) == col(Claim.id), col(ClaimRevision.created_at) <= at)
+        .exists()
+    )
+
+
+def claims_as_stored(
+    session: Session, at: dt.datetime, *, cursor: str | None = None, limit: int = 50
+) -> ClaimPage:
+    """One page (by deadline) of the claims tracker knew at `at`, each with the evaluation
+    stored latest by then (None: not evaluated yet then): one query, no replay."""
+    latest = _latest_evaluation_as_of(at)
+    stmt = (
+        select(Claim, Claimant, Evaluation)
+        .join(Claimant, col(Claimant.id) == col(Claim.claimant_id))
+        .outerjoin(latest, latest.c.claim_id == col(Claim.id))
+        .outerjoin(Evaluation, col(Evaluation.id) == latest.c.id)
+        .where(_known_by(at))
+    )
+    return _page(session, stmt, "deadline", cursor, limit)
+
+
+def counts_as_stored(session: Session, at: dt.datetime) -> dict[str, int]:
+    """`counts_by_state` as stored at `at`: claims known then, by their latest state then."""
+    latest = _latest_evaluation_as_of(at)
+    state = sa.func.coalesce(col(Evaluation.state), "unevaluated")
+    rows = session.execute(
+        sa.select(state, sa.func.count())
+        .select_from(Claim)
+        .outerjoin(latest, latest.c.claim_id == col(Claim.id))
+        .outerjoin(Evaluation, col(Evaluation.id) == latest.c.id)
+        .where(_known_by(at))
+        .group_by(state)
+    ).all()
+    return {str(s): int(n) for s, n in rows}
+
+
+# --- yearly reviews of open-ended claims (the calendar feed and the dashboard) ---
+
+REVIEW_GRACE_DAYS = 31  # a 31 Dec review shows as due through 31 Jan
+
+
+def first_review_date(claim: Claim) -> dt.date | None:
+    """The first yearly review of an open-ended claim (`review: yearly`, no deadline): 31 Dec
+    of the year it was stated (or recorded); later reviews fall on every 31 Dec after it.
+    None for every other claim."""
+    if claim.deadline is not None or (claim.spec or {}).get("review") != "yearly":
+        return None
+    year = claim.stated_on.year if claim.stated_on else claim.created_at.year
+    return dt.date(year, 12, 31)
+
+
+def next_review_date(claim: Claim, today: dt.date) -> dt.date | None:
+    """The claim's next yearly review on or after `today` (None: not reviewed yearly)."""
+    first = first_review_date(claim)
+    if first is None:
+        return None
+    return max(first, dt.date(today.year, 12, 31))
+
+
+def review_due(claim: Claim, today: dt.date) -> dt.date | None:
+    """The yearly review that is due on `today`: from its 31 Dec through REVIEW_GRACE_DAYS
+    after it (None when none is)."""
+    first = first_review_date(claim)
+    if first is None:
+        return None
+    last = next_review_date(claim, today)
+    if last != today:
+        last = dt.date(today.year - 1, 12, 31)
+    if last < first or (today - last).days > REVIEW_GRACE_DAYS:
+        return None
+    return last
+
+
+def yearly_reviews_due(session: Session, today: dt.date) -> list[tuple[ClaimItem, dt.date]]:
+    """Active open-ended claims whose yearly review is due on `today`, with its date.
+
+    Empty outside 31 Dec – 31 Jan without a query; else one query over the undated claims.
+    """
+    if not (today.month == 1 or (today.month, today.day) == (12, 31)):
+        return []
+    rows = session.exec(
+        _item_select()
+        .where(col(Claim.deadline).is_(None), col(Claim.lifecycle) == Lifecycle.active.value)
+        .order_by(col(Claim.slug))
+    ).all()
+    due = [(item, review_due(item.claim, today)) for item in _items(rows)]
+    return [(item, day) for item, day in due if day is not None]

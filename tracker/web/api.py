@@ -679,12 +679,6 @@ def _expected_releases(
     return releases
 
 
-def _review_date(claim: Claim) -> dt.date:
-    """The first yearly review of an open-ended claim: 31 Dec of the year it was stated."""
-    year = claim.stated_on.year if claim.stated_on else claim.created_at.year
-    return dt.date(year, 12, 31)
-
-
 @router.get(
     "/calendar.ics",
     tags=["feeds"],
@@ -717,8 +711,8 @@ def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Resp
             event.add("uid", f"deadline-{claim.slug}@tracker")
             event.add("summary", f"Deadline: {claim.title}")
             event.add("categories", ["deadline"])
-        elif claim.spec.get("review") == "yearly":
-            day = _review_date(claim)
+        elif (first_review := queries.first_review_date(claim)) is not None:
+            day = first_review
             event.add("uid", f"review-{claim.slug}@tracker")
             event.add("summary", f"Yearly review: {claim.title}")
             event.add("rrule", {"FREQ": "YEARLY"})
