@@ -528,8 +528,130 @@ def test_listing_errors_name_their_fields_and_do_not_cascade(tmp_path: Path) -> 
     errors = check_claims_path(directory).errors
     rendered = [str(e) for e in errors]
     assert any(
-        "indicators.yaml:6: error: indicators[0].units: unknown field; expected one of: key," in r
+        "indicators.yaml:6: error: indicators[0].units: unknown field: did you mean `unit`?" in r
         for r in rendered
     ), rendered
     assert any("power-ratio.yaml:12: error: stated.precison: unknown field" in r for r in rendered)
+    # the misspelt fields are not also reported missing
+    assert not any("indicators[0].unit:" in r or "stated.precision:" in r for r in rendered)
     assert not any("unknown indicator" in r for r in rendered)  # the cause is reported once
+
+
+# --- a check that spans fields names the field to fix ---
+
+
+def _checked_errors(directory: Path) -> dict[str, tuple[int | None, str]]:
+    return {e.field: (e.line, e.message) for e in check_claims_path(directory).errors}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line", "expected"),
+    [
+        # was `criteria[0].threshold: mode at_period needs `period`, got 3.0`
+        # the line of the criterion: the field itself is missing
+        ('    period: "2030"', "", "criteria[0].period", 19, 'expected a period like "2030"'),
+        (
+            '    mode: at_period\n    period: "2030"',
+            "    mode: any_time_within",
+            "criteria[0].window",
+            19,
+            "required with mode any_time_within: expected a window",
+        ),
+        (
+            '    period: "2030"',
+            '    period: "2030"\n    window: {start: "2030", end: "2029"}',
+            "criteria[0].window.end",
+            30,
+            "expected an end on or after the start 2030, got '2029'",
+        ),
+        (
+            "    type: threshold\n",
+            "    type: signal\n    role: resolves\n",
+            "criteria[0].role",
+            21,
+            "expected `role: context`, got 'resolves'",
+        ),
+    ],
+    ids=["at_period-without-period", "any_time_within-without-window", "window-order", "signal"],
+)
+def test_criterion_checks_across_fields_name_the_field_and_what_is_expected(
+    tmp_path: Path, old: str, new: str, field: str, line: int, expected: str
+) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(VALID, directory)
+    _edit("power-ratio.yaml", old, new)(directory)
+    if "signal" in new:  # a signal has no comparison: drop those fields too
+        for gone in ('    comparator: ">="\n', "    threshold: 3.0\n", '    unit: "1"\n'):
+            _edit("power-ratio.yaml", gone, "")(directory)
+        _edit("power-ratio.yaml", '    mode: at_period\n    period: "2030"', "")(directory)
+    errors = _checked_errors(directory)
+    assert field in errors, errors
+    at, message = errors[field]
+    assert at == line and expected in message, errors[field]
+    assert "criteria[0].threshold" not in errors  # was blamed for a missing period
+
+
+def test_criterion_missing_period_over_the_api_names_the_period(tmp_path: Path) -> None:
+    text = (VALID / "power-ratio.yaml").read_text("utf-8").replace('    period: "2030"\n', "")
+    parsed = parse_yaml(text, source_label="request body")
+    data = {**parsed.data, "criteria": [{**parsed.data["criteria"][0], "threshold": 1.3e9}]}
+    with pytest.raises(ClaimValidationError) as caught:
+        load_claim_document(data, source_label="request body", catalogue=IndicatorCatalogue())
+    fields = {e.field: e.message for e in caught.value.errors}
+    assert fields["criteria[0].period"].startswith("required with mode at_period: expected")
+    assert "1300000000" not in " ".join(fields.values())
+
+
+# --- a misspelt field: "did you mean", and no knock-on error for the field it meant ---
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "line", "meant"),
+    [
+        ("deadline: 2031-12-31", "deadlin: 2031-12-31", "deadlin", 14, "deadline"),
+        ("title: China", "titel: China", "titel", 2, "title"),
+        ('    period: "2030"', '    perod: "2030"', "criteria[0].perod", 29, "period"),
+        ("  precision: day", "  precison: day", "stated.precison", 12, "precision"),
+    ],
+)
+def test_misspelt_field_suggests_the_known_one_and_is_the_only_error(
+    tmp_path: Path, old: str, new: str, field: str, line: int, meant: str
+) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(VALID, directory)
+    _edit("power-ratio.yaml", old, new)(directory)
+    errors = check_claims_path(directory).errors
+    rendered = [str(e) for e in errors]
+    assert rendered == [
+        f"{directory.as_posix()}/power-ratio.yaml:{line}: error: {field}: "
+        f"unknown field: did you mean `{meant}`?"
+    ]
+    result = runner.invoke(app, ["claims", "check", str(directory / "power-ratio.yaml")])
+    assert result.exit_code == 1 and f"did you mean `{meant}`?" in result.output
+
+
+def test_misspelt_review_of_an_open_ended_claim_is_not_also_a_deadline_error(
+    tmp_path: Path,
+) -> None:
+    directory = tmp_path / "claims"
+    shutil.copytree(VALID, directory)
+    _edit(
+        "power-ratio.yaml",
+        "deadline: 2031-12-31\ndeadline_interpretation: In 2030; annual data arrives in 2031.\n",
+        "reveiw: yearly\n",
+    )(directory)
+    fields = _checked_errors(directory)
+    assert set(fields) == {"reveiw"}, fields
+    assert fields["reveiw"][1] == "unknown field: did you mean `review`?"
+
+
+def test_an_unknown_field_unlike_any_known_one_lists_the_fields() -> None:
+    text = (VALID / "power-ratio.yaml").read_text("utf-8") + "colour: red\n"
+    parsed = parse_yaml(text, source_label="x.yaml")
+    with pytest.raises(ClaimValidationError) as caught:
+        load_claim_document(
+            parsed.data, source_label="x.yaml", catalogue=IndicatorCatalogue(), lines=parsed.lines
+        )
+    [error] = [e for e in caught.value.errors if e.field == "colour"]
+    assert error.message.startswith("unknown field; expected one of: slug, title,")
+    assert "did you mean" not in error.message

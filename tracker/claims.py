@@ -34,6 +34,7 @@ from sqlmodel import Session, col, select
 
 from tracker.config import Settings
 from tracker.criteria import (
+    FIELD_ERROR,
     AggregateCriterion,
     Criterion,
     GrowthCriterion,
@@ -478,6 +479,9 @@ def _friendly(
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
+        meant = _meant_field(model, path, data)
+        if meant is not None:
+            return f"unknown field: did you mean `{meant}`?"
         allowed = _allowed_fields(model, path, data)
         hint = f"; expected one of: {', '.join(allowed)}" if allowed else ""
         return f"unknown field{hint}"
@@ -531,6 +535,45 @@ def _allowed_fields(model: type[BaseModel], path: YamlPath, data: Any) -> list[s
     return []
 
 
+def _value_at(data: Any, path: YamlPath) -> Any:
+    for part in path:
+        if isinstance(part, str) and isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(part, int) and isinstance(data, list) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def _meant_field(model: type[BaseModel], path: YamlPath, data: Any) -> str | None:
+    """The known field an unknown key at `path` is probably a misspelling of (not written)."""
+    if not path or not isinstance(path[-1], str):
+        return None
+    mapping = _value_at(data, path[:-1])
+    written = set(mapping) if isinstance(mapping, dict) else set()
+    candidates = [f for f in _allowed_fields(model, path, data) if f not in written]
+    matches = difflib.get_close_matches(path[-1], candidates, n=1, cutoff=0.7)
+    return matches[0] if matches else None
+
+
+def _misspelt_fields(exc: ValidationError, data: Any, model: type[BaseModel]) -> set[str]:
+    """Dotted paths of the fields that unknown keys probably meant (`deadlin` → `deadline`).
+
+    Their absence is a consequence of the typo, reported once as the unknown field: a
+    "required field is missing" or a check that reads the field's default would mislead.
+    """
+    meant: set[str] = set()
+    for err in exc.errors():
+        if err["type"] != "extra_forbidden":
+            continue
+        path = _resolve_loc(err["loc"], data)[0]
+        field_name = _meant_field(model, path, data)
+        if field_name is not None:
+            meant.add(format_path((*path[:-1], field_name)))
+    return meant
+
+
 def _pydantic_issues(
     exc: ValidationError,
     data: Any,
@@ -540,8 +583,12 @@ def _pydantic_issues(
 ) -> list[ClaimIssue]:
     issues: list[ClaimIssue] = []
     seen: set[tuple[str, str]] = set()
+    misspelt = _misspelt_fields(exc, data, model)
     for err in exc.errors():
-        path, value, _missing, collapsed, dropped = _resolve_loc(err["loc"], data)
+        loc = err["loc"]
+        if err["type"] == FIELD_ERROR:  # a model's check that names the field to blame
+            loc = (*loc, str(err.get("ctx", {}).get("field", "")))
+        path, value, _missing, collapsed, dropped = _resolve_loc(loc, data)
         if dropped:
             continue
         if collapsed is not None:
@@ -552,7 +599,7 @@ def _pydantic_issues(
         else:
             message = _friendly(err, value, path, model, data)
         key = (format_path(path), message)
-        if key in seen:
+        if key in seen or key[0] in misspelt:
             continue
         seen.add(key)
         issues.append(ClaimIssue(label, _line_for(lines, path), format_path(path), message))
@@ -651,7 +698,8 @@ def check_claim_document(
         claim = ClaimFile.model_validate(data)
     except ValidationError as exc:
         schema = _pydantic_issues(exc, data, lines, source_label)
-        parts, criteria = _parsed_parts(data, exc)
+        misspelt = _misspelt_fields(exc, data, ClaimFile)
+        parts, criteria = _parsed_parts(data, exc, misspelt)
         raw_criteria = data.get("criteria")
         failed_items = [
             (index, item)
@@ -667,7 +715,10 @@ def check_claim_document(
             failed_items=failed_items,
             schema_fields={i.field for i in schema},
         )
-        issues = [*schema, *(i for i in meaning if i.severity == "error")]
+        issues = [
+            *schema,
+            *(i for i in meaning if i.severity == "error" and i.field not in misspelt),
+        ]
     else:
         claim._source_label = source_label
         claim._lines = lines
@@ -715,9 +766,12 @@ def _criterion_adapter() -> TypeAdapter[Criterion]:
 
 
 def _parsed_parts(
-    data: Mapping[str, Any], exc: ValidationError
+    data: Mapping[str, Any], exc: ValidationError, misspelt: AbstractSet[str] = frozenset()
 ) -> tuple[dict[str, Any], list[tuple[int, Criterion]]]:
-    """The top-level fields and the criteria (with their index) that are valid on their own."""
+    """The top-level fields and the criteria (with their index) that are valid on their own.
+
+    A field in `misspelt` (written under a misspelt key) is left out, not given its default.
+    """
     failed: set[str] = set()
     failed_items: set[int] = set()
     for err in exc.errors():
@@ -733,7 +787,7 @@ def _parsed_parts(
         if name in failed or name == "criteria":
             continue
         if name not in data:
-            if not info.is_required():
+            if not info.is_required() and name not in misspelt:
                 parts[name] = info.get_default(call_default_factory=True)
             continue
         try:

@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 DIMENSIONLESS = "1"
 PERIOD_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
@@ -37,6 +38,17 @@ Comparator = Literal[">=", ">", "<=", "<"]
 
 class UnitError(ValueError):
     """Two quantities with incompatible units were combined or compared."""
+
+
+# A check that spans fields of one model fails with this error type, naming the field to blame
+# in its context: pydantic locates a model validator's error at the model, and the claim-file
+# errors must name the field the writer has to fix (`criteria[0].period`, not the criterion).
+FIELD_ERROR = "field_error"
+
+
+def field_error(field: str, message: str) -> PydanticCustomError:
+    """An error of a model validator that belongs to `field` of the model."""
+    return PydanticCustomError(FIELD_ERROR, message, {"field": field})
 
 
 class _Strict(BaseModel):
@@ -129,7 +141,7 @@ class Window(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Window:
         if self.end < self.start:
-            raise ValueError(f"window end {self.end} is before its start {self.start}")
+            raise field_error("end", f"expected an end on or after the start {self.start}")
         return self
 
 
@@ -157,9 +169,17 @@ class ThresholdCriterion(_Compared):
     @model_validator(mode="after")
     def _mode_fields(self) -> ThresholdCriterion:
         if self.mode == "at_period" and self.period is None:
-            raise ValueError("mode at_period needs `period`")
+            raise field_error(
+                "period",
+                'required with mode at_period: expected a period like "2030", "2030-06" or '
+                '"2030-06-30"',
+            )
         if self.mode == "any_time_within" and self.window is None:
-            raise ValueError("mode any_time_within needs `window`")
+            raise field_error(
+                "window",
+                'required with mode any_time_within: expected a window {start: "2026", end: '
+                '"2030"}',
+            )
         return self
 
 
@@ -197,7 +217,7 @@ class SignalCriterion(_CriterionBase):
     @model_validator(mode="after")
     def _context_only(self) -> SignalCriterion:
         if self.role != "context":
-            raise ValueError("a signal is context only (role: context)")
+            raise field_error("role", "a signal is context only: expected `role: context`")
         return self
 
 
