@@ -26,7 +26,15 @@ from tracker.claims import (
 from tracker.cli import app
 from tracker.config import Settings
 from tracker.db import session_scope
-from tracker.models import Claim, Claimant, ClaimRevision, Criterion, Indicator, SourceDocument
+from tracker.models import (
+    Claim,
+    Claimant,
+    ClaimRevision,
+    Criterion,
+    Evaluation,
+    Indicator,
+    SourceDocument,
+)
 from tracker.startup import StartupError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -385,3 +393,66 @@ def test_an_empty_directory_does_not_withdraw_everything_by_accident(
     assert result.exit_code == 0 and "2 withdrawn" in result.output
     with Session(engine) as session:
         assert {c.lifecycle for c in session.exec(select(Claim)).all()} == {"withdrawn"}
+
+
+# --- a synced claim is evaluated at once ---
+
+
+def _evaluations(session: Session, slug: str) -> list[Evaluation]:
+    claim = session.exec(select(Claim).where(Claim.slug == slug)).one()
+    return list(
+        session.exec(
+            select(Evaluation).where(Evaluation.claim_id == claim.id).order_by(col(Evaluation.id))
+        ).all()
+    )
+
+
+def test_sync_cli_evaluates_what_it_created_changed_withdrew_and_reactivated(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    directory = _copy(VALID, tmp_path)
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0, output
+    with Session(engine) as session:
+        claims = {c.slug: c for c in session.exec(select(Claim)).all()}
+        assert set(claims) == {"power-ratio", "judged-claim"}
+        for slug, claim in claims.items():
+            # was None ("not evaluated" on the dashboard) until the daily sweep
+            assert claim.status_state is not None, slug
+            [evaluation] = _evaluations(session, slug)
+            assert claim.status_evaluation_id == evaluation.id
+            assert evaluation.state == claim.status_state
+            assert f"evaluated: {slug}: {claim.status_state} (" in output
+    assert "evaluated 2 claim(s) that changed" in output
+
+    code, output = _sync_cli(db_url, directory)  # nothing changed: nothing evaluated
+    assert code == 0 and "evaluated" not in output
+
+    (directory / "judged-claim.yaml").unlink()
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0, output
+    assert "evaluated: judged-claim: withdrawn (" in output
+    assert "power-ratio" not in output.replace("power-ratio.yaml", "")
+    with Session(engine) as session:
+        claim = session.exec(select(Claim).where(Claim.slug == "judged-claim")).one()
+        assert claim.status_state == "withdrawn"
+        assert [e.state for e in _evaluations(session, "judged-claim")][-1] == "withdrawn"
+        assert len(_evaluations(session, "power-ratio")) == 1
+
+    shutil.copy(VALID / "judged-claim.yaml", directory / "judged-claim.yaml")
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0, output
+    assert "reactivated: judged-claim" in output and "evaluated: judged-claim:" in output
+    with Session(engine) as session:
+        claim = session.exec(select(Claim).where(Claim.slug == "judged-claim")).one()
+        assert claim.status_state not in (None, "withdrawn")
+
+
+def test_a_refused_sync_evaluates_nothing(db_url: str, engine: Engine, tmp_path: Path) -> None:
+    directory = _copy(VALID, tmp_path)
+    text = (directory / "power-ratio.yaml").read_text("utf-8")
+    (directory / "power-ratio.yaml").write_text(text.replace("kind: hard", "kind: [hard"))
+    code, output = _sync_cli(db_url, directory)
+    assert code == 1 and "nothing was changed" in output
+    with Session(engine) as session:
+        assert session.exec(select(Evaluation)).all() == []

@@ -8,19 +8,22 @@ from typing import Annotated
 
 import typer
 import yaml
-from sqlmodel import select
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
 
 from tracker.claims import (
     ClaimFile,
     ClaimValidationError,
+    SyncReport,
     check_claims_path,
     claim_to_document,
     dump_claim_yaml,
     sync_claims_dir,
 )
 from tracker.db import DatabaseError, describe_url, make_engine, session_scope, upgrade_to_head
+from tracker.evaluation import EvaluationResult
 from tracker.indicators import entry_from_row
-from tracker.models import Claim, Claimant, Indicator, SourceDocument
+from tracker.models import Claim, Claimant, Indicator, SourceDocument, utcnow
 
 claims_app = typer.Typer(
     help="Claim files: check, sync into the database, export, schema.", no_args_is_help=True
@@ -87,6 +90,10 @@ def sync(
         upgrade_to_head(url, engine)
         with session_scope(engine) as session:
             report = sync_claims_dir(session, target, allow_empty=allow_empty)
+        # then, in a transaction of its own, what changed is evaluated at once (as a claim
+        # POSTed to the API is), so the dashboard shows its status without waiting for the
+        # daily sweep; `tracker serve` evaluates after its sync in a start-up step instead
+        evaluated = _evaluate_synced(engine, report)
     except ClaimValidationError as exc:
         _print_issues(list(exc.errors))
         raise fail(f"{len(exc.errors)} error(s): nothing was changed in the database") from exc
@@ -105,7 +112,23 @@ def sync(
             typer.echo(f"{label}: {slug}")
     for change in report.catalogue_changes:
         typer.echo(change)
+    for result in evaluated:
+        typer.echo(f"evaluated: {result.slug}: {result.state.value} ({result.reason})")
     typer.echo(f"{report.summary()} in {describe_url(url)}")
+    if evaluated:
+        typer.echo(f"evaluated {len(evaluated)} claim(s) that changed")
+
+
+def _evaluate_synced(engine: Engine, report: SyncReport) -> list[EvaluationResult]:
+    """Evaluate the claims a sync created, changed, withdrew or reactivated (an edge: commits)."""
+    from tracker.status import evaluate_claims
+
+    slugs = [*report.created, *report.updated, *report.reactivated, *report.withdrawn]
+    if not slugs:
+        return []
+    with session_scope(engine) as session:
+        ids = session.exec(select(Claim.id).where(col(Claim.slug).in_(slugs))).all()
+        return evaluate_claims(session, now=utcnow(), claim_ids=[i for i in ids if i is not None])
 
 
 @claims_app.command("export")
