@@ -106,6 +106,24 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+def lock_until_end_of_transaction(session: Session, key: int, table: sa.Table) -> None:
+    """Serialise a unit of work per database: block until no other transaction holds `key`,
+    then hold it until this transaction commits or rolls back.
+
+    Call it before the reads the work depends on. PostgreSQL: `pg_advisory_xact_lock(key)`
+    (reads after it see every commit of the previous holder: READ COMMITTED takes a snapshot
+    per statement). SQLite has one lock for the whole database: a write that changes nothing
+    (`UPDATE <table> … WHERE false`) takes the write lock now, waiting up to the busy timeout,
+    and opens the transaction every later read runs in (the driver starts a transaction at
+    the first write; reads before one run outside any transaction, so nothing stale is held).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        return
+    pk = next(iter(table.primary_key.columns))
+    session.execute(sa.update(table).where(sa.false()).values({pk.name: pk}))
+
+
 def alembic_config(url: str) -> Config:
     """Alembic configuration for `url`; new revision files are passed through ruff."""
     cfg = Config()

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 from tracker.config import Settings
 from tracker.criteria import Criterion as CriterionSpec
 from tracker.criteria import criterion_indicators
+from tracker.db import lock_until_end_of_transaction
 from tracker.evaluation import (
     EVALUATOR_VERSION,
     ClaimFacts,
@@ -63,6 +64,9 @@ from tracker.sources.base import period_start
 
 _CRITERION = TypeAdapter(CriterionSpec)
 AUTO_DECIDER = "tracker"
+# pg_advisory_xact_lock key serialising evaluation runs per database (b"trk-eval"); distinct
+# from the scheduler's lease key, which shares PostgreSQL's advisory-lock key space
+EVALUATION_LOCK_KEY = 0x7472_6B2D_6576_616C
 
 
 class InvalidResolution(ValueError):
@@ -817,14 +821,31 @@ def evaluate_claims(
     and returned unless `force=False` is passed. The stored history is the same either way;
     only the work differs.
 
+    Runs are serialised per database (`lock_evaluation_runs`, the first statement): processes
+    starting together, or the scheduler and an API write, each read the fingerprints the
+    previous run committed, so one change appends one Evaluation, not one per process. The
+    lock is held until the caller's transaction ends.
+
     A fixed number of statements whatever the number of claims. Does not commit.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware UTC")
+    lock_evaluation_runs(session)
     with _collector_paused():
         return _evaluate_claims(
             session, now=now, claim_ids=claim_ids, indicator_ids=indicator_ids, force=force
         )
+
+
+def lock_evaluation_runs(session: Session) -> None:
+    """Wait for any other evaluation run on this database to commit, then exclude others until
+    this transaction ends (tracker.db.lock_until_end_of_transaction). Idempotent within a
+    transaction; call it before reading anything an evaluation depends on."""
+    lock_until_end_of_transaction(
+        session,
+        EVALUATION_LOCK_KEY,
+        Evaluation.__table__,  # type: ignore[attr-defined]
+    )
 
 
 @contextmanager
@@ -1375,6 +1396,9 @@ def record_manual_resolution(
         raise InvalidResolution(
             "evidence must be a list of non-empty strings (URLs)", field="evidence"
         )
+    # the evaluation below takes this lock anyway; taking it before this verdict's own writes
+    # keeps the lock order one way (no deadlock with a sweep updating the same rows)
+    lock_evaluation_runs(session)
     previous = current_resolution(session, claim.id)
     why = _note_required(session, claim, verdict, previous, note, now)
     if why is not None:
