@@ -10,7 +10,7 @@ import datetime as dt
 import io
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -41,6 +41,54 @@ def manifest() -> dict[str, Any]:
     """The snapshot's manifest: file name, retrieval date, provenance per indicator."""
     data: dict[str, Any] = json.loads(MANIFEST.read_text(encoding="utf-8"))
     return data
+
+
+@dataclass(frozen=True, slots=True)
+class BundledProvenance:
+    """Where one bundled indicator's values come from upstream (its manifest entry)."""
+
+    indicator_key: str
+    source_name: str
+    upstream: str
+    retrieved_on: str
+    licence: str
+    upstream_date: str | None = None
+    commit: str | None = None
+    url: str | None = None
+
+    @property
+    def sentence(self) -> str:
+        """'bundled snapshot of OWID energy-data (...), retrieved 2026-11-28, licence ...'."""
+        dated = f" (upstream dated {self.upstream_date})" if self.upstream_date else ""
+        return (
+            f"bundled snapshot of {self.source_name}, retrieved {self.retrieved_on}{dated}, "
+            f"licence {self.licence}"
+        )
+
+
+def provenance(key: str, recorded: Mapping[str, Any] | None = None) -> BundledProvenance | None:
+    """The upstream of bundled indicator `key`: the manifest entry a load recorded
+    (FetchRun.meta["source_meta"]["bundled"]), completed from the shipped manifest for fields
+    an older load did not record. None when the indicator is not bundled."""
+    shipped = manifest()["indicators"].get(key)
+    if shipped is None and not recorded:
+        return None
+    entry = {"retrieved_on": manifest()["retrieved_on"], **(shipped or {}), **(recorded or {})}
+
+    def text(name: str) -> str | None:
+        value = entry.get(name)
+        return str(value) if value else None
+
+    return BundledProvenance(
+        indicator_key=key,
+        source_name=text("source_name") or text("upstream") or key,
+        upstream=text("upstream") or "unknown",
+        retrieved_on=text("retrieved_on") or "unknown",
+        licence=text("licence") or "unknown",
+        upstream_date=text("upstream_date"),
+        commit=text("commit"),
+        url=text("url"),
+    )
 
 
 def snapshot_file() -> Path:

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
-from tracker import auth, data_health, queries, status
+from tracker import auth, bundled, data_health, queries, status
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -47,10 +47,13 @@ from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import NowDep, SessionDep, SettingsDep
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
+    TrendBadge,
+    date_at_precision,
     describe_criterion,
     format_number,
     parse_criterion,
     state_label,
+    trend_badge,
     trend_label,
 )
 
@@ -109,6 +112,22 @@ def _expected_on(value: dt.date | str | None, today: dt.date) -> str:
     return f"expected {day.isoformat()}" + (" (overdue)" if day < today else "")
 
 
+def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
+    """wording.trend_badge for a stored Evaluation or a replayed EvaluationResult (`status`):
+    "on track (uncertain)" when its projection band straddles its threshold."""
+    if status is None:
+        return trend_badge(trend)
+    if isinstance(status, Evaluation):
+        return trend_badge(trend, status.projection_low, status.projection_high, status.threshold)
+    projection = getattr(status, "projection", None)
+    return trend_badge(
+        trend,
+        getattr(projection, "low", None),
+        getattr(projection, "high", None),
+        getattr(status, "threshold", None),
+    )
+
+
 def _fmt_datetime(value: dt.datetime | None) -> str:
     if value is None:
         return "—"
@@ -131,8 +150,14 @@ def _templates() -> Jinja2Templates:
         dtime=_fmt_datetime,
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
+        precise_date=date_at_precision,
     )
-    env.globals.update(countdown=_countdown, days_left=_days_left, expected_on=_expected_on)
+    env.globals.update(
+        countdown=_countdown,
+        days_left=_days_left,
+        expected_on=_expected_on,
+        trend_badge=_trend_badge,
+    )
     return Jinja2Templates(env=env)
 
 
@@ -394,11 +419,18 @@ def overview(
     settings: SettingsDep,
     now: NowDep,
     state: WebSessionDep,
+    as_of: Annotated[
+        str | None, Query(description="What tracker reported by the end of YYYY-MM-DD (UTC)")
+    ] = None,
+    cursor: str | None = None,
 ) -> HTMLResponse:
+    if as_of:
+        return _overview_as_of(request, session, now, state, as_of, cursor)
     today = now.date()
     counts = queries.counts_by_state(session)
     queues = queries.deadline_queues(session, today, limit=OVERVIEW_LIST_LIMIT)
     page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
+    reviews_due = queries.yearly_reviews_due(session, today)
     unhealthy = [h for h in indicator_health(session, now, settings) if not h.healthy]
     unhealthy.sort(key=data_health.attention_order)  # failing first, then stale, needs_key, …
     context = {
@@ -416,8 +448,60 @@ def overview(
         "health_more": max(0, len(unhealthy) - HEALTH_LIST_LIMIT),
         "claims": page.items,
         "next_cursor": page.next_cursor,
+        "reviews_due": reviews_due,
+        "reviews_due_ids": {item.claim.id: day for item, day in reviews_due},
+        "as_of_day": None,
+        "as_of_error": None,
     }
     return _render(request, "overview.html", context, state, now=now)
+
+
+def parse_as_of(value: str, today: dt.date) -> tuple[dt.date | None, str | None]:
+    """The day an `as_of` parameter names, or the message of its 422: not a date, or future."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None, f"as_of: {value!r} is not a date; use YYYY-MM-DD, e.g. {today.isoformat()}."
+    if day > today:
+        return None, (
+            f"as_of: {day.isoformat()} is in the future (today is {today.isoformat()}); "
+            "pick a past date or today."
+        )
+    return day, None
+
+
+def _overview_as_of(
+    request: Request,
+    session: Session,
+    now: dt.datetime,
+    state: SessionState,
+    as_of: str,
+    cursor: str | None,
+) -> HTMLResponse:
+    """The overview as tracker reported it by the end of a past day: each claim known then with
+    its latest evaluation stored by then (not a replay; each claim links to its replay)."""
+    day, error = parse_as_of(as_of, now.date())
+    if day is None:
+        context: dict[str, Any] = {"as_of_day": None, "as_of_error": error}
+        return _render(request, "overview_as_of.html", context, state, now=now, status_code=422)
+    at = status.end_of_day(day)
+    try:
+        page = queries.claims_as_stored(session, at, cursor=cursor, limit=PAGE_SIZE)
+    except queries.InvalidCursor:
+        page = queries.claims_as_stored(session, at, limit=PAGE_SIZE)
+    counts = queries.counts_as_stored(session, at)
+    next_url = None
+    if page.next_cursor:
+        next_url = f"/?as_of={day.isoformat()}&cursor={quote(page.next_cursor)}#all-h"
+    context = {
+        "as_of_day": day,
+        "as_of_error": None,
+        "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+        "total": sum(counts.values()),
+        "claims": page.items,
+        "next_url": next_url,
+    }
+    return _render(request, "overview_as_of.html", context, state, now=now)
 
 
 @router.get("/claims", response_class=HTMLResponse)
@@ -575,12 +659,16 @@ def _claim_context(
     )
     history = queries.claim_history(session, claim.id)
     verdicts = queries.claim_resolutions(session, claim.id)
+    today = now.date()
     data_notes = [
         h
         for h in data_health.indicator_health(session, settings, now, keys=keys)
         if h.state in NOTE_STATES
     ]
     return {
+        "run_notes": _bundled_run_notes(session, runs, indicators),
+        "next_review": queries.next_review_date(claim, today),
+        "review_due": queries.review_due(claim, today),
         "data_notes": data_notes,
         "d": detail,
         "claim": claim,
@@ -600,6 +688,30 @@ def _claim_context(
         "replay_day": None,
         "replay_error": None,
     }
+
+
+def _bundled_run_notes(
+    session: Session, runs: Iterable[FetchRun], indicators: Mapping[str, Indicator]
+) -> dict[int, bundled.BundledProvenance]:
+    """For each bundled-snapshot run, the upstream it holds (source, retrieval date, licence),
+    so provenance does not stop at `bundled:observations.csv`."""
+    runs = [r for r in runs if r.trigger == data_health.BUNDLED_TRIGGER and r.id is not None]
+    key_by_id = {i.id: k for k, i in indicators.items()}
+    missing = {r.indicator_id for r in runs if r.indicator_id not in key_by_id}
+    if missing:
+        key_by_id.update(
+            session.exec(
+                select(Indicator.id, Indicator.key).where(col(Indicator.id).in_(missing))
+            ).all()
+        )
+    notes: dict[int, bundled.BundledProvenance] = {}
+    for run in runs:
+        key = key_by_id.get(run.indicator_id)
+        recorded = ((run.meta or {}).get("source_meta") or {}).get("bundled")
+        found = bundled.provenance(key, recorded) if key else None
+        if found is not None and run.id is not None:
+            notes[run.id] = found
+    return notes
 
 
 @router.get("/claimants/{slug}", response_class=HTMLResponse)

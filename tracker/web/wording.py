@@ -5,8 +5,10 @@ Pure functions over the criteria language (tracker.criteria); no database, no cl
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -61,6 +63,57 @@ def trend_label(trend: str | None) -> str:
     if not trend:
         return ""
     return TREND_LABELS.get(trend, trend.replace("_", " "))
+
+
+def date_at_precision(day: dt.date | None, precision: str | None = None) -> str:
+    """A date as precisely as it is known: "2026-01" (month), "2026" (year), else the day."""
+    if day is None:
+        return "—"
+    if precision == "year":
+        return f"{day.year:04d}"
+    if precision == "month":
+        return f"{day.year:04d}-{day.month:02d}"
+    return day.isoformat()
+
+
+@dataclass(frozen=True, slots=True)
+class TrendBadge:
+    """What the trend badge says: its label, and why it is uncertain (None: it is not)."""
+
+    trend: str
+    label: str
+    uncertain_because: str | None = None
+
+
+def band_straddles(low: float | None, high: float | None, threshold: float | None) -> bool:
+    """Whether a projection's band contains the threshold (the evaluator's "could go either
+    way" rule: low <= threshold <= high)."""
+    if low is None or high is None or threshold is None:
+        return False
+    return all(math.isfinite(v) for v in (low, high, threshold)) and low <= threshold <= high
+
+
+def trend_badge(
+    trend: str | None,
+    low: float | None = None,
+    high: float | None = None,
+    threshold: float | None = None,
+) -> TrendBadge | None:
+    """The trend badge of a status: "on track" / "off track", or "on track (uncertain)" when the
+    projection's band straddles the threshold. The stored trend is the evaluator's (the
+    projected value decides it); this only says how firm it is. None: no badge."""
+    label = trend_label(trend)
+    if not trend or not label:
+        return None
+    if trend in ("on_track", "off_track") and band_straddles(low, high, threshold):
+        assert low is not None and high is not None and threshold is not None
+        why = (
+            f"The projection says {label}, but its range {format_number(low)}–"
+            f"{format_number(high)} includes the threshold {format_number(threshold)}: "
+            "this could go either way."
+        )
+        return TrendBadge(trend, f"{label} (uncertain)", why)
+    return TrendBadge(trend, label)
 
 
 def format_number(value: float | None, unit: str | None = None) -> str:
