@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SOURCE_NAMES: tuple[str, ...] = (
@@ -32,6 +33,10 @@ DEFAULT_BASE_URLS: dict[str, str] = {
     "manifold": "https://api.manifold.markets/v0",
     "epoch": "https://epoch.ai/data/generated",
 }
+
+
+# `testserver` is the host Starlette's and FastAPI's TestClient sends.
+DEFAULT_ALLOWED_HOSTS: tuple[str, ...] = ("localhost", "127.0.0.1", "[::1]", "testserver")
 
 
 def default_data_dir() -> Path:
@@ -68,6 +73,25 @@ class Settings(BaseSettings):
         default=None,
         description="Key signing dashboard sessions; random per process when unset.",
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=0,
+        description="Largest request body the API accepts, in bytes (larger: 413).",
+    )
+    public_url: str = Field(
+        default="",
+        description=(
+            "The service's public base URL (e.g. https://tracker.example.org); absolute links "
+            "(feed, calendar, pagination) use it instead of the request's Host header."
+        ),
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description=(
+            "Comma-separated host names the service answers (`*.example.org` wildcards, `*` "
+            "any); empty: localhost, 127.0.0.1, [::1], testserver and the public URL's host."
+        ),
+    )
     http_timeout_connect: float = 5.0
     http_timeout_read: float = 30.0
     http_max_retries: int = 3
@@ -93,6 +117,29 @@ class Settings(BaseSettings):
     clinicaltrials_api_key: SecretStr | None = None
     manifold_api_key: SecretStr | None = None
     epoch_api_key: SecretStr | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError("must be an absolute http(s) URL, e.g. https://tracker.example")
+            if parts.query or parts.fragment:
+                raise ValueError("must not have a query or fragment")
+        return value
+
+    def trusted_hosts(self) -> list[str]:
+        """Host names the web app answers (TrustedHostMiddleware), the public URL's included."""
+        if self.allowed_hosts.strip():
+            hosts = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        else:
+            hosts = list(DEFAULT_ALLOWED_HOSTS)
+        public = urlsplit(self.public_url).hostname if self.public_url else None
+        if public and public not in hosts:
+            hosts.append(public)
+        return hosts
 
     def effective_database_url(self) -> str:
         """The configured URL, or the default SQLite file inside `data_dir`."""

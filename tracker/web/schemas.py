@@ -224,7 +224,7 @@ class Problem(BaseModel):
             "URI reference naming the problem type: /api/v1/problems/<code>, each code with "
             "one title: "
             + "; ".join(f"`{code}` ({title})" for code, title in PROBLEM_TITLES.items())
-            + ". `about:blank` (titled with the HTTP status phrase) for routing errors (404, 405)."
+            + ". GET the URI for what the type means and what to do (/api/v1/problems lists all)."
         ),
     )
     title: str = Field(description="The same for every problem of one type.")
