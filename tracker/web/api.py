@@ -7,6 +7,7 @@ Every error is a problem+json document (tracker.web.problems).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import io
 import json
@@ -16,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import icalendar
 import sqlalchemy as sa
+import yaml
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.engine import Engine
@@ -27,6 +29,8 @@ from tracker import queries
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.claims import ClaimFile
 from tracker.criteria import criterion_indicators
+from tracker.dry_run import release_date as _release_date
+from tracker.dry_run import target_periods as _target_periods
 from tracker.models import (
     ApiToken,
     Claim,
@@ -621,22 +625,6 @@ def export_json(request: Request, session: SessionDep, _access: ReadAccess) -> R
 # --- calendar and feed ---
 
 
-def _target_periods(spec: dict[str, Any]) -> list[str]:
-    """The periods whose data decides a criterion (the period, or a window's end)."""
-    periods = []
-    if spec.get("period"):
-        periods.append(str(spec["period"]))
-    window = spec.get("window")
-    if isinstance(window, dict) and window.get("end"):
-        periods.append(str(window["end"]))
-    return periods
-
-
-def _release_date(period: str, indicator: Indicator) -> dt.date:
-    """When a period's data is expected: the period's end plus the indicator's publication lag."""
-    return period_end(period) + dt.timedelta(days=indicator.publication_lag_days)
-
-
 def _following_period(period: str, frequency: str) -> str | None:
     """The period after `period` (annual or monthly series; None for others)."""
     if frequency == "annual" and period.isdigit():
@@ -885,17 +873,123 @@ CLAIM_DOCUMENT_EXAMPLE: dict[str, Any] = {
         }
     ],
 }
-ClaimDocument = Annotated[
-    dict[str, Any],
-    Body(
-        json_schema_extra={"$ref": "#/components/schemas/ClaimFile"},
-        description=(
-            "A claim document: the same schema as a claim file (claims/*.yaml), as JSON; "
-            "`tracker claims schema` prints its JSON Schema."
+CLAIM_JSON_TYPES = ("application/json",)  # and any application/*+json
+CLAIM_YAML_TYPES = ("application/yaml", "application/x-yaml")
+CLAIM_BODY_TYPES = (*CLAIM_JSON_TYPES, *CLAIM_YAML_TYPES)
+CLAIM_YAML_EXAMPLE = yaml.safe_dump(
+    CLAIM_DOCUMENT_EXAMPLE, sort_keys=False, allow_unicode=True, width=100
+)
+# The claim body is read by `posted_claim` (JSON or YAML), so it is documented here.
+CLAIM_BODY_OPENAPI: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": (
+            "A claim document: the same schema as a claim file (claims/*.yaml), as JSON or as "
+            "the YAML of a claim file (`Content-Type: application/yaml` or `application/x-yaml`; "
+            "errors then name its line). `tracker claims schema` prints its JSON Schema. Any "
+            "other Content-Type is a 415 naming the accepted ones."
         ),
-        examples=[CLAIM_DOCUMENT_EXAMPLE],
-    ),
-]
+        "content": {
+            "application/json": {
+                "schema": {
+                    "$ref": "#/components/schemas/ClaimFile",
+                    "examples": [CLAIM_DOCUMENT_EXAMPLE],
+                }
+            },
+            **{
+                media: {
+                    "schema": {
+                        "type": "string",
+                        "description": "A claim file's YAML (the ClaimFile schema).",
+                    },
+                    "example": CLAIM_YAML_EXAMPLE,
+                }
+                for media in CLAIM_YAML_TYPES
+            },
+        },
+    }
+}
+CLAIM_BODY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    415: {
+        "model": schemas.Problem,
+        "content": {"application/problem+json": {}},
+        "description": "The body is neither JSON nor YAML (the problem lists `accepted`).",
+    }
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PostedClaim:
+    """A posted claim document, parsed: the data and, for YAML, the line of every key."""
+
+    data: Any
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
+
+
+def _malformed_json(exc: json.JSONDecodeError) -> ProblemError:
+    message = f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+    error = {
+        "field": "body",
+        "location": "body",
+        "message": message,
+        "line": exc.lineno,
+        "column": exc.colno,
+        "type": "json_invalid",
+    }
+    return ProblemError(
+        422, f"the request is invalid: body: {message}", code="validation-error", errors=[error]
+    )
+
+
+def _unreadable_body(reason: str) -> ProblemError:
+    message = f"the body is {reason}"
+    error = {"field": "body", "location": "body", "message": message, "type": "body_invalid"}
+    return ProblemError(
+        422, f"the request is invalid: body: {message}", code="validation-error", errors=[error]
+    )
+
+
+async def posted_claim(request: Request) -> PostedClaim:
+    """The posted claim: JSON (also without a Content-Type) or a claim file's YAML."""
+    from tracker.claims import ClaimValidationError, parse_yaml
+
+    content_type = request.headers.get("content-type")
+    media = (content_type or "application/json").split(";", 1)[0].strip().lower()
+    is_json = media in CLAIM_JSON_TYPES or (
+        media.startswith("application/") and media.endswith("+json")
+    )
+    if not is_json and media not in CLAIM_YAML_TYPES:
+        raise ProblemError(
+            415,
+            f"the body's Content-Type {media!a} is not accepted here; send one of: "
+            + ", ".join(CLAIM_BODY_TYPES),
+            code="unsupported-media-type",
+            title="Unsupported Media Type",
+            headers={"Accept-Post": ", ".join(CLAIM_BODY_TYPES)},
+            extra={"accepted": list(CLAIM_BODY_TYPES)},
+        )
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        raise _unreadable_body("not valid UTF-8") from None
+    if is_json:
+        try:
+            return PostedClaim(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise _malformed_json(exc) from exc
+        except RecursionError:
+            raise _unreadable_body("malformed JSON: nested too deeply") from None
+    try:
+        parsed = parse_yaml(text, source_label="request body")
+    except ClaimValidationError as exc:
+        raise _issues_problem(exc) from exc
+    except RecursionError:
+        raise _unreadable_body("malformed YAML: nested too deeply") from None
+    return PostedClaim(parsed.data, parsed.lines)
+
+
+ClaimDocument = Annotated[PostedClaim, Depends(posted_claim)]
 
 
 def _issues_problem(exc: Any, *, where: str = "body") -> ProblemError:
@@ -918,16 +1012,19 @@ def _issues_problem(exc: Any, *, where: str = "body") -> ProblemError:
     )
 
 
-def _validate_document(session: Session, payload: dict[str, Any]) -> Any:
+def _validate_document(session: Session, payload: PostedClaim | dict[str, Any]) -> Any:
     """A ClaimFile from a posted document (422 naming each bad field, all in one answer)."""
     from tracker.claims import ClaimValidationError, load_claim_document, stored_references
     from tracker.indicators import load_catalogue_from_db
 
+    if not isinstance(payload, PostedClaim):
+        payload = PostedClaim(payload)
     try:
         return load_claim_document(
-            payload,
+            payload.data,
             source_label="request body",
             catalogue=load_catalogue_from_db(session),
+            lines=payload.lines,  # YAML: each error names its line
             references=stored_references(session),  # claimant, source, variant_of too
         )
     except ClaimValidationError as exc:
@@ -972,13 +1069,16 @@ def _written(
     response_model=schemas.WriteResult,
     summary="Add a claim (same schema as a claim file); it is evaluated at once",
     description=(
-        "Needs a token with scope `claims:write`. Answers 201 with a Location header, 409 when "
-        "the slug exists (also under concurrent posts: the unique constraint decides), and 422 "
-        "naming each bad field (dotted path, message, line)."
+        "Needs a token with scope `claims:write`. The body is JSON, or the YAML of a claim "
+        "file. Answers 201 with a Location header, 409 when the slug exists (also under "
+        "concurrent posts: the unique constraint decides), 415 for a body that is neither, "
+        "and 422 naming each bad field (dotted path, message, line)."
     ),
+    openapi_extra=CLAIM_BODY_OPENAPI,
+    responses=CLAIM_BODY_RESPONSES,
 )
 def create_claim(
-    request: Request, payload: ClaimDocument, session: SessionDep, token: WriteToken
+    request: Request, token: WriteToken, payload: ClaimDocument, session: SessionDep
 ) -> Response:
     from tracker.claims import ClaimValidationError, apply_claim
 
@@ -1008,87 +1108,35 @@ def create_claim(
     summary="Validate and evaluate a claim against current data without saving it",
     description=(
         "Says which indicators the claim reads, their latest values, when the deciding "
-        "period's data is expected and whether that is before the deadline, and any warnings "
-        "(e.g. a vague deadline). Runs inside a transaction that is always rolled back."
+        "period's data is expected and whether that is before the deadline, the status it "
+        "would have now, and any warnings (e.g. a vague deadline). The body is JSON, or the "
+        "YAML of a claim file (errors then name its line). Runs inside a transaction that is "
+        "always rolled back; `tracker claims dry-run FILE` does the same for claim files."
     ),
+    openapi_extra=CLAIM_BODY_OPENAPI,
+    responses=CLAIM_BODY_RESPONSES,
 )
-def dry_run(payload: ClaimDocument, session: SessionDep, _token: WriteToken) -> schemas.DryRunOut:
-    from tracker.claims import ClaimValidationError, apply_claim
-    from tracker.status import evaluate_claims
+def dry_run(_token: WriteToken, payload: ClaimDocument, session: SessionDep) -> schemas.DryRunOut:
+    from tracker.claims import ClaimValidationError
+    from tracker.dry_run import dry_run_claim
 
     claim = _validate_document(session, payload)
-    exists = queries.claim_exists(session, claim.slug)
-    now = utcnow()
-    warnings = [f"{w.field}: {w.message}" for w in claim.warnings]
-    if exists:
-        warnings.append(f"a claim with slug {claim.slug!r} exists: saving would amend it")
     try:
-        result = apply_claim(
-            session, claim, origin="api", author="dry-run", note="dry run", now=now
-        )
-        assert result.claim.id is not None
-        evaluations = evaluate_claims(session, now=now, claim_ids=[result.claim.id])
-        indicators = _dry_run_indicators(session, claim)
+        preview = dry_run_claim(session, claim, now=utcnow(), origin="api", note="dry run")
     except ClaimValidationError as exc:
         raise _issues_problem(exc) from exc
-    finally:
-        session.rollback()  # nothing a dry run did is kept
-    status = schemas.status_from_result(evaluations[0], replay=False) if evaluations else None
-    for item in indicators:
-        # the claims lint already warns, with the field path, when it knows the indicator
-        said = any(f"data for {item.target_period} is expected" in w for w in warnings)
-        if item.published_before_deadline is False and not said:
-            warnings.append(
-                f"{item.key}: data for {item.target_period} is expected on "
-                f"{item.target_data_expected_on}, after the deadline {claim.deadline}"
-            )
     return schemas.DryRunOut(
         valid=True,
         slug=claim.slug,
         saved=False,
-        indicators=indicators,
-        status=status,
-        warnings=list(dict.fromkeys(warnings)),
+        indicators=[
+            schemas.DryRunIndicator(**dataclasses.asdict(item)) for item in preview.indicators
+        ],
+        status=(
+            schemas.status_from_result(preview.status, replay=False) if preview.status else None
+        ),
+        warnings=[f"{w.field}: {w.message}" for w in preview.warnings],
     )
-
-
-def _dry_run_indicators(session: Session, claim: Any) -> list[schemas.DryRunIndicator]:
-    from tracker.observations import observations_as_of
-
-    keys: list[str] = []
-    targets: dict[str, str] = {}
-    for criterion in claim.criteria:
-        spec = criterion.model_dump(mode="json", exclude_none=True)
-        for key in criterion_indicators(criterion):
-            if key not in keys:
-                keys.append(key)
-            for period in _target_periods(spec):
-                targets[key] = max(period, targets.get(key, period))
-    rows = {
-        i.key: i for i in session.exec(select(Indicator).where(col(Indicator.key).in_(keys))).all()
-    }
-    values = observations_as_of(session, [r.id for r in rows.values() if r.id is not None])
-    out = []
-    for key in keys:
-        row = rows.get(key)
-        series = [p for p in values.get(row.id or -1, []) if p.value is not None] if row else []
-        latest = series[-1] if series else None
-        target = targets.get(key)
-        expected = _release_date(target, row) if row is not None and target else None
-        out.append(
-            schemas.DryRunIndicator(
-                key=key,
-                unit=row.unit if row else None,
-                latest_period=latest.period if latest else None,
-                latest_value=latest.value if latest else None,
-                target_period=target,
-                target_data_expected_on=expected,
-                published_before_deadline=(
-                    expected <= claim.deadline if expected and claim.deadline else None
-                ),
-            )
-        )
-    return out
 
 
 @router.post(
