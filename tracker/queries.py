@@ -140,7 +140,8 @@ class TrackRecord:
 
 @dataclass(slots=True)
 class StatusChange:
-    """One evaluation that changed a claim's status, with the state before it."""
+    """One evaluation that changed a claim's state or trend, with the state and trend before
+    it (None for a claim's first evaluation); `changed`: which of the two moved."""
 
     evaluation: Evaluation
     claim_slug: str
@@ -584,68 +585,75 @@ def recent_status_changes(
     claim_id: int | None = None,
     first: bool | None = None,
 ) -> list[StatusChange]:
-    """The newest evaluations (each one a change), newest first, with the state before each.
+    """The newest real status changes, newest first: evaluations whose state or trend differs
+    from the claim's previous evaluation, with that previous state and trend.
 
-    `first`: True keeps only each claim's first evaluation, False only the later ones (real
-    changes), None both.
+    Evaluations are appended whenever anything in a result changes (a metric, a projection, the
+    reason), which is right for a claim's history; an evaluation where neither state nor trend
+    moved ("open → open") is not a status change and is left out. A claim's first evaluation
+    is a change from nothing (previous state None). `first`: True keeps only those, False only
+    the later changes, None both. The Atom feed and the dashboard overview read this.
+
+    One statement: LAG over each claim's evaluations (by time, then id) gives the previous
+    row's state and trend; works on SQLite and PostgreSQL.
     """
+    ev = Evaluation.__table__.c  # type: ignore[attr-defined]
+    history = sa.select(ev.id, ev.state, ev.trend)
+    if claim_id is not None:
+        history = history.where(ev.claim_id == claim_id)
+    order = (ev.evaluated_at, ev.id)
+    lagged = history.add_columns(
+        *(
+            sa.func.lag(column).over(partition_by=ev.claim_id, order_by=order).label(name)
+            for column, name in (
+                (ev.id, "previous_id"),
+                (ev.state, "previous_state"),
+                (ev.trend, "previous_trend"),
+            )
+        )
+    ).subquery("lagged")
+    is_first = lagged.c.previous_id.is_(None)
+    moved = sa.or_(
+        lagged.c.state.is_distinct_from(lagged.c.previous_state),
+        lagged.c.trend.is_distinct_from(lagged.c.previous_trend),
+    )
+    wanted = {None: sa.or_(is_first, moved), True: is_first, False: sa.and_(~is_first, moved)}
     stmt = (
-        select(Evaluation, Claim.slug, Claim.title)
+        sa.select(
+            Evaluation,
+            col(Claim.slug),
+            col(Claim.title),
+            lagged.c.previous_state,
+            lagged.c.previous_trend,
+        )
+        .join(lagged, lagged.c.id == col(Evaluation.id))
         .join(Claim, col(Claim.id) == col(Evaluation.claim_id))
+        .where(wanted[first])
         .order_by(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc())
         .limit(max(1, min(limit, MAX_LIMIT)))
     )
-    if claim_id is not None:
-        stmt = stmt.where(col(Evaluation.claim_id) == claim_id)
-    if first is not None:
-        # evaluations are appended in order, so an older row of the claim has a smaller id
-        older = sa.orm.aliased(Evaluation)
-        has_older = (
-            sa.select(sa.literal(1))
-            .where(
-                col(older.claim_id) == col(Evaluation.claim_id), col(older.id) < col(Evaluation.id)
-            )
-            .exists()
-        )
-        stmt = stmt.where(~has_older if first else has_older)
-    rows = session.exec(stmt).all()
-    if not rows:
-        return []
-    # the previous evaluation of each row: one more query over the histories of those claims
-    claim_ids = sorted({ev.claim_id for ev, _, _ in rows})
-    earlier = session.exec(
-        select(Evaluation)
-        .where(col(Evaluation.claim_id).in_(claim_ids))
-        .order_by(col(Evaluation.claim_id), col(Evaluation.evaluated_at), col(Evaluation.id))
-    ).all()
-    previous: dict[int, Evaluation | None] = {}
-    last_seen: dict[int, Evaluation] = {}
-    for ev in earlier:
-        assert ev.id is not None
-        previous[ev.id] = last_seen.get(ev.claim_id)
-        last_seen[ev.claim_id] = ev
     changes: list[StatusChange] = []
-    for ev, slug, title in rows:
-        before = previous.get(ev.id or -1)
-        changed = _changed_fields(before, ev)
+    for evaluation, slug, title, previous_state, previous_trend in session.execute(stmt).all():
+        moves = (
+            ("state", previous_state, evaluation.state),
+            ("trend", previous_trend, evaluation.trend),
+        )
+        changed = (
+            ["state"]
+            if previous_state is None  # the first evaluation: a state from nothing
+            else [name for name, before, after in moves if before != after]
+        )
         changes.append(
             StatusChange(
-                evaluation=ev,
+                evaluation=evaluation,
                 claim_slug=slug,
                 claim_title=title,
-                previous_state=before.state if before else None,
-                previous_trend=before.trend if before else None,
+                previous_state=previous_state,
+                previous_trend=previous_trend,
                 changed=changed,
             )
         )
     return changes
-
-
-def _changed_fields(before: Evaluation | None, after: Evaluation) -> list[str]:
-    if before is None:
-        return ["state"]
-    names = ("state", "trend", "metric_value", "metric_period", "projection_value", "reason")
-    return [n for n in names if getattr(before, n) != getattr(after, n)]
 
 
 def counts_by_state(session: Session) -> dict[str, int]:

@@ -798,7 +798,8 @@ def feed(
     _access: ReadAccess,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
 ) -> Response:
-    """One entry per recorded status change (evaluation), newest first, with the state before."""
+    """One entry per change of a claim's state or trend (a first evaluation is a change from
+    nothing; evaluations that moved neither are history, not changes), newest first."""
     changes = queries.recent_status_changes(session, limit)
     base = public_base(request)
     updated = (
