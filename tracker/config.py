@@ -66,6 +66,14 @@ class Settings(BaseSettings):
     run_scheduler: bool = Field(
         default=True, description="Run the fetch/evaluate scheduler inside `tracker serve`."
     )
+    scheduler_retry_base: float = Field(
+        default=900.0,
+        gt=0,
+        description=(
+            "Seconds before a scheduled job that failed runs again; doubles after each further "
+            "failure, capped at the job's interval; a success resets it."
+        ),
+    )
     require_token_for_reads: bool = Field(
         default=False, description="Require a bearer token for read endpoints too."
     )
