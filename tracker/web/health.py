@@ -30,7 +30,9 @@ def healthz() -> dict[str, str]:
         "200 when the database answers and is at the newest migration, else 503. The body says "
         "what was checked: the database backend, the current and head migration revisions, and "
         "the scheduler (which process holds it, its last heartbeat, and indicators whose fetches "
-        "fail, are stale or need an API key; those do not make the service unready)."
+        "fail, are stale or need an API key; those do not make the service unready). Each "
+        "check's `ok` is what its probe found (false when the probe itself failed, with "
+        "`error`); an `informational` check (the scheduler) does not change the status."
     ),
 )
 def readyz(request: Request, engine: EngineDep) -> JSONResponse:
@@ -49,9 +51,14 @@ def readyz(request: Request, engine: EngineDep) -> JSONResponse:
         ready = ready and at_head
         checks["migrations"] = {"ok": at_head, "current": current, "head": head}
     for name, probe in getattr(request.app.state, "readiness_probes", {}).items():
-        result = probe(engine)
+        try:
+            result = dict(probe(engine))
+        except Exception as exc:  # a probe that raises reports it, never a 500
+            result = {"ok": False, "error": type(exc).__name__}
+        result["ok"] = bool(result.get("ok", False))  # what the probe found, never assumed
         checks[name] = result
-        ready = ready and bool(result.get("ok", True))
+        if not result.get("informational", False):
+            ready = ready and result["ok"]
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks},
         status_code=200 if ready else 503,

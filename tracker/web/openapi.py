@@ -137,6 +137,69 @@ def add_examples(schemas: dict[str, Any]) -> None:
             schema["examples"] = [schema["enum"][0]]
 
 
+# GET operations answered by tracker.web.caching.conditional_response: their response headers
+# (ETag and Cache-Control always; Last-Modified and Link where set) and the 304.
+_WITH_LAST_MODIFIED = ("ETag", "Last-Modified", "Cache-Control")
+CACHED_GETS: dict[str, tuple[str, ...]] = {
+    "/api/v1/claims": (*_WITH_LAST_MODIFIED, "Link"),
+    "/api/v1/claims/{slug}": _WITH_LAST_MODIFIED,
+    "/api/v1/claims/{slug}/history": ("ETag", "Cache-Control"),
+    "/api/v1/claims/{slug}/revisions": ("ETag", "Cache-Control"),
+    "/api/v1/claims/{slug}/resolutions": ("ETag", "Cache-Control"),
+    "/api/v1/claims/{slug}/document": ("ETag", "Cache-Control"),
+    "/api/v1/deadlines": ("ETag", "Cache-Control"),
+    "/api/v1/claimants/{slug}": ("ETag", "Cache-Control"),
+    "/api/v1/export.csv": _WITH_LAST_MODIFIED,
+    "/api/v1/export.json": _WITH_LAST_MODIFIED,
+    "/api/v1/calendar.ics": _WITH_LAST_MODIFIED,
+    "/api/v1/feed.atom": _WITH_LAST_MODIFIED,
+}
+RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
+    "ETag": {
+        "description": "Validator of this representation; send it back as If-None-Match.",
+        "schema": {"type": "string", "example": '"3f2a9c0d51e84b7a9d2c6e1f0a4b8c7d"'},
+    },
+    "Last-Modified": {
+        "description": (
+            "When the listed claims last changed: a claim's update, its latest status "
+            "evaluation or status change, or its latest verdict (the newest over a list); "
+            "send it back as If-Modified-Since."
+        ),
+        "schema": {"type": "string", "example": "Tue, 10 Nov 2026 03:00:02 GMT"},
+    },
+    "Cache-Control": {
+        "description": "`no-cache`: store it, but revalidate (cheap with the validators).",
+        "schema": {"type": "string", "example": "no-cache"},
+    },
+    "Link": {
+        "description": 'The next page, `<URL>; rel="next"` (absent on the last page).',
+        "schema": {
+            "type": "string",
+            "example": '<https://tracker.example/api/v1/claims?cursor=ZGVhZGxpbmU>; rel="next"',
+        },
+    },
+}
+NOT_MODIFIED: dict[str, Any] = {
+    "description": (
+        "Not Modified: the client's copy is current (If-None-Match matches the ETag, or, "
+        "without If-None-Match, nothing changed since If-Modified-Since). No body; the same "
+        "validators as the 200."
+    ),
+}
+
+
+def document_conditional_gets(paths: dict[str, Any]) -> None:
+    """Add the 304 and the validator/Link response headers to each cached GET operation."""
+    for path, names in CACHED_GETS.items():
+        operation = paths.get(path, {}).get("get")
+        if operation is None:
+            continue
+        headers = {name: copy.deepcopy(RESPONSE_HEADERS[name]) for name in names}
+        operation["responses"].setdefault("200", {"description": "OK"})["headers"] = headers
+        validators = {n: h for n, h in headers.items() if n != "Link"}
+        operation["responses"]["304"] = {**NOT_MODIFIED, "headers": validators}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Build the OpenAPI document once, with the examples above, and serve /docs offline."""
 
@@ -154,6 +217,7 @@ def install_openapi(app: FastAPI) -> None:
                 ResolveIn.model_json_schema(ref_template="#/components/schemas/{model}"),
             )
             add_examples(components)
+            document_conditional_gets(document.get("paths", {}))
         return document
 
     app.openapi = openapi  # type: ignore[method-assign]
