@@ -339,6 +339,9 @@ def test_untrusted_host_is_400_and_links_use_the_public_url(
         feed = c.get("/api/v1/feed.atom").text
         assert 'href="https://tracker.example.org/t/api/v1/feed.atom"' in feed
         assert "testserver" not in feed
+        calendar = c.get("/api/v1/calendar.ics").text.replace("\r\n ", "")
+        assert "URL:https://tracker.example.org/t/claims/" in calendar
+        assert "testserver" not in calendar
         r = c.get("/api/v1/claims?limit=1")
         assert r.headers["link"].startswith("<https://tracker.example.org/t/api/v1/claims?")
         ok = c.get("/api/v1/claims", headers={"Host": "tracker.example.org"})

@@ -724,7 +724,7 @@ def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Resp
     indicator's latest observation.
     """
     items = [i for i in queries.all_claims(session) if i.claim.lifecycle != "withdrawn"]
-    base = str(request.base_url).rstrip("/")
+    base = public_base(request)  # TRACKER_PUBLIC_URL when set
     stamp = max((i.claim.updated_at for i in items), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     cal = icalendar.Calendar()
     cal.add("prodid", "-//tracker//claims and data releases//EN")
