@@ -130,7 +130,7 @@ def test_serve_startup_syncs_catalogue_and_loads_bundled_real_data(settings, eng
     assert values(engine, "epoch.max_training_compute")["2025"] == pytest.approx(5e26, rel=1e-9)
     assert values(engine, "epoch.models_above_1e25.usa")["2025"] == 6
     again = prepare_database(fresh)
-    assert any("loaded 0 indicator(s)" in line for line in again), again
+    assert "bundled data: 0 new values; 11 indicator(s) already had data" in again, again
     assert count_rows(engine, FetchRun) == 11
 
 

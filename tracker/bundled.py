@@ -153,12 +153,22 @@ class BundledSummary:
         return [s for s in self.loaded if not s.ok]
 
     def line(self) -> str:
+        """One start-up line saying what this process stored. An indicator found empty whose
+        ingest stored nothing new (every value already there) was loaded by another process
+        starting at the same time: it counts as already having data, not as loaded."""
         ok = [s for s in self.loaded if s.ok]
-        text = (
-            f"bundled data: loaded {len(ok)} indicator(s) "
-            f"({sum(s.rows_new for s in ok)} values), "
-            f"{len(self.already_had_data)} already had data"
-        )
+        stored = [s for s in ok if s.rows_new or s.rows_revised]
+        concurrent = len(ok) - len(stored)
+        had = len(self.already_had_data) + concurrent
+        meanwhile = f" ({concurrent} loaded by another process meanwhile)" if concurrent else ""
+        if stored:
+            text = (
+                f"bundled data: loaded {len(stored)} indicator(s) "
+                f"({sum(s.rows_new for s in stored)} new values); "
+                f"{had} already had data{meanwhile}"
+            )
+        else:
+            text = f"bundled data: 0 new values; {had} indicator(s) already had data{meanwhile}"
         if self.failed:
             text += (
                 f", {len(self.failed)} failed ({', '.join(s.indicator_key for s in self.failed)})"

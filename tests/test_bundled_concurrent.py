@@ -1,0 +1,54 @@
+"""Two processes loading the bundled snapshot at the same moment: the one that finds the values
+already stored says so instead of "loaded 3 indicator(s) (0 values)" (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from test_ingest_support import T0, count_rows, make_indicator, make_owid_indicator
+
+from tracker.bundled import load_bundled
+from tracker.db import make_engine
+from tracker.models import Observation
+
+
+def test_the_process_that_lost_the_race_says_nothing_new_was_stored(
+    db_url: str, engine: Engine
+) -> None:
+    make_owid_indicator(engine, "CHN")
+    make_owid_indicator(engine, "USA")
+    make_indicator(engine, "worldbank.population.chn", source="worldbank", unit="persons")
+    late = make_engine(db_url)  # the second process
+    first_lines: list[str] = []
+
+    def other_process_loads_now(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # right after the late process looked for indicators without data, the other one loads
+        if "EXISTS" in statement.upper() and not first_lines:
+            first_lines.append(load_bundled(engine, now=T0).line())
+
+    sa.event.listen(late, "after_cursor_execute", other_process_loads_now)
+    try:
+        rows_before = None
+        summary = load_bundled(late, now=T0)
+        rows_before = count_rows(engine, Observation)
+    finally:
+        sa.event.remove(late, "after_cursor_execute", other_process_loads_now)
+        late.dispose()
+
+    assert first_lines and first_lines[0].startswith("bundled data: loaded 3 indicator(s) ("), (
+        first_lines
+    )
+    assert "new values); 0 already had data" in first_lines[0]
+    # the late process ran its three ingests, but every value was already there
+    assert len(summary.loaded) == 3 and all(s.ok and s.rows_new == 0 for s in summary.loaded)
+    assert summary.line().startswith(
+        "bundled data: 0 new values; 3 indicator(s) already had data "
+        "(3 loaded by another process meanwhile)"
+    ), summary.line()
+    assert rows_before == count_rows(engine, Observation)  # nothing stored twice
+
+    # a later start-up finds every indicator with data before loading anything
+    again = load_bundled(engine, now=T0).line()
+    assert again.startswith("bundled data: 0 new values; 3 indicator(s) already had data;")
