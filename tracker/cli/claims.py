@@ -1,7 +1,8 @@
-"""`tracker claims ...`: check, sync, export claim files, and print their JSON Schema."""
+"""`tracker claims ...`: check, dry-run, sync, export claim files, and print their JSON Schema."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -9,10 +10,12 @@ from typing import Annotated
 import typer
 import yaml
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from tracker.claims import (
+    CheckResult,
     ClaimFile,
+    ClaimIssue,
     ClaimValidationError,
     SyncReport,
     check_claims_path,
@@ -20,13 +23,24 @@ from tracker.claims import (
     dump_claim_yaml,
     sync_claims_dir,
 )
-from tracker.db import DatabaseError, describe_url, make_engine, session_scope, upgrade_to_head
-from tracker.evaluation import EvaluationResult
+from tracker.db import (
+    DatabaseError,
+    check_connection,
+    current_revision,
+    describe_url,
+    head_revision,
+    make_engine,
+    session_scope,
+    upgrade_to_head,
+)
+from tracker.dry_run import DryRun, dry_run_claim
+from tracker.evaluation import EvaluationResult, format_number
 from tracker.indicators import entry_from_row
 from tracker.models import Claim, Claimant, Indicator, SourceDocument, utcnow
 
 claims_app = typer.Typer(
-    help="Claim files: check, sync into the database, export, schema.", no_args_is_help=True
+    help="Claim files: check, dry-run, sync into the database, export, schema.",
+    no_args_is_help=True,
 )
 
 PathArg = Annotated[
@@ -61,6 +75,132 @@ def check(path: PathArg = None) -> None:
         f"{len(result.claimants)} claimants, {len(result.sources)} sources OK "
         f"({len(result.warnings)} warning(s))"
     )
+
+
+@claims_app.command("dry-run")
+def dry_run(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help="Claim files (or claims directories) to try, beside their listings."),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the result as JSON (one object per claim).")
+    ] = False,
+) -> None:
+    """Show what saving claim files would do, against the database, without writing anything.
+
+    For each claim: the indicators it reads with their latest value, when the deciding period's
+    data is expected and whether that is before the deadline, the status it would have now,
+    and its warnings (e.g. a vague deadline). Exit code 1 on any error.
+    """
+    from tracker.cli import fail, load_settings
+
+    checks = [(path, check_claims_path(path)) for path in paths]
+    errors = [e for _, result in checks for e in result.errors]
+    if errors:
+        _print_issues([*errors, *(w for _, result in checks for w in result.warnings)])
+        raise fail(f"{len(errors)} error(s): fix them, then dry-run again")
+    settings = load_settings()
+    url = settings.effective_database_url()
+    engine = make_engine(url)
+    previews: list[tuple[CheckResult, DryRun]] = []
+    refusals: list[ClaimIssue] = []
+    try:
+        _require_migrated(engine)
+        now = utcnow()
+        with Session(engine) as session:
+            for _path, result in checks:
+                for claim in result.claims:
+                    try:
+                        # with the listings beside the file, as `tracker claims sync` would
+                        preview = dry_run_claim(
+                            session, claim, now=now, origin="file", listings=result
+                        )
+                    except ClaimValidationError as exc:
+                        refusals.extend(exc.errors)
+                        continue
+                    previews.append((result, preview))
+    except DatabaseError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        engine.dispose()
+    if as_json:
+        typer.echo(json.dumps([_dry_run_json(p) for _, p in previews], indent=2))
+    else:
+        claim_files = {p.claim.source_label for _, p in previews}
+        for _path, result in checks:  # warnings about the listings, not about a claim
+            _print_issues([w for w in result.warnings if w.file not in claim_files])
+        for _result, preview in previews:
+            _print_dry_run(preview)
+    _print_issues(list(refusals))
+    if refusals:
+        raise fail(f"{len(refusals)} error(s): saving would be refused; nothing was written")
+    typer.echo(
+        f"dry run of {len(previews)} claim(s) against {describe_url(url)}: nothing was written",
+        err=as_json,
+    )
+
+
+def _require_migrated(engine: Engine) -> None:
+    """A dry run reads the database as it is: it does not migrate it (that would be a write)."""
+    check_connection(engine)
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise DatabaseError(
+            f"database {describe_url(engine.url.render_as_string(hide_password=False))} is at "
+            f"revision {current or '(none)'}, not {head}: run `tracker migrate` first"
+        )
+
+
+def _print_dry_run(preview: DryRun) -> None:
+    claim = preview.claim
+    action = "exists: saving would amend it" if preview.exists else "new: saving would create it"
+    typer.echo(f"{claim.source_label}: {claim.slug} ({action}; nothing saved)")
+    deadline = claim.deadline.isoformat() if claim.deadline else None
+    for item in preview.indicators:
+        unit = f" {item.unit}" if item.unit and item.unit != "1" else ""
+        if item.latest_value is None:
+            latest = "no data yet"
+        else:
+            latest = f"latest {format_number(item.latest_value)}{unit} ({item.latest_period})"
+        if item.target_period is None:
+            due = "no single deciding period"
+        elif item.target_data_expected_on is None:
+            due = f"data for {item.target_period}: release date unknown"
+        else:
+            when = item.target_data_expected_on.isoformat()
+            if deadline is None:
+                verdict = "no deadline"
+            elif item.published_before_deadline:
+                verdict = f"before the deadline {deadline}"
+            else:
+                verdict = f"AFTER the deadline {deadline}: it will await data at its deadline"
+            due = f"data for {item.target_period} expected {when}, {verdict}"
+        typer.echo(f"  reads {item.key}: {latest}; {due}")
+    if preview.status is not None:
+        typer.echo(f"  status now: {preview.status.state.value} ({preview.status.reason})")
+    for warning in preview.warnings:
+        typer.echo(f"  {warning}")
+
+
+def _dry_run_json(preview: DryRun) -> dict[str, object]:
+    return {
+        "file": preview.claim.source_label,
+        "slug": preview.claim.slug,
+        "exists": preview.exists,
+        "saved": False,
+        "indicators": [
+            {
+                **dataclasses.asdict(item),
+                "target_data_expected_on": item.target_data_expected_on.isoformat()
+                if item.target_data_expected_on
+                else None,
+            }
+            for item in preview.indicators
+        ],
+        "status": preview.status.to_dict() if preview.status is not None else None,
+        "warnings": [str(w) for w in preview.warnings],
+    }
 
 
 @claims_app.command("schema")
