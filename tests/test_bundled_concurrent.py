@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from test_ingest_support import T0, count_rows, make_indicator, make_owid_indicator
 
-from tracker.bundled import load_bundled
+from tracker.bundled import BundledSummary, load_bundled
 from tracker.db import make_engine
 from tracker.models import Observation
 
@@ -21,33 +21,32 @@ def test_the_process_that_lost_the_race_says_nothing_new_was_stored(
     make_owid_indicator(engine, "USA")
     make_indicator(engine, "worldbank.population.chn", source="worldbank", unit="persons")
     late = make_engine(db_url)  # the second process
-    first_lines: list[str] = []
+    first: list[BundledSummary] = []
 
     def other_process_loads_now(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         # right after the late process looked for indicators without data, the other one loads
-        if "EXISTS" in statement.upper() and not first_lines:
-            first_lines.append(load_bundled(engine, now=T0).line())
+        if "EXISTS" in statement.upper() and not first:
+            first.append(load_bundled(engine, now=T0))
 
     sa.event.listen(late, "after_cursor_execute", other_process_loads_now)
     try:
-        rows_before = None
         summary = load_bundled(late, now=T0)
-        rows_before = count_rows(engine, Observation)
     finally:
         sa.event.remove(late, "after_cursor_execute", other_process_loads_now)
         late.dispose()
 
-    assert first_lines and first_lines[0].startswith("bundled data: loaded 3 indicator(s) ("), (
-        first_lines
-    )
-    assert "new values); 0 already had data" in first_lines[0]
+    assert first, "the other process never ran"
+    stored = sum(s.rows_new for s in first[0].loaded)
+    line = first[0].line()
+    assert line.startswith(f"bundled data: loaded 3 indicator(s) ({stored} new values); "), line
+    assert stored > 0 and "0 already had data;" in line
     # the late process ran its three ingests, but every value was already there
     assert len(summary.loaded) == 3 and all(s.ok and s.rows_new == 0 for s in summary.loaded)
     assert summary.line().startswith(
         "bundled data: 0 new values; 3 indicator(s) already had data "
         "(3 loaded by another process meanwhile)"
     ), summary.line()
-    assert rows_before == count_rows(engine, Observation)  # nothing stored twice
+    assert count_rows(engine, Observation) == stored  # nothing stored twice
 
     # a later start-up finds every indicator with data before loading anything
     again = load_bundled(engine, now=T0).line()
