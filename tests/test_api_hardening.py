@@ -256,8 +256,8 @@ def _boom_app(settings: Settings, engine: Engine) -> Any:
 
 def test_unhandled_error_is_logged_once_with_escaped_path(
     settings: Settings,
-    seeded: Engine,
-    caplog: pytest.LogCaptureFixture,  # noqa: F811
+    seeded: Engine,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = _boom_app(settings, seeded)
     with TestClient(app) as c, caplog.at_level(logging.INFO):
@@ -301,8 +301,8 @@ def _serve(app: Any) -> Iterator[str]:
 
 def test_live_server_logs_one_traceback_and_rejects_nul(
     settings: Settings,
-    seeded: Engine,
-    caplog: pytest.LogCaptureFixture,  # noqa: F811
+    seeded: Engine,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     app = _boom_app(settings, seeded)
     with caplog.at_level(logging.INFO):
