@@ -39,8 +39,12 @@ LEASE_NAME = "scheduler"
 # pg_try_advisory_lock key: a fixed 64-bit number naming "the tracker scheduler"
 ADVISORY_LOCK_KEY = 0x7472_6163_6B65_72  # "tracker"
 MISFIRE_GRACE_SECONDS = 6 * 3600
+LEASE_EXECUTOR = "lease"
 CATCH_UP_DELAY = dt.timedelta(seconds=10)
 CATCH_UP_STAGGER = dt.timedelta(seconds=3)
+# A failed run is retried after RETRY_BASE (TRACKER_SCHEDULER_RETRY_BASE), doubling per further
+# failure and capped at the job's interval; a success resets it.
+RETRY_BASE = dt.timedelta(minutes=15)
 # A one-off check this long after OWID's announced nextUpdate day starts.
 NEXT_UPDATE_CHECK_DELAY = dt.timedelta(hours=30)
 
@@ -152,16 +156,65 @@ def last_successful_runs(engine: Engine, job_ids: Sequence[str]) -> dict[str, dt
     return {job_id: started for job_id, started in rows if started is not None}
 
 
+@dataclass(frozen=True)
+class Failures:
+    """A job's failed runs since its last success: how many, and when the latest finished."""
+
+    count: int
+    last_at: dt.datetime
+
+
+def failures_since_success(engine: Engine, job_ids: Sequence[str]) -> dict[str, Failures]:
+    """Per job with failed runs after its last successful one (or with no success at all): how
+    many and when the latest ended (one query). Runs still `running` count as neither."""
+    if not job_ids:
+        return {}
+    runs = JobRun.__table__.c  # type: ignore[attr-defined]
+    ok = JobRun.__table__.alias("ok")  # type: ignore[attr-defined]
+    last_ok = (
+        sa.select(sa.func.max(ok.c.started_at))
+        .where(ok.c.job_id == runs.job_id, ok.c.status == "ok")
+        .scalar_subquery()
+    )
+    ended = sa.func.coalesce(runs.finished_at, runs.started_at)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(runs.job_id, sa.func.count(), sa.func.max(ended).label("last_at"))
+            .where(
+                runs.job_id.in_(list(job_ids)),
+                runs.status == "error",
+                sa.or_(last_ok.is_(None), runs.started_at > last_ok),
+            )
+            .group_by(runs.job_id)
+        ).all()
+    # max() of the timestamp columns keeps their type: aware UTC datetimes on every backend
+    return {job_id: Failures(int(count), last_at) for job_id, count, last_at in rows if last_at}
+
+
+def retry_delay(failures: int, base: dt.timedelta, cap: dt.timedelta | None) -> dt.timedelta:
+    """Wait before retry number `failures` (1: `base`, then doubling), at most `cap`."""
+    delay: dt.timedelta = base * (1 << min(max(failures - 1, 0), 32))
+    return delay if cap is None else min(delay, cap)
+
+
 def plan_jobs(
-    engine: Engine, jobs: Sequence[JobDef], *, now: dt.datetime
+    engine: Engine,
+    jobs: Sequence[JobDef],
+    *,
+    now: dt.datetime,
+    retry_base: dt.timedelta = RETRY_BASE,
 ) -> dict[str, dt.datetime | None]:
     """First run time of each job after a (re)start; None: nothing to do (already done).
 
     A repeating job that ran ok within its interval waits for the rest of it; one that did not
-    (or never ran) runs soon — once, however many runs were missed. A one-off job that already
-    ran ok is not run again.
+    (or never ran) runs soon — once, however many runs were missed. A repeating job whose
+    latest runs failed is retried `retry_delay` after the latest failure (15 min, 30, 1 h, …
+    capped at its interval) when that comes sooner — a restart does not retry sooner. A
+    one-off job that already ran ok is not run again.
     """
-    last = last_successful_runs(engine, [job.id for job in jobs])
+    ids = [job.id for job in jobs]
+    last = last_successful_runs(engine, ids)
+    failed = failures_since_success(engine, ids)
     plan: dict[str, dt.datetime | None] = {}
     catch_up = 0
     for job in jobs:
@@ -169,25 +222,47 @@ def plan_jobs(
         if job.interval is None:
             plan[job.id] = None if previous is not None else job.run_at
             continue
+        due: dt.datetime | None = None  # None: overdue or never run, so soon
         if isinstance(job.trigger, CronTrigger):
             # due at fixed times: run now if the last due time passed without a run, else wait
             last_due = job.trigger.get_next_fire_time(None, now - job.interval)
             missed = last_due is not None and last_due <= now and (previous or now) < last_due
             if previous is not None and not missed:
-                plan[job.id] = job.trigger.get_next_fire_time(None, now)
-                continue
-            plan[job.id] = now + CATCH_UP_DELAY + catch_up * CATCH_UP_STAGGER
-            catch_up += 1
+                due = job.trigger.get_next_fire_time(None, now)
         elif previous is not None and now - previous < job.interval:
-            plan[job.id] = previous + job.interval
-        else:
-            plan[job.id] = now + CATCH_UP_DELAY + catch_up * CATCH_UP_STAGGER
+            due = previous + job.interval
+        failures = failed.get(job.id)
+        if failures is not None:
+            retry = failures.last_at + retry_delay(failures.count, retry_base, job.interval)
+            if due is None or retry < due:
+                due = retry if retry > now else None
+        if due is None:
+            due = now + CATCH_UP_DELAY + catch_up * CATCH_UP_STAGGER
             catch_up += 1
+        plan[job.id] = due
     return plan
 
 
-def run_recorded(engine: Engine, job_id: str, holder: str, func: Callable[[], JobOutcome]) -> None:
-    """Run a job and record it as a JobRun; nothing escapes (a failure is a JobRun with error)."""
+def next_retry(
+    engine: Engine, job: str, interval: dt.timedelta | None, *, base: dt.timedelta
+) -> dt.datetime | None:
+    """When a repeating job whose latest run failed should run again (None: it did not fail)."""
+    failures = failures_since_success(engine, [job]).get(job)
+    if failures is None:
+        return None
+    return failures.last_at + retry_delay(failures.count, base, interval)
+
+
+NOT_STARTED = "the start of the run could not be recorded"
+
+
+def run_recorded(
+    engine: Engine, job_id: str, holder: str, func: Callable[[], JobOutcome]
+) -> JobOutcome:
+    """Run a job and record it as a JobRun; nothing escapes (a failure is a JobRun with error).
+
+    Returns the outcome (None: ok), or NOT_STARTED when the database could not record the run.
+    """
     try:
         with session_scope(engine) as session:
             run = JobRun(job_id=job_id, started_at=utcnow(), holder=holder, status="running")
@@ -196,7 +271,7 @@ def run_recorded(engine: Engine, job_id: str, holder: str, func: Callable[[], Jo
             run_id = run.id
     except Exception:  # the database is unreachable: nothing can be recorded, try next time
         log.exception("job %s: cannot record its start", job_id)
-        return
+        return NOT_STARTED
     try:
         outcome = func()
     except Exception as exc:  # a bug in a job: recorded, not raised into the scheduler
@@ -211,6 +286,7 @@ def run_recorded(engine: Engine, job_id: str, holder: str, func: Callable[[], Jo
                 done.error = None if outcome is None else outcome[:2000]
     except Exception:
         log.exception("job %s: cannot record its end", job_id)
+    return outcome
 
 
 # --- one active scheduler per database ---
@@ -228,6 +304,7 @@ class Lease:
         self.engine = engine
         self.holder = holder
         self.ttl = ttl
+        self.taken_from: tuple[str, dt.datetime] | None = None  # set by try_acquire
         self._lock_connection: Connection | None = None
 
     @property
@@ -271,16 +348,25 @@ class Lease:
             connection.close()
 
     def try_acquire(self, now: dt.datetime) -> bool:
-        """Take the lease if free, expired or ours; True if we hold it now."""
+        """Take the lease if free, expired or ours; True if we hold it now.
+
+        On success `taken_from` says whose lease row this replaced: (holder, its expiry), or
+        None when there was no row (a first start, or the previous holder released it).
+        """
         if self.uses_advisory_lock and not self._take_advisory_lock():
             return False
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
         expires = now + self.ttl
         try:
             with self.engine.begin() as conn:
+                seen = conn.execute(
+                    sa.select(table.c.holder, table.c.expires_at).where(table.c.name == LEASE_NAME)
+                ).first()
                 condition = sa.or_(table.c.holder == self.holder, table.c.expires_at < now)
                 if self.uses_advisory_lock:
                     condition = sa.true()  # the lock is the authority; the row says who has it
+                elif seen is not None:  # and still the row just read (no one took it since)
+                    condition = sa.and_(condition, table.c.holder == seen.holder)
                 taken = conn.execute(
                     sa.update(table)
                     .where(table.c.name == LEASE_NAME, condition)
@@ -298,9 +384,28 @@ class Lease:
                             expires_at=expires,
                         )
                     )
+            self.taken_from = None if seen is None else (seen.holder, seen.expires_at)
             return True
         except IntegrityError:  # someone else holds a live lease
             return False
+
+    def held(self, now: dt.datetime) -> bool:
+        """Whether the lease row still names us and has not expired (one read). A job asks
+        this before it writes: a process that lost the lease must not store anything."""
+        table = SchedulerLease.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(table.c.holder, table.c.expires_at).where(table.c.name == LEASE_NAME)
+            ).first()
+        return row is not None and row.holder == self.holder and row.expires_at > now
+
+    def current_holder(self) -> str | None:
+        """Who the lease row names now (for messages)."""
+        table = SchedulerLease.__table__  # type: ignore[attr-defined]
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(table.c.holder).where(table.c.name == LEASE_NAME)
+            ).scalar_one_or_none()
 
     def renew(self, now: dt.datetime) -> bool:
         """Extend our lease; False if it was lost (expired and taken over, or lock gone)."""
@@ -330,10 +435,35 @@ class Lease:
             self._drop_lock_connection()
 
 
+class LeaseLost(RuntimeError):
+    """This process no longer holds the scheduler lease: the job stops before storing anything."""
+
+
+class LeaseGuardedHttp:
+    """The fetcher scheduled jobs use: after each upstream answer it makes sure this process
+    still holds the lease (`check` raises LeaseLost), so a job that lost it while waiting on a
+    slow source stops before it writes. Everything else is the wrapped fetcher's."""
+
+    def __init__(self, http: Any, check: Callable[[], None]) -> None:
+        self._http = http
+        self._check = check
+
+    def get(self, *args: Any, **kwargs: Any) -> Any:
+        response = self._http.get(*args, **kwargs)
+        self._check()
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._http, name)
+
+
 class TrackerScheduler:
     """APScheduler 3 BackgroundScheduler running `job_table` while this process holds the lease.
 
-    A process that does not hold the lease runs no jobs and retries every heartbeat.
+    A process that does not hold the lease runs no jobs and retries every heartbeat. The
+    heartbeat has an executor of its own, so fetches blocked on a slow source (two job threads)
+    never delay it past the lease's expiry. A job that failed is retried with backoff
+    (`retry_delay`, base TRACKER_SCHEDULER_RETRY_BASE) instead of waiting a whole interval.
     """
 
     def __init__(
@@ -360,6 +490,7 @@ class TrackerScheduler:
         self._lock = threading.Lock()
         self._stopping = False
         self.active = False
+        self.retry_base = dt.timedelta(seconds=settings.scheduler_retry_base)
 
     @property
     def http(self) -> Any:
@@ -374,7 +505,8 @@ class TrackerScheduler:
         self._stopping = False
         scheduler = BackgroundScheduler(
             timezone=dt.UTC,
-            executors={"default": ThreadPoolExecutor(2)},
+            # the lease heartbeat never waits behind fetches: its own thread
+            executors={"default": ThreadPoolExecutor(2), LEASE_EXECUTOR: ThreadPoolExecutor(1)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -387,6 +519,7 @@ class TrackerScheduler:
             id="lease",
             name="hold the scheduler lease; install or remove the jobs",
             next_run_time=utcnow(),
+            executor=LEASE_EXECUTOR,
         )
         self._scheduler = scheduler
         scheduler.start()
@@ -400,12 +533,16 @@ class TrackerScheduler:
             try:
                 if self.active:
                     if not self.lease.renew(now):
-                        log.warning("scheduler lease lost by %s; stopping jobs", self.holder)
+                        self.active = False  # first: a running job checks it before writing
+                        log.warning(
+                            "scheduler lease lost by %s (now held by %s); stopping jobs",
+                            self.holder,
+                            self._holder_now(),
+                        )
                         self._remove_jobs(set(self._job_ids))
-                        self.active = False
                         return
                 elif self.lease.try_acquire(now):
-                    log.info("scheduler lease taken by %s", self.holder)
+                    log.info(acquired_message(self.holder, self.lease.taken_from, now))
                     self.active = True
                 if self.active:
                     self.sync_jobs(now)
@@ -418,9 +555,8 @@ class TrackerScheduler:
         (its next run counts the new interval from its last successful run)."""
         indicators = fetchable_indicators(self.engine)
         self._announce_skipped(indicators)
-        jobs = job_table(
-            self.engine, self.http, now=now, indicators=indicators, settings=self.settings
-        )
+        http = LeaseGuardedHttp(self.http, self._ensure_lease)
+        jobs = job_table(self.engine, http, now=now, indicators=indicators, settings=self.settings)
         wanted = {job.id for job in jobs}
         self._remove_jobs(self._job_ids - wanted)
         changed = {
@@ -440,15 +576,15 @@ class TrackerScheduler:
         new_jobs = [job for job in jobs if job.id not in self._job_ids]
         if not new_jobs or self._scheduler is None:
             return
-        plan = plan_jobs(self.engine, new_jobs, now=now)
+        plan = plan_jobs(self.engine, new_jobs, now=now, retry_base=self.retry_base)
         for job in new_jobs:
             first_run = plan[job.id]
             if first_run is None:
                 continue  # a one-off job already done
             self._scheduler.add_job(
-                run_recorded,
+                self._run_job,
                 job.trigger,
-                args=(self.engine, job.id, self.holder, job.func),
+                args=(job.id, job.func, job.interval),
                 id=job.id,
                 name=job.description,
                 next_run_time=first_run,
@@ -456,6 +592,57 @@ class TrackerScheduler:
             )
             self._job_ids.add(job.id)
             self._job_intervals[job.id] = job.interval
+
+    def _run_job(
+        self, job_id: str, func: Callable[[], JobOutcome], interval: dt.timedelta | None
+    ) -> None:
+        """One scheduled run: only while this process holds the lease; recorded as a JobRun;
+        after a failure the job's next run is brought forward to its retry time."""
+        try:
+            self._ensure_lease()
+        except LeaseLost as exc:
+            log.info("job %s not run: %s", job_id, exc)
+            return
+        except Exception:  # the database is unreachable: as a failed run, retry with backoff
+            log.exception("job %s: cannot check the scheduler lease", job_id)
+            self._schedule_retry(job_id, interval)
+            return
+        if run_recorded(self.engine, job_id, self.holder, func) is not None:
+            self._schedule_retry(job_id, interval)
+
+    def _ensure_lease(self) -> None:
+        """Raise LeaseLost unless this process still holds the lease (checked in the database,
+        not only the last heartbeat's answer)."""
+        if not self.active or not self.lease.held(utcnow()):
+            raise LeaseLost(
+                f"the scheduler lease is no longer held by {self.holder} (now held by "
+                f"{self._holder_now()}); stopped before storing anything"
+            )
+
+    def _holder_now(self) -> str:
+        try:
+            return self.lease.current_holder() or "nobody"
+        except Exception:  # only for a message
+            return "unknown"
+
+    def _schedule_retry(self, job_id: str, interval: dt.timedelta | None) -> None:
+        """Bring a failed repeating job's next run forward to its retry time (never later)."""
+        now = utcnow()
+        try:
+            at = next_retry(self.engine, job_id, interval, base=self.retry_base)
+        except Exception:  # no history readable: the first step of the backoff
+            at = None
+        if at is None:
+            at = now + retry_delay(1, self.retry_base, interval)
+        at = max(at, now)
+        with self._lock:  # not while stop() shuts the scheduler down (see stop)
+            if self._stopping or self._scheduler is None or job_id not in self._job_ids:
+                return
+            job = self._scheduler.get_job(job_id)
+            if job is None or (job.next_run_time is not None and job.next_run_time <= at):
+                return  # a one-off job (done), or its next run is sooner anyway
+            self._scheduler.modify_job(job_id, next_run_time=at)
+        log.info("job %s failed; retrying at %s", job_id, at.isoformat(timespec="seconds"))
 
     def _announce_skipped(self, indicators: Sequence[Indicator]) -> None:
         """Log (once per change, not every heartbeat) the indicators left out for a missing key."""
@@ -505,6 +692,24 @@ class TrackerScheduler:
             self._job_intervals.clear()
         if self._http_client is not None:
             self._http_client.close()
+
+
+def acquired_message(
+    holder: str, taken_from: tuple[str, dt.datetime] | None, now: dt.datetime
+) -> str:
+    """The INFO line for taking the lease, naming whose lease this replaced."""
+    if taken_from is None:
+        return f"scheduler lease acquired by {holder} (no previous holder)"
+    previous, expires = taken_from
+    when = expires.astimezone(dt.UTC).isoformat(timespec="seconds")
+    if previous == holder:
+        return f"scheduler lease acquired by {holder} (its own lease, expiring {when})"
+    if expires <= now:
+        return f"scheduler lease acquired by {holder} (previous holder {previous}, expired {when})"
+    return (  # PostgreSQL: the previous holder's lock is gone although its row had not expired
+        f"scheduler lease acquired by {holder} (previous holder {previous}, lock released; "
+        f"its lease would have expired {when})"
+    )
 
 
 # --- status, for /readyz and the API ---
