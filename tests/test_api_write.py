@@ -20,7 +20,7 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, select, text
 from test_api_support import make_claimant
 
 from tracker.auth import create_token, revoke_tokens
@@ -28,7 +28,7 @@ from tracker.claims import apply_claim, load_claim_document
 from tracker.config import Settings
 from tracker.indicators import load_catalogue_from_db
 from tracker.models import Claim, ClaimRevision, Evaluation, Indicator, Observation, Resolution
-from tracker.status import record_manual_resolution
+from tracker.status import lock_evaluation_runs, record_manual_resolution
 from tracker.web.app import create_app
 
 CHINA = {2019: 7500, 2020: 7780, 2021: 8530, 2022: 8850, 2023: 9450, 2024: 10070, 2025: 10583}
@@ -412,6 +412,42 @@ def test_amend_needs_note_and_records_a_diff(client: TestClient, tokens: dict[st
         ).status_code
         == 404
     )
+
+
+def test_amend_takes_the_evaluation_lock_before_writing_the_claim(
+    client: TestClient, tokens: dict[str, str], seeded: Engine
+) -> None:
+    """An amendment waits for a running evaluation before it writes the claim row, so a sweep
+    holding the lock can still update that row (taken the other way round, PostgreSQL would
+    detect a deadlock and abort one of them)."""
+    client.post("/api/v1/claims", json=CLAIM_DOC, headers=bearer(tokens["writer"]))
+    changed = copy.deepcopy(CLAIM_DOC)
+    changed["criteria"][0]["threshold"] = 3.5
+    answers: list[httpx.Response] = []
+    with Session(seeded) as sweep:
+        lock_evaluation_runs(sweep)
+        if seeded.dialect.name == "postgresql":  # a blocked row update fails instead of waiting
+            sweep.exec(text("SET LOCAL lock_timeout = '3s'"))  # type: ignore[call-overload]
+        amend = threading.Thread(
+            target=lambda: answers.append(
+                client.post(
+                    "/api/v1/claims/china-power-4x-us-2035/revisions",
+                    json={"claim": changed, "note": "threshold read from the transcript"},
+                    headers=bearer(tokens["writer"]),
+                )
+            )
+        )
+        amend.start()
+        time.sleep(0.5)  # the amendment is now waiting for the lock
+        assert amend.is_alive()
+        updated = sweep.exec(  # type: ignore[call-overload]
+            text("UPDATE claim SET status_state = 'open' WHERE slug = 'china-power-4x-us-2035'")
+        )
+        assert updated.rowcount == 1
+        sweep.commit()
+    amend.join(timeout=30)
+    assert answers and answers[0].status_code == 201, answers
+    assert answers[0].json()["version"] == 2
 
 
 def test_resolve_judged_claim_keeps_earlier_verdicts(

@@ -20,7 +20,7 @@ from tracker.evaluation import EvaluationResult
 from tracker.models import Claim, Indicator
 from tracker.observations import observations_as_of
 from tracker.sources.base import period_end
-from tracker.status import evaluate_claims
+from tracker.status import evaluate_claims, lock_evaluation_runs
 
 
 def target_periods(spec: dict[str, Any]) -> list[str]:
@@ -92,6 +92,7 @@ def dry_run_claim(
                     "warning",
                 )
             )
+        lock_evaluation_runs(session)  # before any write, as a save does (see status)
         if listings is not None:
             sync_listings(session, listings)
         result = apply_claim(session, claim, origin=origin, author="dry-run", note=note, now=now)

@@ -1042,6 +1042,15 @@ def _conflict(slug: str) -> ProblemError:
     )
 
 
+def _lock_before_writing(session: Session) -> None:
+    """Take the evaluation-run lock before writing a claim that is then evaluated in the same
+    transaction: taken after the claim row is written, it could deadlock on PostgreSQL with a
+    sweep that holds the lock and waits for that row."""
+    from tracker.status import lock_evaluation_runs
+
+    lock_evaluation_runs(session)
+
+
 def _evaluate_now(session: Session, claim_id: int) -> None:
     from tracker.status import evaluate_claims
 
@@ -1087,6 +1096,7 @@ def create_claim(
     if queries.claim_exists(session, claim.slug):
         raise _conflict(claim.slug)
     try:
+        _lock_before_writing(session)
         result = apply_claim(session, claim, origin="api", author=token.name, now=utcnow())
         if result.outcome != "created":  # created by a concurrent request after our check
             raise _conflict(claim.slug)
@@ -1176,6 +1186,7 @@ def amend_claim(
         )
     claim = _validate_document(session, document)
     try:
+        _lock_before_writing(session)
         result = apply_claim(
             session, claim, origin="api", author=token.name, note=amendment.note, now=utcnow()
         )
