@@ -6,6 +6,7 @@ skip with that reason. Screenshots go to test-artifacts/ at the repository root.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +17,12 @@ from browser_support import serve
 from dashboard_seed import NOW, seed_essay
 from sqlmodel import Session
 
+from tracker import status
+from tracker.bundled import load_bundled
+from tracker.claims import sync_claims_dir
 from tracker.web.app import create_app
 
+REPO_CLAIMS = Path(__file__).resolve().parents[2] / "claims"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -32,6 +37,23 @@ def live_server(settings, engine) -> Iterator[str]:
     """The seeded app (dashboard_seed.seed_essay), clock fixed at 2026-11-28 09:00 UTC."""
     with Session(engine) as session:
         seed_essay(session)
+        session.commit()
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: NOW
+    with serve(app) as url:
+        yield url
+
+
+@pytest.fixture
+def fresh_install_server(settings, engine) -> Iterator[str]:
+    """A fresh install: the shipped claims (synced a day before), the bundled data (loaded an
+    hour before) and one evaluation, clock fixed at 2026-11-28 09:00 UTC."""
+    with Session(engine) as session:
+        sync_claims_dir(session, REPO_CLAIMS, now=NOW - dt.timedelta(days=1))
+        session.commit()
+    assert all(s.ok for s in load_bundled(engine, now=NOW - dt.timedelta(hours=1)).loaded)
+    with Session(engine) as session:
+        status.evaluate_claims(session, now=NOW)
         session.commit()
     app = create_app(settings, engine=engine)
     app.state.clock = lambda: NOW

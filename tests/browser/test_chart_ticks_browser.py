@@ -11,13 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import ARTIFACTS, screenshot, serve
-from sqlmodel import Session
-
-from tracker import status
-from tracker.bundled import load_bundled
-from tracker.claims import sync_claims_dir
-from tracker.web.app import create_app
+from browser_support import ARTIFACTS, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -41,21 +35,6 @@ X_LABELS = """() => Array.from(document.querySelectorAll('canvas.chart')).map(c 
 })"""
 
 
-@pytest.fixture
-def real_server(settings, engine):
-    with Session(engine) as session:
-        sync_claims_dir(session, CLAIMS_DIR, now=NOW - dt.timedelta(days=2))
-        session.commit()
-    assert all(s.ok for s in load_bundled(engine, now=NOW - dt.timedelta(days=1)).loaded)
-    with Session(engine) as session:
-        status.evaluate_claims(session, now=NOW)
-        session.commit()
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: NOW
-    with serve(app) as url:
-        yield url
-
-
 def _overlaps(chart: dict[str, Any]) -> list[str]:
     labels = chart["labels"]
     problems = []
@@ -67,7 +46,7 @@ def _overlaps(chart: dict[str, Any]) -> list[str]:
 
 
 @pytest.mark.parametrize("width", [1280, 390])
-def test_year_labels_keep_apart_on_every_chart(real_server, browser, width):
+def test_year_labels_keep_apart_on_every_chart(fresh_install_server, browser, width):
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
     errors: list[str] = []
@@ -75,7 +54,7 @@ def test_year_labels_keep_apart_on_every_chart(real_server, browser, width):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     slugs = ("china-power-3x-us-2030", "ai-compute-demand-10x-per-year", "medical-boom-2026-2035")
     for slug in slugs:
-        page.goto(f"{real_server}/claims/{slug}")
+        page.goto(f"{fresh_install_server}/claims/{slug}")
         page.wait_for_load_state("networkidle")
         charts = page.evaluate(X_LABELS)
         assert charts, slug
@@ -93,20 +72,20 @@ def test_year_labels_keep_apart_on_every_chart(real_server, browser, width):
     assert errors == []
 
 
-def test_overview_as_of_and_uncertain_badges_render(real_server, browser):
+def test_overview_as_of_and_uncertain_badges_render(fresh_install_server, browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.goto(f"{real_server}/?as_of=2026-11-28")
+    page.goto(f"{fresh_install_server}/?as_of=2026-11-28")
     assert "What tracker reported on 2026-11-28" in page.locator("#as-of-banner").inner_text()
     badge = page.locator("span.badge.uncertain", has_text="on track (uncertain)").first
     assert "could go either way" in (badge.get_attribute("title") or "")
     screenshot(page, "overview-as-of")
     page.get_by_role("link", name="Back to now").click()
     page.wait_for_load_state("networkidle")
-    assert page.url.rstrip("/") == real_server
+    assert page.url.rstrip("/") == fresh_install_server
     page.locator("#overview-as-of").fill("2026-11-27")
     page.get_by_role("button", name="Show").click()
     page.wait_for_load_state("networkidle")

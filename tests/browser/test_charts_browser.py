@@ -4,17 +4,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import screenshot, serve
-from sqlmodel import Session
-
-from tracker import status
-from tracker.bundled import load_bundled
-from tracker.claims import sync_claims_dir
-from tracker.web.app import create_app
+from browser_support import screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -35,30 +28,17 @@ CHART_FACTS = """() => Array.from(document.querySelectorAll('canvas.chart')).map
 })"""
 
 
-@pytest.fixture
-def fresh_server(settings, engine) -> Iterator[str]:
-    with Session(engine) as session:
-        sync_claims_dir(session, REPO_CLAIMS, now=NOW - dt.timedelta(days=1))
-        session.commit()
-    load_bundled(engine, now=NOW - dt.timedelta(hours=1))
-    with Session(engine) as session:
-        status.evaluate_claims(session, now=NOW)
-        session.commit()
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: NOW
-    with serve(app) as url:
-        yield url
-
-
-def test_compute_charts_draw_on_a_log_axis_with_legends_that_fit(fresh_server, watched_page):
+def test_compute_charts_draw_on_a_log_axis_with_legends_that_fit(
+    fresh_install_server, watched_page
+):
     page, problems = watched_page
-    page.goto(fresh_server + "/claims/ai-compute-demand-10x-per-year")
+    page.goto(fresh_install_server + "/claims/ai-compute-demand-10x-per-year")
     page.wait_for_load_state("networkidle")
     [main] = page.evaluate(CHART_FACTS)
     assert main["y"] == "logarithmic" and main["xmin"] == 2000 and main["legendInside"]
     screenshot(page, "claim-ai-compute-log-axis")
 
-    page.goto(fresh_server + "/claims/agi-2026")
+    page.goto(fresh_install_server + "/claims/agi-2026")
     page.wait_for_load_state("networkidle")
     facts = page.evaluate(CHART_FACTS)
     side = [f for f in facts if f["id"].startswith("signal-data")]
