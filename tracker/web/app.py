@@ -153,7 +153,9 @@ class RequestGuard:
         if rejection is not None:
             await rejection(scope, receive, send)
             return
-        await self.app(scope, self._capped(receive), send)
+        if scope["method"] in BODY_METHODS:
+            receive = self._capped(receive)
+        await self.app(scope, receive, send)
 
     def _bad_parameter(self, scope: Scope) -> Any:
         path = str(scope.get("path", ""))
