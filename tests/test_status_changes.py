@@ -81,6 +81,20 @@ def test_only_changes_of_state_or_trend_newest_first(histories: Engine) -> None:
         ] == ["insufficient_data", None]
 
 
+@pytest.mark.parametrize(("n_changes", "n_firsts"), [(100, 100), (2, 1), (1, 2)])
+def test_changes_and_firsts_in_one_pass_match_the_two_queries(
+    histories: Engine, n_changes: int, n_firsts: int
+) -> None:
+    """The overview's one-pass split gives exactly what the two filtered queries give."""
+    with Session(histories) as s:
+        changes, firsts = queries.recent_changes_and_firsts(s, changes=n_changes, firsts=n_firsts)
+        expected_changes = queries.recent_status_changes(s, limit=n_changes, first=False)
+        expected_firsts = queries.recent_status_changes(s, limit=n_firsts, first=True)
+        assert _summary(changes) == _summary(expected_changes)
+        assert _summary(firsts) == _summary(expected_firsts)
+        assert len(changes) == min(n_changes, 3) and len(firsts) == min(n_firsts, 2)
+
+
 @pytest.fixture
 def client(settings: Settings, histories: Engine) -> Iterator[TestClient]:
     app = create_app(settings, engine=histories)

@@ -578,27 +578,12 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
     )
 
 
-def recent_status_changes(
-    session: Session,
-    limit: int = 50,
-    *,
-    claim_id: int | None = None,
-    first: bool | None = None,
-) -> list[StatusChange]:
-    """The newest real status changes, newest first: evaluations whose state or trend differs
-    from the claim's previous evaluation, with that previous state and trend.
-
-    Evaluations are appended whenever anything in a result changes (a metric, a projection, the
-    reason), which is right for a claim's history; an evaluation where neither state nor trend
-    moved ("open → open") is not a status change and is left out. A claim's first evaluation
-    is a change from nothing (previous state None). `first`: True keeps only those, False only
-    the later changes, None both. The Atom feed and the dashboard overview read this.
-
-    One statement: LAG over each claim's evaluations (by time, then id) gives the previous
-    row's state and trend; works on SQLite and PostgreSQL.
-    """
+def _lagged_evaluations(claim_id: int | None) -> tuple[Any, Any, Any]:
+    """Each evaluation (of one claim, or all) with the state and trend of the claim's previous
+    one (LAG by time, then id), and the conditions "first evaluation" and "state or trend
+    moved" over it."""
     ev = Evaluation.__table__.c  # type: ignore[attr-defined]
-    history = sa.select(ev.id, ev.state, ev.trend)
+    history = sa.select(ev.id, ev.evaluated_at, ev.state, ev.trend)
     if claim_id is not None:
         history = history.where(ev.claim_id == claim_id)
     order = (ev.evaluated_at, ev.id)
@@ -617,7 +602,13 @@ def recent_status_changes(
         lagged.c.state.is_distinct_from(lagged.c.previous_state),
         lagged.c.trend.is_distinct_from(lagged.c.previous_trend),
     )
-    wanted = {None: sa.or_(is_first, moved), True: is_first, False: sa.and_(~is_first, moved)}
+    return lagged, is_first, moved
+
+
+def _status_changes(
+    session: Session, lagged: Any, where: Any, limit: int | None
+) -> list[StatusChange]:
+    """The StatusChange of each evaluation of `lagged` (filtered) meeting `where`, newest first."""
     stmt = (
         sa.select(
             Evaluation,
@@ -628,10 +619,11 @@ def recent_status_changes(
         )
         .join(lagged, lagged.c.id == col(Evaluation.id))
         .join(Claim, col(Claim.id) == col(Evaluation.claim_id))
-        .where(wanted[first])
+        .where(where)
         .order_by(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc())
-        .limit(max(1, min(limit, MAX_LIMIT)))
     )
+    if limit is not None:
+        stmt = stmt.limit(max(1, min(limit, MAX_LIMIT)))
     changes: list[StatusChange] = []
     for evaluation, slug, title, previous_state, previous_trend in session.execute(stmt).all():
         moves = (
@@ -654,6 +646,62 @@ def recent_status_changes(
             )
         )
     return changes
+
+
+def recent_status_changes(
+    session: Session,
+    limit: int = 50,
+    *,
+    claim_id: int | None = None,
+    first: bool | None = None,
+) -> list[StatusChange]:
+    """The newest real status changes, newest first: evaluations whose state or trend differs
+    from the claim's previous evaluation, with that previous state and trend.
+
+    Evaluations are appended whenever anything in a result changes (a metric, a projection, the
+    reason), which is right for a claim's history; an evaluation where neither state nor trend
+    moved ("open → open") is not a status change and is left out. A claim's first evaluation
+    is a change from nothing (previous state None). `first`: True keeps only those, False only
+    the later changes, None both. The Atom feed reads this; the overview reads
+    `recent_changes_and_firsts`.
+
+    One statement: LAG over each claim's evaluations (by time, then id) gives the previous
+    row's state and trend; works on SQLite and PostgreSQL.
+    """
+    lagged, is_first, moved = _lagged_evaluations(claim_id)
+    wanted = {None: sa.or_(is_first, moved), True: is_first, False: sa.and_(~is_first, moved)}
+    return _status_changes(session, lagged, wanted[first], limit)
+
+
+def recent_changes_and_firsts(
+    session: Session, changes: int, firsts: int
+) -> tuple[list[StatusChange], list[StatusChange]]:
+    """`recent_status_changes(limit=changes, first=False)` and `(limit=firsts, first=True)`
+    from ONE pass of the LAG over every evaluation (the expensive part, which two calls would
+    run twice): a row number per kind, newest first, keeps each kind's newest rows."""
+    lagged, is_first, moved = _lagged_evaluations(None)
+    kind = sa.case((is_first, 1), else_=0)
+    ranked = (
+        sa.select(
+            lagged,
+            kind.label("is_first"),
+            sa.func.row_number()
+            .over(partition_by=kind, order_by=(lagged.c.evaluated_at.desc(), lagged.c.id.desc()))
+            .label("rank"),
+        )
+        .where(sa.or_(is_first, moved))
+        .subquery("ranked")
+    )
+    wanted = sa.or_(
+        sa.and_(ranked.c.is_first == 1, ranked.c.rank <= max(1, min(firsts, MAX_LIMIT))),
+        sa.and_(ranked.c.is_first == 0, ranked.c.rank <= max(1, min(changes, MAX_LIMIT))),
+    )
+    rows = _status_changes(session, ranked, wanted, None)
+    # a claim's first evaluation is the only one without a previous state (state is NOT NULL)
+    return (
+        [r for r in rows if r.previous_state is not None],
+        [r for r in rows if r.previous_state is None],
+    )
 
 
 def counts_by_state(session: Session) -> dict[str, int]:

@@ -431,6 +431,7 @@ def overview(
     queues = queries.deadline_queues(session, today, limit=OVERVIEW_LIST_LIMIT)
     page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
     reviews_due = queries.yearly_reviews_due(session, today)
+    changes, firsts = queries.recent_changes_and_firsts(session, changes=10, firsts=20)
     unhealthy = [h for h in indicator_health(session, now, settings) if not h.healthy]
     unhealthy.sort(key=data_health.attention_order)  # failing first, then stale, needs_key, …
     context = {
@@ -442,8 +443,8 @@ def overview(
         "needs_review_more": max(0, queues.needs_review_total - len(queues.needs_review)),
         "awaiting_data": queues.awaiting_data,
         "awaiting_more": max(0, queues.awaiting_total - len(queues.awaiting_data)),
-        "changes": queries.recent_status_changes(session, limit=10, first=False),
-        "firsts": queries.recent_status_changes(session, limit=20, first=True),
+        "changes": changes,
+        "firsts": firsts,
         "health": unhealthy[:HEALTH_LIST_LIMIT],
         "health_more": max(0, len(unhealthy) - HEALTH_LIST_LIMIT),
         "claims": page.items,
