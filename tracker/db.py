@@ -170,6 +170,22 @@ def check_connection(engine: Engine) -> None:
         raise DatabaseError(f"cannot connect to database {url}: {_first_line(exc)}") from exc
 
 
+def require_at_head(engine: Engine) -> None:
+    """For commands that must not migrate (they only read, or a migration is the operator's
+    call): raise DatabaseError, one line, unless the database answers and is at the head."""
+    url = engine.url.render_as_string(hide_password=True)
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # every driver has its own exception tree
+        raise DatabaseError(f"cannot open database {url}: {_first_line(exc)}") from exc
+    head = head_revision()
+    if current != head:
+        raise DatabaseError(
+            f"database {url} is at revision {current or '(none)'}, not {head}: "
+            "run `tracker migrate` first"
+        )
+
+
 def upgrade_to_head(url: str, engine: Engine | None = None) -> str | None:
     """Migrate the database at `url` to the head revision; return the revision reached.
 

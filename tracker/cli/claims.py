@@ -25,11 +25,9 @@ from tracker.claims import (
 )
 from tracker.db import (
     DatabaseError,
-    check_connection,
-    current_revision,
     describe_url,
-    head_revision,
     make_engine,
+    require_at_head,
     session_scope,
     upgrade_to_head,
 )
@@ -106,7 +104,7 @@ def dry_run(
     previews: list[tuple[CheckResult, DryRun]] = []
     refusals: list[ClaimIssue] = []
     try:
-        _require_migrated(engine)
+        require_at_head(engine)  # a dry run reads the database as it is: no migration
         now = utcnow()
         with Session(engine) as session:
             for _path, result in checks:
@@ -139,17 +137,6 @@ def dry_run(
         f"dry run of {len(previews)} claim(s) against {describe_url(url)}: nothing was written",
         err=as_json,
     )
-
-
-def _require_migrated(engine: Engine) -> None:
-    """A dry run reads the database as it is: it does not migrate it (that would be a write)."""
-    check_connection(engine)
-    current, head = current_revision(engine), head_revision()
-    if current != head:
-        raise DatabaseError(
-            f"database {describe_url(engine.url.render_as_string(hide_password=False))} is at "
-            f"revision {current or '(none)'}, not {head}: run `tracker migrate` first"
-        )
 
 
 def _print_dry_run(preview: DryRun) -> None:

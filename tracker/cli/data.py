@@ -16,7 +16,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from tracker.db import DatabaseError, current_revision, describe_url, head_revision, make_engine
+from tracker.db import DatabaseError, make_engine, require_at_head
 from tracker.models import utcnow
 
 
@@ -24,19 +24,12 @@ def _engine_at_head() -> tuple[Any, Engine]:
     from tracker.cli import fail, load_settings
 
     settings = load_settings()
-    url = settings.effective_database_url()
-    engine = make_engine(url)
+    engine = make_engine(settings.effective_database_url())
     try:
-        current = current_revision(engine)
-    except Exception as exc:  # unreachable database: one line, no traceback
+        require_at_head(engine)
+    except DatabaseError as exc:  # unreachable or not migrated: one line, no traceback
         engine.dispose()
-        raise fail(f"cannot open database {describe_url(url)}: {type(exc).__name__}") from exc
-    if current != head_revision():
-        engine.dispose()
-        raise fail(
-            f"database {describe_url(url)} is at revision {current}, not the newest; "
-            "run `tracker migrate` first"
-        )
+        raise fail(str(exc)) from exc
     return settings, engine
 
 
