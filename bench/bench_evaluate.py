@@ -22,7 +22,11 @@ straight on the sqlite3 driver with no evaluation semantics (see `floor`): read 
 their criteria and the fit windows, fit each series once, give each claim a verdict and a
 one-line reason, write one row of scalar columns per claim and set the claim's status (then
 roll back). No vintage selection, state machine, criteria breakdown, evidence or fingerprint.
-3x minus the floor's ratio is what the cold-start target leaves for all of that.
+3x minus the floor's ratio is what the cold-start target leaves for all of that. The floor is
+timed again storing what issue 5 asks each appended evaluation to hold besides its scalars
+(each criterion's result, the projection and the evidence, as compact JSON with the shared
+parts encoded once per series) and a fingerprint to detect change: that ratio is what the
+stored history alone costs, before any evaluation semantics.
 
 For reference it also times the same latest-observation rows fetched by one index seek per
 indicator (a correlated max(period)), which SQLite answers far faster than the GROUP BY: the
@@ -47,6 +51,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from tracker.db import make_engine, upgrade_to_head
+from tracker.evaluation import compact_json
 from tracker.models import (
     Claim,
     Claimant,
@@ -281,7 +286,7 @@ def revise_latest(engine: sa.Engine, n_indicators: int, when: dt.datetime) -> No
         session.commit()
 
 
-def floor(engine: sa.Engine) -> tuple[float, int]:
+def floor(engine: sa.Engine, *, breakdown: bool = False) -> tuple[float, int]:
     """(seconds, rows written) of the least per-claim work a cold evaluation must do here.
 
     The sqlite3 driver directly (no SQLAlchemy, no pydantic, no dataclasses); the same rows
@@ -290,6 +295,13 @@ def floor(engine: sa.Engine) -> tuple[float, int]:
     progress, required growth, projection, trend and a one-line reason; one INSERT of 17
     scalar columns per claim into the real evaluation table, and one UPDATE of the claim's
     state and trend. Rolled back. Written for this benchmark's three claim shapes only.
+
+    `breakdown`: also store what an appended evaluation must hold besides its scalars (issue
+    5: the evidence, the projection, each criterion's result) and what detects a change: per
+    claim, the criterion's breakdown as compact JSON (the series' metric, projection and
+    evidence encoded once per series and spliced in, as `tracker.evaluation.serialise` does),
+    a sha256 fingerprint over it, and both written to the row. Still no vintage selection,
+    state machine, stable-until, inputs key or resolution handling.
     """
     raw = engine.raw_connection()
     try:
@@ -302,14 +314,17 @@ def floor(engine: sa.Engine) -> tuple[float, int]:
         ).fetchall()
         since = "2023-12"  # the monthly fit window: two years before the latest period
         series: dict[int, list[tuple[str, float]]] = {}
-        for indicator_id, period, value in cur.execute(
-            "SELECT indicator_id, period, value FROM observation "
+        observation_ids: dict[int, list[int]] = {}
+        for indicator_id, period, value, row_id in cur.execute(
+            "SELECT indicator_id, period, value, id FROM observation "
             "WHERE known_until IS NULL AND period >= ? ORDER BY indicator_id, period",
             (since,),
         ):
             series.setdefault(indicator_id, []).append((period, value))
+            observation_ids.setdefault(indicator_id, []).append(row_id)
 
         fits: dict[Any, tuple[float, float, float, float]] = {}
+        shared: dict[Any, tuple[str, str, str]] = {}  # per series: metric, projection, evidence
 
         def fit(key: Any, values: list[float]) -> tuple[float, float, float, float]:
             """(latest, projected at 2030-12, low, high): least squares on log values."""
@@ -340,10 +355,11 @@ def floor(engine: sa.Engine) -> tuple[float, int]:
             if "ratio" in expr:
                 a, b = (keys[e["indicator"]] for e in expr["ratio"])
                 values = [x[1] / y[1] for x, y in zip(series[a], series[b], strict=True)]
-                latest, proj, low, high = fit((a, b), values)
+                key: Any = (a, b)
             else:
-                ind = keys[expr["indicator"]]
-                latest, proj, low, high = fit(ind, [v for _, v in series[ind]])
+                a = keys[expr["indicator"]]
+                values, key = [v for _, v in series[a]], a
+            latest, proj, low, high = fit(key, values)
             threshold = float(spec["threshold"])
             required = (threshold / latest) ** (1 / 5) - 1
             trend = "on_track" if proj >= threshold else "off_track"
@@ -351,17 +367,48 @@ def floor(engine: sa.Engine) -> tuple[float, int]:
                 f"{latest:,.3g} in 2025-12; needs {required * 100:+.1f} %/yr to reach "
                 f"{threshold:,.3g} by 2030-12; projected {proj:,.3g} ({low:,.3g}–{high:,.3g})"
             )
+            fingerprint, details, evidence = "", "{}", "{}"
+            if breakdown:
+                parts = shared.get(key)
+                if parts is None:
+                    parts = shared[key] = (
+                        compact_json({"value": latest, "unit": "TWh", "period": "2025-12"}),
+                        compact_json(
+                            {"value": proj, "low": low, "high": high, "at": "2030-12",
+                             "model": "log-linear", "n_points": len(values), "fit_from": None}
+                        ),
+                        compact_json(
+                            {"observation_ids": observation_ids[a],
+                             "fetch_run_ids": []}
+                        ),
+                    )  # fmt: skip
+                metric_json, projection_json, evidence = parts
+                head = compact_json(
+                    {"key": spec["key"], "type": "threshold", "role": "resolves", "reason": reason,
+                     "decided": False, "met": None, "trend": trend, "threshold": threshold,
+                     "comparator": ">=", "margin": latest - threshold,
+                     "progress": min(1.0, latest / threshold), "required_growth": required,
+                     "target_period": "2030-12", "data_expected_on": "2031-02-14"}
+                )  # fmt: skip
+                criteria_json = (
+                    f'[{head[:-1]},"metric":{metric_json},"projection":{projection_json}'
+                    f',"evidence":{evidence}}}]'
+                )
+                fingerprint = hashlib.sha256(
+                    f"{(claim_id, 'open', trend, reason)!r}\n{criteria_json}\n{evidence}".encode()
+                ).hexdigest()
+                details = f'{{"criteria":{criteria_json},"replay":false}}'
             rows.append(
                 (claim_id, version, now, now, "open", trend, reason, latest, threshold,
                  latest - threshold, min(1.0, latest / threshold), proj, low, high,
-                 required, "", "1.2.0")
+                 required, fingerprint, "1.2.0", details, evidence)
             )  # fmt: skip
             status.append(("open", trend, claim_id))
         cur.executemany(
             "INSERT INTO evaluation (claim_id, claim_version, evaluated_at, as_of, state, trend, "
             "reason, metric_value, threshold, margin, progress, projection_value, "
             "projection_low, projection_high, required_growth, fingerprint, evaluator_version, "
-            "details, evidence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'{}','{}')",
+            "details, evidence) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
         cur.executemany("UPDATE claim SET status_state = ?, status_trend = ? WHERE id = ?", status)
@@ -417,6 +464,7 @@ def main() -> None:
     base = min(base, base_after)
     seek, seek_rows = baseline(engine, LATEST_BY_SEEK_SQL)
     least, least_rows = min(floor(engine) for _ in range(3))
+    stored, _ = min(floor(engine, breakdown=True) for _ in range(3))
     print(
         f"latest observation of every indicator (one SQL pass): {base * 1000:8.1f} ms  "
         f"({base_rows:,} rows)"
@@ -451,6 +499,10 @@ def main() -> None:
     print(f"  after revisions / baseline:   {incremental / base:6.2f}x")
     print(f"  first run / seek baseline:    {first / seek:6.2f}x")
     print(f"  FLOOR / baseline:             {least / base:6.2f}x   (what 3x leaves for the rest)")
+    print(
+        f"  FLOOR + stored breakdown / baseline: {stored / base:6.2f}x   (the floor also encoding "
+        f"and writing each claim's breakdown and fingerprint: {stored * 1000:.0f} ms)"
+    )
     print(f"  first run / floor:            {first / least:6.2f}x")
     engine.dispose()
 
