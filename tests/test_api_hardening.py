@@ -386,6 +386,24 @@ def test_head_answers_every_get_route_with_headers_and_no_body(client: TestClien
         assert head.headers["content-type"] == get.headers["content-type"], url
 
 
+def test_head_on_a_post_only_path_names_head_in_its_405(client: TestClient) -> None:
+    # HEAD is routed as GET, its body dropped: its headers describe the problem a body would
+    # carry, and that problem names HEAD, the method the client sent, not GET
+    post_only = "/api/v1/claims:dry-run"
+    assert set(client.get("/openapi.json").json()["paths"][post_only]) == {"post"}
+    get = client.get(post_only)
+    assert get.status_code == 405
+    assert get.json()["detail"] == f"GET is not allowed on {post_only}; allowed: POST"
+    head = client.head(post_only)
+    assert head.status_code == 405
+    assert head.content == b""
+    assert head.headers["allow"] == get.headers["allow"] == "POST"
+    as_head = get.content.replace(b'"detail":"GET is', b'"detail":"HEAD is')
+    assert as_head != get.content
+    assert int(head.headers["content-length"]) == len(as_head)
+    assert client.get(post_only).content == get.content  # nothing of the HEAD lingers
+
+
 def test_openapi_documents_304_and_validator_headers(client: TestClient) -> None:
     from tracker.web.openapi import CACHED_GETS
 

@@ -30,7 +30,12 @@ from tracker.config import Settings
 from tracker.db import make_engine
 from tracker.web import api, api_data, dashboard, health, problems
 from tracker.web.openapi import install_openapi
-from tracker.web.problems import install_problem_handlers, log_unhandled, scope_problem
+from tracker.web.problems import (
+    ASKED_METHOD,
+    install_problem_handlers,
+    log_unhandled,
+    scope_problem,
+)
 
 # C0 controls and DEL: nothing tracker stores or searches contains them (PostgreSQL cannot
 # even store NUL in text), so a path or query holding one is rejected before any handler runs
@@ -149,6 +154,7 @@ class RequestGuard:
         if scope["method"] == "HEAD":
             send = _without_body(send)
             scope["method"] = "GET"  # routes answer GET; the body is dropped on the way out
+            scope[ASKED_METHOD] = "HEAD"  # what an error message names (problems.asked_method)
         rejection = self._bad_parameter(scope) or self._bad_body(scope)
         if rejection is not None:
             await rejection(scope, receive, send)

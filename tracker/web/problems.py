@@ -337,7 +337,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         if allowed:  # Starlette names only the first matching route's methods
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         if detail == "Method Not Allowed":
-            detail = f"{request.method} is not allowed on {request.url.path}"
+            detail = f"{asked_method(request)} is not allowed on {request.url.path}"
             if allowed:
                 detail += f"; allowed: {', '.join(allowed)}"
     extra = getattr(exc, "extra", None)
@@ -370,6 +370,16 @@ def _unparsable_body(request: Request, exc: StarletteHTTPException) -> JSONRespo
         code="validation-error",
         errors=errors,
     )
+
+
+# The scope key holding the method the client sent when the app answers it as another (HEAD is
+# routed as GET, its body dropped): messages name what the client asked for.
+ASKED_METHOD = "tracker.asked_method"
+
+
+def asked_method(request: Request) -> str:
+    """The HTTP method the client sent (HEAD, not the GET it is routed as)."""
+    return str(request.scope.get(ASKED_METHOD, request.method))
 
 
 def allowed_methods(request: Request) -> list[str]:
