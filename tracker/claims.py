@@ -1778,6 +1778,9 @@ class SyncReport:
     withdrawn: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     catalogue_changes: list[str] = field(default_factory=list)
+    # keys of the indicators this sync created or updated: the claims reading them may need
+    # re-evaluating (their inputs key holds the indicator's metadata; see tracker.status)
+    indicators_changed: list[str] = field(default_factory=list)
     warnings: list[ClaimIssue] = field(default_factory=list)
 
     @property
@@ -1827,7 +1830,13 @@ def _upsert(
 
 def sync_listings(session: Session, result: CheckResult) -> list[str]:
     """Upsert claimants, source documents and indicators (config: updated in place)."""
+    return _sync_listings(session, result)[0]
+
+
+def _sync_listings(session: Session, result: CheckResult) -> tuple[list[str], list[str]]:
+    """`sync_listings`, also returning the keys of the indicators created or updated."""
     changes: list[str] = []
+    indicators: list[str] = []
     for claimant in result.claimants:
         values = claimant.model_dump(exclude={"slug"})
         if (change := _upsert(session, Claimant, "slug", claimant.slug, values)) is not None:
@@ -1840,8 +1849,9 @@ def sync_listings(session: Session, result: CheckResult) -> list[str]:
         values = entry_to_row_values(entry)
         if (change := _upsert(session, Indicator, "key", entry.key, values)) is not None:
             changes.append(f"indicator {entry.key} {change}")
+            indicators.append(entry.key)
     session.flush()
-    return changes
+    return changes, indicators
 
 
 def sync_claims_dir(
@@ -1865,7 +1875,7 @@ def sync_claims_dir(
         found = sorted([*result.errors, *refusals], key=lambda i: (i.file, i.line or 0))
         raise ClaimValidationError(found)
     report = SyncReport(warnings=result.warnings)
-    report.catalogue_changes = sync_listings(session, result)
+    report.catalogue_changes, report.indicators_changed = _sync_listings(session, result)
     errors: list[ClaimIssue] = []
     ordered = sorted(result.claims, key=lambda c: (c.variant_of is not None, c.slug))
     for claim in ordered:
