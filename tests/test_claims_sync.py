@@ -3,6 +3,7 @@ make readable revisions, criteria history is kept, removed files withdraw claims
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import shutil
@@ -456,3 +457,115 @@ def test_a_refused_sync_evaluates_nothing(db_url: str, engine: Engine, tmp_path:
     assert code == 1 and "nothing was changed" in output
     with Session(engine) as session:
         assert session.exec(select(Evaluation)).all() == []
+
+
+# --- a synced indicator change re-evaluates the claims reading it ---
+
+CHN = "owid.electricity_generation.chn"
+
+
+def _edit_indicator(directory: Path, key: str, old: str, new: str) -> None:
+    """Replace `old` by `new` within the catalogue entry of `key` only."""
+    path = directory / "indicators.yaml"
+    text = path.read_text("utf-8")
+    start = text.index(f"key: {key}\n")
+    end = text.find("- key:", start)
+    end = len(text) if end == -1 else end
+    entry = text[start:end]
+    assert entry.count(old) == 1, (key, old)
+    path.write_text(text[:start] + entry.replace(old, new) + text[end:], "utf-8")
+
+
+def _history(engine: Engine) -> dict[str, list[Evaluation]]:
+    with Session(engine) as session:
+        return {slug: _evaluations(session, slug) for slug in session.exec(select(Claim.slug))}
+
+
+def test_sync_of_an_indicator_lag_change_re_evaluates_the_claims_reading_it(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    directory = _copy(SHIPPED, tmp_path)
+    assert _sync_cli(db_url, directory)[0] == 0
+    before = _history(engine)
+    readers = {"china-power-3x-us-2026", "china-power-3x-us-2030"}
+    assert all(len(rows) == 1 for rows in before.values())
+
+    _edit_indicator(directory, CHN, "publication_lag_days: 180", "publication_lag_days: 200")
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0, output
+    assert f"indicator {CHN} updated" in output
+    assert "0 updated" in output and "14 unchanged" in output  # no claim file changed
+    for slug in readers:
+        assert f"re-evaluated: {slug}: " in output
+    assert "re-evaluated 2 claim(s) reading changed indicators" in output
+    assert "evaluated: " not in output.replace("re-evaluated: ", "")  # no claim changed
+
+    after = _history(engine)
+    with Session(engine) as session:
+        indicator = session.exec(select(Indicator).where(Indicator.key == CHN)).one()
+        assert indicator.publication_lag_days == 200
+        for slug in readers:
+            old, new = after[slug]
+            assert old.id == before[slug][0].id
+            claim = session.exec(select(Claim).where(Claim.slug == slug)).one()
+            assert claim.status_evaluation_id == new.id
+            # the ratio's data comes when both series are out: the later, China's, now 20 days on
+            assert old.data_expected_on is not None and new.data_expected_on is not None
+            assert new.data_expected_on - old.data_expected_on == dt.timedelta(days=20), slug
+            assert new.details["inputs_key"] != old.details["inputs_key"]
+    for slug in set(after) - readers:
+        assert [e.id for e in after[slug]] == [e.id for e in before[slug]], slug
+        assert f"evaluated: {slug}:" not in output, slug  # re-evaluated: too
+
+
+def test_an_indicator_change_that_alters_no_status_appends_no_evaluation(
+    db_url: str, engine: Engine, tmp_path: Path
+) -> None:
+    directory = _copy(VALID, tmp_path)
+    assert _sync_cli(db_url, directory)[0] == 0
+    before = _history(engine)
+    assert {slug: len(rows) for slug, rows in before.items()} == {
+        "power-ratio": 1,
+        "judged-claim": 1,
+    }
+
+    # a new title is no input of an evaluation: nothing is even re-evaluated
+    _edit_indicator(directory, CHN, "Electricity generation, China", "Power generation, China")
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0, output
+    assert f"indicator {CHN} updated" in output and "evaluated" not in output
+    assert _history(engine) == before
+
+    # a revision window is an input, but without data it changes no status: power-ratio is
+    # re-evaluated, and its fingerprint, equal to the latest's, appends nothing to the history
+    _edit_indicator(directory, CHN, "revision_window_days: 365", "revision_window_days: 400")
+    code, output = _sync_cli(db_url, directory)
+    assert code == 0, output
+    assert "re-evaluated: power-ratio: " in output and "judged-claim" not in output
+    assert _history(engine) == before
+    with Session(engine) as session:
+        claim = session.exec(select(Claim).where(Claim.slug == "power-ratio")).one()
+        assert claim.status_evaluation_id == before["power-ratio"][0].id
+
+
+def test_serve_start_up_re_evaluates_the_claims_reading_a_changed_indicator(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    """`tracker serve` syncs in one step and evaluates in a later one (a sweep): the sweep
+    sees the readers' inputs changed."""
+    from tracker.status import evaluate_step
+
+    directory = _copy(VALID, tmp_path / "serve")
+    on = settings.model_copy(update={"sync_claims_on_start": True, "claims_dir": directory})
+    assert sync_claims_step(on, engine) is not None
+    evaluate_step(on, engine)
+    before = _history(engine)
+
+    _edit_indicator(directory, CHN, "publication_lag_days: 180", "publication_lag_days: 200")
+    assert "1 claimant/source/indicator changes" in (sync_claims_step(on, engine) or "")
+    assert evaluate_step(on, engine) == "evaluated 1 claim(s) whose inputs changed"
+    after = _history(engine)
+    old, new = after["power-ratio"]
+    assert old.data_expected_on is not None and new.data_expected_on is not None
+    assert new.data_expected_on - old.data_expected_on == dt.timedelta(days=20)
+    assert after["judged-claim"] == before["judged-claim"]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
-from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from tracker.claims import (
@@ -206,8 +205,13 @@ def sync(
         ),
     ] = False,
 ) -> None:
-    """Write claim files to the database: all or nothing; removed files withdraw claims."""
+    """Write claim files to the database: all or nothing; removed files withdraw claims.
+
+    In the same transaction, evaluates the claims that changed and re-evaluates the claims
+    reading an indicator whose metadata changed (e.g. its publication lag).
+    """
     from tracker.cli import fail, load_settings
+    from tracker.status import lock_evaluation_runs
 
     settings = load_settings()
     target = path or settings.claims_dir
@@ -216,11 +220,15 @@ def sync(
     try:
         upgrade_to_head(url, engine)
         with session_scope(engine) as session:
+            # the evaluation lock before the first write, as an API save takes it (see
+            # web.api._lock_before_writing): taken after, it could deadlock with a sweep
+            lock_evaluation_runs(session)
             report = sync_claims_dir(session, target, allow_empty=allow_empty)
-        # then, in a transaction of its own, what changed is evaluated at once (as a claim
-        # POSTed to the API is), so the dashboard shows its status without waiting for the
-        # daily sweep; `tracker serve` evaluates after its sync in a start-up step instead
-        evaluated = _evaluate_synced(engine, report)
+            # what changed is evaluated at once, in the same transaction (as a claim POSTed to
+            # the API is): no reader sees a changed claim or indicator beside a status computed
+            # before the change, left for the daily sweep to correct; `tracker serve`
+            # evaluates after its sync in a start-up step instead
+            evaluated, reevaluated = _evaluate_synced(session, report)
     except ClaimValidationError as exc:
         _print_issues(list(exc.errors))
         raise fail(f"{len(exc.errors)} error(s): nothing was changed in the database") from exc
@@ -241,21 +249,45 @@ def sync(
         typer.echo(change)
     for result in evaluated:
         typer.echo(f"evaluated: {result.slug}: {result.state.value} ({result.reason})")
+    for result in reevaluated:
+        typer.echo(f"re-evaluated: {result.slug}: {result.state.value} ({result.reason})")
     typer.echo(f"{report.summary()} in {describe_url(url)}")
     if evaluated:
         typer.echo(f"evaluated {len(evaluated)} claim(s) that changed")
+    if reevaluated:
+        typer.echo(f"re-evaluated {len(reevaluated)} claim(s) reading changed indicators")
 
 
-def _evaluate_synced(engine: Engine, report: SyncReport) -> list[EvaluationResult]:
-    """Evaluate the claims a sync created, changed, withdrew or reactivated (an edge: commits)."""
-    from tracker.status import evaluate_claims
+def _evaluate_synced(
+    session: Session, report: SyncReport
+) -> tuple[list[EvaluationResult], list[EvaluationResult]]:
+    """Evaluate what a sync changed, in its transaction: (the claims it created, changed,
+    withdrew or reactivated; the other claims reading an indicator it created or changed).
 
+    The latter only where that changed their inputs (`force=False`: the inputs key holds each
+    indicator's unit, frequency, publication lag, revision window and projection model), so a
+    new title or note re-evaluates nothing by itself.
+    """
+    from tracker.status import claims_using_indicators, evaluate_claims
+
+    now = utcnow()
     slugs = [*report.created, *report.updated, *report.reactivated, *report.withdrawn]
-    if not slugs:
-        return []
-    with session_scope(engine) as session:
-        ids = session.exec(select(Claim.id).where(col(Claim.slug).in_(slugs))).all()
-        return evaluate_claims(session, now=utcnow(), claim_ids=[i for i in ids if i is not None])
+    ids = _ids(session, select(Claim.id).where(col(Claim.slug).in_(slugs))) if slugs else []
+    evaluated = evaluate_claims(session, now=now, claim_ids=ids) if ids else []
+    keys = report.indicators_changed
+    changed = (
+        _ids(session, select(Indicator.id).where(col(Indicator.key).in_(keys))) if keys else []
+    )
+    done = set(ids)
+    readers = [i for i in claims_using_indicators(session, changed) if i not in done]
+    reevaluated = (
+        evaluate_claims(session, now=now, claim_ids=readers, force=False) if readers else []
+    )
+    return evaluated, reevaluated
+
+
+def _ids(session: Session, query: Any) -> list[int]:
+    return [i for i in session.exec(query).all() if i is not None]
 
 
 @claims_app.command("export")
