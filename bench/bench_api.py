@@ -32,6 +32,7 @@ def seed(db_url: str, n_claims: int) -> list[str]:
 
     from tracker.db import make_engine, upgrade_to_head
     from tracker.models import Claim, Claimant, Evaluation
+    from tracker.status import status_change_columns
 
     upgrade_to_head(db_url)
     engine = make_engine(db_url)
@@ -79,6 +80,7 @@ def seed(db_url: str, n_claims: int) -> list[str]:
                 projection_model="log_linear",
                 fingerprint=hashlib.sha256(slug.encode()).hexdigest(),
                 evaluator_version="bench",
+                **status_change_columns(None, "open", "off_track"),  # the claim's first
             )
             s.add(ev)
             s.flush()

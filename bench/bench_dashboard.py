@@ -1,7 +1,7 @@
 """Benchmark: the dashboard overview versus the JSON claim list, same page size, 10,000 claims.
 
 Builds a migrated SQLite database in a temporary directory with 10,000 claims (each with a
-claimant, an evaluation and a deadline spread over 2020–2035), then serves the real app with
+claimant, a first evaluation and a deadline spread over 2020–2035), then serves the real app with
 uvicorn (one worker) and times sequential GETs of `/` and `/api/v1/claims?limit=50` in the same
 run with one httpx client. Prints requests/s of each and their ratio (overview / JSON).
 
@@ -26,6 +26,7 @@ from _common import HOST, bench_settings, free_port
 
 from tracker.db import make_engine, upgrade_to_head
 from tracker.models import Claim, Claimant, Evaluation
+from tracker.status import status_change_columns
 from tracker.web.app import create_app
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -96,6 +97,7 @@ def seed(url: str, n_claims: int) -> None:
                 "details": {},
                 "evidence": {},
                 "evaluator_version": "bench",
+                **status_change_columns(None, state, "on_track" if state == "open" else None),
             }
         )
     with engine.begin() as conn:

@@ -12,6 +12,7 @@ import hashlib
 from typing import Any
 
 from sqlmodel import Session
+from test_api_support import following_columns
 
 from tracker.models import (
     Claim,
@@ -178,6 +179,7 @@ def make_evaluation(
         reason=reason,
         fingerprint=hashlib.sha256(f"{claim.slug}{state}{at}".encode()).hexdigest(),
         evaluator_version="test",
+        **following_columns(session, claim.id or 0, at, state, trend),
         **values,
     )
     session.add(ev)

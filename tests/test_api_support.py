@@ -21,6 +21,7 @@ from tracker.models import (
     Resolution,
     SourceDocument,
 )
+from tracker.status import status_change_columns
 
 T0 = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -109,6 +110,22 @@ def make_claim(
     return claim
 
 
+def following_columns(
+    session: Session, claim_id: int, at: dt.datetime, state: str, trend: str | None
+) -> dict[str, Any]:
+    """The status-change columns of an evaluation of the claim appended at `at`: it follows the
+    claim's latest one, as in the service, which appends in time order (and so must a test)."""
+    latest = session.exec(
+        select(Evaluation)
+        .where(col(Evaluation.claim_id) == claim_id)
+        .order_by(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc())
+    ).first()
+    if latest is not None and latest.evaluated_at > at:
+        raise ValueError(f"evaluation at {at} appended after one at {latest.evaluated_at}")
+    previous = None if latest is None else (latest.state, latest.trend)
+    return status_change_columns(previous, state, trend)
+
+
 def make_evaluation(
     session: Session,
     claim: Claim,
@@ -145,6 +162,7 @@ def make_evaluation(
             f"{claim.slug}{state}{trend}{metric_value}".encode()
         ).hexdigest(),
         evaluator_version="test",
+        **following_columns(session, claim.id or 0, at, state, trend),
     )
     session.add(evaluation)
     session.flush()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import status_change_oracle as oracle
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from tracker import models  # noqa: F401  (registers every table)
 from tracker.db import (
@@ -24,6 +26,7 @@ from tracker.db import (
     make_engine,
     upgrade_to_head,
 )
+from tracker.models import UTCDateTime
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,3 +154,142 @@ def test_database_at_an_unknown_revision_is_a_clear_error(empty_db_url):
         upgrade_to_head(empty_db_url)
     assert "ffffffffffff" in str(info.value)
     assert "\n" not in str(info.value)
+
+
+# --- 0002: the status-change columns of evaluation, backfilled ---
+
+T0 = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
+
+
+def _table(
+    name: str, *columns: str, times: tuple[str, ...] = (), json: tuple[str, ...] = ()
+) -> sa.TableClause:
+    """A table as revision 0001 knows it (only the columns written here)."""
+    typed = [sa.column(c, UTCDateTime()) for c in times] + [sa.column(c, sa.JSON()) for c in json]
+    return sa.table(name, *(sa.column(c) for c in columns), *typed)
+
+
+# (claim, hours after T0, state, trend): inserted in this order (ids follow it)
+HISTORY_AT_0001 = [
+    (1, 0, "open", "on_track"),  # first
+    (2, 1, "open", None),  # first
+    (1, 1, "open", "on_track"),  # metric only
+    (2, 1, "open", None),  # a duplicate at the same time
+    (1, 2, "open", "off_track"),  # trend only
+    (2, 5, "open", "insufficient_data"),  # trend from none
+    (1, 6, "resolved_false", None),  # state and trend
+    (3, 7, "needs_review", None),  # first
+    (3, 3, "upcoming", None),  # inserted later but earlier in time: the LAG orders by time
+    (1, 8, "resolved_false", None),  # metric only
+]
+
+
+def _rows_at_0001(url: str) -> None:
+    claimant = _table("claimant", "id", "slug", "name", "kind", times=("created_at",))
+    claim = _table(
+        "claim",
+        *("id", "slug", "title", "claimant_id", "stated_precision", "kind", "lifecycle"),
+        *("origin", "content_hash", "version", "criteria_version"),
+        times=("created_at", "updated_at"),
+        json=("tags", "spec"),
+    )
+    evaluation = _table(
+        "evaluation",
+        *("claim_id", "claim_version", "state", "trend", "reason", "metric_value"),
+        *("fingerprint", "evaluator_version"),
+        times=("evaluated_at", "as_of"),
+        json=("details", "evidence"),
+    )
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.insert(claimant),
+                [{"id": 1, "slug": "musk", "name": "Musk", "kind": "person", "created_at": T0}],
+            )
+            conn.execute(
+                sa.insert(claim),
+                [
+                    {
+                        "id": i,
+                        "slug": f"claim-{i}",
+                        "title": f"Claim {i}",
+                        "claimant_id": 1,
+                        "stated_precision": "day",
+                        "kind": "hard",
+                        "lifecycle": "active",
+                        "origin": "file",
+                        "content_hash": "0" * 64,
+                        "version": 1,
+                        "criteria_version": 1,
+                        "created_at": T0,
+                        "updated_at": T0,
+                        "tags": [],
+                        "spec": {},
+                    }
+                    for i in (1, 2, 3)
+                ],
+            )
+            for n, (claim_id, hours, state, trend) in enumerate(HISTORY_AT_0001):
+                at = T0 + dt.timedelta(hours=hours)
+                conn.execute(
+                    sa.insert(evaluation),
+                    {
+                        "claim_id": claim_id,
+                        "claim_version": 1,
+                        "state": state,
+                        "trend": trend,
+                        "reason": f"reason {n}",
+                        "metric_value": float(n),
+                        "fingerprint": f"{n:064d}",
+                        "evaluator_version": "test",
+                        "evaluated_at": at,
+                        "as_of": at,
+                        "details": {},
+                        "evidence": {},
+                    },
+                )
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_backfills_the_status_change_columns_as_the_lag_gave_them(empty_db_url):
+    """Evaluations made before 0002 get the previous state and trend, and the kind of change,
+    that the LAG formulation gives, so the upgraded database answers the change queries as the
+    old queries did; a downgrade keeps every evaluation."""
+    _run(empty_db_url, "upgrade", "0001")
+    _rows_at_0001(empty_db_url)
+
+    upgrade_to_head(empty_db_url)
+
+    engine = make_engine(empty_db_url)
+    try:
+        with Session(engine) as s:
+            stored = oracle.stored_columns(s)
+            assert stored == oracle.expected_columns(s)
+            assert [columns for _, *columns in stored] == [
+                [None, None, "first"],
+                [None, None, "first"],
+                ["open", "on_track", None],
+                ["open", None, None],
+                ["open", "on_track", "moved"],
+                ["open", None, "moved"],
+                ["open", "off_track", "moved"],
+                ["upcoming", None, "moved"],
+                [None, None, "first"],
+                ["resolved_false", None, None],
+            ]
+            oracle.assert_queries_match(s)
+    finally:
+        engine.dispose()
+
+    _run(empty_db_url, "downgrade", "0001")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.connect() as conn:
+            count = conn.execute(sa.text("SELECT count(*) FROM evaluation")).scalar_one()
+            assert count == len(HISTORY_AT_0001)
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("evaluation")}
+            assert "status_change" not in columns
+    finally:
+        engine.dispose()

@@ -122,6 +122,14 @@ class ResolutionMethod(StrEnum):
     manual = "manual"
 
 
+class ChangeKind(StrEnum):
+    """What an appended Evaluation did to the claim's status (None: neither state nor trend
+    moved, e.g. only the metric did: history, not a status change)."""
+
+    first = "first"  # the claim's first evaluation: a state from nothing
+    moved = "moved"  # the state or the trend differs from the evaluation it follows
+
+
 class FetchStatus(StrEnum):
     running = "running"
     ok = "ok"
@@ -339,9 +347,18 @@ class Observation(SQLModel, table=True):
 
 
 class Evaluation(SQLModel, table=True):
-    """Append-only status history: one row per evaluation that changed anything."""
+    """Append-only status history: one row per evaluation that changed anything.
 
-    __table_args__ = (sa.Index("ix_evaluation_claim_at", "claim_id", "evaluated_at"),)
+    `previous_state`/`previous_trend` are those of the evaluation this one follows for the
+    claim (the claim's status when it was appended; None for its first) and `status_change`
+    says whether it changed the status (ChangeKind; None: it did not), all written with the
+    row, so "recent status changes" read `ix_evaluation_change_at` newest first and stop.
+    """
+
+    __table_args__ = (
+        sa.Index("ix_evaluation_claim_at", "claim_id", "evaluated_at"),
+        sa.Index("ix_evaluation_change_at", "status_change", "evaluated_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     claim_id: int = Field(foreign_key="claim.id")
@@ -350,6 +367,9 @@ class Evaluation(SQLModel, table=True):
     as_of: dt.datetime = Field(sa_column=ts_column())
     state: str = Field(max_length=20)
     trend: str | None = Field(default=None, max_length=20)
+    previous_state: str | None = Field(default=None, max_length=20)
+    previous_trend: str | None = Field(default=None, max_length=20)
+    status_change: str | None = Field(default=None, max_length=8)
     reason: str
     metric_value: float | None = None
     metric_unit: str | None = Field(default=None, max_length=40)

@@ -45,6 +45,7 @@ from tracker.evaluation import (
     serialise,
 )
 from tracker.models import (
+    ChangeKind,
     Claim,
     ClaimKind,
     ClaimRevision,
@@ -808,7 +809,8 @@ def evaluate_claims(
 ) -> list[EvaluationResult]:
     """Evaluate claims (all, the given ones, or those reading the given indicators) at `now`.
 
-    Appends an Evaluation only when its fingerprint differs from the claim's latest, copies the
+    Appends an Evaluation only when its fingerprint differs from the claim's latest (noting the
+    state and trend of that latest one on the row: `status_change_columns`), copies the
     status onto the claim, and records automatic resolutions (a claim resolving, a provisional
     outcome flipping or becoming final).
 
@@ -904,7 +906,7 @@ def _evaluate_claims(
         ]
     if not todo:
         return []
-    fingerprints = _previous_fingerprints(session, [c["status_evaluation_id"] for c in todo])
+    current = _current_evaluations(session, [c["status_evaluation_id"] for c in todo])
     inputs = _build_inputs(session, meta, todo)
     results: list[EvaluationResult] = []
     new_rows: list[dict[str, Any]] = []
@@ -921,7 +923,15 @@ def _evaluate_claims(
             data_watermark=watermark,
             memo=memo,
         )
-        if fingerprints.get(item.status_evaluation_id or -1) != values["fingerprint"]:
+        follows = current.get(item.status_evaluation_id or -1)
+        if follows is None or follows.fingerprint != values["fingerprint"]:
+            values.update(
+                status_change_columns(
+                    None if follows is None else (follows.state, follows.trend),
+                    values["state"],
+                    values["trend"],
+                )
+            )
             new_rows.append(values)
             changed.append((item, result))
     ev_table = Evaluation.__table__  # type: ignore[attr-defined]
@@ -978,18 +988,38 @@ def _previous_evaluations(
     return out
 
 
-def _previous_fingerprints(
-    session: Session, evaluation_ids: Sequence[int | None]
-) -> dict[int, str]:
+def _current_evaluations(session: Session, evaluation_ids: Sequence[int | None]) -> dict[int, Any]:
+    """Evaluation id -> (id, fingerprint, state, trend) of the claims' current evaluations: the
+    fingerprint a new result must differ from to be appended, and the status it follows."""
     ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
     ids = [i for i in evaluation_ids if i is not None]
     rows = session.execute(  # always run, even for no ids: a fixed number of statements
-        sa.select(ev_t.id, ev_t.fingerprint).where(
+        sa.select(ev_t.id, ev_t.fingerprint, ev_t.state, ev_t.trend).where(
             ev_t.id.in_(sa.bindparam("ids", expanding=True))
         ),
         {"ids": ids},
     )
-    return {row.id: row.fingerprint for row in rows}
+    return {row.id: row for row in rows}
+
+
+def status_change_columns(
+    previous: tuple[str, str | None] | None, state: str, trend: str | None
+) -> dict[str, str | None]:
+    """The Evaluation columns saying what a row appended with `state` and `trend` does to the
+    claim's status, given the (state, trend) of the evaluation it follows (None: the claim's
+    first). Every writer of Evaluation rows sets them with this."""
+    if previous is None:
+        kind: str | None = ChangeKind.first.value
+        previous_state, previous_trend = None, None
+    else:
+        previous_state, previous_trend = previous
+        moved = (previous_state, previous_trend) != (state, trend)
+        kind = ChangeKind.moved.value if moved else None
+    return {
+        "previous_state": previous_state,
+        "previous_trend": previous_trend,
+        "status_change": kind,
+    }
 
 
 def _indicators_changed_since(session: Session, watermark: int) -> dict[int, int]:
