@@ -1,5 +1,9 @@
 """ "Status changes" are changes of state or trend, not every appended evaluation (SQLite and
-PostgreSQL): queries.recent_status_changes, the Atom feed and the overview's list read it."""
+PostgreSQL): queries.recent_status_changes, the Atom feed and the overview's list read it.
+
+They read columns written with each evaluation (previous state and trend, kind of change); the
+oracle for those is the LAG over every evaluation the queries ran before (status_change_oracle).
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,22 @@ import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+import status_change_oracle as oracle
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 from test_api_support import T0, make_claim, make_evaluation
+from test_status_factories import at, count_statements, make_indicator, observe
+from test_status_factories import make_claim as make_criteria_claim
 
 from tracker import queries
 from tracker.config import Settings
+from tracker.models import Claim
+from tracker.status import evaluate_claims, record_manual_resolution
 from tracker.web.app import create_app
 
 ATOM = {"a": "http://www.w3.org/2005/Atom"}
@@ -93,6 +104,148 @@ def test_changes_and_firsts_in_one_pass_match_the_two_queries(
         assert _summary(changes) == _summary(expected_changes)
         assert _summary(firsts) == _summary(expected_firsts)
         assert len(changes) == min(n_changes, 3) and len(firsts) == min(n_firsts, 2)
+
+
+def test_stored_columns_and_queries_match_the_lag_formulation(histories: Engine) -> None:
+    """State changes, trend-only changes, metric-only evaluations (no change), two rows at the
+    same time, first evaluations, two claims interleaved in time."""
+    with Session(histories) as s:
+        assert oracle.stored_columns(s) == oracle.expected_columns(s)
+        kinds = [kind for _, _, _, kind in oracle.stored_columns(s)]
+        assert kinds.count("first") == 2 and kinds.count("moved") == 3 and kinds.count(None) == 4
+        oracle.assert_queries_match(s)
+
+
+def _threshold_claims(session: Session, n: int) -> list[Any]:
+    """n claims, each reading its own rising series (on track for 140 by 2030)."""
+    indicators = []
+    for i in range(n):
+        ind = make_indicator(session, f"ind.{i}")
+        values = {str(y): 100.0 + i + 3 * (y - 2015) for y in range(2015, 2026)}
+        observe(session, ind, values, at("2026-03-01"))
+        criteria = [
+            {
+                "key": "k",
+                "type": "threshold",
+                "series": {"indicator": f"ind.{i}"},
+                "threshold": 140.0,
+                "period": "2030",
+            }
+        ]
+        make_criteria_claim(session, f"claim-{i}", criteria, deadline=dt.date(2030, 12, 31))
+        indicators.append(ind)
+    return indicators
+
+
+def test_the_evaluator_writes_what_the_lag_formulation_says(engine: Engine) -> None:
+    """Evaluations appended by sweeps, by an indicator's revision and by a manual resolution
+    carry the previous state and trend, and the kind of change, that the LAG gives."""
+    with Session(engine) as s:
+        inds = _threshold_claims(s, 3)
+        s.commit()
+        evaluate_claims(s, now=at("2026-06-01"))  # three first evaluations
+        s.commit()
+        observe(s, inds[0], {"2025": 131.0}, at("2026-06-10"))
+        evaluate_claims(s, now=at("2026-06-11"))  # claim-0: only the metric moves
+        s.commit()
+        flat = {str(y): 101.0 + 0.5 * (y - 2015) for y in range(2015, 2026)}
+        observe(s, inds[1], flat, at("2026-07-01"))
+        evaluate_claims(s, now=at("2026-07-02"))  # claim-1: on track → off track
+        s.commit()
+        evaluate_claims(s, now=at("2031-01-01"))  # all: open → awaiting data
+        s.commit()
+        claim_2 = s.exec(select(Claim).where(Claim.slug == "claim-2")).one()
+        record_manual_resolution(
+            s, claim_2, outcome="false", decided_by="reviewer", rationale="Not met.",
+            evidence=[], now=at("2031-02-01"),
+        )  # fmt: skip
+        s.commit()
+
+        stored = oracle.stored_columns(s)
+        assert stored == oracle.expected_columns(s)
+        assert [(state, trend, kind) for _, state, trend, kind in stored] == [
+            (None, None, "first"),
+            (None, None, "first"),
+            (None, None, "first"),
+            ("open", "on_track", None),
+            ("open", "on_track", "moved"),
+            ("open", "on_track", "moved"),
+            ("open", "off_track", "moved"),
+            ("open", "on_track", "moved"),
+            ("awaiting_data", "on_track", "moved"),
+        ]
+        oracle.assert_queries_match(s)
+
+
+def test_a_run_following_earlier_evaluations_takes_the_statements_of_a_first(
+    engine: Engine,
+) -> None:
+    """The previous state and trend come with the fingerprints already read: no statement
+    per claim, and none more than a run with nothing to follow."""
+    counts = []
+    with Session(engine) as s:
+        inds = _threshold_claims(s, 4)
+        s.commit()
+        with count_statements(engine) as statements:
+            evaluate_claims(s, now=at("2026-06-01"))
+        counts.append(len(statements))
+        s.commit()
+        for ind in inds:
+            observe(s, ind, {"2025": 200.0}, at("2026-06-10"))
+        with count_statements(engine) as statements:
+            results = evaluate_claims(s, now=at("2026-06-11"))
+        counts.append(len(statements))
+        s.commit()
+        assert len(results) == 4
+        assert [kind for *_, kind in oracle.stored_columns(s)][4:] == [None] * 4
+    assert counts[0] == counts[1], counts
+
+
+def _plan(session: Session, statement: str, params: Any, backend: str) -> list[str]:
+    """The query plan's lines; on SQLite each is indented under its parent, as PostgreSQL's."""
+    conn = session.connection()
+    if backend == "postgresql":
+        return [row[0] for row in conn.exec_driver_sql(f"EXPLAIN {statement}", params)]
+    depth: dict[int, int] = {0: -1}
+    lines = []
+    for node, parent, _, detail in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", params):
+        depth[node] = depth.get(parent, -1) + 1
+        lines.append("  " * depth[node] + detail)
+    return lines
+
+
+def test_the_change_queries_read_the_index_newest_first(histories: Engine, backend: str) -> None:
+    """Each kind is read from ix_evaluation_change_at backwards, in the order wanted (no sort
+    under the limit of each kind), so a query stops after its limit whatever the history."""
+    executed: list[tuple[str, Any]] = []
+
+    def listener(_conn: Any, _cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        executed.append((statement, params))
+
+    with Session(histories) as s:
+        sa.event.listen(histories, "before_cursor_execute", listener)
+        try:
+            queries.recent_status_changes(s, 2)
+            queries.recent_changes_and_firsts(s, changes=2, firsts=2)
+        finally:
+            sa.event.remove(histories, "before_cursor_execute", listener)
+        if backend == "postgresql":  # a table of ten rows: make it choose between the indexes
+            s.execute(sa.text("SET LOCAL enable_seqscan = off"))
+        plans = ["\n".join(_plan(s, statement, params, backend)) for statement, params in executed]
+    assert len(plans) == 2
+    for plan in plans:
+        if backend == "sqlite":  # each kind: materialised from the index alone, unsorted
+            branches = re.findall(r"^( *)MATERIALIZE.*\n((?:\1 .*\n?)*)", plan, re.M)
+            assert len(branches) == 2, plan
+            for _, body in branches:
+                assert "USING COVERING INDEX ix_evaluation_change_at" in body, plan
+                assert "TEMP B-TREE" not in body, plan
+        else:  # each kind: a Limit over a backward index scan; one Sort, of the few rows found
+            assert (
+                len(re.findall(r"Index Only Scan Backward using ix_evaluation_change_at", plan))
+                == 2
+            ), plan
+            assert plan.count("Sort Key") == 1, plan
 
 
 @pytest.fixture

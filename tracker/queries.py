@@ -21,6 +21,7 @@ from sqlmodel import Session, col, select
 
 from tracker.evaluation import EvaluationResult
 from tracker.models import (
+    ChangeKind,
     Claim,
     Claimant,
     ClaimRevision,
@@ -578,54 +579,38 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
     )
 
 
-def _lagged_evaluations(claim_id: int | None) -> tuple[Any, Any, Any]:
-    """Each evaluation (of one claim, or all) with the state and trend of the claim's previous
-    one (LAG by time, then id), and the conditions "first evaluation" and "state or trend
-    moved" over it."""
+def _newest_changes(kinds: Sequence[tuple[ChangeKind, int]], claim_id: int | None) -> Any:
+    """The ids of the newest evaluations of each kind of status change (of one claim, or all),
+    at most `limit` per kind: per kind one read of `ix_evaluation_change_at` (status_change,
+    evaluated_at, id) backwards that stops after `limit` rows, whatever the history's size."""
     ev = Evaluation.__table__.c  # type: ignore[attr-defined]
-    history = sa.select(ev.id, ev.evaluated_at, ev.state, ev.trend)
-    if claim_id is not None:
-        history = history.where(ev.claim_id == claim_id)
-    order = (ev.evaluated_at, ev.id)
-    lagged = history.add_columns(
-        *(
-            sa.func.lag(column).over(partition_by=ev.claim_id, order_by=order).label(name)
-            for column, name in (
-                (ev.id, "previous_id"),
-                (ev.state, "previous_state"),
-                (ev.trend, "previous_trend"),
-            )
-        )
-    ).subquery("lagged")
-    is_first = lagged.c.previous_id.is_(None)
-    moved = sa.or_(
-        lagged.c.state.is_distinct_from(lagged.c.previous_state),
-        lagged.c.trend.is_distinct_from(lagged.c.previous_trend),
-    )
-    return lagged, is_first, moved
+    branches = []
+    for kind, limit in kinds:
+        newest = sa.select(ev.id).where(ev.status_change == kind.value)
+        if claim_id is not None:
+            newest = newest.where(ev.claim_id == claim_id)
+        newest = newest.order_by(ev.evaluated_at.desc(), ev.id.desc()).limit(_clip(limit))
+        branches.append(sa.select(newest.subquery().c.id))
+    return (branches[0] if len(branches) == 1 else sa.union_all(*branches)).subquery("changes")
 
 
-def _status_changes(
-    session: Session, lagged: Any, where: Any, limit: int | None
-) -> list[StatusChange]:
-    """The StatusChange of each evaluation of `lagged` (filtered) meeting `where`, newest first."""
+def _clip(limit: int) -> int:
+    return max(1, min(limit, MAX_LIMIT))
+
+
+def _status_changes(session: Session, ids: Any, limit: int | None) -> list[StatusChange]:
+    """The StatusChange of each evaluation in `ids` (a subquery of ids), newest first."""
     stmt = (
-        sa.select(
-            Evaluation,
-            col(Claim.slug),
-            col(Claim.title),
-            lagged.c.previous_state,
-            lagged.c.previous_trend,
-        )
-        .join(lagged, lagged.c.id == col(Evaluation.id))
+        sa.select(Evaluation, col(Claim.slug), col(Claim.title))
+        .join(ids, ids.c.id == col(Evaluation.id))
         .join(Claim, col(Claim.id) == col(Evaluation.claim_id))
-        .where(where)
         .order_by(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc())
     )
     if limit is not None:
-        stmt = stmt.limit(max(1, min(limit, MAX_LIMIT)))
+        stmt = stmt.limit(_clip(limit))
     changes: list[StatusChange] = []
-    for evaluation, slug, title, previous_state, previous_trend in session.execute(stmt).all():
+    for evaluation, slug, title in session.execute(stmt).all():
+        previous_state, previous_trend = evaluation.previous_state, evaluation.previous_trend
         moves = (
             ("state", previous_state, evaluation.state),
             ("trend", previous_trend, evaluation.trend),
@@ -665,42 +650,30 @@ def recent_status_changes(
     the later changes, None both. The Atom feed reads this; the overview reads
     `recent_changes_and_firsts`.
 
-    One statement: LAG over each claim's evaluations (by time, then id) gives the previous
-    row's state and trend; works on SQLite and PostgreSQL.
+    One statement over the columns written with each evaluation (`previous_state`,
+    `previous_trend`, `status_change`; see `status.status_change_columns`): the newest `limit`
+    of each wanted kind by index, then the newest `limit` of those.
     """
-    lagged, is_first, moved = _lagged_evaluations(claim_id)
-    wanted = {None: sa.or_(is_first, moved), True: is_first, False: sa.and_(~is_first, moved)}
-    return _status_changes(session, lagged, wanted[first], limit)
+    kinds = {
+        None: (ChangeKind.moved, ChangeKind.first),
+        True: (ChangeKind.first,),
+        False: (ChangeKind.moved,),
+    }[first]
+    ids = _newest_changes([(kind, limit) for kind in kinds], claim_id)
+    return _status_changes(session, ids, limit)
 
 
 def recent_changes_and_firsts(
     session: Session, changes: int, firsts: int
 ) -> tuple[list[StatusChange], list[StatusChange]]:
     """`recent_status_changes(limit=changes, first=False)` and `(limit=firsts, first=True)`
-    from ONE pass of the LAG over every evaluation (the expensive part, which two calls would
-    run twice): a row number per kind, newest first, keeps each kind's newest rows."""
-    lagged, is_first, moved = _lagged_evaluations(None)
-    kind = sa.case((is_first, 1), else_=0)
-    ranked = (
-        sa.select(
-            lagged,
-            kind.label("is_first"),
-            sa.func.row_number()
-            .over(partition_by=kind, order_by=(lagged.c.evaluated_at.desc(), lagged.c.id.desc()))
-            .label("rank"),
-        )
-        .where(sa.or_(is_first, moved))
-        .subquery("ranked")
-    )
-    wanted = sa.or_(
-        sa.and_(ranked.c.is_first == 1, ranked.c.rank <= max(1, min(firsts, MAX_LIMIT))),
-        sa.and_(ranked.c.is_first == 0, ranked.c.rank <= max(1, min(changes, MAX_LIMIT))),
-    )
-    rows = _status_changes(session, ranked, wanted, None)
-    # a claim's first evaluation is the only one without a previous state (state is NOT NULL)
+    in one statement (each kind read newest first by index, stopping at its limit)."""
+    ids = _newest_changes([(ChangeKind.moved, changes), (ChangeKind.first, firsts)], None)
+    rows = _status_changes(session, ids, None)
+    first = ChangeKind.first.value
     return (
-        [r for r in rows if r.previous_state is not None],
-        [r for r in rows if r.previous_state is None],
+        [r for r in rows if r.evaluation.status_change != first],
+        [r for r in rows if r.evaluation.status_change == first],
     )
 
 
