@@ -3,7 +3,9 @@
     python -m tracker.migrations.regenerate
 
 Deletes versions/*_0001_initial.py and autogenerates it again against an empty SQLite database.
-Once a release exists, add new revisions with `alembic revision --autogenerate` instead.
+Once a release exists, add new revisions with `alembic revision --autogenerate` instead; once a
+later revision exists (0002 backfills evaluation rows), rebuilding 0001 from the models would
+duplicate that revision's changes, so this refuses.
 """
 
 from __future__ import annotations
@@ -18,6 +20,9 @@ from tracker.db import MIGRATIONS_DIR, alembic_config
 
 def main() -> None:
     versions = MIGRATIONS_DIR / "versions"
+    later = sorted(p.name for p in versions.glob("*.py") if not p.name.endswith("_0001_initial.py"))
+    if later:
+        raise SystemExit(f"not regenerating 0001: later revisions exist ({', '.join(later)})")
     for old in versions.glob("*_0001_initial.py"):
         old.unlink()
     with tempfile.TemporaryDirectory() as tmp:
