@@ -2,8 +2,9 @@
 
 The overview on a past day (`/?as_of=`) shows each claim as the revision in force at the end of
 that day read it (title, quote, claimant, deadline, and the order by that deadline), leaves out
-claims recorded later, and does so in a fixed number of queries; the claim page's replay and the
-API's agree with it.
+claims recorded later, and does so in a fixed number of queries. Every `as_of` (the overview,
+the claim page, the API's claim replay) is read by one parser and refused alike: 422 naming
+`as_of`.
 """
 
 from __future__ import annotations
@@ -233,3 +234,49 @@ def test_overview_as_of_query_count_does_not_grow_with_claims(
     many = statements()
     assert len(many) == len(few) <= 4, many
     assert sum("FROM claimrevision" in s for s in many) <= 2  # the page and the counts
+
+
+# --- one reading of as_of everywhere: 422, naming the field ---
+#
+# 422 because the app's problem types say so: `validation-error` (422) is "a query parameter
+# ... is invalid", which FastAPI answers for every other malformed query value here; 400
+# (`bad-request`) is kept for requests that cannot be read at all (control characters). The
+# HTML pages answer the same status with the same words as the API's problem `detail`.
+
+URLS = ("/", "/claims/agi-2026", "/api/v1/claims/agi-2026")
+
+
+@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "15/03/2026", "20260310", ""])
+def test_malformed_as_of_is_refused_alike(client: TestClient, bad: str) -> None:
+    message = f"as_of: {bad!r} is not a date; use YYYY-MM-DD, e.g. 2026-05-01."
+    for url in URLS:
+        r = client.get(url, params={"as_of": bad})
+        if bad == "" and not url.startswith("/api/"):
+            assert r.status_code == 200, url  # an empty form field: the page as of now
+            continue
+        assert r.status_code == 422, url
+        _assert_names_as_of(r, message)
+
+
+def test_future_as_of_is_refused_alike(client: TestClient) -> None:
+    message = "as_of: 2026-05-02 is in the future (today is 2026-05-01); pick a past date or today."
+    for url in URLS:
+        r = client.get(url, params={"as_of": "2026-05-02"})
+        assert r.status_code == 422, url
+        _assert_names_as_of(r, message)
+        # today itself is not the future
+        assert client.get(url, params={"as_of": "2026-05-01"}).status_code == 200, url
+
+
+def _assert_names_as_of(r: Any, message: str) -> None:
+    if r.headers["content-type"].startswith("application/problem+json"):
+        body = r.json()
+        assert body["type"] == "/api/v1/problems/validation-error"
+        assert body["detail"] == f"the request is invalid: {message}"
+        [error] = body["errors"]
+        assert error["field"] == "as_of" and error["location"] == "query"
+        assert f"as_of: {error['message']}" == message
+    else:
+        assert r.headers["content-type"].startswith("text/html")
+        assert 'role="alert"' in r.text
+        assert message in _text(r.text)

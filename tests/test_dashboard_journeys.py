@@ -83,4 +83,5 @@ def test_claim_page_replays_a_past_date(settings, engine):
         replay = after[after.index('id="replay"') : after.index('id="criteria-h"')]
         assert "needs review" in replay
         bad = client.get("/claims/agi-2026", params={"as_of": "soon"})
-        assert bad.status_code == 400 and "is not a date" in bad.text
+        # 422 like the overview and the API (see tests/test_as_of_views.py)
+        assert bad.status_code == 422 and "as_of: &#39;soon&#39; is not a date" in bad.text

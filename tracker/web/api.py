@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import yaml
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import WithJsonSchema
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -47,7 +48,7 @@ from tracker.models import (
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
-from tracker.web.deps import EngineDep, SessionDep
+from tracker.web.deps import AsOfError, EngineDep, SessionDep, get_now, parse_as_of
 from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import parse_criterion
 
@@ -319,7 +320,8 @@ def list_claims(
         "window, criteria), the verdict current then and the status replayed from the data "
         "known then; top-level `as_of` is set and `status.replay` is true. A date before the "
         'claim was first recorded answers 404 (problem type ending `not-known-then`, "claim not '
-        'known to tracker on that date"); a future date answers 422.'
+        'known to tracker on that date"); a malformed or future date answers 422 '
+        "(`validation-error`, its `errors` naming the field `as_of`), as the dashboard does."
     ),
 )
 async def get_claim(
@@ -327,7 +329,10 @@ async def get_claim(
     slug: str,
     _access: ReadAccess,
     as_of: Annotated[
-        dt.date | None, Query(description="Replay the status as known on this date.")
+        # read by parse_as_of (not pydantic's date) so the dashboard and the API agree; the
+        # schema still says a date
+        Annotated[str, WithJsonSchema({"type": "string", "format": "date"})] | None,
+        Query(description="Replay the status as known on this date (YYYY-MM-DD, not after today)."),
     ] = None,
 ) -> Response:
     # Measured (bench/bench_api.py): a sync route pays a worker-thread hop per request and per
@@ -362,15 +367,24 @@ def _fill_cache(
         return cache.put(slug, stamp, body, modified)
 
 
-def _replayed_claim(request: Request, engine: Engine, slug: str, as_of: dt.date) -> Response:
-    now = utcnow()
-    if as_of > now.date():
+def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> Response:
+    now = get_now(request)  # the dashboard's clock, so both call the same day "the future"
+    try:
+        as_of = parse_as_of(value, now.date())
+    except AsOfError as exc:  # the dashboard's reading and wording, as a validation problem
         raise ProblemError(
             422,
-            "as_of is in the future; replay answers what was known on a past date",
+            f"the request is invalid: {exc}",
             code="validation-error",
-            errors=[{"field": "as_of", "location": "query", "message": "date in the future"}],
-        )
+            errors=[
+                {
+                    "field": exc.field,
+                    "location": "query",
+                    "message": exc.message,
+                    "type": exc.kind,
+                }
+            ],
+        ) from None
     with Session(engine, expire_on_commit=False) as session:
         detail = load_claim(session, slug)
         then = queries.claim_as_of(session, detail, as_of, now=now)

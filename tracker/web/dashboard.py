@@ -44,7 +44,7 @@ from tracker.models import (
     State,
 )
 from tracker.web.charts import ClaimChart, build_claim_charts
-from tracker.web.deps import NowDep, SessionDep, SettingsDep
+from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, parse_as_of
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
     TrendBadge,
@@ -457,20 +457,6 @@ def overview(
     return _render(request, "overview.html", context, state, now=now)
 
 
-def parse_as_of(value: str, today: dt.date) -> tuple[dt.date | None, str | None]:
-    """The day an `as_of` parameter names, or the message of its 422: not a date, or future."""
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        return None, f"as_of: {value!r} is not a date; use YYYY-MM-DD, e.g. {today.isoformat()}."
-    if day > today:
-        return None, (
-            f"as_of: {day.isoformat()} is in the future (today is {today.isoformat()}); "
-            "pick a past date or today."
-        )
-    return day, None
-
-
 def _overview_as_of(
     request: Request,
     session: Session,
@@ -479,11 +465,13 @@ def _overview_as_of(
     as_of: str,
     cursor: str | None,
 ) -> HTMLResponse:
-    """The overview as tracker reported it by the end of a past day: each claim known then with
-    its latest evaluation stored by then (not a replay; each claim links to its replay)."""
-    day, error = parse_as_of(as_of, now.date())
-    if day is None:
-        context: dict[str, Any] = {"as_of_day": None, "as_of_error": error}
+    """The overview as tracker reported it by the end of a past day: each claim known then, as
+    its revision then read, with its latest evaluation stored by then (not a replay; each claim
+    links to its replay). A bad or future date answers 422, as on the claim page and the API."""
+    try:
+        day = parse_as_of(as_of, now.date())
+    except AsOfError as exc:
+        context: dict[str, Any] = {"as_of_day": None, "as_of_error": str(exc)}
         return _render(request, "overview_as_of.html", context, state, now=now, status_code=422)
     at = status.end_of_day(day)
     try:
@@ -576,14 +564,11 @@ def claim_page(
     if detail is not None and as_of:
         context = _claim_context(session, detail, settings, now)
         try:
-            day = dt.date.fromisoformat(as_of)
-        except ValueError:
-            context["replay_error"] = f"{as_of!r} is not a date (YYYY-MM-DD)."
-            return _render(request, "claim.html", context, state, now=now, status_code=400)
-        context["replay_day"] = day
-        if day > now.date():
-            context["replay_error"] = "That date is in the future; pick a past date."
+            day = parse_as_of(as_of, now.date())
+        except AsOfError as exc:  # 422, worded as on the overview and the API
+            context["replay_error"] = str(exc)
             return _render(request, "claim.html", context, state, now=now, status_code=422)
+        context["replay_day"] = day
         then = queries.claim_as_of(session, detail, day, now=now)
         if then is None:
             context["replay_error"] = (

@@ -1,8 +1,10 @@
-"""Typed FastAPI dependencies: settings, engine, a request-scoped session and the clock."""
+"""Typed FastAPI dependencies: settings, engine, a request-scoped session and the clock, and
+the one reading of an `as_of` date that the dashboard pages and the API share."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -41,3 +43,38 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 NowDep = Annotated[dt.datetime, Depends(get_now)]
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class AsOfError(ValueError):
+    """An `as_of` query value that names no past day; str() is the whole message, field first
+    (`as_of: ...`), `message` the part after the field. Every route answers it with 422."""
+
+    field = "as_of"
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(f"{self.field}: {message}")
+        self.message = message
+        self.kind = kind  # the `type` of the API's error entry
+
+
+def parse_as_of(value: str, today: dt.date) -> dt.date:
+    """The day an `as_of` query value names: YYYY-MM-DD, not after `today` (the replay reads
+    what was known by the end of a day that has begun). AsOfError says what is wrong."""
+    try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise AsOfError(
+            f"{value!r} is not a date; use YYYY-MM-DD, e.g. {today.isoformat()}.", "date_parsing"
+        ) from None
+    if day > today:
+        raise AsOfError(
+            f"{day.isoformat()} is in the future (today is {today.isoformat()}); "
+            "pick a past date or today.",
+            "date_in_future",
+        )
+    return day
