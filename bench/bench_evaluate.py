@@ -205,7 +205,14 @@ def reset_status(engine: sa.Engine) -> None:
         conn.execute(sa.delete(Resolution.__table__))  # type: ignore[attr-defined]
         conn.execute(
             sa.update(Claim.__table__).values(  # type: ignore[attr-defined]
-                status_state=None, status_trend=None, status_evaluation_id=None
+                status_state=None,
+                status_trend=None,
+                status_evaluation_id=None,
+                status_changed_at=None,
+                status_checked_at=None,
+                status_inputs_key=None,
+                status_data_watermark=None,
+                status_stable_until=None,
             )
         )
         conn.execute(sa.delete(Evaluation.__table__))  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 from tracker import models  # noqa: F401  (registers every table)
 from tracker.db import (
@@ -26,7 +26,7 @@ from tracker.db import (
     make_engine,
     upgrade_to_head,
 )
-from tracker.models import UTCDateTime
+from tracker.models import Claim, UTCDateTime
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -291,5 +291,78 @@ def test_upgrade_backfills_the_status_change_columns_as_the_lag_gave_them(empty_
             assert count == len(HISTORY_AT_0001)
             columns = {c["name"] for c in sa.inspect(conn).get_columns("evaluation")}
             assert "status_change" not in columns
+    finally:
+        engine.dispose()
+
+
+# --- 0003: each claim's last check, backfilled from its current evaluation ---
+
+
+def test_upgrade_backfills_each_claims_last_check_from_its_current_evaluation(empty_db_url):
+    """Claims evaluated before 0003 get the time, inputs key, watermark and stable-until date of
+    their current evaluation (what the sweep compared with before), so an upgraded database
+    skips the same claims; claims without an evaluation stay unchecked (NULL)."""
+    _run(empty_db_url, "upgrade", "0001")
+    _rows_at_0001(empty_db_url)
+    _run(empty_db_url, "upgrade", "0002")
+    claim = _table("claim", "id", "status_evaluation_id")
+    evaluation = _table("evaluation", "id", "claim_id", times=("evaluated_at",), json=("details",))
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            current = {}  # claims 1 and 2: their latest evaluation (claim 3 keeps none)
+            for claim_id, row_id, at in conn.execute(
+                sa.select(evaluation.c.claim_id, evaluation.c.id, evaluation.c.evaluated_at)
+                .where(evaluation.c.claim_id.in_([1, 2]))
+                .order_by(evaluation.c.id)
+            ):
+                current[claim_id] = (row_id, at)
+            details = {
+                1: {"inputs_key": "a" * 64, "data_watermark": 41, "stable_until": "2031-01-01"},
+                2: {"inputs_key": "b" * 64, "data_watermark": 7, "stable_until": None},
+            }
+            for claim_id, (row_id, _) in current.items():
+                conn.execute(
+                    sa.update(evaluation)
+                    .where(evaluation.c.id == row_id)
+                    .values(details=details[claim_id])
+                )
+                conn.execute(
+                    sa.update(claim)
+                    .where(claim.c.id == claim_id)
+                    .values(status_evaluation_id=row_id)
+                )
+    finally:
+        engine.dispose()
+
+    upgrade_to_head(empty_db_url)
+
+    engine = make_engine(empty_db_url)
+    try:
+        with Session(engine) as s:
+            rows = {
+                c.id: (
+                    c.status_checked_at,
+                    c.status_inputs_key,
+                    c.status_data_watermark,
+                    c.status_stable_until,
+                )
+                for c in s.exec(select(Claim)).all()
+            }
+        assert rows == {
+            1: (current[1][1], "a" * 64, 41, dt.date(2031, 1, 1)),
+            2: (current[2][1], "b" * 64, 7, None),
+            3: (None, None, None, None),
+        }
+    finally:
+        engine.dispose()
+
+    _run(empty_db_url, "downgrade", "0002")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("claim")}
+            assert "status_checked_at" not in columns
+            assert conn.execute(sa.text("SELECT count(*) FROM claim")).scalar_one() == 3
     finally:
         engine.dispose()

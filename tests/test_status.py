@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from test_status_factories import (
@@ -531,3 +532,35 @@ def test_a_changed_claim_is_re_evaluated_even_when_its_data_is_not(engine: Engin
         session.commit()
         (result,) = evaluate_claims(session, now=at("2026-06-03"))
         assert result.state == "awaiting_data"
+
+
+def test_a_re_evaluation_with_an_unchanged_result_is_not_repeated_by_later_sweeps(
+    engine: Engine,
+) -> None:
+    """New data that changes nothing the claim shows re-evaluates it once and appends nothing;
+    the claim row records that check, so the next sweeps skip it (they used to compare with the
+    stored evaluation's older inputs and evaluate it again every day)."""
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        assert len(evaluate_claims(session, now=at("2026-06-01"))) == 1
+        session.commit()
+        assert evaluate_claims(session, now=at("2026-06-02")) == []
+        # a period far before the fit window: a new observation row the claim cannot use
+        observe(session, chn, {"1985": 400.0}, at("2026-06-03", 1))
+        session.commit()
+        (again,) = evaluate_claims(session, now=at("2026-06-03"))
+        session.commit()
+        history = status_history(session, claim.id)
+        assert len(history) == 1  # the same result: nothing appended
+        session.refresh(claim)
+        watermark = session.exec(select(sa.func.max(Observation.id))).one()
+        assert claim.status_checked_at == at("2026-06-03")
+        assert claim.status_data_watermark == watermark
+        assert claim.status_stable_until == again.stable_until
+        assert claim.status_inputs_key == history[0].details["inputs_key"]
+        for day in ("2026-06-04", "2026-06-05"):
+            assert evaluate_claims(session, now=at(day)) == [], day
+            session.commit()
+        assert len(status_history(session, claim.id)) == 1

@@ -211,6 +211,14 @@ class Claim(SQLModel, table=True):
     status_trend: str | None = Field(default=None, max_length=20)
     status_evaluation_id: int | None = Field(default=None)
     status_changed_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # the last run that evaluated this claim, whether or not it appended an Evaluation (an
+    # unchanged result appends nothing): when, on which inputs (tracker.status inputs key), up
+    # to which observation row, and until when its answer holds. The sweep skips the claim
+    # while these still match; NULL until a run evaluates it
+    status_checked_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    status_inputs_key: str | None = Field(default=None, max_length=64)
+    status_data_watermark: int | None = None
+    status_stable_until: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
 

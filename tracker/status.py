@@ -239,6 +239,10 @@ def _load_meta(
         claim_t.status_evaluation_id,
         claim_t.status_state,
         claim_t.status_trend,
+        sa.type_coerce(claim_t.status_checked_at, _Raw()).label("status_checked_at"),
+        claim_t.status_inputs_key,
+        claim_t.status_data_watermark,
+        sa.type_coerce(claim_t.status_stable_until, _Raw()).label("status_stable_until"),
     ).order_by(claim_t.slug)
     if claim_ids is not None:
         if not claim_ids:
@@ -889,7 +893,7 @@ def _evaluate_claims(
     keys = {c["id"]: _inputs_key(meta, c) for c in meta.claims}
     todo = meta.claims
     if not force:
-        previous = _previous_evaluations(session, claim_ids)
+        previous = _last_checks(meta.claims)
         candidates = {
             c["id"]: previous[c["id"]]
             for c in meta.claims
@@ -940,6 +944,7 @@ def _evaluate_claims(
     for (item, _), evaluation_id in zip(changed, new_ids, strict=True):
         evaluation_of[item.claim_id] = evaluation_id
     _point_claims_at(session, new_ids, [item.claim_id for item, _ in changed], now=now)
+    _record_checks(session, inputs, results, keys, watermark, now=now)
     _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
     return results
 
@@ -952,40 +957,75 @@ class _Previous:
     data_watermark: int
 
 
-def _previous_evaluations(
-    session: Session, claim_ids: Sequence[int] | None
-) -> dict[int, _Previous]:
-    """Per claim, what its current evaluation was computed from (one query, joined on the claim)."""
-    claim_t = Claim.__table__.c  # type: ignore[attr-defined]
-    ev_t = Evaluation.__table__.c  # type: ignore[attr-defined]
-    stmt = sa.select(
-        ev_t.claim_id,
-        sa.type_coerce(ev_t.evaluated_at, _Raw()).label("evaluated_at"),
-        ev_t.details["inputs_key"].as_string().label("inputs_key"),
-        ev_t.details["stable_until"].as_string().label("stable_until"),
-        ev_t.details["data_watermark"].as_string().label("data_watermark"),
-    ).join(
-        Claim.__table__,  # type: ignore[attr-defined]
-        claim_t.status_evaluation_id == ev_t.id,
-    )
-    if claim_ids is not None:
-        stmt = stmt.where(claim_t.id.in_(sa.bindparam("claim_ids", expanding=True)))
+def _last_checks(claims: Sequence[Mapping[str, Any]]) -> dict[int, _Previous]:
+    """Per claim, what the last run that evaluated it read (`_record_checks`), from the claim
+    rows `_load_meta` already read; claims no run has checked yet, or without a current
+    evaluation, are absent."""
     out: dict[int, _Previous] = {}
-    days: dict[Any, dt.date] = {}  # a sweep stamps all its rows alike: convert each once
-    stable: dict[str, dt.date] = {}
-    for row in session.execute(stmt, {"claim_ids": list(claim_ids or [])}):
-        if row.inputs_key is None or row.data_watermark is None:
-            continue  # made before these were recorded: not comparable
-        evaluated_on = days.get(row.evaluated_at)
+    days: dict[Any, dt.date] = {}  # a run stamps all its claims alike: convert each once
+    stable: dict[Any, dt.date] = {}
+    for c in claims:
+        checked, key, watermark = (
+            c["status_checked_at"],
+            c["status_inputs_key"],
+            c["status_data_watermark"],
+        )
+        if checked is None or key is None or watermark is None or c["status_evaluation_id"] is None:
+            continue  # never checked, or no evaluation to stand on: evaluate
+        evaluated_on = days.get(checked)
         if evaluated_on is None:
-            evaluated_on = days[row.evaluated_at] = _as_utc(row.evaluated_at).date()
+            evaluated_on = days[checked] = _as_utc(checked).date()
+        raw_until = c["status_stable_until"]
         until = None
-        if row.stable_until:
-            until = stable.get(row.stable_until)
+        if raw_until is not None:
+            until = stable.get(raw_until)
             if until is None:
-                until = stable[row.stable_until] = dt.date.fromisoformat(row.stable_until)
-        out[row.claim_id] = _Previous(row.inputs_key, until, evaluated_on, int(row.data_watermark))
+                until = stable[raw_until] = _as_date(raw_until)
+        out[c["id"]] = _Previous(key, until, evaluated_on, int(watermark))
     return out
+
+
+def _record_checks(
+    session: Session,
+    inputs: Sequence[ClaimInputs],
+    results: Sequence[EvaluationResult],
+    keys: Mapping[int, str],
+    watermark: int,
+    *,
+    now: dt.datetime,
+) -> None:
+    """Note on each evaluated claim's row what this run read and until when its answer holds,
+    whether or not it appended an Evaluation: a result equal to the stored one appends nothing
+    (the history stays free of repeats), and without this the sweep would compare with the
+    older inputs of that stored one and evaluate the claim again on every run. One executemany.
+    """
+    claim_t = Claim.__table__  # type: ignore[attr-defined]
+    stmt = (
+        sa.update(claim_t)
+        .where(claim_t.c.id == sa.bindparam("b_id", type_=claim_t.c.id.type))
+        .values(
+            status_checked_at=sa.bindparam("b_checked_at", type_=claim_t.c.status_checked_at.type),
+            status_inputs_key=sa.bindparam("b_inputs_key", type_=claim_t.c.status_inputs_key.type),
+            status_data_watermark=sa.bindparam(
+                "b_watermark", type_=claim_t.c.status_data_watermark.type
+            ),
+            status_stable_until=sa.bindparam(
+                "b_stable_until", type_=claim_t.c.status_stable_until.type
+            ),
+        )
+    )
+    rows = [
+        {
+            "b_id": item.claim_id,
+            "b_checked_at": now,
+            "b_inputs_key": keys[item.claim_id],
+            "b_watermark": watermark,
+            "b_stable_until": result.stable_until,
+        }
+        for item, result in zip(inputs, results, strict=True)
+    ]
+    if rows:
+        _executemany(session, stmt, rows)
 
 
 def _current_evaluations(session: Session, evaluation_ids: Sequence[int | None]) -> dict[int, Any]:
