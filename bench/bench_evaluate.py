@@ -440,6 +440,8 @@ def main() -> None:
         started = time.perf_counter()
         build(url, args.claims, args.indicators, args.periods)
         print(f"built {path} in {time.perf_counter() - started:.1f} s")
+    else:
+        upgrade_to_head(url)  # a database --db kept from an older schema
     engine = make_engine(url)
     reset_status(engine)
     with engine.connect() as conn:
