@@ -173,6 +173,8 @@ def _count(engine: Engine, model: Any) -> int:
         ({"Authorization": "Bearer"}, "must be 'Bearer <token>'"),
         ({"Authorization": "Bearer not-a-token"}, "not of the form"),
         ({"Authorization": "Bearer trk_0123abcd_" + "x" * 43}, "not known"),
+        # of the form, with a short secret: not known, not "not of the form"
+        ({"Authorization": "Bearer trk_122628b6_wrong"}, "not known"),
     ],
 )
 def test_missing_malformed_unknown_token_is_401(
@@ -194,6 +196,14 @@ def test_revoked_token_is_401_and_wrong_scope_403(
     prefix = tokens["writer"].rsplit("_", 1)[0]
     r = client.post("/api/v1/claims", json=CLAIM_DOC, headers=bearer(prefix + "_" + "y" * 43))
     assert r.status_code == 401 and "not known" in r.json()["detail"]
+    # a wrong secret says the same whether the prefix exists (live or revoked) or not
+    unknown = client.post("/api/v1/claims", json=CLAIM_DOC, headers=bearer("trk_00000000_wrong"))
+    for name in ("writer", "revoked"):
+        prefix = tokens[name].rsplit("_", 1)[0]
+        r = client.post("/api/v1/claims", json=CLAIM_DOC, headers=bearer(prefix + "_wrong"))
+        assert r.status_code == 401
+        assert r.json()["detail"] == unknown.json()["detail"]
+        assert "not known" in r.json()["detail"] and "form" not in r.json()["detail"]
     r = client.post("/api/v1/claims", json=CLAIM_DOC, headers=bearer(tokens["resolver"]))
     assert r.status_code == 403
     assert "insufficient_scope" in r.headers["www-authenticate"]

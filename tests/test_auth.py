@@ -51,12 +51,17 @@ def test_verify_failures(engine: Engine) -> None:
         s.commit()
         with pytest.raises(MissingToken):
             verify_token(s, None, now=NOW)
-        for bad in ("abc", "trk_zz_secret", "trk_0123abcd_short", "Bearer " + issued.plaintext):
+        for bad in ("abc", "trk_zz_secret", "trk_0123ABCD_" + "A" * 43, "trk_0123abcd_"):
             with pytest.raises(MalformedToken):
                 verify_token(s, bad, now=NOW)
+        with pytest.raises(MalformedToken):
+            verify_token(s, "Bearer " + issued.plaintext, now=NOW)
         prefix = issued.plaintext.rsplit("_", 1)[0]
         with pytest.raises(UnknownToken):
             verify_token(s, prefix + "_" + "A" * 43, now=NOW)
+        for short in (prefix + "_short", "trk_0123abcd_short"):  # of the form: not known
+            with pytest.raises(UnknownToken):
+                verify_token(s, short, now=NOW)
         with pytest.raises(UnknownToken):
             verify_token(s, "trk_00000000_" + "A" * 43, now=NOW)
         revoke_tokens(s, "ci", now=NOW)

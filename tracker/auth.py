@@ -25,7 +25,9 @@ SCOPES: dict[str, str] = {
 }
 # last_used_at is a convenience, not an audit log: write it at most once a minute per token
 LAST_USED_GRANULARITY = dt.timedelta(seconds=60)
-_TOKEN_RE = re.compile(r"^trk_([0-9a-f]{8})_([A-Za-z0-9_-]{32,128})$")
+# The shape of a token; whether a well-shaped one is real is only known by hashing its secret,
+# so a wrong secret of any length is "not known", never "malformed".
+_TOKEN_RE = re.compile(r"^trk_([0-9a-f]{8})_(\S{1,200})$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._:@-]{0,119}$")
 
 
@@ -45,11 +47,12 @@ class MissingToken(TokenError):
 
 
 class MalformedToken(TokenError):
-    reason = "the bearer token is not of the form trk_<prefix>_<secret>"
+    reason = "the bearer token is not of the form trk_<8 hex digits>_<secret>"
 
 
 class UnknownToken(TokenError):
-    reason = "the bearer token is not known"
+    # the same words whether the prefix exists or not (verify_token keeps the timing equal too)
+    reason = "the bearer token is not known: no token has this prefix and secret"
 
 
 class RevokedToken(TokenError):
