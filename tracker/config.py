@@ -79,7 +79,10 @@ class Settings(BaseSettings):
     )
     session_secret: SecretStr | None = Field(
         default=None,
-        description="Key signing dashboard sessions; random per process when unset.",
+        description=(
+            "Key signing dashboard sessions; unset: a random key made once and kept in the "
+            "database, shared by every process using it."
+        ),
     )
     max_body_bytes: int = Field(
         default=1024 * 1024,

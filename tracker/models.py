@@ -435,6 +435,15 @@ class ApiToken(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
 
 
+class ServerSecret(SQLModel, table=True):
+    """A random key the server makes on first use and every process on this database shares
+    (the dashboard's session key). Never logged or served."""
+
+    name: str = Field(primary_key=True, max_length=40)
+    value: str = Field(max_length=200)
+    created_at: dt.datetime = Field(sa_column=ts_column())
+
+
 class SchedulerLease(SQLModel, table=True):
     """Which process runs the scheduler (a lock row; PostgreSQL also takes an advisory lock)."""
 

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlmodel import Session, col, select
 
-from tracker import auth, bundled, data_health, queries, status
+from tracker import auth, bundled, data_health, queries, server_secrets, status
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -44,7 +44,7 @@ from tracker.models import (
     State,
 )
 from tracker.web.charts import ClaimChart, build_claim_charts
-from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, parse_as_of
+from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
     TrendBadge,
@@ -187,16 +187,23 @@ _key_lock = threading.Lock()
 
 
 def _session_key(request: Request) -> bytes:
-    """settings.session_secret, or a random key made once per app (sessions end on restart)."""
-    secret = request.app.state.settings.session_secret
-    if secret is not None and secret.get_secret_value():
-        return hashlib.sha256(
-            b"tracker-dashboard-session:" + secret.get_secret_value().encode()
-        ).digest()
+    """The key signing sessions, from settings.session_secret when set, else from the secret
+    kept in the database (made on first use): so a restart signs nobody out and sibling
+    processes on one database accept each other's cookies. Read once per app."""
+    key: bytes | None = getattr(request.app.state, "dashboard_session_key", None)
+    if key is not None:
+        return key
     with _key_lock:
-        key: bytes | None = getattr(request.app.state, "dashboard_session_key", None)
+        key = getattr(request.app.state, "dashboard_session_key", None)
         if key is None:
-            key = secrets.token_bytes(32)
+            configured = request.app.state.settings.session_secret
+            if configured is not None and configured.get_secret_value():
+                secret = configured.get_secret_value()
+            else:
+                secret = server_secrets.shared_secret(
+                    request.app.state.engine, server_secrets.SESSION_KEY_NAME, now=get_now(request)
+                )
+            key = hashlib.sha256(b"tracker-dashboard-session:" + secret.encode()).digest()
             request.app.state.dashboard_session_key = key
     return key
 
