@@ -135,7 +135,8 @@ def test_login_needs_the_resolve_scope(client, engine):
     csrf = csrf_of(client.get("/login").text)
     r = client.post("/login", data={"token": token, "csrf_token": csrf})
     assert r.status_code == 403
-    assert "lacks the `resolve` scope" in r.text
+    assert "lacks the <code>resolve</code> scope" in r.text
+    assert "`" not in r.text  # a message's code spans are markup, not literal backticks
 
 
 def test_login_and_logout_need_the_csrf_token(client, engine):
@@ -406,9 +407,15 @@ def test_overview_data_health_lists_failing_first_and_counts_the_rest(client, en
     assert "and 3 more stale or failing indicators" in health  # 9 unhealthy, 6 shown
 
 
-def test_csrf_refusal_is_a_readable_page(client):
+def test_csrf_refusal_is_a_readable_page(client, engine):
     client.get("/login")
     r = client.post("/login", data={"token": "x", "csrf_token": "forged"})
     assert r.status_code == 403
     assert r.headers["content-type"].startswith("text/html")
-    assert "security token is missing or stale" in r.text
+    assert "security token was missing or stale" in r.text
+    # the sign-in form comes back with a fresh token that works
+    token = make_token(engine, "resolve")
+    r = client.post(
+        "/login", data={"token": token, "csrf_token": csrf_of(r.text)}, follow_redirects=False
+    )
+    assert r.status_code == 303

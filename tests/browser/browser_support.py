@@ -30,9 +30,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn in a background thread; yields its base URL."""
-    port = _free_port()
+def serve(app: Any, port: int | None = None) -> Iterator[str]:
+    """Serve `app` with uvicorn in a background thread (on `port`, else a free one); yields its
+    base URL."""
+    port = port or _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     )

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 from collections.abc import Iterable, Mapping
@@ -20,13 +21,14 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import jinja2
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
 from tracker import auth, bundled, data_health, queries, server_secrets, status
@@ -84,6 +86,18 @@ def _url_or_none(value: str | None) -> str | None:
     if parts.scheme in ("http", "https") and parts.netloc:
         return value.strip()
     return None
+
+
+CODE_SPAN = re.compile(r"`([^`]+)`")
+
+
+def _code_spans(text: str) -> Markup:
+    """A plain-text message as HTML, its `word` spans set as <code> (everything escaped first),
+    so messages read the same in a terminal and on a page."""
+    html = Markup("")
+    for index, part in enumerate(CODE_SPAN.split(text)):  # odd parts: inside backticks
+        html += Markup("<code>{}</code>").format(part) if index % 2 else escape(part)
+    return html
 
 
 def _days_left(deadline: dt.date | None, today: dt.date) -> int | None:
@@ -150,6 +164,7 @@ def _templates() -> Jinja2Templates:
         dtime=_fmt_datetime,
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
+        code_spans=_code_spans,
         precise_date=date_at_precision,
     )
     env.globals.update(
@@ -231,6 +246,14 @@ def encode_session(key: bytes, web_session: WebSession) -> str:
 
 def decode_session(key: bytes, value: str, now: dt.datetime) -> WebSession | None:
     """The session in a cookie value, or None when unsigned, tampered with or expired."""
+    web_session = _decode_signed(key, value)
+    if web_session is None or web_session.expires < int(now.timestamp()):
+        return None
+    return web_session
+
+
+def _decode_signed(key: bytes, value: str) -> WebSession | None:
+    """The session in a cookie value whose signature holds (expired or not), else None."""
     body, _, mac = value.partition(".")
     expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
     if not mac or not hmac.compare_digest(mac, expected):
@@ -246,8 +269,6 @@ def decode_session(key: bytes, value: str, now: dt.datetime) -> WebSession | Non
         )
     except (binascii.Error, ValueError, KeyError, TypeError):
         return None
-    if web_session.expires < int(now.timestamp()):
-        return None
     return web_session
 
 
@@ -261,19 +282,57 @@ def _new_session(now: dt.datetime, **signed_in: Any) -> WebSession:
 
 @dataclass(slots=True)
 class SessionState:
-    """The request's session, and whether the response must (re)write the cookie."""
+    """The request's session. `fresh`: made for this request (the browser sent none valid, so
+    no form can echo its CSRF token yet); `rewrite`: the response must set the cookie again;
+    `lapsed`: why a sign-in the browser still carried no longer counts, said to the user."""
 
     session: WebSession
     fresh: bool
+    rewrite: bool = False
+    lapsed: str | None = None
+
+    @property
+    def write_cookie(self) -> bool:
+        return self.fresh or self.rewrite
 
 
-def get_web_session(request: Request, now: NowDep) -> SessionState:
+def _token_lapse(token: ApiToken | None, who: str | None) -> str | None:
+    """Why a session's token no longer signs its holder in, or None while it does."""
+    name = f" ({token.name})" if token is not None else f" ({who})" if who else ""
+    if token is None:
+        return f"the token you signed in with{name} no longer exists"
+    if token.revoked_at is not None:
+        return f"the token you signed in with{name} has been revoked"
+    if not auth.has_scope(token, RESOLVE_SCOPE):
+        return f"the token you signed in with{name} lacks the `resolve` scope"
+    return None
+
+
+def get_web_session(request: Request, now: NowDep, session: SessionDep) -> SessionState:
+    """The session in the cookie, its sign-in checked against the token row on every request
+    (a revoked token signs nobody in, not even until the cookie expires)."""
     raw = request.cookies.get(SESSION_COOKIE)
+    lapsed: str | None = None
     if raw:
-        found = decode_session(_session_key(request), raw, now)
-        if found is not None:
+        found = _decode_signed(_session_key(request), raw)
+        if found is None:  # tampered with, or signed with another key: nothing in it is known
+            pass
+        elif found.expires < int(now.timestamp()):
+            if found.signed_in:
+                hours = int(SESSION_LIFETIME.total_seconds() // 3600)
+                lapsed = f"your sign-in expired (a sign-in lasts {hours} hours)"
+        elif found.token_id is None:
             return SessionState(found, fresh=False)
-    return SessionState(_new_session(now), fresh=True)
+        else:
+            token = session.get(ApiToken, found.token_id)
+            reason = _token_lapse(token, found.who)
+            if reason is None and token is not None:
+                found.who, found.scopes = token.name, list(token.scopes or [])
+                return SessionState(found, fresh=False)
+            # signed out, but the CSRF token stays: forms open in other tabs still verify
+            anonymous = WebSession(csrf=found.csrf, expires=found.expires)
+            return SessionState(anonymous, fresh=False, rewrite=True, lapsed=reason)
+    return SessionState(_new_session(now), fresh=True, lapsed=lapsed)
 
 
 WebSessionDep = Annotated[SessionState, Depends(get_web_session)]
@@ -292,6 +351,10 @@ def _set_cookie(request: Request, response: Response, web_session: WebSession) -
 
 
 CSRF_MESSAGE = "The form's security token is missing or stale; reload the page and try again."
+LOGIN_CSRF_MESSAGE = (
+    "Not signed in: the form's security token was missing or stale. This form has a fresh "
+    "one: enter the token again."
+)
 
 
 def _csrf_ok(state: SessionState, submitted: str | None) -> bool:
@@ -304,12 +367,18 @@ def _csrf_ok(state: SessionState, submitted: str | None) -> bool:
 
 
 def _refuse(
-    request: Request, state: SessionState, now: dt.datetime, message: str, status_code: int = 403
+    request: Request,
+    state: SessionState,
+    now: dt.datetime,
+    message: str,
+    status_code: int = 403,
+    *,
+    next_path: str = "/",
 ) -> HTMLResponse:
-    """An HTML error page (the dashboard's forms are used by people, not programs)."""
-    return _render(
-        request, "error.html", {"message": message}, state, now=now, status_code=status_code
-    )
+    """An HTML error page (the dashboard's forms are used by people, not programs); its sign-in
+    link returns to `next_path`."""
+    context = {"message": message, "next": _safe_next(next_path)}
+    return _render(request, "error.html", context, state, now=now, status_code=status_code)
 
 
 def _secure_headers(response: Response) -> None:
@@ -331,13 +400,14 @@ def _render(
 ) -> HTMLResponse:
     context = {
         "web_session": state.session,
+        "session_lapsed": state.lapsed,
         "csrf_token": state.session.csrf,
         "now": now,
         "today": now.date(),
         **context,
     }
     response = _templates().TemplateResponse(request, name, context, status_code=status_code)
-    if state.fresh:
+    if state.write_cookie:
         _set_cookie(request, response, state.session)
     _secure_headers(response)
     return response
@@ -676,6 +746,8 @@ def _claim_context(
         "outcomes": [o.value for o in Outcome],
         "form_errors": [],
         "form": {},
+        "form_alert": None,
+        "form_info": None,
         "replay": None,
         "replay_then": None,
         "replay_day": None,
@@ -770,23 +842,56 @@ def _verify_token(session: Session, raw: str, now: dt.datetime) -> ApiToken | No
 def login(
     request: Request,
     session: SessionDep,
+    settings: SettingsDep,
     now: NowDep,
     state: WebSessionDep,
     token: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/",
+    outcome: Annotated[str, Form()] = "",
+    rationale: Annotated[str, Form()] = "",
+    evidence: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _csrf_ok(state, csrf_token):
-        return _refuse(request, state, now, CSRF_MESSAGE)
+    """Sign in. The claim page's "sign in again" form also sends the verdict being typed: it
+    comes back on that claim's form once signed in (or with the error), never recorded here."""
+    draft = VerdictDraft(outcome, rationale, evidence, note)
+    detail = None if draft.empty else _claim_at(session, next)
+    csrf_ok = _csrf_ok(state, csrf_token)
+
+    def refused(message: str, status_code: int) -> HTMLResponse:
+        if detail is not None and (csrf_ok or _from_this_site(request, settings)):
+            return _verdict_page(
+                request,
+                session,
+                settings,
+                now,
+                state,
+                detail,
+                draft,
+                alert=message,
+                status_code=status_code,
+            )
+        return _login_page(request, state, now, next, message, status_code=status_code)
+
+    if not csrf_ok:
+        return refused(LOGIN_CSRF_MESSAGE, 403)
     found = _verify_token(session, token.strip(), now) if token.strip() else None
     if found is None:
-        error = "That token is not valid (unknown or revoked)."
-        return _login_page(request, state, now, next, error, status_code=401)
+        return refused("Not signed in: that token is not valid (unknown or revoked).", 401)
     if not auth.has_scope(found, RESOLVE_SCOPE):
-        error = "That token is valid but lacks the `resolve` scope reviewers need."
-        return _login_page(request, state, now, next, error, status_code=403)
+        return refused(
+            "Not signed in: that token is valid but lacks the `resolve` scope reviewers need.", 403
+        )
     session.commit()  # the token's last_used_at, if tracker.auth recorded it
     signed_in = _new_session(now, token_id=found.id, who=found.name, scopes=list(found.scopes))
+    if detail is not None:
+        info = (
+            f"Signed in as {found.name}. Nothing is recorded yet: check the verdict below, "
+            "then record it."
+        )
+        state = SessionState(signed_in, fresh=False, rewrite=True)
+        return _verdict_page(request, session, settings, now, state, detail, draft, info=info)
     return _redirect(request, _safe_next(next), signed_in)
 
 
@@ -805,14 +910,100 @@ def logout(
 # --- recording a verdict ---
 
 
+@dataclass(frozen=True, slots=True)
+class VerdictDraft:
+    """What a reviewer typed into the verdict form. When it cannot be recorded it is sent back
+    to the same browser in the form (escaped like any text); the server never keeps it."""
+
+    outcome: str = ""
+    rationale: str = ""
+    evidence: str = ""
+    note: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not any(v.strip() for v in (self.outcome, self.rationale, self.evidence, self.note))
+
+    def as_form(self) -> dict[str, str]:
+        return {
+            "outcome": self.outcome,
+            "rationale": self.rationale,
+            "evidence": self.evidence,
+            "note": self.note,
+        }
+
+
+CLAIM_PATH = re.compile(r"^/claims/([^/?#]+)$")
+
+
+def _claim_at(session: Session, path: str) -> queries.ClaimDetail | None:
+    """The claim whose page `path` is (`/claims/<slug>`), if it exists."""
+    match = CLAIM_PATH.match(_safe_next(path))
+    return queries.get_claim(session, unquote(match.group(1))) if match else None
+
+
+def _from_this_site(request: Request, settings: Settings) -> bool:
+    """Whether the browser says this POST came from one of this site's pages (Sec-Fetch-Site,
+    else Origin; a client sending neither is not a browser and counts as this site's).
+
+    Checked before a form whose CSRF token failed is sent back filled in: another site could
+    post to us, but must not get a page that shows its own text in a reviewer's form."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site == "same-origin"
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    ours = {f"{request.url.scheme}://{request.url.netloc}"}
+    if settings.public_url:
+        public = urlsplit(settings.public_url)
+        ours.add(f"{public.scheme}://{public.netloc}")
+    return origin in ours
+
+
+def _verdict_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    state: SessionState,
+    detail: queries.ClaimDetail,
+    draft: VerdictDraft,
+    *,
+    alert: str | None = None,
+    info: str | None = None,
+    errors: Iterable[str] = (),
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The claim page with the verdict form filled in with `draft`: the resolve form when
+    `state` may resolve, else a form to sign in again that carries the draft along."""
+    context = _claim_context(session, detail, settings, now)
+    context.update(
+        form=draft.as_form(),
+        form_errors=list(errors),
+        form_alert=alert,
+        form_info=info,
+        session_lapsed=None,  # the form's own message says it, next to the form
+    )
+    return _render(request, "claim.html", context, state, now=now, status_code=status_code)
+
+
 def _reviewer_token(session: Session, web_session: WebSession) -> ApiToken | None:
     """The signed-in reviewer's token row if it still exists, is not revoked and may resolve."""
     if web_session.token_id is None:
         return None
     token = session.get(ApiToken, web_session.token_id)
-    if token is None or token.revoked_at is not None or not auth.has_scope(token, RESOLVE_SCOPE):
+    if token is None or _token_lapse(token, None) is not None:
         return None
     return token
+
+
+def _not_recorded_because(state: SessionState, signed_in: bool) -> str:
+    if signed_in:
+        return "the form's security token was missing or stale"
+    if state.lapsed:
+        return f"your sign-in is no longer valid: {state.lapsed}"
+    return "you are not signed in as a reviewer"
 
 
 @router.post("/claims/{slug}/resolve", response_model=None)
@@ -829,12 +1020,24 @@ def resolve(
     note: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if not _csrf_ok(state, csrf_token):
-        return _refuse(request, state, now, CSRF_MESSAGE)
+    draft = VerdictDraft(outcome, rationale, evidence, note)
+    csrf_ok = _csrf_ok(state, csrf_token)
     token = _reviewer_token(session, state.session)
-    if token is None:
-        return _refuse(
-            request, state, now, "Sign in with a token that has the `resolve` scope first."
+    if not csrf_ok or token is None:
+        # Nothing is recorded. What was typed goes back to this browser in a fresh form: with a
+        # new CSRF token when the sign-in holds, else in a form to sign in again.
+        reason = _not_recorded_because(state, signed_in=token is not None)
+        detail = queries.get_claim(session, slug)
+        if detail is None or not (csrf_ok or _from_this_site(request, settings)):
+            message = f"Nothing was recorded: {reason}."
+            return _refuse(request, state, now, message, next_path=f"/claims/{quote(slug)}")
+        if token is not None:
+            then = "The form below has a fresh one and what you typed: check it and record it."
+        else:
+            then = "Sign in again below; what you typed is kept."
+        alert = f"Nothing was recorded: {reason}. {then}"
+        return _verdict_page(
+            request, session, settings, now, state, detail, draft, alert=alert, status_code=403
         )
     detail = queries.get_claim(session, slug)
     if detail is None:
@@ -866,12 +1069,6 @@ def resolve(
         else:
             session.commit()
             return _redirect(request, f"/claims/{quote(slug)}#timeline")
-    context = _claim_context(session, detail, settings, now)
-    context["form_errors"] = errors
-    context["form"] = {
-        "outcome": outcome,
-        "rationale": rationale,
-        "evidence": evidence,
-        "note": note,
-    }
-    return _render(request, "claim.html", context, state, now=now, status_code=422)
+    return _verdict_page(
+        request, session, settings, now, state, detail, draft, errors=errors, status_code=422
+    )
