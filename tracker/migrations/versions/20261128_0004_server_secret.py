@@ -3,8 +3,8 @@
 The table starts empty: the key itself is made on first use (tracker.server_secrets), so a
 migration never holds or prints one.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-28 09:16:24.923768+00:00
 """
 
@@ -16,8 +16,8 @@ from alembic import op
 
 import tracker.models
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
