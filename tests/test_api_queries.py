@@ -55,8 +55,10 @@ def test_list_filters_and_sorts(seeded: Engine) -> None:
         assert [i.claim.slug for i in window.items] == ["agi-2026"]
         someone = queries.list_claims(s, ClaimFilters(claimant="someone"), sort="-slug")
         assert [i.claim.slug for i in someone.items] == ["review-me", "old-claim"]
-        search = queries.list_claims(s, ClaimFilters(q="CHINA"))
+        search = queries.list_claims(s, ClaimFilters(q="POWER-3x"))
         assert [i.claim.slug for i in search.items] == ["china-power-3x-us-2030"]
+        # the quotes are searched too: every claim made here quotes the same words
+        assert len(queries.list_claims(s, ClaimFilters(q="中国の電力")).items) == 5
 
 
 @pytest.mark.parametrize("sort", queries.SORT_KEYS)

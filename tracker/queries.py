@@ -58,7 +58,8 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class ClaimFilters:
-    """Filters of the claim list; None means "any". `q` searches slug and title."""
+    """Filters of the claim list; None means "any". `q` is the text search of `text_matches`
+    (slug, title and both quotes), shared by the API and the dashboard."""
 
     state: str | None = None
     trend: str | None = None
@@ -234,15 +235,30 @@ def _filter_clauses(filters: ClaimFilters) -> list[sa.ColumnElement[bool]]:
         # tags is a JSON list; its text holds each tag as a quoted JSON string on both backends
         pattern = _like_pattern(json.dumps(filters.tag))
         clauses.append(sa.cast(col(Claim.tags), sa.Text()).like(pattern, escape="\\"))
-    if filters.q:
-        pattern = _like_pattern(filters.q.lower())
-        clauses.append(
-            sa.or_(
-                sa.func.lower(col(Claim.slug)).like(pattern, escape="\\"),
-                sa.func.lower(col(Claim.title)).like(pattern, escape="\\"),
-            )
-        )
+    text = (filters.q or "").strip()
+    if text:
+        clauses.append(text_matches(text))
     return clauses
+
+
+# The claim columns the text search reads: the quote in the original language and in English
+# too, so "電力" finds the claim quoted in Japanese.
+SEARCHED_COLUMNS = ("slug", "title", "quote_original", "quote_en")
+
+
+def text_matches(text: str) -> sa.ColumnElement[bool]:
+    """The one claim search predicate (API `?q=` and dashboard search): the slug, title or
+    either quote (original language or English) contains `text`, case-insensitively, with
+    LIKE wildcards in `text` taken literally."""
+    pattern = _like_pattern(text.lower())
+    return sa.or_(
+        *(
+            sa.func.lower(sa.func.coalesce(col(getattr(Claim, name)), "")).like(
+                pattern, escape="\\"
+            )
+            for name in SEARCHED_COLUMNS
+        )
+    )
 
 
 def _item_select() -> Any:
@@ -735,7 +751,7 @@ def counts_by_state(session: Session) -> dict[str, int]:
     return {(state or "unevaluated"): int(n) for state, n in rows}
 
 
-# --- dashboard additions (H7): bounded queues for the overview, text search over quotes ---
+# --- dashboard additions (H7): bounded queues for the overview ---
 
 
 @dataclass(slots=True)
@@ -780,32 +796,6 @@ def deadline_queues(
         needs_review=items["review"],
         needs_review_total=totals["review"],
     )
-
-
-def search_claims(
-    session: Session,
-    text: str,
-    filters: ClaimFilters | None = None,
-    *,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> ClaimPage:
-    """`list_claims` by deadline, narrowed to claims whose slug, title or either quote
-    (original language or English) contains `text`, case-insensitively."""
-    pattern = _like_pattern(text.lower())
-    matches = sa.or_(
-        *(
-            sa.func.lower(sa.func.coalesce(column, "")).like(pattern, escape="\\")
-            for column in (
-                col(Claim.slug),
-                col(Claim.title),
-                col(Claim.quote_original),
-                col(Claim.quote_en),
-            )
-        )
-    )
-    stmt = _item_select().where(*_filter_clauses(filters or ClaimFilters()), matches)
-    return _page(session, stmt, "deadline", cursor, limit)
 
 
 # --- the overview as stored on a past day ---

@@ -264,7 +264,16 @@ def list_claims(
     deadline_after: Annotated[dt.date | None, Query(description="Deadline after.")] = None,
     lifecycle: Annotated[Lifecycle | None, Query(examples=["active"])] = None,
     kind: Annotated[ClaimKind | None, Query(examples=["judged"])] = None,
-    q: Annotated[str | None, Query(description="Search slug and title.")] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            description=(
+                "Search text: claims whose slug, title or quote (original language or "
+                "English) contains it, case-insensitively; the dashboard's search."
+            ),
+            examples=["電力"],
+        ),
+    ] = None,
     sort: Annotated[
         SortKey, Query(description="deadline, slug or updated; prefix '-' for descending.")
     ] = "deadline",

@@ -584,12 +584,12 @@ def claim_list(
 ) -> HTMLResponse:
     text = (q or "").strip()
     filters = queries.ClaimFilters(
-        state=filter_state or None, tag=tag or None, claimant=claimant or None
+        state=filter_state or None, tag=tag or None, claimant=claimant or None, q=text or None
     )
     try:
-        page = queries.search_claims(session, text, filters, cursor=cursor, limit=PAGE_SIZE)
+        page = queries.list_claims(session, filters, "deadline", cursor, PAGE_SIZE)
     except queries.InvalidCursor:
-        page = queries.search_claims(session, text, filters, limit=PAGE_SIZE)
+        page = queries.list_claims(session, filters, "deadline", None, PAGE_SIZE)
     params = {
         k: v
         for k, v in (("state", filter_state), ("tag", tag), ("claimant", claimant), ("q", q))

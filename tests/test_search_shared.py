@@ -1,0 +1,63 @@
+"""Claim search: the API's `?q=` and the dashboard's search box are one predicate
+(tracker.queries.text_matches) over slug, title and both quotes, so they find the same claims."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from dashboard_seed import NOW, seed_essay
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tracker.web.app import create_app
+
+
+@pytest.fixture
+def client(settings, engine) -> Iterator[TestClient]:
+    with Session(engine) as session:
+        seed_essay(session)
+        session.commit()
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: NOW
+    with TestClient(app) as c:
+        yield c
+
+
+def api_slugs(client: TestClient, q: str) -> set[str]:
+    r = client.get("/api/v1/claims", params={"q": q, "limit": 500})
+    assert r.status_code == 200, r.text
+    return {c["slug"] for c in r.json()["items"]}
+
+
+def dashboard_slugs(client: TestClient, q: str) -> set[str]:
+    r = client.get("/claims", params={"q": q})
+    assert r.status_code == 200, r.text
+    return set(re.findall(r'<div class="slug">([a-z0-9-]+)</div>', r.text))
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("電力", {"china-power-3x-us-2030"}),  # only in the Japanese quote
+        ("到来", {"agi-2026"}),  # only in the Japanese quote
+        ("THREE TIMES that", {"china-power-3x-us-2030"}),  # only in the English quote
+        ("onerror", {"xss-probe"}),  # only in the English quote (no original)
+        ("power-3x", {"china-power-3x-us-2030"}),  # the slug
+        ("  電力 ", {"china-power-3x-us-2030"}),  # surrounding blanks are not searched for
+        ("%", set()),  # a LIKE wildcard is searched for literally
+    ],
+)
+def test_api_and_dashboard_search_find_the_same_claims(
+    client: TestClient, q: str, expected: set[str]
+) -> None:
+    assert api_slugs(client, q) == expected
+    assert dashboard_slugs(client, q) == expected
+
+
+def test_search_combines_with_the_other_filters_alike(client: TestClient) -> None:
+    api = client.get("/api/v1/claims", params={"q": "2026", "state": "open"}).json()["items"]
+    html = client.get("/claims", params={"q": "2026", "state": "open"}).text
+    found = set(re.findall(r'<div class="slug">([a-z0-9-]+)</div>', html))
+    assert {c["slug"] for c in api} == found == {"agi-2026"}
