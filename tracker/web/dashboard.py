@@ -583,9 +583,22 @@ def claim_list(
     cursor: str | None = None,
 ) -> HTMLResponse:
     text = (q or "").strip()
+    states = [s.value for s in State]
     filters = queries.ClaimFilters(
         state=filter_state or None, tag=tag or None, claimant=claimant or None, q=text or None
     )
+    choices = {
+        "filters": filters,
+        "q": text,
+        "states": states,
+        "claimants": _claimant_choices(session),
+        "tags": _tag_choices(session),
+    }
+    if filters.state is not None and filters.state not in states:
+        # the API answers 422 for an unknown state (its enum); so does the page, saying why
+        error = f"state: {filters.state!r} is not a state; use one of {', '.join(states)}."
+        context = {**choices, "claims": [], "next_url": None, "filter_error": error}
+        return _render(request, "claims.html", context, state, now=now, status_code=422)
     try:
         page = queries.list_claims(session, filters, "deadline", cursor, PAGE_SIZE)
     except queries.InvalidCursor:
@@ -600,15 +613,7 @@ def claim_list(
         next_url = "/claims?" + "&".join(
             f"{k}={quote(v)}" for k, v in [*params.items(), ("cursor", page.next_cursor)]
         )
-    context = {
-        "claims": page.items,
-        "next_url": next_url,
-        "filters": filters,
-        "q": text,
-        "states": [s.value for s in State],
-        "claimants": _claimant_choices(session),
-        "tags": _tag_choices(session),
-    }
+    context = {**choices, "claims": page.items, "next_url": next_url, "filter_error": None}
     return _render(request, "claims.html", context, state, now=now)
 
 

@@ -1,5 +1,6 @@
-"""Claim search: the API's `?q=` and the dashboard's search box are one predicate
-(tracker.queries.text_matches) over slug, title and both quotes, so they find the same claims."""
+"""The API's claim list and the dashboard's agree: the search (`?q=`) is one predicate
+(tracker.queries.text_matches) over slug, title and both quotes, and an unknown `state` is a 422
+on both, naming the parameter and the allowed values."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dashboard_seed import NOW, seed_essay
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
+from tracker.models import State
 from tracker.web.app import create_app
 
 
@@ -61,3 +63,23 @@ def test_search_combines_with_the_other_filters_alike(client: TestClient) -> Non
     html = client.get("/claims", params={"q": "2026", "state": "open"}).text
     found = set(re.findall(r'<div class="slug">([a-z0-9-]+)</div>', html))
     assert {c["slug"] for c in api} == found == {"agi-2026"}
+
+
+def test_an_unknown_state_is_a_422_on_both_naming_state_and_the_allowed_values(
+    client: TestClient,
+) -> None:
+    api = client.get("/api/v1/claims", params={"state": "bogus"})
+    assert api.status_code == 422
+    page = client.get("/claims", params={"state": "bogus", "q": "power"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    error = re.search(r'<p class="error" role="alert" id="filter-error">(.*?)</p>', page.text)
+    assert error is not None, page.text
+    message = error.group(1)
+    assert message.startswith("state: &#39;bogus&#39; is not a state")
+    assert all(s.value in message for s in State)
+    # the page around it: the filter form keeps the search, and no "No claims." is claimed
+    assert 'name="q" value="power"' in page.text and "No claims." not in page.text
+    # every allowed value still answers 200
+    for value in ("", "open", "needs_review"):
+        assert client.get("/claims", params={"state": value}).status_code == 200
