@@ -56,7 +56,9 @@ def test_fresh_install_calendar_has_next_releases_and_yearly_reviews(
         run_scheduler=False,
     )
     prepare_database(settings)
-    with TestClient(create_app(settings)) as client:
+    app = create_app(settings)
+    app.state.clock = lambda: dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+    with TestClient(app) as client:
         r = client.get("/api/v1/calendar.ics")
         again = client.get("/api/v1/calendar.ics").content
     assert r.status_code == 200
@@ -68,7 +70,9 @@ def test_fresh_install_calendar_has_next_releases_and_yearly_reviews(
     assert "ai-compute-demand-10x-per-year" in readers and "agi-2026" in readers
     assert str(epoch["summary"]).startswith("Next data expected")
     world_bank = events["release-worldbank.population.chn-2025@tracker"]
-    assert world_bank.decoded("dtstart") == dt.date(2025, 12, 31) + dt.timedelta(days=190)
+    # 2025 data was expected 2025-12-31 + 190 days and has not come: overdue, shown today
+    assert world_bank.decoded("dtstart") == dt.date(2026, 11, 28)
+    assert str(world_bank["summary"]).startswith("Overdue since 2026-07-09: ")
     assert "population-collapse" in str(world_bank["description"])
     assert sum(uid.startswith("release-worldbank.population.chn-") for uid in events) == 1
     # an open-ended claim (`review: yearly`, no deadline) is reviewed every 31 Dec

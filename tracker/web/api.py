@@ -48,9 +48,9 @@ from tracker.models import (
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
-from tracker.web.deps import AsOfError, EngineDep, SessionDep, get_now, parse_as_of
+from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
 from tracker.web.problems import ProblemError, validation_errors
-from tracker.web.wording import parse_criterion
+from tracker.web.wording import expected_on_text, parse_criterion, release_overdue
 
 API_PREFIX = "/api/v1"
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -680,6 +680,11 @@ class Release:
     indicator: Indicator
     slugs: list[str] = field(default_factory=list)
     deciding: bool = False  # the period decides a criterion (else: the next period after data)
+    arrived: bool = False  # a value for this period (or a later one) is stored
+
+    def overdue(self, today: dt.date) -> bool:
+        """Expected before `today` and not arrived: the dashboard's "(overdue)"."""
+        return not self.arrived and release_overdue(self.expected, today)
 
 
 def _expected_releases(
@@ -727,6 +732,9 @@ def _expected_releases(
             continue  # never observed, or a frequency without a next period
         for slug in slugs:
             add(key, following, slug, deciding=False)
+    for (_, period), release in releases.items():
+        observed = latest.get(release.indicator.id or 0)
+        release.arrived = observed is not None and period_end(observed) >= period_end(period)
     return releases
 
 
@@ -737,17 +745,21 @@ def _expected_releases(
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )
-def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+def calendar(request: Request, session: SessionDep, now: NowDep, _access: ReadAccess) -> Response:
     """All-day events with stable UIDs, each linking to the claim's dashboard page:
     `deadline-<slug>@tracker` for each deadline; `review-<slug>@tracker` for each open-ended
     claim (`review: yearly`), every 31 Dec (RRULE:FREQ=YEARLY); and
     `release-<indicator>-<period>@tracker` for each expected data release (period end plus
     the indicator's publication lag), once per indicator and period, listing the claims that
     read it: the periods that decide a criterion, and the next period after each read
-    indicator's latest observation.
+    indicator's latest observation. A release whose expected date has passed without its data
+    is overdue, as the dashboard says: its event moves to today, summarised "Overdue since
+    <expected date>: …" (category `overdue`), until the data arrives.
     """
     items = [i for i in queries.all_claims(session) if i.claim.lifecycle != "withdrawn"]
     base = public_base(request)  # TRACKER_PUBLIC_URL when set
+    today = now.date()
+    start_of_today = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
     stamp = max((i.claim.updated_at for i in items), default=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     cal = icalendar.Calendar()
     cal.add("prodid", "-//tracker//claims and data releases//EN")
@@ -777,27 +789,51 @@ def calendar(request: Request, session: SessionDep, _access: ReadAccess) -> Resp
         event.add("url", f"{base}/claims/{claim.slug}")  # the dashboard page, for people
         cal.add_component(event)
     releases = _expected_releases(session, items)
+    # the releases follow the indicators (metadata, new data) and, once overdue, the date
+    modified = [stamp]
+    for release in releases.values():
+        indicator = release.indicator
+        modified += [t for t in (indicator.updated_at, indicator.last_success_at) if t is not None]
     for (key, period), release in sorted(releases.items()):
         indicator = release.indicator
+        title = indicator.title or key
+        details = (
+            f"Period {period} ends {period_end(period).isoformat()}; publication lag "
+            f"{indicator.publication_lag_days} days. Read by: {', '.join(release.slugs)}."
+        )
         event = icalendar.Event()
         event.add("uid", f"release-{key}-{period}@tracker")
-        event.add("dtstamp", stamp)
-        event.add("dtstart", release.expected)
-        event.add("dtend", release.expected + dt.timedelta(days=1))
-        what = "Data expected" if release.deciding else "Next data expected"
-        event.add("summary", f"{what}: {indicator.title or key} for {period}")
-        event.add(
-            "description",
-            f"Period {period} ends {period_end(period).isoformat()}; publication lag "
-            f"{indicator.publication_lag_days} days. Read by: {', '.join(release.slugs)}.",
-        )
-        event.add("categories", ["data-release"])
+        if release.overdue(today):
+            # a past event goes unnoticed in a calendar: an overdue release shows on today
+            day = today
+            what = "Data" if release.deciding else "Next data"
+            expected = expected_on_text(release.expected, today)
+            event.add("dtstamp", max(stamp, start_of_today))
+            event.add(
+                "summary", f"Overdue since {release.expected.isoformat()}: {title} for {period}"
+            )
+            event.add(
+                "description",
+                f"{what} for {period}, {expected}: not published by {today.isoformat()}. "
+                + details,
+            )
+            event.add("categories", ["data-release", "overdue"])
+            modified.append(start_of_today)
+        else:
+            day = release.expected
+            what = "Data expected" if release.deciding else "Next data expected"
+            event.add("dtstamp", stamp)
+            event.add("summary", f"{what}: {title} for {period}")
+            event.add("description", details)
+            event.add("categories", ["data-release"])
+        event.add("dtstart", day)
+        event.add("dtend", day + dt.timedelta(days=1))
         cal.add_component(event)
     return conditional_response(
         request,
         cal.to_ical(),
         "text/calendar; charset=utf-8",
-        last_modified=stamp if items else None,
+        last_modified=max(modified) if items else None,
     )
 
 

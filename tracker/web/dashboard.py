@@ -52,6 +52,7 @@ from tracker.web.wording import (
     TrendBadge,
     date_at_precision,
     describe_criterion,
+    expected_on_text,
     format_number,
     parse_criterion,
     state_label,
@@ -117,13 +118,8 @@ def _countdown(deadline: dt.date | None, today: dt.date) -> str:
     return f"{-days} days ago" if days < -1 else "yesterday"
 
 
-def _expected_on(value: dt.date | str | None, today: dt.date) -> str:
-    """ "expected 2025-01-30 (overdue)": a data release's expected date, marked overdue once
-    past; the claim page and the overview's next deadlines both say it this way."""
-    if value is None or value == "":
-        return "expected date unknown"
-    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-    return f"expected {day.isoformat()}" + (" (overdue)" if day < today else "")
+# "expected 2025-01-30 (overdue)": the claim page, the overview and the calendar say it alike
+_expected_on = expected_on_text
 
 
 def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:

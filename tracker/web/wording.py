@@ -116,6 +116,21 @@ def trend_badge(
     return TrendBadge(trend, label)
 
 
+def release_overdue(expected: dt.date, today: dt.date) -> bool:
+    """Whether data expected on `expected` and not yet arrived is overdue on `today`: from the
+    day after its expected date (on the day itself it is simply due)."""
+    return expected < today
+
+
+def expected_on_text(value: dt.date | str | None, today: dt.date) -> str:
+    """ "expected 2025-01-30 (overdue)": a data release's expected date, marked overdue once
+    past; the claim page, the overview's next deadlines and the calendar all say it this way."""
+    if value is None or value == "":
+        return "expected date unknown"
+    day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
+    return f"expected {day.isoformat()}" + (" (overdue)" if release_overdue(day, today) else "")
+
+
 def format_number(value: float | None, unit: str | None = None) -> str:
     """A value for reading: thousands separated, about three significant decimals."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
