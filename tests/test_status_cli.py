@@ -111,3 +111,23 @@ def test_evaluate_as_of_says_which_claims_tracker_did_not_know_then(seeded: Engi
     assert "not known to tracker on that date" in before.output
     assert "upcoming" not in before.output and "no data yet" not in before.output
     assert _evaluations(seeded) == []
+
+
+def test_evaluate_refuses_a_future_as_of_like_the_api_and_dashboard(
+    seeded: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tracker.cli.evaluate as evaluate_cli
+
+    monkeypatch.setattr(evaluate_cli, "utcnow", lambda: at("2026-11-28") + dt.timedelta(hours=9))
+    result = CliRunner().invoke(app, ["evaluate", "--as-of", "2027-01-02"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert lines == [
+        "error: --as-of 2027-01-02 is in the future (today is 2026-11-28, UTC); "
+        "pick a past date or today"
+    ]
+    assert "replay" not in result.output
+    today = CliRunner().invoke(app, ["evaluate", "--as-of", "2026-11-28"])
+    assert today.exit_code == 0, today.output
+    assert "Claims as known on 2026-11-28 (replay" in today.output
+    assert _evaluations(seeded) == []

@@ -74,13 +74,21 @@ def results_table(
     return table
 
 
-def _parse_date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        from tracker.cli import fail
+def _parse_date(text: str, today: dt.date) -> dt.date:
+    """The --as-of day: a date, not after `today` (a replay answers what was known on a past
+    day; the API and the dashboard refuse a future as_of with 422 the same way)."""
+    from tracker.cli import fail
 
+    try:
+        day = dt.date.fromisoformat(text)
+    except ValueError:
         raise fail(f"--as-of must be a date YYYY-MM-DD, got {text!r}") from None
+    if day > today:
+        raise fail(
+            f"--as-of {day.isoformat()} is in the future (today is {today.isoformat()}, UTC); "
+            "pick a past date or today"
+        )
+    return day
 
 
 def evaluate_command(
@@ -97,10 +105,10 @@ def evaluate_command(
     """Evaluate claims and print their status; --as-of DATE replays a past date without writing."""
     from tracker.cli import fail, load_settings
 
-    replay_day = _parse_date(as_of) if as_of is not None else None
+    now = utcnow()
+    replay_day = _parse_date(as_of, now.date()) if as_of is not None else None
     settings = load_settings()
     engine = make_engine(settings.effective_database_url())
-    now = utcnow()
     not_known: list[str] = []
     try:
         if replay_day is None:
