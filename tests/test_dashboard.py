@@ -241,7 +241,16 @@ def test_claimant_page_shows_the_track_record(client):
     assert client.get("/claimants/nobody").status_code == 404
 
 
-def test_indicators_page_flags_failing_and_stale(client):
+def test_indicators_page_flags_failing_and_stale(client, engine):
+    from sqlmodel import select
+
+    from tracker.models import Indicator
+
+    with Session(engine) as session:  # tracked for 3 days, never fetched successfully
+        copper = session.exec(select(Indicator).where(Indicator.key == "fred.copper")).one()
+        copper.created_at = NOW - dt.timedelta(days=3)
+        session.add(copper)
+        session.commit()
     html = client.get("/indicators").text
     row = html[html.index('id="ind-fred.copper"') :]
     row, error_row = row.split("</tr>")[:2]

@@ -63,13 +63,18 @@ def missing_key_setting(source: str, settings: Settings) -> str | None:
     return f"TRACKER_{source.upper()}_API_KEY"
 
 
+def stale_since(indicator: Indicator) -> dt.datetime:
+    """What staleness counts from: the last successful fetch (bundled or live), or, when none
+    ever succeeded, when tracking the indicator began (its catalogue row was created)."""
+    return indicator.last_success_at or indicator.created_at
+
+
 def is_stale(indicator: Indicator, now: dt.datetime) -> bool:
-    """No successful fetch (bundled or live) within STALE_AFTER_INTERVALS refresh intervals."""
-    if indicator.last_success_at is None:
-        return True
-    return now - indicator.last_success_at > STALE_AFTER_INTERVALS * parse_refresh(
-        indicator.refresh
-    )
+    """The one definition of stale, for the data API, the dashboard and /readyz: no successful
+    fetch for STALE_AFTER_INTERVALS refresh intervals, counted from `stale_since` (so a new
+    indicator whose first fetch failed is failing, not yet stale)."""
+    interval = STALE_AFTER_INTERVALS * parse_refresh(indicator.refresh)
+    return now - stale_since(indicator) > interval
 
 
 def is_failing(indicator: Indicator) -> bool:
@@ -87,7 +92,7 @@ class IndicatorHealth:
     last_run: FetchRun | None
     state: HealthState
     reason: str
-    stale: bool  # is_stale: no success within STALE_AFTER_INTERVALS intervals (or none at all)
+    stale: bool  # is_stale: no success within STALE_AFTER_INTERVALS intervals of stale_since
     failing: bool  # is_failing
     needs_setting: str | None = None  # e.g. TRACKER_FRED_API_KEY, when that key is missing
     bundled_retrieved_on: str | None = None  # the bundled snapshot's retrieval date, if loaded
@@ -119,8 +124,10 @@ def classify(
     - needs_key: the source needs an API key that is not configured (the scheduler skips it);
     - never_fetched: no observations and no successful fetch;
     - bundled: the only successful load is the shipped snapshot (no live fetch yet);
-    - stale: last success older than STALE_AFTER_INTERVALS refresh intervals;
+    - stale: no success for STALE_AFTER_INTERVALS refresh intervals (`is_stale`);
     - ok: otherwise.
+
+    `stale` and `failing` are also flags of their own: a failing indicator can be stale too.
     """
     stale, failing = is_stale(indicator, now), is_failing(indicator)
     setting = missing_key_setting(indicator.source, settings)
@@ -162,9 +169,15 @@ def classify(
         return health("never_fetched", "not fetched yet: no data")
     if bundled_only:
         return health("bundled", f"only {snapshot}; not fetched live yet")
-    if indicator.last_success_at is None:
-        return health("stale", "no successful fetch recorded")
     cadence = f"{STALE_AFTER_INTERVALS}x its refresh interval ({indicator.refresh})"
+    if indicator.last_success_at is None:
+        if stale:
+            return health(
+                "stale",
+                f"no successful fetch since tracking began {_when(indicator.created_at)}, "
+                f"longer than {cadence}",
+            )
+        return health("never_fetched", "no successful fetch recorded yet")
     if stale:
         return health(
             "stale", f"last success {_when(indicator.last_success_at)}, older than {cadence}"

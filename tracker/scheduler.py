@@ -763,7 +763,8 @@ def readiness_probe(
 ) -> dict[str, Any]:
     """/readyz entry: which process holds the scheduler, whether it is this one (`own_holder`:
     the holder id of this process's scheduler, None when it runs none), and which indicators
-    are failing or stale (tracker.data_health; `needs_key` ones are listed apart).
+    are failing, stale (data_health.is_stale, whatever their state: a failing one can be stale
+    too, as the data API's `stale` flag and the data-health page say) or need an API key.
 
     Informational: never makes readiness fail (a web process without a scheduler is ready, and
     an indicator never fetched or waiting for an API key is not a fault of this process).
@@ -793,7 +794,8 @@ def readiness_probe(
         ),
         "heartbeat_at": status["heartbeat_at"],
         "failing_indicators": keys("failing"),
-        "stale_indicators": keys("stale"),
+        # the `stale` flag, as the data API and the dashboard show it (a failing one too)
+        "stale_indicators": [h.indicator.key for h in health if h.stale],
         "needs_key_indicators": {
             h.indicator.key: h.needs_setting for h in health if h.state == "needs_key"
         },

@@ -89,9 +89,9 @@ class IndicatorOut(BaseModel):
         description=(
             "never_fetched (no data, no fetch yet) | needs_key (the source needs an API key "
             "that is not configured; see `needs_setting`) | bundled (only the shipped snapshot "
-            "so far; see `bundled_retrieved_on`) | ok | stale (last success older than "
-            f"{STALE_AFTER_INTERVALS} refresh intervals) | failing (the latest fetch failed; "
-            "see `last_fetch_error`)."
+            "so far; see `bundled_retrieved_on`) | ok | stale (no successful fetch for "
+            f"{STALE_AFTER_INTERVALS} refresh intervals; see `stale`) | failing (the latest "
+            "fetch failed; see `last_fetch_error`)."
         )
     )
     health_reason: str = Field(description="Why, in one sentence an operator can act on.")
@@ -103,8 +103,10 @@ class IndicatorOut(BaseModel):
     )
     stale: bool = Field(
         description=(
-            f"No successful fetch within {STALE_AFTER_INTERVALS} refresh intervals "
-            "(or never fetched). Kept for compatibility: `health` tells these cases apart."
+            f"No successful fetch for {STALE_AFTER_INTERVALS} refresh intervals, counted from "
+            "the last success or, if none ever succeeded, from when tracking the indicator "
+            "began; true whatever `health` says (a failing indicator can be stale too). The "
+            "same definition as the dashboard's stale badge and /readyz `stale_indicators`."
         )
     )
     failing: bool = Field(description="The latest fetch failed after the last success.")
