@@ -415,15 +415,22 @@ def test_openapi_documents_304_and_validator_headers(client: TestClient) -> None
         for header in responses["200"]["headers"].values():
             assert header["schema"]["example"], path
     assert "Link" in paths["/api/v1/claims"]["get"]["responses"]["200"]["headers"]
-    # every documented cached route really answers 304 to its ETag
-    for path in CACHED_GETS:
+    # every documented cached route really answers 304 to its ETag, sends the validators it
+    # documents, and answers 304 to If-Modified-Since where it documents Last-Modified
+    for path, names in CACHED_GETS.items():
         url = path.replace("{slug}", "agi-2026")
         if path == "/api/v1/claimants/{slug}":
             url = "/api/v1/claimants/elon-musk"
         r = client.get(url)
         assert r.status_code == 200, url
+        for name in names:
+            assert name == "Link" or name.lower() in r.headers, (url, name)
         again = client.get(url, headers={"If-None-Match": r.headers["etag"]})
         assert again.status_code == 304, url
+        if "Last-Modified" in names:
+            since = client.get(url, headers={"If-Modified-Since": r.headers["last-modified"]})
+            assert since.status_code == 304, url
+            assert since.headers["last-modified"] == r.headers["last-modified"], url
 
 
 # --- 8. /readyz: the scheduler check's ok is what its probe found ---

@@ -69,12 +69,16 @@ def stale_since(indicator: Indicator) -> dt.datetime:
     return indicator.last_success_at or indicator.created_at
 
 
+def stale_from(indicator: Indicator) -> dt.datetime:
+    """The moment `is_stale` turns true if no fetch succeeds before it."""
+    return stale_since(indicator) + STALE_AFTER_INTERVALS * parse_refresh(indicator.refresh)
+
+
 def is_stale(indicator: Indicator, now: dt.datetime) -> bool:
     """The one definition of stale, for the data API, the dashboard and /readyz: no successful
     fetch for STALE_AFTER_INTERVALS refresh intervals, counted from `stale_since` (so a new
     indicator whose first fetch failed is failing, not yet stale)."""
-    interval = STALE_AFTER_INTERVALS * parse_refresh(indicator.refresh)
-    return now - stale_since(indicator) > interval
+    return now > stale_from(indicator)
 
 
 def is_failing(indicator: Indicator) -> bool:
@@ -101,6 +105,20 @@ class IndicatorHealth:
     @property
     def healthy(self) -> bool:
         return self.state == "ok"
+
+
+def health_changed_at(health: IndicatorHealth, now: dt.datetime) -> dt.datetime:
+    """When what is reported of this indicator last changed (the data API's Last-Modified):
+    its row (catalogue metadata, successes, errors), its latest fetch run and, once it is
+    stale, the moment it became so (the clock alone changes that)."""
+    indicator, run = health.indicator, health.last_run
+    times = [indicator.created_at, indicator.updated_at]
+    times += [t for t in (indicator.last_success_at, indicator.last_error_at) if t is not None]
+    if run is not None:
+        times += [t for t in (run.started_at, run.finished_at) if t is not None]
+    if health.stale:
+        times.append(min(stale_from(indicator), now))  # the clock passed it: it is <= now
+    return max(times)
 
 
 def _when(value: dt.datetime) -> str:

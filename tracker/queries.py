@@ -743,6 +743,23 @@ def recent_changes_and_firsts(
     )
 
 
+def claims_last_changed(session: Session) -> dt.datetime | None:
+    """The newest change to any claim: an update, a status evaluation or status change, or a
+    verdict (None without claims). Last-Modified of views that any claim can enter or leave."""
+    row = session.execute(
+        sa.select(
+            sa.func.max(col(Claim.updated_at)),
+            sa.func.max(col(Claim.status_changed_at)),
+            sa.func.max(col(Evaluation.evaluated_at)),
+        )
+        .select_from(Claim)
+        .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
+    ).one()
+    decided = session.execute(sa.select(sa.func.max(col(Resolution.decided_at)))).scalar()
+    times = [t for t in (*row, decided) if t is not None]
+    return max(times) if times else None
+
+
 def counts_by_state(session: Session) -> dict[str, int]:
     """How many claims are in each state (never-evaluated claims count as "unevaluated")."""
     rows = session.exec(

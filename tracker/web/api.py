@@ -431,7 +431,8 @@ def claim_history(
     body = schemas.HistoryOut(
         slug=claim.claim.slug, points=[schemas.history_point(p) for p in points]
     )
-    return conditional_response(request, json_bytes(body), "application/json")
+    newest = max((p.evaluated_at for p in points), default=None)  # points are append-only
+    return conditional_response(request, json_bytes(body), "application/json", last_modified=newest)
 
 
 @router.get(
@@ -447,7 +448,8 @@ def claim_revisions(
     body = schemas.RevisionsOut(
         slug=claim.claim.slug, revisions=[schemas.revision_out(r) for r in rows]
     )
-    return conditional_response(request, json_bytes(body), "application/json")
+    newest = max((r.created_at for r in rows), default=None)  # revisions are append-only
+    return conditional_response(request, json_bytes(body), "application/json", last_modified=newest)
 
 
 @router.get(
@@ -463,7 +465,9 @@ def claim_resolutions(
     body = schemas.ResolutionsOut(
         slug=claim.claim.slug, resolutions=[schemas.resolution_out(r) for r in rows]
     )
-    return conditional_response(request, json_bytes(body), "application/json")
+    # a verdict is appended; the one it supersedes changes only then (superseded_by_id)
+    newest = max((r.decided_at for r in rows), default=None)
+    return conditional_response(request, json_bytes(body), "application/json", last_modified=newest)
 
 
 @router.get(
@@ -477,7 +481,9 @@ def claim_document(request: Request, claim: ClaimDep, _access: ReadAccess) -> Re
     from tracker.claims import claim_to_document
 
     body = json.dumps(claim_to_document(claim.claim), ensure_ascii=False).encode()
-    return conditional_response(request, body, "application/json")
+    return conditional_response(
+        request, body, "application/json", last_modified=claim.claim.updated_at
+    )
 
 
 @router.get(
@@ -488,11 +494,15 @@ def claim_document(request: Request, claim: ClaimDep, _access: ReadAccess) -> Re
 def deadlines(
     request: Request,
     session: SessionDep,
+    now: NowDep,
     _access: ReadAccess,
     within_days: Annotated[int, Query(ge=0, le=36500, description="Horizon in days.")] = 90,
 ) -> Response:
-    """For reviewers: what is due within `within_days`, and what already waits on them."""
-    due = queries.upcoming_deadlines(session, utcnow().date(), within_days)
+    """For reviewers: what is due within `within_days`, and what already waits on them.
+    Last-Modified: the newest change to any claim (one may enter or leave these lists), or the
+    start of today (the lists are as of today)."""
+    today = now.date()
+    due = queries.upcoming_deadlines(session, today, within_days)
     body = schemas.DeadlinesOut(
         today=due.today,
         within_days=due.within_days,
@@ -500,7 +510,12 @@ def deadlines(
         awaiting_data=[schemas.summary_out(i) for i in due.awaiting_data],
         needs_review=[schemas.summary_out(i) for i in due.needs_review],
     )
-    return conditional_response(request, json_bytes(body), "application/json")
+    start_of_today = dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
+    changed = queries.claims_last_changed(session)
+    modified = max(changed, start_of_today) if changed is not None else start_of_today
+    return conditional_response(
+        request, json_bytes(body), "application/json", last_modified=modified
+    )
 
 
 @router.get(

@@ -9,14 +9,20 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlmodel import Session, select
 
-from tracker.data_health import STALE_AFTER_INTERVALS, HealthState, indicator_health
+from tracker.data_health import (
+    STALE_AFTER_INTERVALS,
+    HealthState,
+    health_changed_at,
+    indicator_health,
+)
 from tracker.models import FetchRun, FetchStatus, Indicator
 from tracker.observations import observations_as_of
 from tracker.web.api import PROBLEM_RESPONSES, read_access
+from tracker.web.caching import conditional_response
 from tracker.web.deps import NowDep, SessionDep, SettingsDep
 from tracker.web.problems import ProblemError
 
@@ -209,12 +215,17 @@ class FetchRunOut(BaseModel):
         "fetch run and its health: never_fetched, needs_key (with the missing setting), "
         "bundled, ok, stale or failing, each with a reason an operator can act on. The same "
         "states the dashboard and /readyz report. Public unless the server requires a token "
-        "for reads (then 401 without a valid one). Not cached: health follows the clock."
+        "for reads (then 401 without a valid one). Conditional GET: ETag, and Last-Modified "
+        "(the newest fetch, error or catalogue change, or the moment an indicator turned "
+        "stale as the clock passed); send them back for a 304."
     ),
 )
-def list_indicators(session: SessionDep, settings: SettingsDep, now: NowDep) -> list[IndicatorOut]:
+def list_indicators(
+    request: Request, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> Response:
+    health = indicator_health(session, settings, now)
     out = []
-    for h in indicator_health(session, settings, now):
+    for h in health:
         indicator, latest = h.indicator, h.last_run
         out.append(
             IndicatorOut(
@@ -239,7 +250,12 @@ def list_indicators(session: SessionDep, settings: SettingsDep, now: NowDep) -> 
                 failing=h.failing,
             )
         )
-    return out
+    modified = max((health_changed_at(h, now) for h in health), default=None)
+    body = _INDICATORS.dump_json(out)
+    return conditional_response(request, body, "application/json", last_modified=modified)
+
+
+_INDICATORS: TypeAdapter[list[IndicatorOut]] = TypeAdapter(list[IndicatorOut])
 
 
 def end_of_day(day: dt.date) -> dt.datetime:

@@ -143,12 +143,14 @@ _WITH_LAST_MODIFIED = ("ETag", "Last-Modified", "Cache-Control")
 CACHED_GETS: dict[str, tuple[str, ...]] = {
     "/api/v1/claims": (*_WITH_LAST_MODIFIED, "Link"),
     "/api/v1/claims/{slug}": _WITH_LAST_MODIFIED,
-    "/api/v1/claims/{slug}/history": ("ETag", "Cache-Control"),
-    "/api/v1/claims/{slug}/revisions": ("ETag", "Cache-Control"),
-    "/api/v1/claims/{slug}/resolutions": ("ETag", "Cache-Control"),
-    "/api/v1/claims/{slug}/document": ("ETag", "Cache-Control"),
-    "/api/v1/deadlines": ("ETag", "Cache-Control"),
+    "/api/v1/claims/{slug}/history": _WITH_LAST_MODIFIED,
+    "/api/v1/claims/{slug}/revisions": _WITH_LAST_MODIFIED,
+    "/api/v1/claims/{slug}/resolutions": _WITH_LAST_MODIFIED,
+    "/api/v1/claims/{slug}/document": _WITH_LAST_MODIFIED,
+    "/api/v1/deadlines": _WITH_LAST_MODIFIED,
+    # no Last-Modified: a claimant's own row keeps no time of change (a rename would be missed)
     "/api/v1/claimants/{slug}": ("ETag", "Cache-Control"),
+    "/api/v1/indicators": _WITH_LAST_MODIFIED,
     "/api/v1/export.csv": _WITH_LAST_MODIFIED,
     "/api/v1/export.json": _WITH_LAST_MODIFIED,
     "/api/v1/calendar.ics": _WITH_LAST_MODIFIED,
@@ -161,9 +163,12 @@ RESPONSE_HEADERS: dict[str, dict[str, Any]] = {
     },
     "Last-Modified": {
         "description": (
-            "When the listed claims last changed: a claim's update, its latest status "
-            "evaluation or status change, or its latest verdict (the newest over a list); "
-            "send it back as If-Modified-Since."
+            "When this representation last changed: for claims, a claim's update, its latest "
+            "status evaluation or status change, or its latest verdict (the newest over a "
+            "list); for a claim's history, revisions or verdicts, the newest entry; for "
+            "views as of today (deadlines, the calendar's overdue releases), at least the "
+            "start of today; for indicators, the newest fetch, error or catalogue change, or "
+            "the moment one turned stale. Send it back as If-Modified-Since."
         ),
         "schema": {"type": "string", "example": "Tue, 10 Nov 2026 03:00:02 GMT"},
     },
