@@ -50,7 +50,12 @@ from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
 from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
 from tracker.web.problems import ProblemError, validation_errors
-from tracker.web.wording import expected_on_text, parse_criterion, release_overdue
+from tracker.web.wording import (
+    expected_on_text,
+    parse_criterion,
+    release_overdue,
+    trend_uncertain,
+)
 
 API_PREFIX = "/api/v1"
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -551,6 +556,7 @@ EXPORT_COLUMNS = (
     "tags",
     "state",
     "trend",
+    "uncertain",
     "reason",
     "data_expected_on",
     "metric_value",
@@ -586,6 +592,12 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
         "tags": ";".join(claim.tags or []),
         "state": ev.state if ev else claim.status_state,
         "trend": ev.trend if ev else claim.status_trend,
+        # the dashboard's "(uncertain)": the projection's range includes the threshold
+        "uncertain": (
+            trend_uncertain(ev.trend, ev.projection_low, ev.projection_high, ev.threshold)
+            if ev
+            else False
+        ),
         "reason": ev.reason if ev else None,
         "data_expected_on": ev.data_expected_on.isoformat() if ev and ev.data_expected_on else None,
         "metric_value": ev.metric_value if ev else None,

@@ -20,6 +20,7 @@ from tracker.models import (
 )
 from tracker.queries import ClaimDetail, ClaimItem, TrackRecord
 from tracker.web.problems import PROBLEM_TITLES
+from tracker.web.wording import trend_uncertain
 
 
 class _Out(BaseModel):
@@ -43,6 +44,7 @@ EX_PROJECTION: dict[str, Any] = {
 EX_STATUS: dict[str, Any] = {
     "state": "open",
     "trend": "on_track",
+    "uncertain": False,
     "reason": "2.34 in 2025; needs +5.1 %/yr to reach 3.0 by 2030; projected 3.1 (2.91–3.31)",
     "metric": EX_METRIC,
     "threshold": 3.0,
@@ -291,6 +293,14 @@ class Status(_Out):
     trend: str | None = Field(
         default=None, description="on_track, off_track, insufficient_data, not_applicable."
     )
+    uncertain: bool = Field(
+        default=False,
+        description=(
+            "True when the trend (on_track or off_track, decided by the projected value) is "
+            "uncertain: the projection's range includes the threshold, so it could go either "
+            'way. The dashboard shows it as "on track (uncertain)".'
+        ),
+    )
     reason: str | None = Field(default=None, description="Why, in plain words.")
     metric: Metric = Field(default_factory=Metric)
     threshold: float | None = None
@@ -317,6 +327,12 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
     return Status(
         state=evaluation.state,
         trend=evaluation.trend,
+        uncertain=trend_uncertain(
+            evaluation.trend,
+            evaluation.projection_low,
+            evaluation.projection_high,
+            evaluation.threshold,
+        ),
         reason=evaluation.reason,
         metric=Metric(
             value=evaluation.metric_value,
@@ -352,9 +368,16 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
     if getattr(result, "outcome", None) is not None:
         details["outcome"] = str(result.outcome)
         details["provisional"] = result.provisional
+    trend = str(result.trend) if result.trend is not None else None
     return Status(
         state=str(result.state) if result.state is not None else None,
-        trend=str(result.trend) if result.trend is not None else None,
+        trend=trend,
+        uncertain=trend_uncertain(
+            trend,
+            getattr(projection, "low", None),
+            getattr(projection, "high", None),
+            result.threshold,
+        ),
         reason=result.reason,
         metric=Metric.model_validate(metric) if metric is not None else Metric(),
         threshold=result.threshold,

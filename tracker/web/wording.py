@@ -93,6 +93,18 @@ def band_straddles(low: float | None, high: float | None, threshold: float | Non
     return all(math.isfinite(v) for v in (low, high, threshold)) and low <= threshold <= high
 
 
+def trend_uncertain(
+    trend: str | None,
+    low: float | None = None,
+    high: float | None = None,
+    threshold: float | None = None,
+) -> bool:
+    """Whether a trend is "(uncertain)": on or off track by the projected value, while the
+    projection's band straddles the threshold. The dashboard's badge, the API's
+    `status.uncertain` and the exports' `uncertain` column all ask this."""
+    return trend in ("on_track", "off_track") and band_straddles(low, high, threshold)
+
+
 def trend_badge(
     trend: str | None,
     low: float | None = None,
@@ -105,7 +117,7 @@ def trend_badge(
     label = trend_label(trend)
     if not trend or not label:
         return None
-    if trend in ("on_track", "off_track") and band_straddles(low, high, threshold):
+    if trend_uncertain(trend, low, high, threshold):
         assert low is not None and high is not None and threshold is not None
         why = (
             f"The projection says {label}, but its range {format_number(low)}–"
