@@ -282,8 +282,85 @@ class SourcesFile(_Strict):
 YamlPath = tuple[str | int, ...]
 
 
+# Anchors and aliases are allowed (a series written once and reused by two criteria), but the
+# nodes they repeat are counted as the document is composed: a ~1 KB "billion laughs" document
+# expands to ~10^9 nodes, and everything after parsing (the line walk, pydantic, the content
+# hash) sees the expanded tree. The largest claim file has ~100 nodes and indicators.yaml ~400,
+# so 10,000 repeated nodes is far beyond any real reuse and still costs milliseconds downstream.
+MAX_ALIASED_NODES = 10_000
+
+
+class _AliasRefused(Exception):
+    """An alias the claim loader will not expand: recursive, or repeating too many nodes."""
+
+    def __init__(self, message: str, mark: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line: int | None = mark.line + 1 if mark is not None else None
+
+
 class _ClaimLoader(yaml.SafeLoader):
-    """Safe YAML, but dates stay strings: pydantic parses them and reports bad ones by field."""
+    """Safe YAML, but dates stay strings (pydantic parses them and reports bad ones by field),
+    and aliases are refused before they could expand past MAX_ALIASED_NODES or into a cycle.
+
+    The count is taken on the composed node graph, before construction: composing shares an
+    aliased node (cheap), while what comes after (merge keys flattened by the constructor, the
+    line walk, validation) pays for every repetition.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._expanded_sizes: dict[yaml.Node, int] = {}  # by node identity
+        self._open_anchors: set[str] = set()  # anchors of the collections being composed
+        self._aliased_nodes = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event: yaml.NodeEvent = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent):
+            node = super().compose_node(parent, index)  # an undefined alias raises here
+            if node is not None:
+                self._count_alias(str(event.anchor), node, event.start_mark)
+            return node
+        anchor = event.anchor
+        if anchor is None:
+            return super().compose_node(parent, index)
+        self._open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._open_anchors.discard(anchor)
+
+    def _count_alias(self, anchor: str, node: yaml.Node, mark: Any) -> None:
+        if anchor in self._open_anchors:
+            raise _AliasRefused(
+                f"alias *{anchor} is inside the node anchored &{anchor}, which would contain "
+                "itself: expected a tree (write the repeated part out)",
+                mark,
+            )
+        size = self._expanded_size(node)
+        self._aliased_nodes += size
+        if self._aliased_nodes > MAX_ALIASED_NODES:
+            raise _AliasRefused(
+                f"alias *{anchor} repeats {size:,} YAML nodes, bringing the nodes repeated "
+                f"through aliases to {self._aliased_nodes:,}: expected at most "
+                f"{MAX_ALIASED_NODES:,} (write the repeated part out, or repeat it less)",
+                mark,
+            )
+
+    def _expanded_size(self, node: yaml.Node) -> int:
+        """Nodes in `node` with every alias in it written out (each node computed once)."""
+        known = self._expanded_sizes.get(node)
+        if known is not None:
+            return known
+        size = 1
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                size += self._expanded_size(key_node) + self._expanded_size(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                size += self._expanded_size(item)
+        self._expanded_sizes[node] = size
+        return size
 
 
 _ClaimLoader.yaml_implicit_resolvers = {
@@ -299,11 +376,25 @@ class ParsedYaml:
 
 
 def parse_yaml(text: str, *, source_label: str) -> ParsedYaml:
-    """Parse YAML text keeping the line of every key; raise ClaimValidationError naming the line."""
+    """Parse YAML text keeping the line of every key; raise ClaimValidationError naming the line.
+
+    Bounded in time and memory by the text's length: aliases may repeat at most
+    MAX_ALIASED_NODES nodes in all, and none may be recursive.
+    """
     loader = _ClaimLoader(text)
+    lines: dict[YamlPath, int] = {}
     try:
         node = loader.get_single_node()
+        if node is not None:
+            # before construction, which rewrites mappings with merge keys (`<<: *base`)
+            duplicates: list[ClaimIssue] = []
+            _walk_node(node, (), lines, duplicates, source_label, set())
+            if duplicates:
+                raise ClaimValidationError(duplicates)
         data = loader.construct_document(node) if node is not None else None
+    except _AliasRefused as exc:
+        issue = ClaimIssue(source_label, exc.line, "(yaml)", exc.message)
+        raise ClaimValidationError([issue]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -315,14 +406,11 @@ def parse_yaml(text: str, *, source_label: str) -> ParsedYaml:
         raise ClaimValidationError(
             [ClaimIssue(source_label, None, "(yaml)", f"invalid YAML: {exc}")]
         ) from exc
+    except RecursionError:
+        message = "nested too deeply: expected a claim document a few levels deep"
+        raise ClaimValidationError([ClaimIssue(source_label, None, "(yaml)", message)]) from None
     finally:
         loader.dispose()
-    lines: dict[YamlPath, int] = {}
-    duplicates: list[ClaimIssue] = []
-    if node is not None:
-        _walk_node(node, (), lines, duplicates, source_label)
-    if duplicates:
-        raise ClaimValidationError(duplicates)
     return ParsedYaml(data, lines)
 
 
@@ -332,16 +420,21 @@ def _walk_node(
     lines: dict[YamlPath, int],
     issues: list[ClaimIssue],
     label: str,
+    checked: set[int],
 ) -> None:
+    # every path gets its line (aliases repeat at most MAX_ALIASED_NODES nodes, so this is
+    # bounded), but a mapping reached again through an alias reports its duplicates once
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        report = id(node) not in checked
+        checked.add(id(node))
         seen: set[str] = set()
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode):
                 continue
             key = str(key_node.value)
             key_path = (*path, key)
-            if key in seen:
+            if key in seen and report:
                 issues.append(
                     ClaimIssue(
                         label,
@@ -352,10 +445,10 @@ def _walk_node(
                 )
             seen.add(key)
             lines[key_path] = key_node.start_mark.line + 1
-            _walk_node(value_node, key_path, lines, issues, label)
+            _walk_node(value_node, key_path, lines, issues, label, checked)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk_node(item, (*path, index), lines, issues, label)
+            _walk_node(item, (*path, index), lines, issues, label, checked)
 
 
 def format_path(path: Iterable[str | int]) -> str:

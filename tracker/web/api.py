@@ -1068,7 +1068,9 @@ async def posted_claim(request: Request) -> PostedClaim:
         except RecursionError:
             raise _unreadable_body("malformed JSON: nested too deeply") from None
     try:
-        parsed = parse_yaml(text, source_label="request body")
+        # pure-Python YAML is bounded (see claims.parse_yaml) but ~1 s for a 1 MiB body: off
+        # the event loop, so the other requests (and /healthz) are answered meanwhile
+        parsed = await run_in_threadpool(parse_yaml, text, source_label="request body")
     except ClaimValidationError as exc:
         raise _issues_problem(exc) from exc
     except RecursionError:
