@@ -211,6 +211,96 @@ def test_cli_dry_run_does_not_migrate_the_database(empty_db_url: str, tmp_path: 
         engine.dispose()
 
 
+# --- a claim file outside the claims directory ---
+
+
+def _outside(tmp_path: Path, claims_dir: Path) -> Path:
+    """The new claim as a draft in a directory of its own, with no listings beside it."""
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    return Path(shutil.move(_new_claim_file(claims_dir), drafts / "power-ratio-4x.yaml"))
+
+
+@pytest.mark.parametrize("known_to", ["the claims directory", "the database alone"])
+def test_cli_dry_run_of_a_file_outside_the_claims_directory_resolves_names_as_a_sync_would(
+    db_url: str, engine: Engine, claims_dir: Path, tmp_path: Path, known_to: str
+) -> None:
+    # its claimant, source and indicators are in the claims directory's listings and stored;
+    # they were reported unknown (and the claim "with no resolving measured criterion")
+    path = _outside(tmp_path, claims_dir)
+    configured = claims_dir if known_to == "the claims directory" else tmp_path / "empty"
+    configured.mkdir(exist_ok=True)
+    before = _counts(engine)
+    result = runner.invoke(
+        app,
+        ["claims", "dry-run", str(path)],
+        env={"TRACKER_DATABASE_URL": db_url, "TRACKER_CLAIMS_DIR": str(configured)},
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{path.as_posix()}: power-ratio-4x (new: saving would create it" in result.output
+    assert "reads owid.electricity_generation.chn: latest 10,583 TWh (2025)" in result.output
+    assert "unknown" not in result.output
+    assert "no resolving measured criterion" not in result.output
+    assert _counts(engine) == before
+
+
+def test_cli_dry_run_outside_the_claims_directory_uses_its_listings_before_a_sync(
+    db_url: str, engine: Engine, claims_dir: Path, tmp_path: Path
+) -> None:
+    # a claimant added to claimants.yaml and not synced yet: saving after a sync would work
+    listing = claims_dir / "claimants.yaml"
+    listing.write_text(
+        listing.read_text("utf-8") + "  - slug: new-person\n    name: New Person\n"
+        "    kind: person\n",
+        "utf-8",
+    )
+    path = _outside(tmp_path, claims_dir)
+    path.write_text(
+        path.read_text("utf-8").replace("claimant: some-person", "claimant: new-person"), "utf-8"
+    )
+    before = _counts(engine)
+    result = runner.invoke(
+        app,
+        ["claims", "dry-run", str(path)],
+        env={"TRACKER_DATABASE_URL": db_url, "TRACKER_CLAIMS_DIR": str(claims_dir)},
+    )
+    assert result.exit_code == 0, result.output
+    assert "status now: open" in result.output
+    assert _counts(engine) == before  # not even the new claimant
+
+
+def test_cli_dry_run_outside_the_claims_directory_says_where_it_looked(
+    db_url: str, engine: Engine, claims_dir: Path, tmp_path: Path
+) -> None:
+    path = _outside(tmp_path, claims_dir)
+    path.write_text(
+        path.read_text("utf-8")
+        .replace("claimant: some-person", "claimant: nobody")
+        .replace("owid.electricity_generation.usa", "owid.nope"),
+        "utf-8",
+    )
+    result = runner.invoke(
+        app,
+        ["claims", "dry-run", str(path)],
+        env={"TRACKER_DATABASE_URL": db_url, "TRACKER_CLAIMS_DIR": str(claims_dir)},
+    )
+    assert result.exit_code == 1
+    database = sa.make_url(db_url).render_as_string(hide_password=True)
+    listings = claims_dir.as_posix()
+    assert (
+        f"{path.as_posix()}:3: error: claimant: unknown claimant 'nobody': expected a slug of "
+        f"{listings}/claimants.yaml or a claimant stored in {database}" in result.output
+    )
+    assert (
+        f"{path.as_posix()}:23: error: criteria[0].series.ratio[1].indicator: unknown indicator "
+        f"'owid.nope': expected a key of {listings}/indicators.yaml or of the indicators stored "
+        f"in {database}" in result.output
+    )
+    # the unknown indicator is the cause: no knock-on "cannot resolve from data" warning
+    assert "no resolving measured criterion" not in result.output
+    assert "reads " not in result.output
+
+
 # --- the API takes a claim file's YAML ---
 
 

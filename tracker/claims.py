@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -927,13 +927,16 @@ class ClaimReferences:
     """What a claim's claimant/reporter, source and variant_of may name (None: not checked).
 
     `listed_in` says where the names come from, for the message: "files" (claimants.yaml,
-    sources.yaml, the other claim files) or "database" (stored rows).
+    sources.yaml, the other claim files; in `listings` when that is not beside the claim file),
+    "database" (stored rows, of `database` when named), or both.
     """
 
     claimants: Container[str] | None = None
     sources: Container[str] | None = None
     claims: Container[str] | None = None
-    listed_in: Literal["files", "database"] = "files"
+    listed_in: Literal["files", "database", "files and database"] = "files"
+    listings: str | None = None
+    database: str | None = None
 
 
 class _StoredSlugs:
@@ -947,6 +950,16 @@ class _StoredSlugs:
         return isinstance(slug, str) and _by_slug(self._session, self._model, slug) is not None
 
 
+class _EitherOf:
+    """`name in either` when it is in one of the containers (asked in order)."""
+
+    def __init__(self, *containers: Container[str]) -> None:
+        self._containers = containers
+
+    def __contains__(self, name: object) -> bool:
+        return any(name in container for container in self._containers)
+
+
 def stored_references(session: Session) -> ClaimReferences:
     """References checked against stored claimants, source documents and claims."""
     return ClaimReferences(
@@ -957,20 +970,38 @@ def stored_references(session: Session) -> ClaimReferences:
     )
 
 
-def _unknown_reference(kind: str, slug: str, listed_in: Literal["files", "database"]) -> str:
-    if listed_in == "database":
+_IN_THE_DATABASE = ClaimReferences(listed_in="database")
+
+
+def _unknown_reference(kind: str, slug: str, references: ClaimReferences) -> str:
+    if references.listed_in == "database" and references.database is None:
         what, expected = {
             "claimant": ("claimant", "one that is stored"),
             "source": ("source document", "one that is stored"),
             "claim": ("claim", "a stored claim's slug"),
         }[kind]
-    else:
-        what, expected = {
-            "claimant": ("claimant", "a slug of claimants.yaml"),
-            "source": ("source", "a slug of sources.yaml"),
-            "claim": ("claim", "the slug of another claim file"),
-        }[kind]
-    return f"unknown {what} {slug!r}: expected {expected}"
+        return f"unknown {what} {slug!r}: expected {expected}"
+    places = []
+    if references.listed_in != "database":
+        prefix = f"{references.listings}/" if references.listings else ""
+        places.append(
+            {
+                "claimant": f"a slug of {prefix}claimants.yaml",
+                "source": f"a slug of {prefix}sources.yaml",
+                "claim": "the slug of another claim file"
+                + (f" in {references.listings}" if references.listings else ""),
+            }[kind]
+        )
+    if references.listed_in != "files":
+        stored = f"stored in {references.database or 'the database'}"
+        places.append(
+            {
+                "claimant": f"a claimant {stored}",
+                "source": f"a source document {stored}",
+                "claim": f"a claim {stored}",
+            }[kind]
+        )
+    return f"unknown {kind} {slug!r}: expected {' or '.join(places)}"
 
 
 def _reference_issues(
@@ -992,7 +1023,7 @@ def _reference_issues(
             continue
         if fld == "variant_of" and slug == parts.get("slug"):
             continue  # "a claim cannot be a variant of itself" says it already
-        message = _unknown_reference(kind, slug, references.listed_in)
+        message = _unknown_reference(kind, slug, references)
         issues.append(ClaimIssue(label, _line_for(lines, (fld,)), fld, message))
     return issues
 
@@ -1147,7 +1178,7 @@ def _lint_parts(
         base: YamlPath = ("criteria", index)
         for path, key in _indicator_refs(item, base):
             if format_path(path) not in schema_fields and key not in catalogue:
-                add(path, f"unknown indicator {key!r}: expected a key of indicators.yaml")
+                add(path, f"unknown indicator {key!r}: expected a key of {catalogue.listed_in}")
         for path, period in _periods_in(item, base):
             if format_path(path) in schema_fields or not _PERIOD_SHAPE.match(period):
                 continue
@@ -1171,14 +1202,18 @@ def _lint_parts(
         for path, key in _indicator_refs(spec, base):
             if key not in catalogue:
                 unknown = True
-                add(path, f"unknown indicator {key!r}: expected a key of indicators.yaml")
+                add(path, f"unknown indicator {key!r}: expected a key of {catalogue.listed_in}")
         if isinstance(criterion, JudgedCriterion):
             has_judged = has_judged or criterion.role == "resolves"
             continue
-        if isinstance(criterion, SignalCriterion) or unknown:
+        if isinstance(criterion, SignalCriterion):
             continue
         if criterion.role == "resolves":
+            # counted even when its indicator is unknown: that error says what is wrong, and
+            # "no resolving measured criterion" would only repeat it as a knock-on warning
             resolving_measured += 1
+        if unknown:
+            continue
         try:
             expression_unit(criterion.series, units)
             criterion_unit(criterion, units)
@@ -1295,21 +1330,39 @@ def _duplicates(
     return out
 
 
-def check_claims_path(path: Path) -> CheckResult:
-    """Validate a claims directory (or one claim file beside its listings) without writing."""
+def has_listings(directory: Path) -> bool:
+    """Whether `directory` holds a claimants, sources or indicators listing."""
+    return any((directory / name).exists() for name in RESERVED_FILES)
+
+
+def check_claims_path(
+    path: Path,
+    *,
+    listings_dir: Path | None = None,
+    session: Session | None = None,
+    database: str | None = None,
+) -> CheckResult:
+    """Validate a claims directory (or one claim file beside its listings) without writing.
+
+    `listings_dir`: check a claim file against the listings (and claim files) of that directory
+    instead of those beside it. `session`: names stored in that database (`database` names it in
+    messages) are known too, as they are to a save, which may refer to them.
+    """
     result = CheckResult()
     if not path.exists():
         result.issues.append(ClaimIssue(_label(path), None, "(path)", "no such file or directory"))
         return result
-    directory = path if path.is_dir() else path.parent
     if path.is_dir():
+        directory = path
         claim_paths = sorted(
             p
             for p in [*directory.glob("*.yaml"), *directory.glob("*.yml")]
             if p.name not in RESERVED_FILES
         )
     else:
+        directory = listings_dir or path.parent
         claim_paths = [path]
+    elsewhere = directory.resolve() != path.resolve().parent and not path.is_dir()
 
     catalogue_file, catalogue_lines = _load_listing(
         directory / "indicators.yaml", IndicatorCatalogueFile, result
@@ -1356,7 +1409,26 @@ def check_claims_path(path: Path) -> CheckResult:
         sources=None if sources_broken else {s.slug for s in result.sources},
         claims=sibling_stems,
         listed_in="files",
+        listings=_label(directory) if elsewhere else None,
     )
+    listed = directory / "indicators.yaml" if elsewhere else Path("indicators.yaml")
+    catalogue = IndicatorCatalogue(result.catalogue.entries, listed_in=_label(listed))
+    if session is not None:
+        stored = stored_references(session)
+        references = replace(
+            references,
+            claimants=_either(references.claimants, stored.claimants),
+            sources=_either(references.sources, stored.sources),
+            claims=_either(references.claims, stored.claims),
+            listed_in="files and database",
+            database=database,
+        )
+        stored_catalogue = load_catalogue_from_db(session)
+        catalogue = IndicatorCatalogue(
+            {**stored_catalogue.entries, **catalogue.entries},  # a sync writes the listing's
+            listed_in=f"{catalogue.listed_in} or of the indicators stored in "
+            f"{database or 'the database'}",
+        )
     first_seen: dict[str, str] = {}
     for claim_path in claim_paths:
         result.files_checked += 1
@@ -1369,7 +1441,7 @@ def check_claims_path(path: Path) -> CheckResult:
         checked = check_claim_document(
             parsed.data,
             source_label=label,
-            catalogue=result.catalogue,
+            catalogue=catalogue,
             lines=parsed.lines,
             references=references,
         )
@@ -1398,6 +1470,13 @@ def check_claims_path(path: Path) -> CheckResult:
             result.claims.append(checked.claim)
     result.issues.sort(key=lambda issue: (issue.file, issue.line or 0))
     return result
+
+
+def _either(listed: Container[str] | None, stored: Container[str] | None) -> Container[str] | None:
+    # a broken listing (None) is reported once, not as every reference to it
+    if listed is None or stored is None:
+        return None
+    return _EitherOf(listed, stored)
 
 
 def _lint_indicator(
@@ -1597,7 +1676,7 @@ def _resolve_refs(
         row = _by_slug(session, model, slug)
         if row is None:
             kind = "claimant" if model is Claimant else "source"
-            message = _unknown_reference(kind, slug, "database")
+            message = _unknown_reference(kind, slug, _IN_THE_DATABASE)
             problems.append(ClaimIssue(claim.source_label, claim.line_of(fld), fld, message))
         else:
             refs[fld] = row.id
@@ -1607,7 +1686,7 @@ def _resolve_refs(
                 claim.source_label,
                 claim.line_of("variant_of"),
                 "variant_of",
-                _unknown_reference("claim", claim.variant_of, "database"),
+                _unknown_reference("claim", claim.variant_of, _IN_THE_DATABASE),
             )
         )
     return refs, problems

@@ -57,9 +57,10 @@ class IndicatorCatalogueFile(BaseModel):
 
 @dataclass
 class IndicatorCatalogue:
-    """Catalogue entries by key."""
+    """Catalogue entries by key; `listed_in` says where they come from, for messages."""
 
     entries: dict[str, IndicatorEntry] = field(default_factory=dict)
+    listed_in: str = "indicators.yaml"
 
     def __contains__(self, key: object) -> bool:
         return key in self.entries
@@ -117,4 +118,5 @@ def entry_from_row(row: Indicator) -> IndicatorEntry:
 def load_catalogue_from_db(session: Session) -> IndicatorCatalogue:
     """The catalogue as stored (so an API-posted claim is checked against stored indicators)."""
     rows = session.exec(select(Indicator).order_by(Indicator.key)).all()  # type: ignore[arg-type]
-    return IndicatorCatalogue({row.key: entry_from_row(row) for row in rows})
+    entries = {row.key: entry_from_row(row) for row in rows}
+    return IndicatorCatalogue(entries, listed_in="the stored indicators")

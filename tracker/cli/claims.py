@@ -20,6 +20,7 @@ from tracker.claims import (
     check_claims_path,
     claim_to_document,
     dump_claim_yaml,
+    has_listings,
     sync_claims_dir,
 )
 from tracker.db import (
@@ -78,7 +79,10 @@ def check(path: PathArg = None) -> None:
 def dry_run(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Claim files (or claims directories) to try, beside their listings."),
+        typer.Argument(
+            help="Claim files (or claims directories) to try, beside their listings (a file with"
+            " none beside it: those of TRACKER_CLAIMS_DIR, and the names stored)."
+        ),
     ],
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the result as JSON (one object per claim).")
@@ -92,11 +96,6 @@ def dry_run(
     """
     from tracker.cli import fail, load_settings
 
-    checks = [(path, check_claims_path(path)) for path in paths]
-    errors = [e for _, result in checks for e in result.errors]
-    if errors:
-        _print_issues([*errors, *(w for _, result in checks for w in result.warnings)])
-        raise fail(f"{len(errors)} error(s): fix them, then dry-run again")
     settings = load_settings()
     url = settings.effective_database_url()
     engine = make_engine(url)
@@ -106,6 +105,14 @@ def dry_run(
         require_at_head(engine)  # a dry run reads the database as it is: no migration
         now = utcnow()
         with Session(engine) as session:
+            checks = [
+                (path, _dry_run_check(path, settings.claims_dir, session, describe_url(url)))
+                for path in paths
+            ]
+            errors = [e for _, result in checks for e in result.errors]
+            if errors:
+                _print_issues([*errors, *(w for _, result in checks for w in result.warnings)])
+                raise fail(f"{len(errors)} error(s): fix them, then dry-run again")
             for _path, result in checks:
                 for claim in result.claims:
                     try:
@@ -136,6 +143,17 @@ def dry_run(
         f"dry run of {len(previews)} claim(s) against {describe_url(url)}: nothing was written",
         err=as_json,
     )
+
+
+def _dry_run_check(path: Path, claims_dir: Path, session: Session, database: str) -> CheckResult:
+    """A directory, or a file beside listings, is checked as a sync of its directory would be.
+
+    A file with no listings beside it (e.g. a draft in /tmp) is checked as it would be once in
+    the claims directory: against that directory's listings, and the names the database holds.
+    """
+    if path.is_dir() or has_listings(path.parent):
+        return check_claims_path(path)
+    return check_claims_path(path, listings_dir=claims_dir, session=session, database=database)
 
 
 def _print_dry_run(preview: DryRun) -> None:
