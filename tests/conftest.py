@@ -110,3 +110,18 @@ def settings(db_url: str, tmp_path: Path) -> Settings:
         sync_claims_on_start=False,
         load_bundled_on_start=False,
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Undo what a `tracker` command run in-process (CliRunner) did to logging: its handlers
+    stop tracker's records from propagating to the root, where pytest's caplog listens."""
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("", "tracker", "uvicorn")]
+    saved = [(lg, list(lg.handlers), lg.level, lg.propagate) for lg in loggers]
+    yield
+    for logger, handlers, level, propagate in saved:
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate

@@ -1,5 +1,6 @@
 """Liveness and readiness probes, in-process and through a real `tracker serve`."""
 
+import re
 import subprocess
 import time
 
@@ -104,6 +105,14 @@ def test_tracker_serve_answers_healthz_and_readyz(backend, empty_db_url, tmp_pat
     assert output.startswith("database "), output  # the first start-up step: migrate
     assert f"http://127.0.0.1:{port}/" in output
     assert "Traceback" not in output
+    # uvicorn's own lines in tracker's log format: UTC timestamp, level, logger
+    assert re.search(
+        r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO     uvicorn: Started server process",
+        output,
+        re.MULTILINE,
+    ), output
+    access = r"Z INFO     uvicorn\.access: 127\.0\.0\.1:\d+ - \"GET /healthz HTTP/1\.1\" 200"
+    assert re.search(access, output), output
 
 
 def _poll_until_ready(proc, base_url, log, deadline_s):

@@ -60,8 +60,9 @@ def test_fetch_prints_summary_and_fails_when_one_indicator_fails(cli_env, engine
     result = runner.invoke(app, ["fetch", "--source", "owid"])
     assert result.exit_code == 1, result.output
     assert "fetch summary" in result.output
-    chn_line = next(line for line in result.output.splitlines() if owid_key("CHN") in line)
-    usa_line = next(line for line in result.output.splitlines() if owid_key("USA") in line)
+    # the table is on stdout (the failure is also logged, on stderr)
+    chn_line = next(line for line in result.stdout.splitlines() if owid_key("CHN") in line)
+    usa_line = next(line for line in result.stdout.splitlines() if owid_key("USA") in line)
     assert "ok" in chn_line and "26" in chn_line
     assert "error" in usa_line and "HTTP 503" in usa_line
     with Session(engine) as s:

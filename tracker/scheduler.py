@@ -592,6 +592,7 @@ class TrackerScheduler:
             )
             self._job_ids.add(job.id)
             self._job_intervals[job.id] = job.interval
+            log.debug("job %s installed; first run at %s", job.id, _iso(first_run))
 
     def _run_job(
         self, job_id: str, func: Callable[[], JobOutcome], interval: dt.timedelta | None
@@ -642,7 +643,7 @@ class TrackerScheduler:
             if job is None or (job.next_run_time is not None and job.next_run_time <= at):
                 return  # a one-off job (done), or its next run is sooner anyway
             self._scheduler.modify_job(job_id, next_run_time=at)
-        log.info("job %s failed; retrying at %s", job_id, at.isoformat(timespec="seconds"))
+        log.info("job %s failed; retrying at %s", job_id, _iso(at))
 
     def _announce_skipped(self, indicators: Sequence[Indicator]) -> None:
         """Log (once per change, not every heartbeat) the indicators left out for a missing key."""
@@ -692,6 +693,10 @@ class TrackerScheduler:
             self._job_intervals.clear()
         if self._http_client is not None:
             self._http_client.close()
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="seconds")
 
 
 def acquired_message(

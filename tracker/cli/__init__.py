@@ -36,10 +36,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def load_settings() -> Settings:
+    """The settings of a command that does work; also sets up its logging (TRACKER_LOG_LEVEL)."""
+    from tracker.cli.logs import configure_logging
+
     try:
-        return Settings()
+        settings = Settings()
     except Exception as exc:  # pydantic ValidationError: name the variable
         raise fail(f"invalid configuration: {exc}".splitlines()[0]) from exc
+    configure_logging(settings)
+    return settings
 
 
 @app.command()
@@ -73,7 +78,13 @@ def serve(
     for line in summary:
         typer.echo(line)
     typer.echo(f"tracker serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower())
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,  # tracker.cli.logs has set up uvicorn's loggers like tracker's
+        log_level=settings.log_level.lower(),
+    )
 
 
 def main() -> None:
