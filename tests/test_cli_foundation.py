@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,26 @@ def test_unwritable_sqlite_path_is_one_clear_line(command, tmp_path):
     result = run_tracker(command_args(command), env, tmp_path)
     assert_one_line_error(result, str(db_path), "not a directory")
     assert blocker.read_text() == "not a directory\n"
+
+
+def test_serve_on_a_busy_port_is_one_line_before_any_start_up_work(tmp_path):
+    """A second `tracker serve` on a port in use (here held by this test) says so in one line
+    and exits non-zero, before migrating or printing a "serving" URL that another answers."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = run_tracker(["serve", "--port", str(port)], tracker_env(tmp_path), tmp_path)
+    assert_one_line_error(result, f"port {port} on 127.0.0.1 is already in use (another tracker?)")
+    assert result.stdout == ""  # neither the start-up steps nor "tracker serving on …"
+    assert not (tmp_path / "data" / "tracker.db").exists()  # no start-up work was done
+
+
+def test_serve_on_an_unknown_host_is_one_clear_line(tmp_path):
+    args = ["serve", "--host", "no-such-host.invalid", "--port", str(free_port())]
+    result = run_tracker(args, tracker_env(tmp_path), tmp_path)
+    assert_one_line_error(result, "cannot listen on no-such-host.invalid port ", "--host")
+    assert not (tmp_path / "data" / "tracker.db").exists()
 
 
 def test_postgresql_connect_timeout_is_short_unless_the_url_sets_one():

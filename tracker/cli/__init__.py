@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 import sys
 from typing import Annotated
 
@@ -71,20 +73,62 @@ def serve(
     from tracker.web.app import create_app
 
     settings = load_settings()
+    # The port first: a busy one is one line before any start-up work, not uvicorn's error
+    # after it (and after a "serving" line whose URL answers from the other process).
+    sock = bind_socket(host, port)
+    with sock:
+        try:
+            summary = prepare_database(settings)
+        except (DatabaseError, StartupError) as exc:
+            raise fail(str(exc)) from exc
+        for line in summary:
+            typer.echo(line)
+        port = sock.getsockname()[1]  # the one the system chose for --port 0
+        typer.echo(
+            f"tracker serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)"
+        )
+        config = uvicorn.Config(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_config=None,  # tracker.cli.logs has set up uvicorn's loggers like tracker's
+            log_level=settings.log_level.lower(),
+        )
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it after a clean shutdown
+            pass
+        except OSError as exc:  # listen() lost a race with another process bound to the port
+            raise fail(_bind_error(host, port, exc)) from exc
+    if not server.started:  # e.g. the app's start-up failed (uvicorn has logged why)
+        raise typer.Exit(3)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port for uvicorn to listen on (it calls listen() when it is
+    ready to answer, so until then connections are refused rather than left hanging)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    # as uvicorn does: restarting at once must not wait for TIME_WAIT (Linux still refuses to
+    # bind where another socket listens)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        summary = prepare_database(settings)
-    except (DatabaseError, StartupError) as exc:
-        raise fail(str(exc)) from exc
-    for line in summary:
-        typer.echo(line)
-    typer.echo(f"tracker serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)")
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,  # tracker.cli.logs has set up uvicorn's loggers like tracker's
-        log_level=settings.log_level.lower(),
-    )
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise fail(_bind_error(host, port, exc)) from exc
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another tracker?); stop it or choose "
+            "another port with --port"
+        )
+    reason = exc.strerror or str(exc)
+    return f"cannot listen on {host} port {port}: {reason} (check --host and --port)"
 
 
 def main() -> None:
