@@ -119,3 +119,89 @@ def test_fetch_skips_a_source_without_its_api_key_and_says_which_setting(
     fred_row = next(line for line in listing.output.splitlines() if "fred.uspbs" in line)
     assert "needs_key" in fred_row
     assert "ok" in next(line for line in listing.output.splitlines() if owid_key("CHN") in line)
+
+
+def _listing(columns: int, monkeypatch, *args: str) -> list[str]:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = runner.invoke(app, ["indicators", *args])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines), result.stdout
+    return lines
+
+
+def _rows(lines: list[str], keys: list[str]) -> dict[str, str]:
+    """Each key's row: the one line that starts with the whole key (never cut short)."""
+    rows = {key: [line for line in lines if line.startswith(key + " ")] for key in keys}
+    assert all(len(found) == 1 for found in rows.values()), "\n".join(lines)
+    return {key: found[0] for key, found in rows.items()}
+
+
+def test_indicators_listing_of_the_shipped_catalogue_is_one_line_each_at_80_and_160_columns(
+    settings, engine, monkeypatch
+):
+    """The shipped catalogue, with the bundled snapshot loaded, then every live fetch failing:
+    at 80 and 160 columns each indicator is one line that starts with its whole key (China and
+    the United States told apart), with its health and a short summary; the whole error is
+    one `tracker indicators KEY` away."""
+    from tracker_process import REPO_ROOT
+
+    from tracker.bundled import load_bundled
+    from tracker.config import SOURCE_NAMES
+    from tracker.data_health import indicator_health
+    from tracker.models import utcnow
+
+    monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TRACKER_CLAIMS_DIR", str(REPO_ROOT / "claims"))
+    monkeypatch.setenv("TRACKER_HTTP_MAX_RETRIES", "0")
+    monkeypatch.delenv("TRACKER_FRED_API_KEY", raising=False)
+    for source in SOURCE_NAMES:  # every source refuses the connection: never the network
+        monkeypatch.setenv(f"TRACKER_{source.upper()}_BASE_URL", f"http://127.0.0.1:9/{source}")
+    synced = runner.invoke(app, ["claims", "sync"])
+    assert synced.exit_code == 0, synced.output
+    load_bundled(engine)
+
+    def states() -> dict[str, str]:
+        with Session(engine) as session:
+            health = indicator_health(session, settings, utcnow())
+        return {h.indicator.key: h.state for h in health}
+
+    before = states()
+    keys = sorted(before)
+    assert len(keys) >= 16 and {owid_key("CHN"), owid_key("USA")} <= set(keys)
+    assert {"never_fetched", "bundled", "needs_key"} <= set(before.values())
+    for columns in (80, 160):
+        lines = _listing(columns, monkeypatch)
+        assert len(lines) == len(keys) + 3, "\n".join(lines)  # title, header, caption
+        for key, row in _rows(lines, keys).items():
+            assert before[key] in row.split(), row
+        assert "TRACKER_FRED_API_KEY" in _rows(lines, keys)["fred.uspbs"]
+
+    fetched = runner.invoke(app, ["fetch"])
+    assert fetched.exit_code == 1, fetched.output  # every live fetch failed
+    after = states()
+    assert after[owid_key("CHN")] == "failing" and after["fred.uspbs"] == "needs_key"
+    for columns, header in ((80, ("key", "health", "summary")), (160, ("refresh", "last fetch"))):
+        lines = _listing(columns, monkeypatch)
+        assert len(lines) == len(keys) + 3, "\n".join(lines)
+        assert all(name in lines[1] for name in header), lines[1]
+        rows = _rows(lines, keys)
+        for key, state in after.items():
+            assert state in rows[key].split(), rows[key]
+        chn = rows[owid_key("CHN")]
+        assert "network error" in chn and "bundled" in chn and "Connection" not in chn
+
+    narrow = _listing(50, monkeypatch)  # narrower than the longest key and its health
+    for key in keys:
+        assert narrow.index(key) + 1 < len(narrow), narrow  # the whole key, a line of its own
+        assert narrow[narrow.index(key) + 1].startswith(f"  {after[key]}: "), narrow
+
+    detail = runner.invoke(app, ["indicators", owid_key("CHN")], env={"COLUMNS": "80"})
+    assert detail.exit_code == 0, detail.output
+    words = " ".join(detail.stdout.split())  # the whole error, wrapped at 80 columns
+    assert detail.stdout.startswith(owid_key("CHN") + "\n")
+    assert "health failing" in words and "Connection refused" in words
+    assert "snapshot retrieved" in words
+    unknown = runner.invoke(app, ["indicators", "owid.nope"])
+    assert unknown.exit_code == 1 and "unknown indicator(s): owid.nope" in unknown.output
