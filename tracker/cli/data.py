@@ -137,7 +137,7 @@ def indicators_command(
     keys: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[KEY]...",
+            metavar="KEY",
             help="Show these indicators in full: every field, the whole reason and error.",
             show_default=False,
         ),
