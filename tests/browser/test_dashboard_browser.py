@@ -102,7 +102,32 @@ def test_script_in_a_title_renders_as_text(live_server, watched_page):
     assert problems.all() == []
 
 
-def test_phone_width_layout(live_server, browser):
+# every dashboard page a reader can reach: the seeded pages, and on a fresh install (the real
+# claims, whose long claimant names once widened the /claims filter to 546 px) every page linked
+# from the overview, the claim list and the pages they link, plus the states links do not reach
+PHONE_PAGES = (
+    "/",
+    "/?as_of=2026-11-27",
+    "/claims",
+    "/claims?claimant=essay-author",
+    "/claims/china-power-3x-us-2030",
+    "/claims/china-power-3x-us-2030?as_of=2026-11-27",
+    "/claimants/elon-musk",
+    "/claimants/essay-author",
+    "/indicators",
+    "/login",
+    "/claims/no-such-claim",
+)
+# same-origin dashboard links on a page (no API, docs, static files or fragments)
+DASHBOARD_LINKS = """() => Array.from(document.querySelectorAll('a[href^="/"]'))
+  .map(a => a.getAttribute('href').split('#')[0])
+  .filter(h => h && !/^\\/(api|docs|redoc|static|openapi)/.test(h))"""
+# the layout viewport's width, not innerWidth: with is_mobile, Chromium zooms out to fit a page
+# too wide for the screen, and innerWidth grows with it (546 px for 546 px of content)
+WIDTHS = "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+
+
+def _phone_page(browser: Any) -> tuple[Any, Any, list[str]]:
     context = browser.new_context(
         viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True
     )
@@ -110,13 +135,53 @@ def test_phone_width_layout(live_server, browser):
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    for path, name in (("/", "phone-overview"), ("/claims/china-power-3x-us-2030", "phone-claim")):
-        page.goto(live_server + path)
-        page.wait_for_load_state("networkidle")
+    return context, page, errors
+
+
+def _overflow(page: Any, url: str) -> int | None:
+    """The page's scroll width when it is wider than the 390 px screen, else None."""
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    scroll, screen = page.evaluate(WIDTHS)
+    assert screen == 390
+    return scroll if scroll > screen else None
+
+
+def test_phone_width_layout(live_server, browser):
+    context, page, errors = _phone_page(browser)
+    too_wide = {}
+    for path in PHONE_PAGES:
         # nothing wider than the screen: no horizontal scrolling of the page
-        width = page.evaluate("() => document.documentElement.scrollWidth")
-        assert width <= 390, f"{path} is {width}px wide at 390px"
-        screenshot(page, name)
+        if (width := _overflow(page, live_server + path)) is not None:
+            too_wide[path] = width
+        if path in ("/", "/claims/china-power-3x-us-2030"):
+            screenshot(page, "phone-overview" if path == "/" else "phone-claim")
+    page.goto(live_server + "/claims/china-power-3x-us-2030")
     assert page.locator('blockquote[lang="ja"]').is_visible()
     context.close()
-    assert errors == []
+    assert too_wide == {}
+    assert [e for e in errors if "404" not in e] == []
+
+
+def test_no_dashboard_page_is_wider_than_a_phone_on_a_fresh_install(fresh_install_server, browser):
+    context, page, errors = _phone_page(browser)
+    base = fresh_install_server
+    queue = list(PHONE_PAGES)
+    seen: set[str] = set()
+    too_wide = {}
+    while queue:
+        path = queue.pop(0)
+        if path in seen:
+            continue
+        seen.add(path)
+        if (width := _overflow(page, base + path)) is not None:
+            too_wide[path] = width
+        if path in ("/", "/claims"):  # and one level further: the claims and claimants
+            queue += page.evaluate(DASHBOARD_LINKS)
+        if path == "/claims":
+            screenshot(page, "phone-claims-fresh-install")
+    assert {"/claims/china-power-3x-us-2026", "/claimants/essay-author"} <= seen
+    assert len([p for p in seen if p.startswith("/claims/")]) >= 14
+    context.close()
+    assert too_wide == {}
+    assert [e for e in errors if "404" not in e] == []
