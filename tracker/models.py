@@ -200,7 +200,8 @@ class Claim(SQLModel, table=True):
     origin: str = Field(default=Origin.file, max_length=10)
     origin_path: str | None = None
     operationalised_by: str | None = Field(default=None, max_length=120)
-    variant_of: str | None = Field(default=None, max_length=120)
+    # the slug of the claim this one is another reading of (indexed: its page lists variants)
+    variant_of: str | None = Field(default=None, max_length=120, index=True)
     probability: float | None = None  # stated probability, for Brier scores
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     content_hash: str = Field(max_length=64)

@@ -87,9 +87,29 @@ class ClaimPage:
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ClaimRef:
+    """Another claim linked from this one: enough to name and link it, with its status.
+
+    `title` is None when the slug names no stored claim; `state`, `trend` and `evaluation`
+    (the status evaluation, for the trend's uncertainty) are None on a replay (a linked claim's
+    status then is not replayed).
+    """
+
+    slug: str
+    title: str | None
+    lifecycle: str | None
+    state: str | None
+    trend: str | None
+    updated_at: dt.datetime | None
+    evaluation: Evaluation | None = None
+
+
 @dataclass(slots=True)
 class ClaimDetail:
-    """Everything shown for one claim: parties, source, current criteria, status, verdict."""
+    """Everything shown for one claim: parties, source, current criteria, status, verdict, and
+    its variant links: the claim it is a variant reading of, and the claims that are variant
+    readings of it (another report's reading of the same statement, `variant_of`)."""
 
     claim: Claim
     claimant: Claimant
@@ -98,6 +118,8 @@ class ClaimDetail:
     criteria: list[Criterion]
     evaluation: Evaluation | None
     resolution: Resolution | None  # the current (not superseded) verdict, if any
+    variant_parent: ClaimRef | None = None  # the claim named by claim.variant_of
+    variants: list[ClaimRef] = field(default_factory=list)  # claims whose variant_of is this
 
 
 @dataclass(slots=True)
@@ -362,6 +384,7 @@ def get_claim(session: Session, slug: str) -> ClaimDetail | None:
             .order_by(col(Criterion.id))
         ).all()
     )
+    parent, variants = variant_links(session, claim)
     return ClaimDetail(
         claim=claim,
         claimant=claimant,
@@ -370,7 +393,74 @@ def get_claim(session: Session, slug: str) -> ClaimDetail | None:
         criteria=criteria,
         evaluation=evaluation,
         resolution=current_resolution(session, claim.id),
+        variant_parent=parent,
+        variants=variants,
     )
+
+
+def variant_links(session: Session, claim: Claim) -> tuple[ClaimRef | None, list[ClaimRef]]:
+    """The claim `claim.variant_of` names and the claims naming `claim` as theirs, in one query
+    (indexed on claim.variant_of). Withdrawn variants are included, marked by `lifecycle`."""
+    linked = col(Claim.variant_of) == claim.slug
+    if claim.variant_of:
+        linked = sa.or_(linked, col(Claim.slug) == claim.variant_of)
+    rows = session.execute(
+        sa.select(
+            col(Claim.slug),
+            col(Claim.title),
+            col(Claim.lifecycle),
+            col(Claim.status_state),
+            col(Claim.status_trend),
+            col(Claim.updated_at),
+            col(Claim.variant_of),
+            Evaluation,
+        )
+        .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
+        .where(linked)
+        .order_by(_deadline_key(), col(Claim.slug))
+    ).all()
+    parent: ClaimRef | None = None
+    variants: list[ClaimRef] = []
+    for slug, title, lifecycle, state, trend, updated_at, variant_of, evaluation in rows:
+        ref = ClaimRef(slug, title, lifecycle, state, trend, updated_at, evaluation)
+        if claim.variant_of and slug == claim.variant_of:
+            parent = ref
+        if variant_of == claim.slug and slug != claim.slug:
+            variants.append(ref)
+    if claim.variant_of and parent is None:  # not stored (saving checks it; kept to link it)
+        parent = ClaimRef(claim.variant_of, None, None, None, None, None)
+    return parent, variants
+
+
+def _variant_links_then(
+    session: Session, claim: Claim, then: Claim, at: dt.datetime
+) -> tuple[ClaimRef | None, list[ClaimRef]]:
+    """variant_links as known at `at`: `then.variant_of` (the revision in force) and, of the
+    claims naming `claim` now, those whose revision in force at `at` named it, with that
+    revision's title and lifecycle. (A claim that named it then but has been re-pointed since
+    is not found: variant_of is only indexed as it stands now.)"""
+    parent: ClaimRef | None = None
+    if then.variant_of:
+        row = session.execute(
+            sa.select(col(Claim.slug), col(Claim.title)).where(col(Claim.slug) == then.variant_of)
+        ).first()
+        parent = ClaimRef(then.variant_of, row.title if row else None, None, None, None, None)
+    rev = ClaimRevision.__table__.c  # type: ignore[attr-defined]
+    rows = session.execute(
+        sa.select(col(Claim.slug), rev.version, rev.change, rev.content, rev.created_at)
+        .join(Claim, col(Claim.id) == rev.claim_id)
+        .where(col(Claim.variant_of) == claim.slug, rev.created_at <= at)
+        .order_by(col(Claim.slug), rev.version)
+    ).all()
+    in_force = {row.slug: row for row in rows}  # the last version by `at` wins
+    variants: list[ClaimRef] = []
+    for slug, row in in_force.items():
+        doc = row.content or {}
+        if doc.get("variant_of") != claim.slug or slug == claim.slug:
+            continue
+        lifecycle = "withdrawn" if row.change == "withdrawn" else doc.get("lifecycle", "active")
+        variants.append(ClaimRef(slug, doc.get("title"), lifecycle, None, None, row.created_at))
+    return parent, variants
 
 
 @dataclass(slots=True)
@@ -492,20 +582,24 @@ def claim_as_of(
         session.get(Resolution, replay.resolution_id) if replay.resolution_id is not None else None
     )
     claimant, reporter, source = _parties_then(session, detail, revision.content or {})
+    claim_then = _claim_then(
+        detail.claim,
+        revision,
+        claimant_id=claimant.id,
+        reporter_id=reporter.id if reporter else None,
+        source_document_id=source.id if source else None,
+    )
+    parent, variants = _variant_links_then(session, detail.claim, claim_then, replay.as_of)
     then = ClaimDetail(
-        claim=_claim_then(
-            detail.claim,
-            revision,
-            claimant_id=claimant.id,
-            reporter_id=reporter.id if reporter else None,
-            source_document_id=source.id if source else None,
-        ),
+        claim=claim_then,
         claimant=claimant,
         reporter=reporter,
         source_document=source,
         criteria=criteria,
         evaluation=None,
         resolution=resolution,
+        variant_parent=parent,
+        variants=variants,
     )
     return ClaimAsOf(as_of=replay.as_of, detail=then, result=replay.result, revision=revision)
 

@@ -57,7 +57,7 @@ from tracker.web.wording import (
     trend_uncertain,
 )
 
-API_PREFIX = "/api/v1"
+API_PREFIX = schemas.API_PREFIX
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": schemas.Problem, "content": {"application/problem+json": {}}}
     for code in (400, 401, 403, 404, 409, 422)
@@ -224,16 +224,23 @@ def status_cache(request: Request) -> StatusCache:
 
 
 def _claim_stamp(engine: Engine, slug: str) -> tuple[Any, ...] | None:
-    """What a claim's cached body depends on: id, version, evaluation, updated_at, verdict.
+    """What a claim's cached body depends on: id, version, evaluation, updated_at, verdict,
+    and its variant links (the claim it is a variant of, the claims that are its variants).
 
     Raw DB-API on a pooled connection: measured ~10 µs against ~90 µs through SQLAlchemy Core,
     and this runs on every read of the hottest endpoint.
     """
     mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-    # the newest verdict too: a second verdict with the same state appends no evaluation
+    # the newest verdict too: a second verdict with the same state appends no evaluation.
+    # Variants: every write to a claim bumps its updated_at, so the count and the newest
+    # updated_at of the claims naming this one see a variant added, amended, withdrawn or
+    # re-pointed (indexed on variant_of); the parent's updated_at sees its title change.
     sql = (
         "SELECT c.id, c.version, c.status_evaluation_id, c.updated_at, "
-        "(SELECT max(r.id) FROM resolution r WHERE r.claim_id = c.id) "
+        "(SELECT max(r.id) FROM resolution r WHERE r.claim_id = c.id), "
+        "(SELECT count(*) FROM claim v WHERE v.variant_of = c.slug), "
+        "(SELECT max(v.updated_at) FROM claim v WHERE v.variant_of = c.slug), "
+        "(SELECT p.updated_at FROM claim p WHERE p.slug = c.variant_of) "
         f"FROM claim c WHERE c.slug = {mark}"
     )
     connection = engine.raw_connection()
@@ -378,6 +385,8 @@ def _fill_cache(
         detail = load_claim(session, slug)
         body = json_bytes(schemas.claim_out(detail))
         modified = claim_modified(detail.claim, detail.evaluation, detail.resolution)
+        linked = [detail.variant_parent, *detail.variants]
+        modified = max([modified, *(r.updated_at for r in linked if r and r.updated_at)])
         return cache.put(slug, stamp, body, modified)
 
 

@@ -1,8 +1,9 @@
 """Conditional GET (ETag / Last-Modified → 304) and the in-process cache of claim status bodies.
 
 The cache holds each claim's serialized JSON keyed by slug and stamped with (claim id, version,
-status evaluation id, updated_at); a read checks the stamp with one indexed query, so an
-evaluation or revision written by any process is seen at once.
+status evaluation id, updated_at, newest verdict, and its variant links: api._claim_stamp); a
+read checks the stamp with one indexed query, so an evaluation, revision or verdict written by
+any process, or a variant of the claim added or changed, is seen at once.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -18,9 +18,11 @@ from tracker.models import (
     Evaluation,
     Resolution,
 )
-from tracker.queries import ClaimDetail, ClaimItem, TrackRecord
+from tracker.queries import ClaimDetail, ClaimItem, ClaimRef, TrackRecord
 from tracker.web.problems import PROBLEM_TITLES
 from tracker.web.wording import trend_uncertain
+
+API_PREFIX = "/api/v1"
 
 
 class _Out(BaseModel):
@@ -138,6 +140,14 @@ EX_RESOLUTION: dict[str, Any] = {
     "supersedes_id": None,
     "superseded_by_id": None,
 }
+EX_VARIANT_LINK: dict[str, Any] = {
+    "slug": "china-power-3x-us-2026",
+    "title": "By 2026 China's electricity production will be three times the US's "
+    "(NetEase Tech's reading)",
+    "lifecycle": "active",
+    "url": "/api/v1/claims/china-power-3x-us-2026",
+    "page_url": "/claims/china-power-3x-us-2026",
+}
 EX_CLAIM: dict[str, Any] = {
     **EX_SUMMARY,
     "quote": EX_QUOTE,
@@ -152,6 +162,7 @@ EX_CLAIM: dict[str, Any] = {
     "origin": "file",
     "operationalised_by": "tracker",
     "variant_of": None,
+    "variants": [EX_VARIANT_LINK],
     "probability": None,
     "content_hash": "3b1f0c9e" + "0" * 56,
     "criteria": [EX_CRITERION],
@@ -501,6 +512,35 @@ def summary_out(item: ClaimItem) -> ClaimSummary:
     )
 
 
+class ClaimLink(BaseModel):
+    """Another claim, named and linked: where to read it here (paths on this server)."""
+
+    model_config = ConfigDict(json_schema_extra=_examples(EX_VARIANT_LINK))
+
+    slug: str = Field(examples=["china-power-3x-us-2026"])
+    title: str | None = Field(default=None, description="Null when no stored claim has the slug.")
+    lifecycle: str | None = Field(
+        default=None, examples=["active"], description="draft, active or withdrawn."
+    )
+    url: str = Field(
+        examples=["/api/v1/claims/china-power-3x-us-2026"], description="The claim in this API."
+    )
+    page_url: str = Field(
+        examples=["/claims/china-power-3x-us-2026"], description="The claim's dashboard page."
+    )
+
+
+def claim_link(ref: ClaimRef) -> ClaimLink:
+    path = quote(ref.slug, safe="")
+    return ClaimLink(
+        slug=ref.slug,
+        title=ref.title,
+        lifecycle=ref.lifecycle,
+        url=f"{API_PREFIX}/claims/{path}",
+        page_url=f"/claims/{path}",
+    )
+
+
 class ClaimOut(ClaimSummary):
     """A claim with everything needed to judge it: words, parties, criteria, status, verdict."""
 
@@ -519,7 +559,20 @@ class ClaimOut(ClaimSummary):
     deadline_alternative: str | None = None
     origin: str = Field(examples=["file"], description="file or api.")
     operationalised_by: str | None = Field(default=None, examples=["tracker"])
-    variant_of: str | None = None
+    variant_of: ClaimLink | None = Field(
+        default=None,
+        description=(
+            "The claim this one is another reading of (the same statement as another report "
+            "renders it), or null."
+        ),
+    )
+    variants: list[ClaimLink] = Field(
+        default_factory=list,
+        description=(
+            "The claims recorded as other readings of this one (their `variant_of` is this "
+            "claim), withdrawn ones included; on a replay, those recorded as such by then."
+        ),
+    )
     probability: float | None = Field(default=None, description="Stated probability, if any.")
     content_hash: str
     criteria: list[CriterionOut]
@@ -563,7 +616,8 @@ def claim_out(
         deadline_alternative=claim.deadline_alternative,
         origin=claim.origin,
         operationalised_by=claim.operationalised_by,
-        variant_of=claim.variant_of,
+        variant_of=claim_link(detail.variant_parent) if detail.variant_parent else None,
+        variants=[claim_link(v) for v in detail.variants],
         probability=claim.probability,
         content_hash=claim.content_hash,
         criteria=[c for c in criteria if c.role != "context"],
