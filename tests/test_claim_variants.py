@@ -1,6 +1,7 @@
 """Variant readings on the shipped claims (claims/ in this repository): the China power 2030
 claim and NetEase Tech's "by 2026" reading of it (variant_of) link each other on their pages and
-in the API; each page shows how its deadline is read and the other reading.
+in the API; each page shows how its deadline is read and the other reading; the claimant's
+track record counts the statement once and leaves withdrawn claims out, on page and API alike.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlmodel import Session, select
 from tracker import queries, status
 from tracker.claims import sync_claims_dir, withdraw_claim
 from tracker.config import Settings
-from tracker.models import Claim
+from tracker.models import Claim, Claimant
 from tracker.web.app import create_app
 
 REPO_CLAIMS = Path(__file__).resolve().parents[1] / "claims"
@@ -250,3 +251,117 @@ def test_variant_links_are_one_query_however_many_variants(
     _sync(synced, claims_dir, NOW)
     n_variants = 4
     assert statements_for_get_claim() == with_one
+
+
+# --- the track record ---
+
+
+def _record_numbers(body: dict[str, Any]) -> None:
+    """The API's numbers add up."""
+    assert body["total"] == len(body["claims"])
+    assert body["total"] == body["statements"] + body["variant_readings"] + body["withdrawn"]
+    assert body["statements"] == sum(
+        body[k]
+        for k in (
+            "resolved_true",
+            "resolved_false",
+            "resolved_partial",
+            "void",
+            "ambiguous",
+            "unresolved",
+        )
+    )
+    assert len(body["not_counted"]) == body["variant_readings"] + body["withdrawn"]
+
+
+def test_track_record_counts_a_statement_once_and_leaves_withdrawn_claims_out(
+    client: TestClient, synced: Engine
+) -> None:
+    body = client.get("/api/v1/claimants/elon-musk").json()
+    _record_numbers(body)
+    assert (body["total"], body["statements"], body["variant_readings"], body["withdrawn"]) == (
+        8,
+        7,
+        1,
+        0,
+    )
+    assert body["unresolved"] == 7
+    assert body["not_counted"] == [{"slug": V2026, "reason": "variant_reading", "statement": P2030}]
+    html = client.get("/claimants/elon-musk").text
+    assert (
+        '<dd class="claims-total">8 = 7 statements + 1 variant reading + 0 withdrawn</dd>' in html
+    )
+    assert "<dt>Not yet resolved</dt><dd>7</dd>" in html
+    row = _block(html, f'<a href="/claims/{V2026}">', "</tr>")
+    assert f'variant reading of <a href="/claims/{P2030}">{P2030}</a>' in row
+
+    # a verdict on the variant and on a claim later withdrawn: neither is counted
+    with Session(synced) as session:
+        rows = {c.slug: c for c in session.exec(select(Claim)).all()}
+        for slug, outcome in ((V2026, "false"), ("colossus2-grid-wait-one-year", "true")):
+            status.record_manual_resolution(
+                session,
+                rows[slug],
+                outcome=outcome,
+                decided_by="reviewer",
+                rationale="for the test",
+                evidence=[],
+                note="decided early for the test",
+                now=NOW,
+            )
+        withdraw_claim(session, rows["colossus2-grid-wait-one-year"], note="test", author="t")
+        session.commit()
+    body = client.get("/api/v1/claimants/elon-musk").json()
+    _record_numbers(body)
+    assert (body["total"], body["statements"], body["variant_readings"], body["withdrawn"]) == (
+        8,
+        6,
+        1,
+        1,
+    )
+    assert (body["resolved_true"], body["resolved_false"], body["unresolved"]) == (0, 0, 6)
+    assert body["share_kept"] is None
+    assert {"slug": "colossus2-grid-wait-one-year", "reason": "withdrawn", "statement": None} in (
+        body["not_counted"]
+    )
+    html = client.get("/claimants/elon-musk").text
+    assert (
+        '<dd class="claims-total">8 = 6 statements + 1 variant reading + 1 withdrawn</dd>' in html
+    )
+    assert "<dt>Kept</dt><dd>0</dd>" in html and "<dt>Not kept</dt><dd>0</dd>" in html
+    assert "<dt>Not yet resolved</dt><dd>6</dd>" in html
+    assert '<dd class="withdrawn">1: listed, not counted</dd>' in html
+    row = _block(html, '<a href="/claims/colossus2-grid-wait-one-year">', "</tr>")
+    assert "withdrawn: not counted in the track record" in row
+
+    body = client.get("/api/v1/claimants/essay-author").json()  # nothing left out
+    _record_numbers(body)
+    assert (body["total"], body["statements"], body["not_counted"]) == (6, 6, [])
+    html = client.get("/claimants/essay-author").text
+    assert '<dd class="claims-total">6</dd>' in html
+
+
+def _item(slug: str, variant_of: str | None = None, lifecycle: str = "active") -> Any:
+    claim = Claim(slug=slug, variant_of=variant_of, lifecycle=lifecycle)
+    return queries.ClaimItem(claim=claim, claimant=Claimant(slug="x", name="X"), evaluation=None)
+
+
+def test_which_claims_a_track_record_leaves_out() -> None:
+    items = [
+        _item("a"),
+        _item("b", "a"),  # a reading of a
+        _item("c", "b"),  # a reading of b, so of a
+        _item("d", "gone"),  # its statement is not this claimant's: d stands for it
+        _item("e", "f", lifecycle="withdrawn"),
+        _item("g", "h"),  # h is withdrawn: g stands for the statement
+        _item("h", lifecycle="withdrawn"),
+        _item("p", "q"),  # a cycle: the smallest slug stands for the statement
+        _item("q", "p"),
+    ]
+    assert queries._not_counted(items) == {
+        "b": "a",
+        "c": "a",
+        "e": "withdrawn",
+        "h": "withdrawn",
+        "q": "p",
+    }

@@ -137,6 +137,14 @@ class Deadlines:
 class TrackRecord:
     """A claimant's record over their resolved claims.
 
+    `claims` lists every claim (total = statements + variant_readings + withdrawn), but the
+    record counts statements only: a withdrawn claim is not counted at all (not even as not yet
+    resolved), and a variant reading (variant_of naming another of the claimant's
+    non-withdrawn claims: the same statement as another report renders it) is counted once,
+    through the claim it reads. `not_counted` maps each claim left out to why: "withdrawn", or
+    the slug of the statement it is a reading of. Over the statements:
+    statements = true + false + partial + void + ambiguous + unresolved.
+
     share_kept = true / (true + false + partial); lateness = decision date − deadline (days) over
     judged (true/false/partial) claims decided after their deadline had passed, averaged into
     mean_lateness_days; those decided on or before their deadline are counted in
@@ -148,6 +156,10 @@ class TrackRecord:
     claimant: Claimant
     claims: list[ClaimItem]
     total: int
+    statements: int
+    variant_readings: int
+    withdrawn: int
+    not_counted: dict[str, str]  # claim slug -> "withdrawn" or the statement's slug
     resolved_true: int
     resolved_false: int
     resolved_partial: int
@@ -685,6 +697,30 @@ def current_resolutions(session: Session, claim_ids: Sequence[int]) -> dict[int,
     return {r.claim_id: r for r in rows}  # the newest wins if several are open
 
 
+def _not_counted(items: Sequence[ClaimItem]) -> dict[str, str]:
+    """The claims a track record leaves out (see TrackRecord): slug -> "withdrawn", or for a
+    variant reading the slug of the statement it reads (followed along chains of variants; in
+    a cycle of variants the smallest slug stands for the statement)."""
+    withdrawn = {i.claim.slug for i in items if i.claim.lifecycle == Lifecycle.withdrawn}
+    active = {i.claim.slug for i in items} - withdrawn
+    reads = {
+        i.claim.slug: i.claim.variant_of
+        for i in items
+        if i.claim.slug in active and i.claim.variant_of in active
+        if i.claim.variant_of != i.claim.slug
+    }
+    out: dict[str, str] = dict.fromkeys(withdrawn, "withdrawn")
+    for slug in reads:
+        chain = [slug]
+        while chain[-1] in reads and reads[chain[-1]] not in chain:
+            chain.append(reads[chain[-1]])
+        closes_at = reads.get(chain[-1])  # set only in a cycle: where it closes
+        root = min(chain[chain.index(closes_at) :]) if closes_at is not None else chain[-1]
+        if root != slug:
+            out[slug] = root
+    return {i.claim.slug: out[i.claim.slug] for i in items if i.claim.slug in out}
+
+
 def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
     """The claimant's claims and their record (see TrackRecord), or None for an unknown slug."""
     claimant = session.exec(select(Claimant).where(col(Claimant.slug) == slug)).first()
@@ -699,12 +735,16 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
         )
     ).all()
     items = _items(rows)
-    verdicts = current_resolutions(session, [i.claim.id for i in items if i.claim.id is not None])
+    not_counted = _not_counted(items)
+    statements = [i for i in items if i.claim.slug not in not_counted]
+    verdicts = current_resolutions(
+        session, [i.claim.id for i in statements if i.claim.id is not None]
+    )
     counts: Counter[str] = Counter()
     lateness: list[int] = []
     early = 0
     brier_terms: list[float] = []
-    for item in items:
+    for item in statements:
         resolution = verdicts.get(item.claim.id or -1)
         if resolution is None:
             continue
@@ -724,12 +764,16 @@ def claimant_track_record(session: Session, slug: str) -> TrackRecord | None:
         claimant=claimant,
         claims=items,
         total=len(items),
+        statements=len(statements),
+        variant_readings=sum(1 for why in not_counted.values() if why != "withdrawn"),
+        withdrawn=sum(1 for why in not_counted.values() if why == "withdrawn"),
+        not_counted=not_counted,
         resolved_true=counts[Outcome.true],
         resolved_false=counts[Outcome.false],
         resolved_partial=counts[Outcome.partial],
         void=counts[Outcome.void],
         ambiguous=counts[Outcome.ambiguous],
-        unresolved=len(items) - sum(counts.values()),
+        unresolved=len(statements) - sum(counts.values()),
         share_kept=counts[Outcome.true] / judged if judged else None,
         mean_lateness_days=sum(lateness) / len(lateness) if lateness else None,
         late_verdicts=len(lateness),

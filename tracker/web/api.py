@@ -539,8 +539,10 @@ def deadlines(
     summary="A claimant's track record and claims",
 )
 def claimant(request: Request, slug: str, session: SessionDep, _access: ReadAccess) -> Response:
-    """Counts over current verdicts; share kept = true / (true + false + partial); lateness =
-    verdict date − deadline in days; Brier score over true/false claims stating a probability.
+    """Counts over the claimant's statements and their current verdicts: withdrawn claims and
+    variant readings (another report's reading of a statement counted) are listed, not counted;
+    share kept = true / (true + false + partial); lateness = verdict date − deadline in days;
+    Brier score over true/false claims stating a probability.
     """
     record = queries.claimant_track_record(session, slug)
     if record is None:

@@ -735,20 +735,57 @@ class DeadlinesOut(BaseModel):
     needs_review: list[ClaimSummary] = Field(description="Passed; a reviewer must decide.")
 
 
+class NotCountedOut(BaseModel):
+    """A claim listed in a track record but left out of its counts, and why."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_examples(
+            {
+                "slug": "china-power-3x-us-2026",
+                "reason": "variant_reading",
+                "statement": "china-power-3x-us-2030",
+            }
+        )
+    )
+    slug: str
+    reason: Literal["variant_reading", "withdrawn"]
+    statement: str | None = Field(
+        default=None,
+        description="For a variant reading: the slug of the claim counted for the statement.",
+    )
+
+
 class TrackRecordOut(BaseModel):
-    """Counts over current verdicts; share_kept = true / (true + false + partial)."""
+    """Counts over the claimant's statements and their current verdicts.
+
+    total = statements + variant_readings + withdrawn (every claim in `claims`);
+    statements = resolved_true + resolved_false + resolved_partial + void + ambiguous +
+    unresolved. A withdrawn claim is not counted; a variant reading (another report's reading
+    of a statement, `variant_of` another of the claimant's claims) is counted once, through
+    that claim. share_kept = true / (true + false + partial).
+    """
 
     model_config = ConfigDict(
         json_schema_extra=_examples(
             {
                 "claimant": EX_PARTY,
-                "total": 14,
+                "total": 8,
+                "statements": 7,
+                "variant_readings": 1,
+                "withdrawn": 0,
+                "not_counted": [
+                    {
+                        "slug": "china-power-3x-us-2026",
+                        "reason": "variant_reading",
+                        "statement": "china-power-3x-us-2030",
+                    }
+                ],
                 "resolved_true": 0,
                 "resolved_false": 1,
                 "resolved_partial": 0,
                 "void": 0,
                 "ambiguous": 0,
-                "unresolved": 13,
+                "unresolved": 6,
                 "share_kept": 0.0,
                 "mean_lateness_days": 5.0,
                 "late_verdicts": 1,
@@ -761,13 +798,21 @@ class TrackRecordOut(BaseModel):
     )
 
     claimant: Party
-    total: int
+    total: int = Field(description="Every claim listed in `claims`.")
+    statements: int = Field(description="The claims counted: total − variant_readings − withdrawn.")
+    variant_readings: int = Field(
+        description="Other reports' readings of a counted statement: listed, not counted again."
+    )
+    withdrawn: int = Field(description="Withdrawn claims: listed, not counted.")
+    not_counted: list[NotCountedOut] = Field(
+        default_factory=list, description="The claims listed but not counted, and why."
+    )
     resolved_true: int
     resolved_false: int
     resolved_partial: int
     void: int
     ambiguous: int
-    unresolved: int
+    unresolved: int = Field(description="Statements without a current verdict.")
     share_kept: float | None = None
     mean_lateness_days: float | None = Field(
         default=None,
@@ -788,6 +833,15 @@ def track_record_out(record: TrackRecord) -> TrackRecordOut:
     return TrackRecordOut(
         claimant=Party.model_validate(record.claimant),
         total=record.total,
+        statements=record.statements,
+        variant_readings=record.variant_readings,
+        withdrawn=record.withdrawn,
+        not_counted=[
+            NotCountedOut(slug=slug, reason="withdrawn")
+            if why == "withdrawn"
+            else NotCountedOut(slug=slug, reason="variant_reading", statement=why)
+            for slug, why in record.not_counted.items()
+        ],
         resolved_true=record.resolved_true,
         resolved_false=record.resolved_false,
         resolved_partial=record.resolved_partial,
