@@ -22,6 +22,7 @@ from tracker.evaluation import (
     evaluate,
     fit_trend,
     format_number,
+    format_rate,
 )
 from tracker.sources.base import period_start
 
@@ -221,7 +222,7 @@ def test_china_transitions(now: str, data: Any, state: str, provisional: bool | 
             "on_track" if result.projection and result.projection.value >= 3.0 else "off_track"
         )
         assert result.reason.startswith(
-            "2.34 in 2025; needs +5.1 %/yr to reach 3.0 by 2030; projected "
+            "2.34 in 2025; needs +5.08 %/yr to reach 3.0 by 2030; trend +5.10 %/yr, projected "
         )
     if state == "awaiting_data":
         assert result.data_expected_on == dt.date(2031, 6, 29)
@@ -511,7 +512,10 @@ def test_result_serialises_to_json_ready_data() -> None:
     result: EvaluationResult = evaluate(CHINA_FACTS, CHINA, china_series(), now=at("2026-06-01"))
     data = result.to_dict()
     assert data["state"] == "open" and data["metric"]["period"] == "2025"
-    assert data["projection"]["model"] == "log-linear" and data["projection"]["at"] == "2030"
+    assert data["projection"]["model"] == "log-linear, from the latest point"
+    assert data["projection"]["at"] == "2030"
+    assert data["projection"]["from_period"] == "2025"
+    assert data["projection"]["from_value"] == data["metric"]["value"]
     assert data["criteria"][0]["key"] == "ratio-2030"
     assert data["as_of"] is None and data["replay"] is False
 
@@ -539,6 +543,47 @@ def test_result_serialises_to_json_ready_data() -> None:
 def test_format_number(value: float, text: str) -> None:
     assert format_number(value) == text
     assert math.isfinite(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "beside", "text"),
+    [
+        # a projection beside its threshold never prints as the threshold when it differs
+        (2.99795, 3.0, "2.998"),  # was "3.0": "projected 3.0 ... off track"
+        (3.00224, 3.0, "3.002"),
+        (3.0, 3.0, "3.0"),
+        (2.5, 3.0, "2.5"),
+        (4673.2, 4600.0, "4,673"),
+        (4600.4, 4600.0, "4,600.4"),
+        (1.3499e9, 1.35e9, "1.3499 billion"),
+    ],
+)
+def test_format_number_beside_another(value: float, beside: float, text: str) -> None:
+    assert format_number(value, beside) == text
+
+
+@pytest.mark.parametrize(
+    ("rate", "beside", "text"),
+    [
+        (0.0508, None, "+5.1 %/yr"),
+        (0.521, None, "+52.1 %/yr"),
+        (-0.0103, None, "-1.0 %/yr"),
+        # a non-zero rate never prints as zero (was "-0.0 %/yr")
+        (-0.0004, None, "-0.04 %/yr"),
+        (-0.000456, None, "-0.05 %/yr"),
+        (0.00004, None, "+0.004 %/yr"),
+        (0.0, None, "0.0 %/yr"),
+        # beside the rate it is compared with: the same decimals, enough to tell them apart
+        (0.0508076, 0.0509646, "+5.08 %/yr"),
+        (0.0509646, 0.0508076, "+5.10 %/yr"),
+        (0.0506937, 0.0508076, "+5.07 %/yr"),
+        (0.05, 0.05, "+5.0 %/yr"),
+        (0.521, 0.235, "+52.1 %/yr"),
+        (0.00593, -0.0004, "+0.59 %/yr"),
+    ],
+)
+def test_format_rate(rate: float, beside: float | None, text: str) -> None:
+    assert format_rate(rate, beside) == text
 
 
 def test_naive_datetimes_are_refused() -> None:

@@ -2,7 +2,9 @@
 
 The data (tests/fixtures/evaluation, from owid/energy-data, see PROVENANCE.md) is read here
 independently, and the ratio, required growth and projection are recomputed with the standard
-library (statistics.linear_regression), not with tracker code.
+library (statistics.linear_regression), not with tracker code. The projection grows the latest
+(2025) ratio at the fitted rate, so that it meets 3.0 exactly when that rate meets the growth
+needed.
 """
 
 from __future__ import annotations
@@ -86,33 +88,84 @@ def test_required_growth_is_5_08_percent(result) -> None:  # type: ignore[no-unt
     required = (3.0 / (10583.36 / 4519.79)) ** (1 / 5) - 1
     assert round(required * 100, 2) == 5.08
     assert result.required_growth == pytest.approx(required, rel=1e-12)
-    assert "needs +5.1 %/yr to reach 3.0 by 2030" in result.reason
+    assert "needs +5.08 %/yr to reach 3.0 by 2030" in result.reason
 
 
-def test_projection_matches_an_independent_least_squares_fit(result) -> None:  # type: ignore[no-untyped-def]
-    years = list(range(2016, 2026))  # the last ten points
-    logs = [math.log(DATA["CHN"][y] / DATA["USA"][y]) for y in years]
+def _fit(years: list[int], logs: list[float]) -> tuple[float, float, float]:
+    """(slope, intercept, 95 % prediction half-width at 2030) of ln(ratio) on the year."""
     slope, intercept = statistics.linear_regression(years, logs)
     fitted = [intercept + slope * y for y in years]
     sd = math.sqrt(sum((a - b) ** 2 for a, b in zip(logs, fitted, strict=True)) / (len(years) - 2))
     mean_year = statistics.fmean(years)
     sxx = sum((y - mean_year) ** 2 for y in years)
-    se = sd * math.sqrt(1 + 1 / len(years) + (2030 - mean_year) ** 2 / sxx)
-    centre = intercept + slope * 2030
+    t = 2.306004135  # Student t, 95 % two-sided, 10 points - 2 = 8 degrees of freedom
+    return slope, intercept, t * sd * math.sqrt(1 + 1 / len(years) + (2030 - mean_year) ** 2 / sxx)
+
+
+def test_projection_grows_the_2025_ratio_at_the_fitted_rate(result) -> None:  # type: ignore[no-untyped-def]
+    years = list(range(2016, 2026))  # the last ten points
+    logs = [math.log(DATA["CHN"][y] / DATA["USA"][y]) for y in years]
+    slope, intercept, half = _fit(years, logs)
+    latest = 10583.36 / 4519.79
+    rate = math.exp(slope) - 1  # the fitted trend, per year
+    value = latest * math.exp(slope * (2030 - 2025))  # from the actual 2025 ratio at that rate
+    # by hand: the trend is +5.10 %/yr, a hair above the +5.08 %/yr needed, so 2.34 grows to
+    # 3.002 by 2030: on track, just (the band 2.78–3.24 includes 3.0)
+    assert round(rate * 100, 2) == 5.10 and round(value, 3) == 3.002
+    assert (round(value * math.exp(-half), 2), round(value * math.exp(half), 2)) == (2.78, 3.24)
+    # the fitted line itself sits at 2.42 in 2025, not the actual 2.34, and at 3.10 in 2030:
+    # the figure the page showed before, which the growth rates it printed could not reach
+    assert round(math.exp(intercept + slope * 2025), 2) == 2.42
+    assert round(math.exp(intercept + slope * 2030), 2) == 3.10
 
     projection = result.projection
-    assert projection.model == "log-linear"
-    assert projection.at == "2030"
-    assert projection.n_points == 10
-    assert projection.residual_sd == pytest.approx(sd, rel=1e-9)
-    assert projection.value == pytest.approx(math.exp(centre), rel=1e-9)
-    t = 2.306004135  # Student t, 95 % two-sided, 10 points - 2 = 8 degrees of freedom
-    assert projection.low == pytest.approx(math.exp(centre - t * se), rel=1e-9)
-    assert projection.high == pytest.approx(math.exp(centre + t * se), rel=1e-9)
-    assert result.trend.value == ("on_track" if math.exp(centre) >= 3.0 else "off_track")
-    # the observed growth is the CAGR over the fitted years
-    observed = (math.exp(logs[-1]) / math.exp(logs[0])) ** (1 / 9) - 1
-    assert result.observed_growth == pytest.approx(observed, rel=1e-12)
+    assert projection.model == "log-linear, from the latest point"
+    assert projection.at == "2030" and projection.n_points == 10
+    assert projection.from_period == "2025"
+    assert projection.from_value == pytest.approx(latest, rel=1e-12)
+    assert projection.value == pytest.approx(value, rel=1e-9)
+    assert projection.low == pytest.approx(value * math.exp(-half), rel=1e-9)
+    assert projection.high == pytest.approx(value * math.exp(half), rel=1e-9)
+    assert result.observed_growth == pytest.approx(rate, rel=1e-9)
+    assert result.trend.value == "on_track"
+    assert "trend +5.10 %/yr, projected 3.002 (2.78–3.24)" in result.reason
+    assert "the band includes 3.0, so this could go either way" in result.reason
+
+
+US_4600_BY_2028 = TypeAdapter(Criterion).validate_python(
+    {
+        "key": "us-2028",
+        "type": "threshold",
+        "series": {"indicator": "usa"},
+        "threshold": 4600.0,
+        "mode": "at_period",
+        "period": "2028",
+    }
+)
+
+
+def test_a_claim_needing_less_than_the_trend_is_on_track() -> None:
+    """The audit's reverse case: "needs +0.6 %/yr", the series grew +1.1 %/yr, yet "off track"
+    (the fitted line's 2028 level, 4,540 TWh, is below the actual 2025 value)."""
+    years = list(range(2016, 2026))
+    slope, intercept = statistics.linear_regression(
+        years, [math.log(DATA["USA"][y]) for y in years]
+    )
+    needed = (4600 / 4519.79) ** (1 / 3) - 1
+    value = 4519.79 * math.exp(slope * 3)
+    assert round(needed * 100, 2) == 0.59 and round((math.exp(slope) - 1) * 100, 2) == 1.00
+    assert round(value) == 4657 and round(math.exp(intercept + slope * 2028)) == 4540
+
+    facts = ClaimFacts("us-generation-4600-2028", deadline=dt.date(2028, 12, 31))
+    result = evaluate(facts, [US_4600_BY_2028], {"usa": _series("usa", DATA["USA"])}, now=NOW)
+    assert result.required_growth == pytest.approx(needed, rel=1e-12)
+    assert result.observed_growth == pytest.approx(math.exp(slope) - 1, rel=1e-9)
+    assert result.projection is not None
+    assert result.projection.value == pytest.approx(value, rel=1e-9)
+    assert result.trend is not None and result.trend.value == "on_track"
+    assert "needs +0.6 %/yr to reach 4,600 by 2028; trend +1.0 %/yr, projected 4,657" in (
+        result.reason
+    )
 
 
 def test_data_for_2030_is_expected_half_a_year_after_the_period(result) -> None:  # type: ignore[no-untyped-def]

@@ -1,5 +1,6 @@
-"""Properties of the pure evaluator (hypothesis): deterministic, monotone in the threshold, and a
-replay as of T blind to everything known only after T."""
+"""Properties of the pure evaluator (hypothesis): deterministic, monotone in the threshold, a
+replay as of T blind to everything known only after T, and a trend that agrees with the growth
+rates shown beside it."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import datetime as dt
 import random
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter
 
 from tracker.criteria import Criterion
-from tracker.evaluation import ClaimFacts, SeriesData, SeriesPoint, evaluate
+from tracker.evaluation import ClaimFacts, SeriesData, SeriesPoint, evaluate, meets
 from tracker.sources.base import period_start
 
 UTC = dt.UTC
@@ -217,3 +219,68 @@ def test_a_shared_memo_changes_nothing(
         alone = evaluate(FACTS, [criterion], data, now=now)
         shared = evaluate(FACTS, [criterion], data, now=now, memo=memo)
         assert shared == alone
+
+
+@st.composite
+def trending_values(draw: st.DrawFn) -> list[float]:
+    """A positive series around a compounding trend (so that many projections are decisive)."""
+    base = draw(st.floats(min_value=0.01, max_value=1e4))
+    growth = draw(st.floats(min_value=-0.3, max_value=0.5))
+    noise = draw(st.lists(st.floats(min_value=0.85, max_value=1.15), min_size=3, max_size=14))
+    return [base * (1 + growth) ** i * n for i, n in enumerate(noise)]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    values=trending_values(),
+    last_year=st.integers(min_value=2018, max_value=2029),
+    factor=st.floats(min_value=0.2, max_value=5.0),
+    comparator=st.sampled_from([">=", ">", "<=", "<"]),
+    mode=st.sampled_from(["at_period", "any_time_within"]),
+    unit=st.sampled_from(["TWh", "persons"]),  # log-linear (compounding), linear
+)
+def test_on_track_exactly_when_the_trend_grows_as_fast_as_needed(
+    values: list[float],
+    last_year: int,
+    factor: float,
+    comparator: str,
+    mode: str,
+    unit: str,
+) -> None:
+    """The figures a reader sees decide the verdict: on track ⇔ the observed (trend) growth meets
+    the growth needed from the latest value (≥ for a lower bound, ≤ for an upper one), and the
+    projection is the latest value grown at that observed rate."""
+    threshold = values[-1] * factor
+    spec: dict[str, Any] = {
+        "key": "k",
+        "type": "threshold",
+        "series": {"indicator": "x"},
+        "comparator": comparator,
+        "threshold": threshold,
+    }
+    if mode == "at_period":
+        spec["period"] = "2030"
+    else:
+        spec.update(mode="any_time_within", window={"start": "2030", "end": "2030"})
+    criterion = CRITERION.validate_python(spec)
+    data = make_series(values, last_year, [BASE])
+    data = SeriesData("x", unit, "annual", 180, 365, data.points)
+    result = evaluate(FACTS, [criterion], {"x": data}, now=dt.datetime(2030, 6, 1, tzinfo=UTC))
+    c = result.criteria[0]
+    assert not c.decided and c.projection is not None  # three points or more, none in 2030
+    if unit == "TWh":  # compounding: the trend's rate is always there to compare
+        assert c.projection.model.startswith("log-linear")
+        assert c.observed_growth is not None and c.required_growth is not None
+    if c.trend is None or c.trend.value == "insufficient_data":  # too uncertain to call
+        return
+    assert c.trend.value in ("on_track", "off_track")
+    on_track = c.trend.value == "on_track"
+    if c.observed_growth is not None and c.required_growth is not None:
+        assert on_track == meets(c.observed_growth, comparator, c.required_growth)
+        years = 2030 - last_year
+        grown = values[-1] * (1 + c.observed_growth) ** years
+        assert c.projection.from_value == values[-1]
+        assert c.projection.value == pytest.approx(grown, rel=1e-9)
+    # and the projected value against the threshold says the same, but within rounding of it
+    if abs(c.projection.value - threshold) > 1e-9 * threshold:
+        assert on_track == meets(c.projection.value, comparator, threshold)

@@ -18,15 +18,27 @@ Projection (documented choices):
 - the model is log-linear (least squares on ln(value)) for compounding positive series — ratios,
   and indicators whose unit is an energy/compute/money quantity or whose catalogue entry says
   `projection_model: log-linear` — and linear otherwise (or when a value is not positive);
-- the 95 % prediction interval at x0 is ŷ ± t·s·sqrt(1 + 1/n + (x0 − x̄)²/Sxx), with
-  s² = Σresiduals²/(n − 2) and t the two-sided 95 % Student-t quantile for n − 2 degrees of
-  freedom (few points: a wider band than the normal 1.96), taken back through exp() for the
-  log-linear model;
-- x is the decimal year of a period's first day; the "observed growth" is the CAGR between the
-  first and last fitted points; the "required growth" is the CAGR from the latest value to the
-  threshold at the target period;
-- the trend is on track when the projected value meets the threshold; when the band contains
-  the threshold the reason says so ("the band includes 3.0, so this could go either way").
+- the projection starts at the latest observed point and grows at the fitted trend rate:
+  latest × exp(slope·Δx) (log-linear) or latest + slope·Δx (linear), Δx in years to the target
+  period (model text "log-linear, from the latest point"; `from_period`/`from_value` name the
+  start). Not the fitted line's own level at the target: that line need not pass through the
+  latest value (China/US: 2.42 in 2025 against the actual 2.34), and a projection off the
+  latest value disagrees with the growth the reader is shown is needed from it;
+- its 95 % band has the half-width of the fitted line's prediction interval at the target,
+  t·s·sqrt(1 + 1/n + (x0 − x̄)²/Sxx) with s² = Σresiduals²/(n − 2) and t the two-sided 95 %
+  Student-t quantile for n − 2 degrees of freedom (few points: a wider band than the normal
+  1.96), centred on the projection in fitted space (taken back through exp() for log-linear);
+- x is the decimal year of a period's first day; the "observed growth" is the trend's growth
+  rate per year: exp(slope) − 1 for log-linear, and for linear the compound rate equivalent to
+  going from the latest value to the projection; the "required growth" is the CAGR from the
+  latest value to the threshold at the target period;
+- the trend is on track when the projected value meets the threshold, which is the same as the
+  observed growth meeting the required growth (compared that way, exactly, whenever both rates
+  are defined, so that the figures a reader sees cannot disagree with the verdict); when the
+  band contains the threshold the reason says so ("the band includes 3.0, so this could go
+  either way");
+- a window's mean or sum (aggregate criteria) adds the fitted line's values for its missing
+  periods, as before: a level over many periods, not a growth from the latest value.
 
 Growth claims without a window, before their deadline year is decided, are headlined by the
 sustained rate over the last `TREND_YEARS` (5) years (metric period "2020..2025"; margin,
@@ -75,7 +87,9 @@ from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, Stat
 from tracker.sources.base import period_end as _period_end
 from tracker.sources.base import period_start as _period_start
 
-EVALUATOR_VERSION = "1.2.0"  # 1.2: turning points, too-uncertain bands, sustained growth metric
+# 1.2: turning points, too-uncertain bands, sustained growth metric
+# 1.3: projections from the latest point at the fitted rate; observed growth is that rate
+EVALUATOR_VERSION = "1.3.0"
 FIT_POINTS = 10
 MIN_FIT_POINTS = 3
 Z_95 = 1.959963984540054
@@ -187,6 +201,9 @@ class Projection:
     n_points: int
     residual_sd: float
     fit_from: str | None = None  # the period of a recent turn the fit starts at (None: no turn)
+    # the observed point the projection starts from (None: a window's aggregate, a growth rate)
+    from_period: str | None = None
+    from_value: float | None = None
 
 
 @dataclass(frozen=True)
@@ -455,7 +472,18 @@ def _jsonable(value: Any) -> Any:
 
 
 _METRIC_FIELDS = ("value", "unit", "period")
-_PROJECTION_FIELDS = ("value", "low", "high", "at", "model", "n_points", "residual_sd", "fit_from")
+_PROJECTION_FIELDS = (
+    "value",
+    "low",
+    "high",
+    "at",
+    "model",
+    "n_points",
+    "residual_sd",
+    "fit_from",
+    "from_period",
+    "from_value",
+)
 
 
 def _metric_dict(m: Metric | None) -> dict[str, Any] | None:
@@ -477,6 +505,8 @@ def _projection_dict(p: Projection | None) -> dict[str, Any] | None:
             "n_points": p.n_points,
             "residual_sd": p.residual_sd,
             "fit_from": p.fit_from,
+            "from_period": p.from_period,
+            "from_value": p.from_value,
         },
         _PROJECTION_FIELDS,
     )
@@ -637,7 +667,7 @@ _LARGE_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
 SCIENTIFIC_FROM = 1e15
 
 
-def format_number(value: float) -> str:
+def format_number(value: float, beside: float | None = None) -> str:
     """A readable number for reasons (one style everywhere).
 
     Below 1e-3 or from 1e15 up: scientific, three significant figures (5e26 → "5e+26");
@@ -645,23 +675,69 @@ def format_number(value: float) -> str:
     (1408975000 → "1.409 billion", 1.35e9 → "1.35 billion", 2.5e7 → "25 million");
     from 100 up: whole numbers, thousands grouped (10583.4 → "10,583"); otherwise three
     significant figures (2.3416 → "2.34", 3 → "3.0").
+
+    `beside`: a number printed next to it (a projection's threshold): where the two differ but
+    would print the same, more digits, until they do not (2.998 beside 3.0: "2.998").
     """
+    text = _format_number(value, 0)
+    if beside is None or value == beside or not math.isfinite(value + beside):
+        return text
+    extra = 0
+    while text == _format_number(beside, extra) and extra < _MAX_EXTRA_DIGITS:
+        extra += 1
+        text = _format_number(value, extra)
+    return text
+
+
+_MAX_EXTRA_DIGITS = 12
+
+
+def _format_number(value: float, extra: int) -> str:
+    """`format_number` with `extra` more significant digits (decimals from 100 up)."""
     if value == 0:
         return "0"
     magnitude = abs(value)
     if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
-        return f"{value:.3g}"
+        return f"{value:.{3 + extra}g}"
     for scale, word in _LARGE_WORDS:
         if magnitude >= scale * 0.99995:  # 999,999,999 rounds to "1 billion", not "1000 million"
-            return f"{value / scale:.4g} {word}"
+            return f"{value / scale:.{4 + extra}g} {word}"
     if magnitude >= 100:
-        return f"{value:,.0f}"
-    text = f"{value:.3g}"
-    return text if "." in text else f"{text}.0"
+        return f"{value:,.{extra}f}"
+    text = f"{value:.{3 + extra}g}"
+    return text if "." in text or "e" in text else f"{text}.0"
 
 
-def format_rate(rate: float) -> str:
-    return f"{rate * 100:+.1f} %/yr"
+def format_rate(rate: float, beside: float | None = None) -> str:
+    """A growth rate per year as a signed percentage, one decimal ("+5.1 %/yr").
+
+    Never "+0.0" or "-0.0" for a non-zero rate: as many decimals as its first significant
+    digit needs ("-0.04 %/yr"). `beside`: the rate it is compared with (the trend's against
+    the one needed): both printed with the same decimals, more where they differ but would
+    print the same ("+5.08" against "+5.07"); call it both ways for the pair.
+    """
+    if rate == 0:
+        return "0.0 %/yr"
+    if not math.isfinite(rate):
+        return f"{rate * 100:+} %/yr"
+    decimals = _rate_decimals(rate)
+    if beside is not None and math.isfinite(beside):
+        decimals = max(decimals, _rate_decimals(beside))
+        while (
+            rate != beside
+            and f"{rate * 100:+.{decimals}f}" == f"{beside * 100:+.{decimals}f}"
+            and decimals < _MAX_EXTRA_DIGITS
+        ):
+            decimals += 1
+    return f"{rate * 100:+.{decimals}f} %/yr"
+
+
+def _rate_decimals(rate: float) -> int:
+    """One decimal of a percentage, or enough to show its first significant digit."""
+    percent = abs(rate * 100)
+    if percent == 0 or not math.isfinite(percent) or round(percent, 1) != 0:
+        return 1
+    return min(_MAX_EXTRA_DIGITS, -math.floor(math.log10(percent)))
 
 
 def decimal_year(day: dt.date) -> float:
@@ -701,7 +777,10 @@ def _progress(value: float, comparator: str, threshold: float) -> float | None:
 def _cagr(first: float, last: float, years: float) -> float | None:
     if first <= 0 or last <= 0 or years <= 0:
         return None
-    return float((last / first) ** (1.0 / years) - 1.0)
+    try:
+        return float((last / first) ** (1.0 / years) - 1.0)
+    except OverflowError:  # a factor beyond the float range within a fraction of a year
+        return math.inf
 
 
 # --- least squares ---
@@ -719,15 +798,33 @@ class TrendFit:
     sxx: float
     residual_sd: float
 
-    def predict(self, x0: float) -> tuple[float, float, float]:
-        """Point forecast and 95 % prediction interval at x0."""
-        y_hat = self.intercept + self.slope * x0
+    def half_width(self, x0: float) -> float:
+        """Half the 95 % prediction interval of the line at x0, in fitted space (ln v for
+        log-linear): t·s·sqrt(1 + 1/n + (x0 − x̄)²/Sxx)."""
         se = self.residual_sd * math.sqrt(1 + 1 / self.n + (x0 - self.x_mean) ** 2 / self.sxx)
-        t = t_95(self.n - 2)
-        low, high = y_hat - t * se, y_hat + t * se
+        return t_95(self.n - 2) * se
+
+    def predict(self, x0: float) -> tuple[float, float, float]:
+        """The line's point forecast and 95 % prediction interval at x0."""
+        return self._back(self.intercept + self.slope * x0, self.half_width(x0))
+
+    def predict_from(
+        self, x_from: float, value_from: float, x0: float
+    ) -> tuple[float, float, float]:
+        """Forecast at x0 starting from an observed (x_from, value_from) at the fitted rate:
+        value_from·exp(slope·Δx) (log-linear; value_from > 0) or value_from + slope·Δx, with
+        the line's prediction-interval half-width at x0 around it in fitted space."""
         if self.model == MODEL_LOG_LINEAR:
-            return _exp(y_hat), _exp(low), _exp(high)
-        return y_hat, low, high
+            centre = math.log(value_from) + self.slope * (x0 - x_from)
+        else:
+            centre = value_from + self.slope * (x0 - x_from)
+        return self._back(centre, self.half_width(x0))
+
+    def _back(self, centre: float, half: float) -> tuple[float, float, float]:
+        """(value, low, high) from a centre and half-width in fitted space."""
+        if self.model == MODEL_LOG_LINEAR:
+            return _exp(centre), _exp(centre - half), _exp(centre + half)
+        return centre, centre - half, centre + half
 
 
 def _exp(y: float) -> float:
@@ -1102,13 +1199,28 @@ def _fit(
 
 
 def _model_text(fit: TrendFit, fit_from: str | None) -> str:
+    """The fitted line's model: "linear", or "linear (since 2021)" after a recent turn."""
     return fit.model if fit_from is None else f"{fit.model} (since {fit_from})"
+
+
+def _anchored_model_text(fit: TrendFit, fit_from: str | None) -> str:
+    """The model of a projection from the latest point: "log-linear, from the latest point",
+    or "log-linear since 2021, from latest" after a turn (at most 40 characters, the stored
+    column's width, even for a daily turn: "log-linear since 2021-03-05, from latest")."""
+    if fit_from is None:
+        return f"{fit.model}, from the latest point"
+    return f"{fit.model} since {fit_from}, from latest"
 
 
 def _project(
     points: Sequence[_ExprPoint], model: str, at: str, memo: Memo | None = None
 ) -> tuple[Projection | None, TrendFit | None, float | None]:
-    """Projection at period `at` from the last points, and the observed CAGR over them."""
+    """Projection at period `at` from the latest point at the fitted rate, and that rate.
+
+    The rate (the "observed growth", per year) is exp(slope) − 1 for a log-linear fit, and for a
+    linear one the compound rate from the latest value to the projection (None where that is
+    undefined: a non-positive value, or a target not after the latest point).
+    """
     if memo is not None:
         key = ("proj", id(points), model, at)
         hit = memo.get(key)
@@ -1116,17 +1228,27 @@ def _project(
             hit = memo[key] = (points, _project(points, model, at))  # points: keeps id unique
         return hit[1]  # type: ignore[no-any-return]
     fit, fitted, fit_from = _fit(points, model)
-    observed = None
-    if len(fitted) >= 2:
-        observed = _cagr(
-            fitted[0].value, fitted[-1].value, _x(fitted[-1].period) - _x(fitted[0].period)
-        )
     if fit is None:
-        return None, None, observed
-    value, low, high = fit.predict(_x(at))
+        return None, None, None
+    latest = fitted[-1]  # the fit window always ends at the latest point
+    x_latest, x_at = _x(latest.period), _x(at)
+    value, low, high = fit.predict_from(x_latest, latest.value, x_at)
     projection = Projection(
-        value, low, high, at, _model_text(fit, fit_from), fit.n, fit.residual_sd, fit_from
+        value,
+        low,
+        high,
+        at,
+        _anchored_model_text(fit, fit_from),
+        fit.n,
+        fit.residual_sd,
+        fit_from,
+        latest.period,
+        latest.value,
     )
+    if fit.model == MODEL_LOG_LINEAR:
+        observed: float | None = math.expm1(fit.slope) if fit.slope < _LOG_FLOAT_MAX else math.inf
+    else:
+        observed = _cagr(latest.value, value, x_at - x_latest)
     return projection, fit, observed
 
 
@@ -1296,19 +1418,40 @@ UNCERTAIN_WIDTH = 4.0
 
 def too_uncertain(projection: Projection) -> bool:
     """Whether a projection's 95 % band is too wide to call on or off track."""
-    low, high = projection.low, projection.high
-    if not (math.isfinite(low) and math.isfinite(high)):
+    return band_too_uncertain(projection.value, projection.low, projection.high)
+
+
+def band_too_uncertain(value: float, low: float | None, high: float | None) -> bool:
+    """`too_uncertain` from the numbers (a stored band's non-finite ends are None: too wide)."""
+    if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return True
     if low > 0 and high / low > UNCERTAIN_RATIO:
         return True
-    return high - low > UNCERTAIN_WIDTH * abs(projection.value)
+    return high - low > UNCERTAIN_WIDTH * abs(value)
 
 
-def _trend_from(projection: Projection | None, comparator: str, threshold: float) -> Trend:
-    """on/off track by the projected value; insufficient_data without a usable projection."""
+def _trend_from(
+    projection: Projection | None,
+    comparator: str,
+    threshold: float,
+    observed: float | None = None,
+    required: float | None = None,
+) -> Trend:
+    """on/off track by the projected value; insufficient_data without a usable projection.
+
+    With the observed (trend) and required growth rates of a projection from the latest point,
+    by comparing those: the projection meets the threshold exactly when the trend's rate meets
+    the rate needed from the latest value (both are monotone in the value at the target), and
+    comparing the rates the reader is shown keeps the verdict and the figures agreeing even
+    where rounding would split the two comparisons.
+    """
     if projection is None or too_uncertain(projection):
         return Trend.insufficient_data
-    return Trend.on_track if meets(projection.value, comparator, threshold) else Trend.off_track
+    if observed is not None and required is not None:
+        ok = meets(observed, comparator, required)
+    else:
+        ok = meets(projection.value, comparator, threshold)
+    return Trend.on_track if ok else Trend.off_track
 
 
 def _projection_text(
@@ -1326,8 +1469,9 @@ def _projection_text(
         return hit[1]  # type: ignore[no-any-return]
     if projection is None:
         return f"too few points to project (needs {MIN_FIT_POINTS})"
+    beside = threshold[0] if threshold is not None else None
     text = (
-        f"projected {format_number(projection.value)} "
+        f"projected {format_number(projection.value, beside)} "
         f"({format_number(projection.low)}–{format_number(projection.high)})"
     )
     if projection.fit_from is not None:
@@ -1388,16 +1532,9 @@ def _threshold(
                 f"(last {format_number(shown.value)} in {shown.period})",
             )
             return fields, inside
-        projection, _, observed = _project(points, model, target, ctx.memo)
-        fields.update(
-            projection=projection,
-            observed_growth=observed,
-            trend=_trend_from(projection, c.comparator, threshold),
-        )
-        if latest is not None:
-            fields["required_growth"] = _required(latest, threshold, target)
+        fields.update(_projected(points, latest, model, target, c.comparator, threshold, ctx))
         fields["reason"] = _open_reason(
-            latest, rule, threshold, target, fields, projection, ctx.memo
+            latest, rule, threshold, target, fields, fields["projection"], ctx.memo
         )
         return fields, _fit_points(points) + inside[-1:]
 
@@ -1432,16 +1569,31 @@ def _threshold(
             metric=_metric_of(latest, unit, ctx.memo),
             **_margin_fields(latest.value, c.comparator, threshold),
         )
-    projection, _, observed = _project(points, model, target, ctx.memo)
-    fields.update(
-        projection=projection,
-        observed_growth=observed,
-        trend=_trend_from(projection, c.comparator, threshold),
+    fields.update(_projected(points, latest, model, target, c.comparator, threshold, ctx))
+    fields["reason"] = _open_reason(
+        latest, rule, threshold, target, fields, fields["projection"], ctx.memo
     )
-    if latest is not None:
-        fields["required_growth"] = _required(latest, threshold, target)
-    fields["reason"] = _open_reason(latest, rule, threshold, target, fields, projection, ctx.memo)
     return fields, _fit_points(points)
+
+
+def _projected(
+    points: list[_ExprPoint],
+    latest: _ExprPoint | None,
+    model: str,
+    target: str,
+    comparator: str,
+    threshold: float,
+    ctx: _Context,
+) -> dict[str, Any]:
+    """The projection to `target`, the observed (trend) and required growth, and the trend."""
+    projection, _, observed = _project(points, model, target, ctx.memo)
+    required = _required(latest, threshold, target) if latest is not None else None
+    return {
+        "projection": projection,
+        "observed_growth": observed,
+        "required_growth": required,
+        "trend": _trend_from(projection, comparator, threshold, observed, required),
+    }
 
 
 def _metric_of(point: _ExprPoint, unit: str, memo: Memo | None) -> Metric:
@@ -1484,13 +1636,19 @@ def _open_reason(
         return f"no data yet; needs {rule} in {target}"
     parts = [f"{format_number(latest.value)} in {latest.period}"]
     required = fields.get("required_growth")
+    observed = fields.get("observed_growth")
     if required is not None:
         parts.append(
-            f"needs {format_rate(required)} to reach {format_number(threshold)} by {target}"
+            f"needs {format_rate(required, observed)} to reach {format_number(threshold)} "
+            f"by {target}"
         )
     else:
         parts.append(f"needs {rule} by {target}")
-    parts.append(_projection_text(projection, memo, (threshold, format_number(threshold))))
+    projected = _projection_text(projection, memo, (threshold, format_number(threshold)))
+    # the trend's rate beside the one needed: the verdict is their comparison
+    parts.append(
+        projected if observed is None else f"trend {format_rate(observed, required)}, {projected}"
+    )
     return "; ".join(parts)
 
 
@@ -1573,7 +1731,10 @@ def _growth(
             ]
             if all(v is not None for v in values):
                 v, lo, hi = (float(x) for x in values if x is not None)
-                growth_projection = replace(projection, value=v, low=lo, high=hi)
+                # a rate now, not a level: the level it starts from is not its unit's
+                growth_projection = replace(
+                    projection, value=v, low=lo, high=hi, from_period=None, from_value=None
+                )
         fields.update(
             projection=growth_projection,
             trend=_trend_from(growth_projection, c.comparator, threshold),

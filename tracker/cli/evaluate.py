@@ -43,7 +43,8 @@ def _projection_text(result: EvaluationResult) -> str:
     if p is None:
         return "—"
     return (
-        f"{format_number(p.value)} ({format_number(p.low)}–{format_number(p.high)}) "
+        f"{format_number(p.value, result.threshold)} "
+        f"({format_number(p.low)}–{format_number(p.high)}) "
         f"in {p.at}, {p.model}"
     )
 
