@@ -179,6 +179,67 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
     assert decimal_year(dt.date(2030, 12, 31)) == pytest.approx(2030.997, abs=1e-3)
 
 
+def test_the_projection_is_drawn_from_the_point_it_was_projected_from(engine):
+    """The dashed line starts where the evaluator's projection starts (stored in the details),
+    even when the chart has a later point; without it (older evaluations), at the latest point."""
+    with Session(engine) as session:
+        cn = make_indicator(session, "cn", title="China", unit="TWh")
+        run = make_fetch_run(session, cn)
+        for year, value in (("2023", 9.0), ("2024", 10.0)):
+            make_observation(session, cn, year, value, known_from=NOW, run=run)
+
+        def chart_for(details: dict[str, Any]) -> ClaimChart:
+            evaluation = Evaluation(
+                claim_id=0,
+                claim_version=1,
+                evaluated_at=NOW,
+                as_of=NOW,
+                state="open",
+                reason="r",
+                threshold=12.0,
+                comparator=">=",
+                projection_value=11.0,
+                projection_low=10.0,
+                projection_high=12.5,
+                projection_at="2030",
+                projection_model="log-linear, from the latest point",
+                details=details,
+                fingerprint="x",
+                evaluator_version="t",
+            )
+            criterion = parse_criterion(
+                {
+                    "key": "c",
+                    "type": "threshold",
+                    "series": {"indicator": "cn"},
+                    "period": "2030",
+                    "threshold": 12.0,
+                }
+            )
+            [chart] = build_claim_charts(
+                session,
+                [("c", criterion)],
+                {"cn": cn},
+                deadline=dt.date(2030, 12, 31),
+                evaluation=evaluation,
+            )
+            return chart
+
+        anchored = chart_for({"projection_from_period": "2023", "projection_from_value": 9.0})
+        legacy = chart_for({})
+
+    def line(chart: ClaimChart) -> list[dict[str, float]]:
+        datasets = chart.config()["data"]["datasets"]
+        return next(d for d in datasets if d["label"].startswith("projection ("))["data"]
+
+    assert line(anchored) == [{"x": 2023.0, "y": 9.0}, {"x": 2030.0, "y": 11.0}]
+    assert "projected 11 for 2030 (range 10 to 12.5) starting from 9 in 2023" in (
+        anchored.aria_label()
+    )
+    assert line(legacy) == [{"x": 2024.0, "y": 10.0}, {"x": 2030.0, "y": 11.0}]
+    assert "starting from" not in legacy.aria_label()
+
+
 # --- the claim pages of a fresh install (real claim files, bundled real data, real evaluator) ---
 
 REPO_CLAIMS = Path(__file__).resolve().parents[1] / "claims"
@@ -313,3 +374,29 @@ def test_a_real_change_is_listed_with_the_state_before_it(settings, engine):
     timeline = section(claim, "timeline-h", "res-h")
     assert timeline.count("first evaluated:") == 1
     assert timeline.rindex("first evaluated:") > timeline.index("projected 2.9")
+
+
+def test_the_china_projection_line_grows_at_the_rate_the_page_states(fresh_install):
+    """The audit's flagship case: the page said "Growth needed 5.081 %/yr (observed 5.069 %/yr)",
+    "on track", and drew a line from 2.34 in 2025 to 3.10 in 2030 (5.8 %/yr, neither rate)."""
+    slug = "china-power-3x-us-2030"
+    html = fresh_install.get(f"/claims/{slug}").text
+    status_json = fresh_install.get(f"/api/v1/claims/{slug}").json()["status"]
+    panel = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section(html, "status-h", "replay-h")))
+    observed, required = status_json["observed_growth"], status_json["required_growth"]
+    assert observed >= required  # on track, and the figures say so
+    assert "on track (uncertain)" in panel
+    assert (
+        f"Growth needed {format_number(required * 100)} %/yr "
+        f"(observed trend {format_number(observed * 100)} %/yr)"
+    ) in panel
+    assert "Growth needed 5.081 %/yr (observed trend 5.096 %/yr)" in panel
+    assert "3.002 (range 2.782–3.24; log-linear, from the latest point)" in panel
+    config = chart_configs(html)["chart-data-1"]
+    line = next(d for d in config["data"]["datasets"] if d["label"].startswith("projection ("))
+    start, end = line["data"]
+    latest = 10583.36 / 4519.79
+    assert start == {"x": 2025.0, "y": pytest.approx(latest, rel=1e-12)}
+    assert end["x"] == 2030.0 and end["y"] == pytest.approx(status_json["projection"]["value"])
+    implied = (end["y"] / start["y"]) ** (1 / 5) - 1
+    assert implied == pytest.approx(observed, rel=1e-9)

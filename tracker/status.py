@@ -737,6 +737,9 @@ def _row_parts(
         "projection_n_points": projection.n_points if projection else None,
         "projection_residual_sd": _finite(projection.residual_sd) if projection else None,
         "projection_fit_from": projection.fit_from if projection else None,
+        # the observed point the projection starts from (the chart draws it from there)
+        "projection_from_period": projection.from_period if projection else None,
+        "projection_from_value": _finite(projection.from_value) if projection else None,
         "replay": result.replay,
         "inputs_key": inputs_key,
         "stable_until": stable.isoformat() if stable is not None else None,
@@ -1548,6 +1551,8 @@ def evaluation_status(row: Evaluation) -> dict[str, Any]:
             "n_points": details.get("projection_n_points"),
             "residual_sd": details.get("projection_residual_sd"),
             "fit_from": details.get("projection_fit_from"),
+            "from_period": details.get("projection_from_period"),
+            "from_value": details.get("projection_from_value"),
         }
         if row.projection_value is not None
         else None

@@ -163,9 +163,14 @@ class ClaimChart:
             parts.append(f"threshold {symbol} {format_number(self.threshold, self.unit)}")
         if self.projection:
             p = self.projection
+            start = (
+                f" starting from {format_number(p['from_y'])} in {p['from_period']}"
+                if p.get("from_period") and not self.projection_window
+                else ""
+            )
             parts.append(
                 f"{self.projection_phrase} "
-                f"(range {format_number(p['low'])} to {format_number(p['high'])})"
+                f"(range {format_number(p['low'])} to {format_number(p['high'])}){start}"
             )
         if self.deadline:
             parts.append(f"deadline {self.deadline.isoformat()}")
@@ -212,6 +217,8 @@ class ClaimChart:
         if self.projection:
             xs.append(self.projection["x"])
             xs.append(self.projection.get("x0", self.projection["x"]))
+            if self.projection.get("from_x") is not None:
+                xs.append(self.projection["from_x"])
         x_min = min(xs) if xs else 0.0
         x_max = max(xs) if xs else 1.0
         if self.projection and self.projection_window:
@@ -242,10 +249,15 @@ class ClaimChart:
                     "fill": False,
                 },
             ]
-        elif self.projection and current:
-            last = current[-1]
+        elif self.projection and (current or self.projection.get("from_x") is not None):
+            # from the point the evaluator projected from (the latest observed one), so that
+            # the dashed line's slope is the growth the status states; older evaluations, which
+            # did not record it, start at the latest current point
             p = self.projection
-            start = {"x": last.x, "y": last.y}
+            if p.get("from_x") is not None:
+                start = {"x": p["from_x"], "y": p["from_y"]}
+            else:
+                start = {"x": current[-1].x, "y": current[-1].y}
             datasets += [
                 {
                     "label": "projection, lower bound",
@@ -518,6 +530,14 @@ def build_claim_charts(
                     "x": decimal_year(period_start(evaluation.projection_at)),
                     "model": evaluation.projection_model,
                 }
+                from_period = (evaluation.details or {}).get("projection_from_period")
+                from_value = (evaluation.details or {}).get("projection_from_value")
+                if from_period and isinstance(from_value, int | float):
+                    chart.projection.update(
+                        from_period=from_period,
+                        from_x=decimal_year(period_start(from_period)),
+                        from_y=float(from_value),
+                    )
                 if isinstance(criterion, AggregateCriterion):
                     # the evaluator projects the window's mean (or sum), not a value at its end
                     chart.projection.update(
