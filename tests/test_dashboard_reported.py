@@ -282,10 +282,43 @@ def test_trend_badge_rule():
     assert uncertain.uncertain_because and "could go either way" in uncertain.uncertain_because
     firm = trend_badge("off_track", 2.39, 2.71, 3.0)
     assert firm is not None and firm.label == "off track" and firm.uncertain_because is None
-    # too uncertain to call is insufficient data, never "(uncertain)"
-    vague = trend_badge("insufficient_data", 0.0001, 3787.0, 2.0)
-    assert vague is not None and vague.label == "insufficient data"
+    # a projection too uncertain to call says so (the stored trend is insufficient_data);
+    # never "(uncertain)", which is for a call that could go either way
+    vague = trend_badge("insufficient_data", 0.0001, 3787.0, 2.0, 0.73)
+    assert vague is not None and vague.label == "too uncertain to call"
+    assert vague.trend == "insufficient_data" and "(uncertain)" not in vague.label
+    assert vague.uncertain_because and "too wide" in vague.uncertain_because
+    beyond_floats = trend_badge("insufficient_data", 0.0001, None, 2.0, 0.73)  # stored inf
+    assert beyond_floats is not None and beyond_floats.label == "too uncertain to call"
+    # no projection (too few points, no baseline yet): insufficient data, as before
+    assert (badge := trend_badge("insufficient_data")) and badge.label == "insufficient data"
+    assert (badge := trend_badge("insufficient_data", value=None)) is not None
+    assert badge.label == "insufficient data"
+    # a band narrow enough to call, the trend missing for another reason: insufficient data
+    narrow = trend_badge("insufficient_data", 2.8, 3.2, 3.0, 3.0)
+    assert narrow is not None and narrow.label == "insufficient data"
     assert trend_badge("not_applicable") is None
+
+
+def test_a_projection_too_uncertain_to_call_is_badged_so(real_db):
+    """china-ai-compute-exceeds-world has twelve years of data; its reason says "too uncertain
+    to call", and so does its badge (it said "insufficient data")."""
+    settings, engine = real_db
+    slug = "china-ai-compute-exceeds-world"
+    badge = re.compile(r'<span class="badge trend-(\w+)( uncertain)?"(?: title="([^"]*)")?>([^<]*)')
+    with _client(settings, engine, TODAY) as client:
+        overview = client.get("/").text
+        page = client.get(f"/claims/{slug}").text
+        api = client.get(f"/api/v1/claims/{slug}").json()
+    row = _row(overview, slug)
+    assert "too uncertain to call" in _text(row)  # the reason
+    [(trend, _, title, text)] = badge.findall(row)
+    assert (trend, text) == ("insufficient_data", "too uncertain to call")
+    assert "too wide" in title
+    status_card = page[page.index('id="status-h"') : page.index("</dl>")]
+    assert [b[3] for b in badge.findall(status_card)] == ["too uncertain to call"]
+    assert "insufficient data" not in _text(status_card)
+    assert api["status"]["trend"] == "insufficient_data"  # the stored value is unchanged
 
 
 def test_badges_say_uncertain_where_the_reason_says_either_way(real_db):

@@ -124,17 +124,25 @@ _expected_on = expected_on_text
 
 def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
     """wording.trend_badge for a stored Evaluation or a replayed EvaluationResult (`status`):
-    "on track (uncertain)" when its projection band straddles its threshold."""
+    "on track (uncertain)" when its projection band straddles its threshold, "too uncertain to
+    call" when it is too wide to call."""
     if status is None:
         return trend_badge(trend)
     if isinstance(status, Evaluation):
-        return trend_badge(trend, status.projection_low, status.projection_high, status.threshold)
+        return trend_badge(
+            trend,
+            status.projection_low,
+            status.projection_high,
+            status.threshold,
+            status.projection_value,
+        )
     projection = getattr(status, "projection", None)
     return trend_badge(
         trend,
         getattr(projection, "low", None),
         getattr(projection, "high", None),
         getattr(status, "threshold", None),
+        getattr(projection, "value", None),
     )
 
 

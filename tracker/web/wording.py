@@ -26,7 +26,7 @@ from tracker.criteria import (
     SignalCriterion,
     ThresholdCriterion,
 )
-from tracker.evaluation import TREND_YEARS
+from tracker.evaluation import TREND_YEARS, band_too_uncertain
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
@@ -105,18 +105,33 @@ def trend_uncertain(
     return trend in ("on_track", "off_track") and band_straddles(low, high, threshold)
 
 
+TOO_UNCERTAIN_LABEL = "too uncertain to call"
+
+
 def trend_badge(
     trend: str | None,
     low: float | None = None,
     high: float | None = None,
     threshold: float | None = None,
+    value: float | None = None,
 ) -> TrendBadge | None:
     """The trend badge of a status: "on track" / "off track", or "on track (uncertain)" when the
     projection's band straddles the threshold. The stored trend is the evaluator's (the
-    projected value decides it); this only says how firm it is. None: no badge."""
+    projected value decides it); this only says how firm it is. None: no badge.
+
+    An `insufficient_data` trend with a projection (`value`) whose band is too wide to call
+    (the evaluator's `too_uncertain` rule) says "too uncertain to call": the data are there,
+    the trend through them says nothing. The stored trend stays `insufficient_data`.
+    """
     label = trend_label(trend)
     if not trend or not label:
         return None
+    if trend == "insufficient_data" and value is not None and band_too_uncertain(value, low, high):
+        why = (
+            f"The projection {format_number(value)} has a range of {format_number(low)}–"
+            f"{format_number(high)}: too wide to say whether the claim is on track."
+        )
+        return TrendBadge(trend, TOO_UNCERTAIN_LABEL, why)
     if trend_uncertain(trend, low, high, threshold):
         assert low is not None and high is not None and threshold is not None
         why = (
