@@ -37,17 +37,18 @@ def _examples(*examples: dict[str, Any]) -> dict[str, Any]:
 # Whole-object examples, from the essay's claims (reused where one model nests another).
 EX_METRIC: dict[str, Any] = {"value": 2.342, "unit": "1", "period": "2025"}
 EX_PROJECTION: dict[str, Any] = {
-    "value": 3.102,
-    "low": 2.908,
-    "high": 3.31,
+    "value": 3.002,
+    "low": 2.782,
+    "high": 3.24,
     "at": "2030",
-    "model": "log_linear",
+    "model": "log-linear, from the latest point",
 }
 EX_STATUS: dict[str, Any] = {
     "state": "open",
     "trend": "on_track",
-    "uncertain": False,
-    "reason": "2.34 in 2025; needs +5.1 %/yr to reach 3.0 by 2030; projected 3.1 (2.91–3.31)",
+    "uncertain": True,
+    "reason": "2.34 in 2025; needs +5.08 %/yr to reach 3.0 by 2030; trend +5.10 %/yr, "
+    "projected 3.002 (2.78–3.24): the band includes 3.0, so this could go either way",
     "metric": EX_METRIC,
     "threshold": 3.0,
     "comparator": ">=",
@@ -55,7 +56,7 @@ EX_STATUS: dict[str, Any] = {
     "progress": 0.781,
     "projection": EX_PROJECTION,
     "required_growth": 0.0508,
-    "observed_growth": 0.0507,
+    "observed_growth": 0.051,
     "data_expected_on": "2031-06-29",
     "evaluated_at": "2026-11-28T09:00:00Z",
     "as_of": "2026-11-28T09:00:00Z",
@@ -265,7 +266,11 @@ class Projection(_Out):
     low: float | None = Field(default=None, examples=[2.7])
     high: float | None = Field(default=None, examples=[3.1])
     at: str | None = Field(default=None, description="Period projected to.", examples=["2030"])
-    model: str | None = Field(default=None, examples=["log_linear"])
+    model: str | None = Field(
+        default=None,
+        description="How it was projected, e.g. the fitted trend's growth from the latest point.",
+        examples=["log-linear, from the latest point"],
+    )
 
 
 class Status(_Out):
@@ -283,11 +288,11 @@ class Status(_Out):
                     "threshold": 3.0,
                     "comparator": ">=",
                     "projection": {
-                        "value": 2.9,
-                        "low": 2.7,
-                        "high": 3.1,
+                        "value": 3.002,
+                        "low": 2.782,
+                        "high": 3.24,
                         "at": "2030",
-                        "model": "log_linear",
+                        "model": "log-linear, from the latest point",
                     },
                     "evaluated_at": "2026-01-10T12:00:00Z",
                     "as_of": "2026-01-10T12:00:00Z",
@@ -302,7 +307,10 @@ class Status(_Out):
         examples=["open"],
     )
     trend: str | None = Field(
-        default=None, description="on_track, off_track, insufficient_data, not_applicable."
+        default=None,
+        description="on_track, off_track, insufficient_data, not_applicable. insufficient_data "
+        "also when there is a projection but its range is too wide to call (the reason says "
+        '"too uncertain to call", as the dashboard does).',
     )
     uncertain: bool = Field(
         default=False,
