@@ -679,28 +679,42 @@ def format_number(value: float, beside: float | None = None) -> str:
     `beside`: a number printed next to it (a projection's threshold): where the two differ but
     would print the same, more digits, until they do not (2.998 beside 3.0: "2.998").
     """
-    text = _format_number(value, 0)
-    if beside is None or value == beside or not math.isfinite(value + beside):
+    text = _format_number(value)
+    if beside is None or value == beside or text != _format_number(beside):
+        return text
+    if not math.isfinite(value + beside):
         return text
     extra = 0
-    while text == _format_number(beside, extra) and extra < _MAX_EXTRA_DIGITS:
+    while extra < _MAX_EXTRA_DIGITS:
         extra += 1
         text = _format_number(value, extra)
+        if text != _format_number(beside, extra):
+            break
     return text
 
 
 _MAX_EXTRA_DIGITS = 12
 
 
-def _format_number(value: float, extra: int) -> str:
+def _format_number(value: float, extra: int = 0) -> str:
     """`format_number` with `extra` more significant digits (decimals from 100 up)."""
     if value == 0:
         return "0"
     magnitude = abs(value)
+    if extra == 0:  # the common case, with constant format specifications (faster)
+        if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
+            return f"{value:.3g}"
+        for scale, word in _LARGE_WORDS:
+            if magnitude >= scale * 0.99995:  # 999,999,999 reads "1 billion", not "1000 million"
+                return f"{value / scale:.4g} {word}"
+        if magnitude >= 100:
+            return f"{value:,.0f}"
+        text = f"{value:.3g}"
+        return text if "." in text else f"{text}.0"
     if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
         return f"{value:.{3 + extra}g}"
     for scale, word in _LARGE_WORDS:
-        if magnitude >= scale * 0.99995:  # 999,999,999 rounds to "1 billion", not "1000 million"
+        if magnitude >= scale * 0.99995:
             return f"{value / scale:.{4 + extra}g} {word}"
     if magnitude >= 100:
         return f"{value:,.{extra}f}"
@@ -718,26 +732,29 @@ def format_rate(rate: float, beside: float | None = None) -> str:
     """
     if rate == 0:
         return "0.0 %/yr"
-    if not math.isfinite(rate):
-        return f"{rate * 100:+} %/yr"
-    decimals = _rate_decimals(rate)
-    if beside is not None and math.isfinite(beside):
-        decimals = max(decimals, _rate_decimals(beside))
-        while (
-            rate != beside
-            and f"{rate * 100:+.{decimals}f}" == f"{beside * 100:+.{decimals}f}"
-            and decimals < _MAX_EXTRA_DIGITS
-        ):
+    percent = rate * 100
+    if not math.isfinite(percent):
+        return f"{percent:+} %/yr"
+    decimals = _rate_decimals(percent)
+    text = f"{percent:+.{decimals}f}"
+    if beside is not None and beside != rate and math.isfinite(beside):
+        other = beside * 100
+        other_decimals = _rate_decimals(other)
+        if other_decimals > decimals:
+            decimals = other_decimals
+            text = f"{percent:+.{decimals}f}"
+        while text == f"{other:+.{decimals}f}" and decimals < _MAX_EXTRA_DIGITS:
             decimals += 1
-    return f"{rate * 100:+.{decimals}f} %/yr"
+            text = f"{percent:+.{decimals}f}"
+    return f"{text} %/yr"
 
 
-def _rate_decimals(rate: float) -> int:
-    """One decimal of a percentage, or enough to show its first significant digit."""
-    percent = abs(rate * 100)
-    if percent == 0 or not math.isfinite(percent) or round(percent, 1) != 0:
+def _rate_decimals(percent: float) -> int:
+    """One decimal, or as many as the first significant digit of a smaller percentage needs."""
+    magnitude = abs(percent)
+    if magnitude >= 0.05 or magnitude == 0:  # from 0.05 up, one decimal is not "0.0"
         return 1
-    return min(_MAX_EXTRA_DIGITS, -math.floor(math.log10(percent)))
+    return min(_MAX_EXTRA_DIGITS, -math.floor(math.log10(magnitude)))
 
 
 def decimal_year(day: dt.date) -> float:
