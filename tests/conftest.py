@@ -98,6 +98,18 @@ def engine(db_url: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def essay_engine(engine: Engine) -> Engine:
+    """`engine` with the essay's claims seeded (dashboard_seed.seed_essay)."""
+    from dashboard_seed import seed_essay
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        seed_essay(session)
+        session.commit()
+    return engine
+
+
+@pytest.fixture
 def settings(db_url: str, tmp_path: Path) -> Settings:
     """Settings for a test: its own database and data dir; no scheduler, no start-up loading."""
     claims_dir = tmp_path / "claims"

@@ -11,7 +11,8 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 from test_api_support import following_columns
 
 from tracker.models import (
@@ -466,3 +467,29 @@ def seed_essay(session: Session) -> dict[str, Any]:
         "run": run,
         "musk": musk,
     }
+
+
+# --- the reviewer-session tests: a claim awaiting a verdict, an app on a fixed clock ---
+
+REVIEW_SLUG = "colossus2-grid-wait-one-year"  # needs review: its deadline has passed
+
+
+def clocked_app(settings: Any, engine: Engine, clock: dt.datetime = NOW) -> Any:
+    """The app on `engine`, its clock fixed at `clock`."""
+    from tracker.web.app import create_app
+
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: clock
+    return app
+
+
+def verdicts_on(engine: Engine, slug: str = REVIEW_SLUG) -> list[Resolution]:
+    """Every verdict recorded on the claim `slug`, oldest first."""
+    with Session(engine) as session:
+        claim = session.exec(select(Claim).where(col(Claim.slug) == slug)).one()
+        rows = session.exec(
+            select(Resolution)
+            .where(col(Resolution.claim_id) == claim.id)
+            .order_by(col(Resolution.id))
+        )
+        return list(rows.all())

@@ -9,21 +9,18 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from dashboard_seed import NOW, seed_essay
-from fastapi import FastAPI
+from dashboard_seed import NOW, REVIEW_SLUG, clocked_app, verdicts_on
 from fastapi.testclient import TestClient
 from markupsafe import escape
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from test_dashboard import csrf_of, make_token, sign_in
 
 from tracker import auth
 from tracker.config import Settings
-from tracker.models import Claim, Resolution
-from tracker.web.app import create_app
 from tracker.web.dashboard import SESSION_COOKIE, SESSION_LIFETIME
 
-SLUG = "colossus2-grid-wait-one-year"  # needs review: its deadline has passed
+SLUG = REVIEW_SLUG
 PAGE = f"/claims/{SLUG}"
 RATIONALE = (
     'Local reporting confirms a wait of about a year. </textarea><script>alert("x")</script>'
@@ -37,31 +34,9 @@ DRAFT = {
 
 
 @pytest.fixture
-def seeded(engine: Engine) -> Engine:
-    with Session(engine) as session:
-        seed_essay(session)
-        session.commit()
-    return engine
-
-
-def _app(settings: Settings, engine: Engine, clock: dt.datetime = NOW) -> FastAPI:
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: clock
-    return app
-
-
-@pytest.fixture
-def client(settings: Settings, seeded: Engine) -> Iterator[TestClient]:
-    with TestClient(_app(settings, seeded)) as c:
+def client(settings: Settings, essay_engine: Engine) -> Iterator[TestClient]:
+    with TestClient(clocked_app(settings, essay_engine)) as c:
         yield c
-
-
-def _verdicts(engine: Engine) -> list[Resolution]:
-    with Session(engine) as session:
-        claim = session.exec(select(Claim).where(col(Claim.slug) == SLUG)).one()
-        return list(
-            session.exec(select(Resolution).where(col(Resolution.claim_id) == claim.id)).all()
-        )
 
 
 def _form(page: str) -> str:
@@ -95,18 +70,18 @@ def _sign_in_again_form(page: str) -> str:
 
 
 def test_a_stale_csrf_token_gives_the_form_back_filled_in_and_records_nothing(
-    client: TestClient, seeded: Engine
+    client: TestClient, essay_engine: Engine
 ) -> None:
-    token = make_token(seeded, "resolve")
+    token = make_token(essay_engine, "resolve")
     sign_in(client, token)
     stale = csrf_of(client.get(PAGE).text)
     # signed out and in again (another tab): this session's token is new, the open form's stale
     client.post("/logout", data={"csrf_token": stale})
     sign_in(client, token)
-    before = len(_verdicts(seeded))
+    before = len(verdicts_on(essay_engine))
     r = client.post(f"{PAGE}/resolve", data={**DRAFT, "csrf_token": stale})
     assert r.status_code == 403
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
     assert "Nothing was recorded: the form&#39;s security token was missing or stale." in r.text
     assert "Signed in as <strong>reviewer-ann</strong>" in r.text
     form = _form(r.text)
@@ -116,11 +91,11 @@ def test_a_stale_csrf_token_gives_the_form_back_filled_in_and_records_nothing(
     assert fresh != stale
     # no CSRF token at all: refused the same way
     r2 = client.post(f"{PAGE}/resolve", data=DRAFT)
-    assert r2.status_code == 403 and len(_verdicts(seeded)) == before
+    assert r2.status_code == 403 and len(verdicts_on(essay_engine)) == before
     # the form as given back records the verdict
     r = client.post(f"{PAGE}/resolve", data={**DRAFT, "csrf_token": fresh}, follow_redirects=False)
     assert r.status_code == 303
-    verdicts = _verdicts(seeded)
+    verdicts = verdicts_on(essay_engine)
     assert len(verdicts) == before + 1
     assert verdicts[-1].rationale.startswith(RATIONALE)
     assert verdicts[-1].decided_by == "reviewer-ann"
@@ -128,10 +103,10 @@ def test_a_stale_csrf_token_gives_the_form_back_filled_in_and_records_nothing(
 
 
 def test_another_site_posting_gets_no_form_filled_with_its_text(
-    client: TestClient, seeded: Engine
+    client: TestClient, essay_engine: Engine
 ) -> None:
-    sign_in(client, make_token(seeded, "resolve"))
-    before = len(_verdicts(seeded))
+    sign_in(client, make_token(essay_engine, "resolve"))
+    before = len(verdicts_on(essay_engine))
     for headers in ({"Sec-Fetch-Site": "cross-site"}, {"Origin": "https://evil.example"}):
         r = client.post(f"{PAGE}/resolve", data={**DRAFT, "csrf_token": "forged"}, headers=headers)
         assert r.status_code == 403
@@ -145,24 +120,24 @@ def test_another_site_posting_gets_no_form_filled_with_its_text(
     )
     assert r.status_code == 403
     assert_draft_kept(r.text)
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
 
 
 # --- a sign-in that ended ---
 
 
 def test_a_revoked_token_says_so_keeps_the_text_and_signs_in_again_with_it(
-    client: TestClient, seeded: Engine
+    client: TestClient, essay_engine: Engine
 ) -> None:
-    sign_in(client, make_token(seeded, "resolve", name="temprev"))
+    sign_in(client, make_token(essay_engine, "resolve", name="temprev"))
     csrf = csrf_of(client.get(PAGE).text)
-    with Session(seeded) as session:
+    with Session(essay_engine) as session:
         auth.revoke_tokens(session, "temprev", now=NOW)
         session.commit()
-    before = len(_verdicts(seeded))
+    before = len(verdicts_on(essay_engine))
     r = client.post(f"{PAGE}/resolve", data={**DRAFT, "csrf_token": csrf})
     assert r.status_code == 403
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
     assert (
         "Nothing was recorded: your sign-in is no longer valid: the token you signed in with "
         "(temprev) has been revoked. Sign in again below; what you typed is kept."
@@ -188,7 +163,7 @@ def test_a_revoked_token_says_so_keeps_the_text_and_signs_in_again_with_it(
     assert "that token is not valid" in r.text
     assert_draft_kept(r.text)
     # a new token: signed in, the form filled in, still nothing recorded until it is sent
-    token = make_token(seeded, "resolve", name="reviewer-bo")
+    token = make_token(essay_engine, "resolve", name="reviewer-bo")
     r = client.post(
         "/login", data={**DRAFT, "token": token, "csrf_token": csrf_of(form), "next": PAGE}
     )
@@ -197,7 +172,7 @@ def test_a_revoked_token_says_so_keeps_the_text_and_signs_in_again_with_it(
     assert "Signed in as reviewer-bo. Nothing is recorded yet" in r.text
     assert "Signed in as <strong>reviewer-bo</strong>" in r.text
     assert_draft_kept(r.text)
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
     resolve_form = _form(r.text)
     assert f'action="{PAGE}/resolve"' in resolve_form
     r = client.post(
@@ -206,14 +181,16 @@ def test_a_revoked_token_says_so_keeps_the_text_and_signs_in_again_with_it(
         follow_redirects=False,
     )
     assert r.status_code == 303
-    verdicts = _verdicts(seeded)
+    verdicts = verdicts_on(essay_engine)
     assert len(verdicts) == before + 1 and verdicts[-1].decided_by == "reviewer-bo"
 
 
-def test_no_page_says_signed_in_for_a_revoked_token(client: TestClient, seeded: Engine) -> None:
-    sign_in(client, make_token(seeded, "resolve", name="temprev"))
+def test_no_page_says_signed_in_for_a_revoked_token(
+    client: TestClient, essay_engine: Engine
+) -> None:
+    sign_in(client, make_token(essay_engine, "resolve", name="temprev"))
     assert "Signed in as <strong>temprev</strong>" in client.get("/").text
-    with Session(seeded) as session:
+    with Session(essay_engine) as session:
         auth.revoke_tokens(session, "temprev", now=NOW)
         session.commit()
     for path in ("/", "/claims", PAGE, "/indicators", "/login"):
@@ -223,10 +200,10 @@ def test_no_page_says_signed_in_for_a_revoked_token(client: TestClient, seeded: 
     assert f'action="{PAGE}/resolve"' not in client.get(PAGE).text  # no resolve form either
 
 
-def test_the_header_says_why_a_sign_in_ended_once(settings: Settings, seeded: Engine) -> None:
-    with TestClient(_app(settings, seeded)) as c:
-        sign_in(c, make_token(seeded, "resolve", name="temprev"))
-        with Session(seeded) as session:
+def test_the_header_says_why_a_sign_in_ended_once(settings: Settings, essay_engine: Engine) -> None:
+    with TestClient(clocked_app(settings, essay_engine)) as c:
+        sign_in(c, make_token(essay_engine, "resolve", name="temprev"))
+        with Session(essay_engine) as session:
             auth.revoke_tokens(session, "temprev", now=NOW)
             session.commit()
         page = c.get("/").text
@@ -234,14 +211,16 @@ def test_the_header_says_why_a_sign_in_ended_once(settings: Settings, seeded: En
         assert "Signed out:" not in c.get("/").text  # the cookie was rewritten without it
 
 
-def test_an_expired_sign_in_says_so_and_keeps_the_text(settings: Settings, seeded: Engine) -> None:
-    with TestClient(_app(settings, seeded)) as c:
-        sign_in(c, make_token(seeded, "resolve"))
+def test_an_expired_sign_in_says_so_and_keeps_the_text(
+    settings: Settings, essay_engine: Engine
+) -> None:
+    with TestClient(clocked_app(settings, essay_engine)) as c:
+        sign_in(c, make_token(essay_engine, "resolve"))
         csrf = csrf_of(c.get(PAGE).text)
         cookie = c.cookies.get(SESSION_COOKIE)
     later = NOW + SESSION_LIFETIME + dt.timedelta(minutes=1)
-    before = len(_verdicts(seeded))
-    with TestClient(_app(settings, seeded, clock=later)) as c:
+    before = len(verdicts_on(essay_engine))
+    with TestClient(clocked_app(settings, essay_engine, clock=later)) as c:
         c.cookies.set(SESSION_COOKIE, cookie)
         r = c.post(f"{PAGE}/resolve", data={**DRAFT, "csrf_token": csrf})
     assert r.status_code == 403
@@ -250,12 +229,14 @@ def test_an_expired_sign_in_says_so_and_keeps_the_text(settings: Settings, seede
     )
     assert_draft_kept(r.text)
     _sign_in_again_form(r.text)
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
 
 
-def test_an_anonymous_post_is_refused_without_recording(client: TestClient, seeded: Engine) -> None:
+def test_an_anonymous_post_is_refused_without_recording(
+    client: TestClient, essay_engine: Engine
+) -> None:
     csrf = csrf_of(client.get("/login").text)
-    before = len(_verdicts(seeded))
+    before = len(verdicts_on(essay_engine))
     r = client.post(f"{PAGE}/resolve", data={**DRAFT, "csrf_token": csrf})
     assert r.status_code == 403
     assert "Nothing was recorded: you are not signed in as a reviewer." in r.text
@@ -263,4 +244,4 @@ def test_an_anonymous_post_is_refused_without_recording(client: TestClient, seed
     r = client.post("/claims/no-such-claim/resolve", data={**DRAFT, "csrf_token": csrf})
     assert r.status_code == 403 and "resolve-form" not in r.text
     assert 'href="/login?next=/claims/no-such-claim"' in r.text
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before

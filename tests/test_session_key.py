@@ -4,66 +4,41 @@ each other's session cookies. The key never shows in a response or a log."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 
 import pytest
-from dashboard_seed import NOW, seed_essay
-from fastapi import FastAPI
+from dashboard_seed import NOW, REVIEW_SLUG, clocked_app, verdicts_on
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 from test_dashboard import csrf_of, make_token, sign_in
 
 from tracker import server_secrets
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.models import Claim, Resolution, ServerSecret
-from tracker.web.app import create_app
+from tracker.models import ServerSecret
 from tracker.web.dashboard import SESSION_COOKIE
 
-SLUG = "colossus2-grid-wait-one-year"  # needs review: its deadline has passed
+SLUG = REVIEW_SLUG
 PAGE = f"/claims/{SLUG}"
 RATIONALE = "Local reporting confirms a wait of about a year."
 DRAFT = {"outcome": "true", "rationale": RATIONALE, "evidence": "https://example.org/grid"}
 
 
-@pytest.fixture
-def seeded(engine: Engine) -> Engine:
-    with Session(engine) as session:
-        seed_essay(session)
-        session.commit()
-    return engine
-
-
-def _app(settings: Settings, engine: Engine, clock: dt.datetime = NOW) -> FastAPI:
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: clock
-    return app
-
-
-def _verdicts(engine: Engine) -> list[Resolution]:
-    with Session(engine) as session:
-        claim = session.exec(select(Claim).where(col(Claim.slug) == SLUG)).one()
-        return list(
-            session.exec(select(Resolution).where(col(Resolution.claim_id) == claim.id)).all()
-        )
-
-
 def test_apps_on_one_database_accept_each_others_sessions(
-    settings: Settings, seeded: Engine, db_url: str, caplog: pytest.LogCaptureFixture
+    settings: Settings, essay_engine: Engine, db_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Two processes (their own engines) on one database at once, then a restart with a form
     open: the session key comes from the database, made once."""
     caplog.set_level(logging.DEBUG)
-    token = make_token(seeded, "resolve")
+    token = make_token(essay_engine, "resolve")
     engines = [make_engine(db_url) for _ in range(3)]
     bodies: list[str] = []
     try:
-        with TestClient(_app(settings, engines[0])) as first:
-            with TestClient(_app(settings, engines[1])) as second:
+        with TestClient(clocked_app(settings, engines[0])) as first:
+            with TestClient(clocked_app(settings, engines[1])) as second:
                 sign_in(first, token)
                 cookie = first.cookies.get(SESSION_COOKIE)
                 second.cookies.set(SESSION_COOKIE, cookie)
@@ -72,7 +47,7 @@ def test_apps_on_one_database_accept_each_others_sessions(
                 csrf = csrf_of(page)
                 bodies += [page, first.get(PAGE).text]
         # both stopped; "restarted", the browser still holding the cookie and the open form
-        with TestClient(_app(settings, engines[2])) as restarted:
+        with TestClient(clocked_app(settings, engines[2])) as restarted:
             restarted.cookies.set(SESSION_COOKIE, cookie)
             r = restarted.post(
                 f"{PAGE}/resolve", data={**DRAFT, "csrf_token": csrf}, follow_redirects=False
@@ -82,8 +57,8 @@ def test_apps_on_one_database_accept_each_others_sessions(
     finally:
         for engine in engines:
             engine.dispose()
-    assert _verdicts(seeded)[-1].rationale.startswith(RATIONALE)
-    with Session(seeded) as session:
+    assert verdicts_on(essay_engine)[-1].rationale.startswith(RATIONALE)
+    with Session(essay_engine) as session:
         rows = session.exec(select(ServerSecret)).all()
     assert [row.name for row in rows] == [server_secrets.SESSION_KEY_NAME]
     secret = rows[0].value
@@ -93,31 +68,33 @@ def test_apps_on_one_database_accept_each_others_sessions(
 
 
 def test_a_configured_session_secret_wins_and_is_not_stored(
-    settings: Settings, seeded: Engine
+    settings: Settings, essay_engine: Engine
 ) -> None:
-    token = make_token(seeded, "resolve")
+    token = make_token(essay_engine, "resolve")
     one = settings.model_copy(update={"session_secret": SecretStr("s3cret-one")})
     other = settings.model_copy(update={"session_secret": SecretStr("s3cret-two")})
-    with TestClient(_app(one, seeded)) as a:
+    with TestClient(clocked_app(one, essay_engine)) as a:
         sign_in(a, token)
         cookie = a.cookies.get(SESSION_COOKIE)
-    with TestClient(_app(one, seeded)) as b:
+    with TestClient(clocked_app(one, essay_engine)) as b:
         b.cookies.set(SESSION_COOKIE, cookie)
         assert "Signed in as" in b.get("/").text
-    with TestClient(_app(other, seeded)) as c:
+    with TestClient(clocked_app(other, essay_engine)) as c:
         c.cookies.set(SESSION_COOKIE, cookie)
         assert "Signed in as" not in c.get("/").text
-    with Session(seeded) as session:
+    with Session(essay_engine) as session:
         assert session.exec(select(ServerSecret)).all() == []  # a configured one is not stored
-    with TestClient(_app(settings, seeded)) as d:  # the stored key is another key again
+    with TestClient(
+        clocked_app(settings, essay_engine)
+    ) as d:  # the stored key is another key again
         d.cookies.set(SESSION_COOKIE, cookie)
         assert "Signed in as" not in d.get("/").text
-    with Session(seeded) as session:
+    with Session(essay_engine) as session:
         values = [row.value for row in session.exec(select(ServerSecret)).all()]
     assert "s3cret-one" not in values and "s3cret-two" not in values
 
 
-def test_processes_making_the_key_at_once_agree(seeded: Engine, db_url: str) -> None:
+def test_processes_making_the_key_at_once_agree(essay_engine: Engine, db_url: str) -> None:
     engines = [make_engine(db_url) for _ in range(4)]
     barrier = threading.Barrier(len(engines))
     found: list[str] = []
@@ -139,6 +116,6 @@ def test_processes_making_the_key_at_once_agree(seeded: Engine, db_url: str) -> 
         engine.dispose()
     assert errors == []
     assert len(found) == len(engines) and len(set(found)) == 1
-    with Session(seeded) as session:
+    with Session(essay_engine) as session:
         row = session.get(ServerSecret, "race")
         assert row is not None and row.value == found[0]

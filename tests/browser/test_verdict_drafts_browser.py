@@ -9,29 +9,20 @@ from typing import Any
 
 import pytest
 from browser_support import screenshot, serve
-from dashboard_seed import NOW, seed_essay
+from dashboard_seed import NOW, REVIEW_SLUG, verdicts_on
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from tracker import auth
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.models import Claim, Resolution
 from tracker.web.app import create_app
 
 pytestmark = pytest.mark.browser
 
-SLUG = "colossus2-grid-wait-one-year"
+SLUG = REVIEW_SLUG
 RATIONALE = 'Local reporting confirms a wait of about a year </textarea><b>"bold"</b> & more'
 EVIDENCE = "https://example.org/memphis-grid"
-
-
-@pytest.fixture
-def seeded(engine: Engine) -> Engine:
-    with Session(engine) as session:
-        seed_essay(session)
-        session.commit()
-    return engine
 
 
 def _serve(settings: Settings, engine: Engine, port: int | None = None) -> Any:
@@ -41,8 +32,8 @@ def _serve(settings: Settings, engine: Engine, port: int | None = None) -> Any:
 
 
 @pytest.fixture
-def server(settings: Settings, seeded: Engine) -> Iterator[str]:
-    with _serve(settings, seeded) as url:
+def server(settings: Settings, essay_engine: Engine) -> Iterator[str]:
+    with _serve(settings, essay_engine) as url:
         yield url
 
 
@@ -51,13 +42,6 @@ def _token(engine: Engine, name: str) -> str:
         issued = auth.create_token(session, name, ["resolve"], now=NOW)
         session.commit()
         return issued.plaintext
-
-
-def _verdicts(engine: Engine) -> list[Resolution]:
-    with Session(engine) as session:
-        claim = session.exec(select(Claim).where(col(Claim.slug) == SLUG)).one()
-        rows = session.exec(select(Resolution).where(col(Resolution.claim_id) == claim.id))
-        return list(rows.all())
 
 
 def _sign_in_and_fill(page: Any, base: str, token: str) -> None:
@@ -88,10 +72,10 @@ def _only_the_refusal(problems: Any, base: str) -> None:
 
 
 def test_a_restart_with_the_form_open_loses_nothing(
-    settings: Settings, seeded: Engine, db_url: str, watched_page: Any
+    settings: Settings, essay_engine: Engine, db_url: str, watched_page: Any
 ) -> None:
     page, problems = watched_page
-    token = _token(seeded, "reviewer-ann")
+    token = _token(essay_engine, "reviewer-ann")
     first = make_engine(db_url)
     try:
         with _serve(settings, first) as base:
@@ -107,19 +91,19 @@ def test_a_restart_with_the_form_open_loses_nothing(
             assert page.get_by_text("Signed in as").is_visible()
     finally:
         second.dispose()
-    assert _verdicts(seeded)[-1].rationale == RATIONALE
+    assert verdicts_on(essay_engine)[-1].rationale == RATIONALE
     assert problems.all() == []
 
 
 def test_a_revoked_token_keeps_the_text_and_signs_in_again_from_the_form(
-    server: str, seeded: Engine, watched_page: Any
+    server: str, essay_engine: Engine, watched_page: Any
 ) -> None:
     page, problems = watched_page
-    _sign_in_and_fill(page, server, _token(seeded, "temprev"))
-    with Session(seeded) as session:
+    _sign_in_and_fill(page, server, _token(essay_engine, "temprev"))
+    with Session(essay_engine) as session:
         auth.revoke_tokens(session, "temprev", now=NOW)
         session.commit()
-    before = len(_verdicts(seeded))
+    before = len(verdicts_on(essay_engine))
     page.get_by_role("button", name="Record verdict as temprev").click()
     alert = page.locator("#resolutions [role=alert]")
     assert "your sign-in is no longer valid: the token you signed in with (temprev) has been " in (
@@ -127,26 +111,26 @@ def test_a_revoked_token_keeps_the_text_and_signs_in_again_from_the_form(
     )
     assert page.get_by_text("Signed in as").count() == 0
     _assert_still_typed(page)
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
     screenshot(page, "verdict-sign-in-again")
 
-    page.get_by_label("API token with the resolve scope").fill(_token(seeded, "reviewer-bo"))
+    page.get_by_label("API token with the resolve scope").fill(_token(essay_engine, "reviewer-bo"))
     page.get_by_role("button", name="Sign in and review the verdict").click()
     assert page.get_by_text("Signed in as reviewer-bo. Nothing is recorded yet").is_visible()
     _assert_still_typed(page)
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
     page.get_by_role("button", name="Record verdict as reviewer-bo").click()
     page.wait_for_url(f"**/claims/{SLUG}#timeline")
     assert "reviewer-bo" in page.locator("#timeline li").first.inner_text()
-    assert _verdicts(seeded)[-1].rationale == RATIONALE
+    assert verdicts_on(essay_engine)[-1].rationale == RATIONALE
     _only_the_refusal(problems, server)
 
 
 def test_a_stale_form_token_gives_the_form_back_filled_in(
-    server: str, seeded: Engine, watched_page: Any, browser: Any
+    server: str, essay_engine: Engine, watched_page: Any, browser: Any
 ) -> None:
     page, problems = watched_page
-    token = _token(seeded, "reviewer-ann")
+    token = _token(essay_engine, "reviewer-ann")
     _sign_in_and_fill(page, server, token)
     # another tab of the same browser signs out and in again: the open form's token is stale
     other = page.context.new_page()
@@ -157,15 +141,15 @@ def test_a_stale_form_token_gives_the_form_back_filled_in(
     other.get_by_role("button", name="Sign in").click()
     other.wait_for_url(server + "/")
     other.close()
-    before = len(_verdicts(seeded))
+    before = len(verdicts_on(essay_engine))
     page.get_by_role("button", name="Record verdict as reviewer-ann").click()
     alert = page.locator("#resolutions [role=alert]")
     assert "Nothing was recorded: the form's security token was missing or stale." in (
         alert.inner_text()
     )
     _assert_still_typed(page)
-    assert len(_verdicts(seeded)) == before
+    assert len(verdicts_on(essay_engine)) == before
     page.get_by_role("button", name="Record verdict as reviewer-ann").click()
     page.wait_for_url(f"**/claims/{SLUG}#timeline")
-    assert _verdicts(seeded)[-1].rationale == RATIONALE
+    assert verdicts_on(essay_engine)[-1].rationale == RATIONALE
     _only_the_refusal(problems, server)
