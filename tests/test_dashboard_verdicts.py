@@ -6,22 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from dashboard_seed import NOW, seed_essay
+from dashboard_seed import clocked_app
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 from test_dashboard import csrf_of, make_token, sign_in
-
-from tracker.web.app import create_app
 
 
 @pytest.fixture
-def client(settings, engine) -> Iterator[TestClient]:
-    with Session(engine) as session:
-        seed_essay(session)
-        session.commit()
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: NOW
-    with TestClient(app) as c:
+def client(settings, essay_engine) -> Iterator[TestClient]:
+    with TestClient(clocked_app(settings, essay_engine)) as c:
         yield c
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from browser_support import serve
-from dashboard_seed import NOW, seed_essay
+from dashboard_seed import NOW, clocked_app
 from sqlmodel import Session
 
 from tracker import status
@@ -33,14 +33,9 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def live_server(settings, engine) -> Iterator[str]:
+def live_server(settings, essay_engine) -> Iterator[str]:
     """The seeded app (dashboard_seed.seed_essay), clock fixed at 2026-11-28 09:00 UTC."""
-    with Session(engine) as session:
-        seed_essay(session)
-        session.commit()
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: NOW
-    with serve(app) as url:
+    with serve(clocked_app(settings, essay_engine)) as url:
         yield url
 
 
