@@ -18,9 +18,10 @@ from test_ingest_support import make_indicator, make_owid_indicator, owid_key
 from tracker_process import tracker_command, tracker_env
 
 from tracker.cli.logs import configure_logging
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.db import session_scope
-from tracker.models import SchedulerLease, utcnow
+from tracker.models import SchedulerLease
 from tracker.scheduler import LEASE_NAME, scheduler_status
 
 LINE = re.compile(

@@ -147,9 +147,9 @@ def test_indicators_listing_of_the_shipped_catalogue_is_one_line_each_at_80_and_
     from tracker_process import REPO_ROOT
 
     from tracker.bundled import load_bundled
+    from tracker.clock import utcnow
     from tracker.config import SOURCE_NAMES
     from tracker.data_health import indicator_health
-    from tracker.models import utcnow
 
     monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))

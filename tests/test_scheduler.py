@@ -14,8 +14,9 @@ from sqlmodel import Session, select
 from test_ingest_support import Upstream, count_rows, make_owid_indicator, owid_key
 
 from tracker import scheduler as sched
+from tracker.clock import utcnow
 from tracker.db import session_scope
-from tracker.models import FetchRun, JobRun, SchedulerLease, utcnow
+from tracker.models import FetchRun, JobRun, SchedulerLease
 from tracker.scheduler import (
     JobDef,
     Lease,

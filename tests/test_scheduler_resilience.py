@@ -18,8 +18,9 @@ from test_ingest_support import Upstream, count_rows, make_owid_indicator, owid_
 from test_scheduler import TTL, record_run, wait_for
 
 from tracker import scheduler as sched
+from tracker.clock import utcnow
 from tracker.config import Settings
-from tracker.models import FetchRun, JobRun, Observation, utcnow
+from tracker.models import FetchRun, JobRun, Observation
 from tracker.scheduler import (
     JobDef,
     Lease,

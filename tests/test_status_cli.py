@@ -11,6 +11,7 @@ from test_status_factories import T0, at, china_claim, make_claim, observe, owid
 from typer.testing import CliRunner
 
 from tracker.cli import app
+from tracker.clock import FixedClock, use_clock
 from tracker.models import Claim, ClaimRevision, Evaluation
 
 DATA = owid_generation()
@@ -113,12 +114,12 @@ def test_evaluate_as_of_says_which_claims_tracker_did_not_know_then(seeded: Engi
     assert _evaluations(seeded) == []
 
 
-def test_evaluate_refuses_a_future_as_of_like_the_api_and_dashboard(
-    seeded: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import tracker.cli.evaluate as evaluate_cli
+def test_evaluate_refuses_a_future_as_of_like_the_api_and_dashboard(seeded: Engine) -> None:
+    with use_clock(FixedClock(at("2026-11-28") + dt.timedelta(hours=9))):
+        _refuses_a_future_as_of(seeded)
 
-    monkeypatch.setattr(evaluate_cli, "utcnow", lambda: at("2026-11-28") + dt.timedelta(hours=9))
+
+def _refuses_a_future_as_of(seeded: Engine) -> None:
     result = CliRunner().invoke(app, ["evaluate", "--as-of", "2027-01-02"])
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()

@@ -19,9 +19,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.ingest import FetchRunSummary, ingest_indicator
-from tracker.models import Indicator, Observation, utcnow
+from tracker.models import Indicator, Observation
 from tracker.sources.base import (
     IndicatorSpec,
     ParseError,

@@ -32,6 +32,7 @@ from pydantic import (
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.criteria import (
     FIELD_ERROR,
@@ -54,7 +55,7 @@ from tracker.indicators import (
     entry_to_row_values,
     load_catalogue_from_db,
 )
-from tracker.models import Claim, Claimant, ClaimRevision, Indicator, SourceDocument, utcnow
+from tracker.models import Claim, Claimant, ClaimRevision, Indicator, SourceDocument
 from tracker.models import Criterion as CriterionRow
 
 __all__ = [
@@ -1980,12 +1981,18 @@ class SyncReport:
 
 
 def _upsert(
-    session: Session, model: Any, key_attr: str, key: str, values: dict[str, Any]
+    session: Session,
+    model: Any,
+    key_attr: str,
+    key: str,
+    values: dict[str, Any],
+    now: dt.datetime,
 ) -> str | None:
     """Insert or update one config row; return 'created'/'updated', or None if unchanged."""
     row = session.exec(select(model).where(getattr(model, key_attr) == key)).first()
     if row is None:
-        session.add(model(**{key_attr: key}, **values))
+        stamps = {name: now for name in ("created_at", "updated_at") if name in model.model_fields}
+        session.add(model(**{key_attr: key}, **values, **stamps))
         return "created"
     changed = False
     for name, value in values.items():
@@ -1994,32 +2001,38 @@ def _upsert(
             changed = True
     if changed:
         if hasattr(row, "updated_at"):
-            row.updated_at = utcnow()
+            row.updated_at = now
         session.add(row)
         return "updated"
     return None
 
 
-def sync_listings(session: Session, result: CheckResult) -> list[str]:
+def sync_listings(
+    session: Session, result: CheckResult, *, now: dt.datetime | None = None
+) -> list[str]:
     """Upsert claimants, source documents and indicators (config: updated in place)."""
-    return _sync_listings(session, result)[0]
+    return _sync_listings(session, result, now or utcnow())[0]
 
 
-def _sync_listings(session: Session, result: CheckResult) -> tuple[list[str], list[str]]:
+def _sync_listings(
+    session: Session, result: CheckResult, now: dt.datetime
+) -> tuple[list[str], list[str]]:
     """`sync_listings`, also returning the keys of the indicators created or updated."""
     changes: list[str] = []
     indicators: list[str] = []
     for claimant in result.claimants:
         values = claimant.model_dump(exclude={"slug"})
-        if (change := _upsert(session, Claimant, "slug", claimant.slug, values)) is not None:
+        if (change := _upsert(session, Claimant, "slug", claimant.slug, values, now)) is not None:
             changes.append(f"claimant {claimant.slug} {change}")
     for source in result.sources:
         values = source.model_dump(exclude={"slug", "archive"})
-        if (change := _upsert(session, SourceDocument, "slug", source.slug, values)) is not None:
+        if (
+            change := _upsert(session, SourceDocument, "slug", source.slug, values, now)
+        ) is not None:
             changes.append(f"source {source.slug} {change}")
     for entry in result.catalogue:
         values = entry_to_row_values(entry)
-        if (change := _upsert(session, Indicator, "key", entry.key, values)) is not None:
+        if (change := _upsert(session, Indicator, "key", entry.key, values, now)) is not None:
             changes.append(f"indicator {entry.key} {change}")
             indicators.append(entry.key)
     session.flush()
@@ -2046,8 +2059,9 @@ def sync_claims_dir(
         refusals = [r for c in result.claims if (r := _file_change_refusal(session, c))]
         found = sorted([*result.errors, *refusals], key=lambda i: (i.file, i.line or 0))
         raise ClaimValidationError(found)
+    now = now or utcnow()
     report = SyncReport(warnings=result.warnings)
-    report.catalogue_changes, report.indicators_changed = _sync_listings(session, result)
+    report.catalogue_changes, report.indicators_changed = _sync_listings(session, result, now)
     errors: list[ClaimIssue] = []
     ordered = sorted(result.claims, key=lambda c: (c.variant_of is not None, c.slug))
     for claim in ordered:

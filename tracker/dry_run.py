@@ -94,7 +94,7 @@ def dry_run_claim(
             )
         lock_evaluation_runs(session)  # before any write, as a save does (see status)
         if listings is not None:
-            sync_listings(session, listings)
+            sync_listings(session, listings, now=now)
         result = apply_claim(session, claim, origin=origin, author="dry-run", note=note, now=now)
         assert result.claim.id is not None
         evaluations = evaluate_claims(session, now=now, claim_ids=[result.claim.id])

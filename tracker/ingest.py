@@ -23,8 +23,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from tracker.clock import utcnow
 from tracker.db import session_scope
-from tracker.models import FetchRun, FetchStatus, Indicator, RawBody, utcnow
+from tracker.models import FetchRun, FetchStatus, Indicator, RawBody
 from tracker.observations import Counts, upsert_points
 from tracker.sources.base import (
     EmptyDataError,

@@ -14,10 +14,11 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.db import session_scope
 from tracker.ingest import FetchRunSummary, ingest_indicator
-from tracker.models import Indicator, utcnow
+from tracker.models import Indicator
 from tracker.status import evaluate_claims
 
 log = logging.getLogger(__name__)

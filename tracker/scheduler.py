@@ -27,10 +27,11 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from tracker.clock import Clock, use_clock, utcnow
 from tracker.config import Settings
 from tracker.data_health import indicator_health, missing_key_setting, parse_refresh
 from tracker.db import session_scope
-from tracker.models import FetchRun, Indicator, JobRun, SchedulerLease, utcnow
+from tracker.models import FetchRun, Indicator, JobRun, SchedulerLease
 from tracker.pipeline import evaluate, fetchable_indicators, refresh_indicator
 
 log = logging.getLogger(__name__)
@@ -475,8 +476,12 @@ class TrackerScheduler:
         holder: str | None = None,
         lease_ttl: dt.timedelta = dt.timedelta(seconds=60),
         heartbeat: dt.timedelta = dt.timedelta(seconds=15),
+        clock: Clock | None = None,
     ) -> None:
         self.engine = engine
+        # every heartbeat and job runs under this clock (None: the system clock); APScheduler's
+        # own timing stays on the wall clock
+        self.clock = clock
         self.settings = settings
         self.holder = holder or default_holder()
         self.lease = Lease(engine, self.holder, lease_ttl)
@@ -514,7 +519,7 @@ class TrackerScheduler:
             },
         )
         scheduler.add_job(
-            self.tick,
+            self._tick_under_clock,
             IntervalTrigger(seconds=self.heartbeat.total_seconds(), timezone=dt.UTC),
             id="lease",
             name="hold the scheduler lease; install or remove the jobs",
@@ -523,6 +528,10 @@ class TrackerScheduler:
         )
         self._scheduler = scheduler
         scheduler.start()
+
+    def _tick_under_clock(self) -> None:
+        with use_clock(self.clock):
+            self.tick()
 
     def tick(self) -> None:
         """Heartbeat: keep or take the lease, and keep the installed jobs equal to the table."""
@@ -599,6 +608,12 @@ class TrackerScheduler:
     ) -> None:
         """One scheduled run: only while this process holds the lease; recorded as a JobRun;
         after a failure the job's next run is brought forward to its retry time."""
+        with use_clock(self.clock):
+            self._run_job_now(job_id, func, interval)
+
+    def _run_job_now(
+        self, job_id: str, func: Callable[[], JobOutcome], interval: dt.timedelta | None
+    ) -> None:
         try:
             self._ensure_lease()
         except LeaseLost as exc:
@@ -812,7 +827,8 @@ def _start_in_app(app: Any) -> None:
     settings: Settings = app.state.settings
     if not settings.run_scheduler:
         return
-    scheduler = TrackerScheduler(app.state.engine, settings)
+    state = app.state
+    scheduler = TrackerScheduler(state.engine, settings, clock=lambda: state.clock())
     scheduler.start()
     app.state.scheduler = scheduler
     app.state.closers.append(scheduler.stop)
@@ -822,12 +838,11 @@ def install(app: Any) -> None:
     """Register the /readyz probe and (when settings.run_scheduler) start/stop with the app."""
 
     def probe(engine: Engine) -> dict[str, Any]:
-        clock = getattr(app.state, "clock", None)  # the app's injected clock, as in the pages
         running = getattr(app.state, "scheduler", None)  # set by _start_in_app
         return readiness_probe(
             engine,
             settings=app.state.settings,
-            now=clock() if clock is not None else None,
+            now=utcnow(),  # the app's clock (the request's)
             own_holder=running.holder if running is not None else None,
         )
 

@@ -24,6 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.criteria import Criterion as CriterionSpec
 from tracker.criteria import criterion_indicators
@@ -58,7 +59,6 @@ from tracker.models import (
     Resolution,
     ResolutionMethod,
     State,
-    utcnow,
 )
 from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_start

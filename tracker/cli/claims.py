@@ -23,6 +23,7 @@ from tracker.claims import (
     has_listings,
     sync_claims_dir,
 )
+from tracker.clock import utcnow
 from tracker.db import (
     DatabaseError,
     describe_url,
@@ -34,7 +35,7 @@ from tracker.db import (
 from tracker.dry_run import DryRun, dry_run_claim
 from tracker.evaluation import EvaluationResult, format_number
 from tracker.indicators import entry_from_row
-from tracker.models import Claim, Claimant, Indicator, SourceDocument, utcnow
+from tracker.models import Claim, Claimant, Indicator, SourceDocument
 
 claims_app = typer.Typer(
     help="Claim files: check, dry-run, sync into the database, export, schema.",

@@ -16,8 +16,9 @@ from rich.text import Text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tracker.clock import utcnow
 from tracker.db import DatabaseError, make_engine, require_at_head
-from tracker.models import FetchRun, utcnow
+from tracker.models import FetchRun
 
 if TYPE_CHECKING:
     from tracker.data_health import IndicatorHealth

@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.table import Table
 from sqlmodel import Session, select
 
+from tracker.clock import utcnow
 from tracker.db import make_engine, session_scope
 from tracker.evaluation import EvaluationResult, format_number
-from tracker.models import Claim, utcnow
+from tracker.models import Claim
 from tracker.status import evaluate_claims, replay_claim_as_known
 
 NOT_KNOWN = "not known to tracker on that date"

@@ -8,8 +8,8 @@ import typer
 from sqlmodel import Session
 
 from tracker.auth import SCOPES, TokenNotFound, create_token, list_tokens, revoke_tokens
+from tracker.clock import utcnow
 from tracker.db import make_engine, session_scope
-from tracker.models import utcnow
 
 tokens_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
 

@@ -21,6 +21,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 
 from tracker import __version__
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.sources.base import RecordedResponse, SourceError
 
@@ -122,10 +123,6 @@ def _snippet(body: bytes, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 class _Attempt:
     """What one attempt (including its same-host redirect hops) ended with."""
 
@@ -147,7 +144,7 @@ class HttpFetcher:
         settings: Settings,
         sleep: Callable[[float], None] = time.sleep,
         rng: Callable[[], float] = random.random,
-        now: Callable[[], dt.datetime] = _utcnow,
+        now: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self.client = client
         self.settings = settings

@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from tracker import queries
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.claims import ClaimFile
+from tracker.clock import utcnow
 from tracker.criteria import criterion_indicators
 from tracker.dry_run import release_date as _release_date
 from tracker.dry_run import target_periods as _target_periods
@@ -43,7 +44,6 @@ from tracker.models import (
     Resolution,
     State,
     Trend,
-    utcnow,
 )
 from tracker.sources.base import period_end
 from tracker.web import schemas
@@ -391,7 +391,7 @@ def _fill_cache(
 
 
 def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> Response:
-    now = get_now(request)  # the dashboard's clock, so both call the same day "the future"
+    now = get_now()  # the dashboard's clock, so both call the same day "the future"
     try:
         as_of = parse_as_of(value, now.date())
     except AsOfError as exc:  # the dashboard's reading and wording, as a validation problem

@@ -1,15 +1,16 @@
 """The application factory: builds the FastAPI app for a given Settings object.
 
 The lifespan owns the resources: the engine, the shared httpx client and the scheduler.
-Three pure-ASGI middlewares wrap every route, API and dashboard alike (outermost first):
-`UnhandledErrors` (log once, answer 500 problem+json), `TrustedHosts` (Starlette's
-TrustedHostMiddleware, answering 400 problem+json) and `RequestGuard` (control characters in the
-path or query, body size, Content-Type of API bodies, HEAD on GET routes) — so no handler ever
-sees a request they reject.
+Four pure-ASGI middlewares wrap every route, API and dashboard alike (outermost first):
+`ClockContext` (the app's clock for everything the request does), `UnhandledErrors` (log once,
+answer 500 problem+json), `TrustedHosts` (Starlette's TrustedHostMiddleware, answering 400
+problem+json) and `RequestGuard` (control characters in the path or query, body size,
+Content-Type of API bodies, HEAD on GET routes) — so no handler ever sees a request they reject.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracker import __version__, scheduler
+from tracker.clock import Clock, system_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
 from tracker.web import api, api_data, dashboard, health, problems
@@ -59,6 +61,31 @@ class BodyTooLarge(StarletteHTTPException):
 def _control_character(text: str) -> str | None:
     found = CONTROL_CHARACTERS.search(text)
     return f"U+{ord(found.group()):04X}" if found else None
+
+
+class ClockContext:
+    """Outermost: every request runs under the app's clock (`app.state.clock`, read per request
+    so a test may move it), so each "now" in it, model defaults and caching headers included,
+    is that clock's (tracker.clock)."""
+
+    def __init__(self, app: ASGIApp, state: Any) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with use_clock(app_clock(self.state)):
+            await self.app(scope, receive, send)
+
+
+def app_clock(state: Any) -> Clock:
+    """The clock of an app's state: a callable reading `state.clock` when called, so it
+    follows a test that moves it after the app (or its scheduler) was built."""
+
+    def now() -> dt.datetime:
+        clock: Clock = state.clock
+        return clock()
+
+    return now
 
 
 class UnhandledErrors:
@@ -277,8 +304,12 @@ def _without_body(send: Send) -> Send:
     return head_send
 
 
-def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
-    """Build the app. Pass `engine` to share one (tests); otherwise the lifespan makes one."""
+def create_app(
+    settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """Build the app. Pass `engine` to share one (tests); otherwise the lifespan makes one.
+    `clock` (default: the system clock) is the one every request, and the scheduler the app
+    starts, reads; `app.state.clock` may be replaced later (tests move time that way)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -287,8 +318,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         closers: list[Callable[[], Any]] = []
         app.state.closers = closers
         try:
-            for hook in app.state.startup_hooks:
-                hook(app)
+            with use_clock(app_clock(app.state)):
+                for hook in app.state.startup_hooks:
+                    hook(app)
             yield
         finally:
             for close in reversed(closers):
@@ -308,6 +340,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = clock or system_clock
     app.state.startup_hooks = []
     app.state.readiness_probes = {}
     if engine is not None:
@@ -326,4 +359,5 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
     app.add_middleware(UnhandledErrors)
+    app.add_middleware(ClockContext, state=app.state)
     return app

@@ -220,7 +220,7 @@ def _session_key(request: Request) -> bytes:
                 secret = configured.get_secret_value()
             else:
                 secret = server_secrets.shared_secret(
-                    request.app.state.engine, server_secrets.SESSION_KEY_NAME, now=get_now(request)
+                    request.app.state.engine, server_secrets.SESSION_KEY_NAME, now=get_now()
                 )
             key = hashlib.sha256(b"tracker-dashboard-session:" + secret.encode()).digest()
             request.app.state.dashboard_session_key = key

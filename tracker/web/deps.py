@@ -12,8 +12,8 @@ from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tracker.clock import utcnow
 from tracker.config import Settings
-from tracker.models import utcnow
 
 
 def get_settings(request: Request) -> Settings:
@@ -32,11 +32,9 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
         yield session
 
 
-def get_now(request: Request) -> dt.datetime:
-    """Now: `app.state.clock()` when a test or tool injects one, else the wall clock."""
-    clock = getattr(request.app.state, "clock", None)
-    now: dt.datetime = clock() if clock is not None else utcnow()
-    return now
+def get_now() -> dt.datetime:
+    """Now, from the app's clock (installed for the request by app.ClockContext)."""
+    return utcnow()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
