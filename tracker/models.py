@@ -2,7 +2,8 @@
 
 Append-only tables (never UPDATEd except for the write-once closing columns named below):
 ClaimRevision, Criterion (closed by `valid_until`), Observation (closed by `known_until`),
-FetchRun (finished once), RawBody, Evaluation, Resolution (closed by `superseded_by_id`).
+FetchRun (finished once), RawBody, Evaluation, Resolution (closed by `superseded_by_id`),
+QuarantineDecision.
 Claim carries a copy of its current status for cheap reads; the truth is in Evaluation.
 """
 
@@ -131,6 +132,17 @@ class FetchStatus(StrEnum):
     running = "running"
     ok = "ok"
     error = "error"
+
+
+class QuarantineAction(StrEnum):
+    """What a QuarantineDecision did to a quarantined vintage (a fetch run whose status is ok
+    but whose values failed a plausibility gate, tracker.plausibility)."""
+
+    quarantined = "quarantined"  # held back at ingest: a gate failed
+    confirmed = "confirmed"  # a later fetch brought the same values again: now used
+    accepted = "accepted"  # a reviewer accepted it: now used
+    rejected = "rejected"  # a reviewer rejected it: never used
+    superseded = "superseded"  # a later fetch brought other values: never used
 
 
 # --- who said it, and where ---
@@ -318,20 +330,33 @@ class FetchRun(SQLModel, table=True):
     error_kind: str | None = Field(default=None, max_length=40)
     error: str | None = None
     meta: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    # an ok run whose vintage failed a plausibility gate: its values were stored quarantined
+    # (the gates that failed: meta["quarantine"]; what happened next: QuarantineDecision)
+    quarantined: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
 
 
 class Observation(SQLModel, table=True):
     """Bitemporal value: `period` of an indicator as known from `known_from` until `known_until`.
 
-    A revision closes the current row (sets known_until) and inserts a new one.
+    A revision closes the current row (sets known_until) and inserts a new one. A `quarantined`
+    row is a value of a vintage that failed a plausibility gate: it is kept (append-only) but
+    read by nothing that evaluates, and it does not close the row it would have revised. It is
+    closed when its vintage is decided (QuarantineDecision); an accepted or confirmed vintage is
+    then inserted again as ordinary rows known from the decision, so a replay before the
+    decision never sees it.
     """
 
     __table_args__ = (
-        # at most one current row per (indicator, period); also the "latest observation" path
+        # at most one current row per (indicator, period) and one pending quarantined one;
+        # also the "latest observation" path
         sa.Index(
             "uq_observation_current",
             "indicator_id",
             "period",
+            "quarantined",
             unique=True,
             sqlite_where=sa.text("known_until IS NULL"),
             postgresql_where=sa.text("known_until IS NULL"),
@@ -347,6 +372,31 @@ class Observation(SQLModel, table=True):
     known_from: dt.datetime = Field(sa_column=ts_column())
     known_until: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     fetch_run_id: int | None = Field(default=None, foreign_key="fetchrun.id", index=True)
+    quarantined: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+
+
+class QuarantineDecision(SQLModel, table=True):
+    """Append-only: what happened to a quarantined vintage (the fetch run that brought it).
+
+    One `quarantined` row when ingest holds the vintage back (the gates that failed are in
+    `details`), then at most one deciding row: confirmed (by the later fetch `by_fetch_run_id`),
+    accepted or rejected (by the reviewer `decided_by`, with `reason`), or superseded.
+    """
+
+    __table_args__ = (sa.Index("ix_quarantinedecision_run", "fetch_run_id", "decided_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    fetch_run_id: int = Field(foreign_key="fetchrun.id")
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    action: str = Field(max_length=12)  # QuarantineAction
+    decided_at: dt.datetime = Field(sa_column=ts_column())
+    decided_by: str | None = Field(default=None, max_length=200)
+    reason: str
+    by_fetch_run_id: int | None = Field(default=None, foreign_key="fetchrun.id")
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
 
 
 # --- status over time ---
