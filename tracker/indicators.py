@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlmodel import Session, select
 
 from tracker.config import SOURCE_NAMES
@@ -18,6 +18,54 @@ from tracker.models import Indicator
 
 INDICATOR_KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)*$"
 REFRESH_PATTERN = r"^(daily|weekly|monthly|every [1-9][0-9]*[hm])$"
+
+
+DEFAULT_MAX_REVISION = 0.5
+DEFAULT_MAX_ROW_DROP = 0.1
+
+
+class PlausibilityGates(BaseModel):
+    """What every new vintage of an indicator must pass before evaluation may use it
+    (tracker.plausibility). A vintage failing one is stored quarantined: kept, shown, and not
+    used until a later fetch brings the same values again or a reviewer accepts it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_revision: float | None = Field(
+        default=DEFAULT_MAX_REVISION,
+        gt=0,
+        description=(
+            "Largest relative change a new vintage may make to the stored value of a period "
+            "that had ended when that value was stored (0.5: by at most 50 % of it). A period "
+            "still running (this year's count so far) may move freely. null: no limit."
+        ),
+    )
+    min: float | None = Field(default=None, description="Smallest plausible value (null: none).")
+    max: float | None = Field(default=None, description="Largest plausible value (null: none).")
+    max_row_drop: float | None = Field(
+        default=DEFAULT_MAX_ROW_DROP,
+        ge=0,
+        le=1,
+        description=(
+            "A fetch may give at most this share fewer rows than the last fetch whose vintage "
+            "was used (0.1: 10 % fewer). null: no limit."
+        ),
+    )
+    complete_body: bool = Field(
+        default=True,
+        description=(
+            "Every body must be whole: no fewer bytes than its Content-Length, and a CSV body "
+            "must end with a line break (one cut inside its last value, e.g. ending "
+            "`China,CHN,2025,10`, still parses). A cut JSON body does not parse at all: that "
+            "fetch fails instead."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> PlausibilityGates:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}: expected min <= max")
+        return self
 
 
 class IndicatorEntry(BaseModel):
@@ -40,11 +88,20 @@ class IndicatorEntry(BaseModel):
         default=0, ge=0, description="After first publication, values may still be revised."
     )
     refresh: str = Field(default="daily", pattern=REFRESH_PATTERN)
+    plausibility: PlausibilityGates | None = Field(
+        default=None,
+        description="Gates a new vintage must pass (omitted: the defaults of every field).",
+    )
     note: str | None = None
 
     @property
     def has_known_source(self) -> bool:
         return self.source is not None and self.source in SOURCE_NAMES
+
+    @property
+    def gates(self) -> PlausibilityGates:
+        """The gates in force: the declared ones, else the defaults."""
+        return self.plausibility or PlausibilityGates()
 
 
 class IndicatorCatalogueFile(BaseModel):
@@ -106,6 +163,7 @@ def entry_from_row(row: Indicator) -> IndicatorEntry:
         "publication_lag_days": row.publication_lag_days,
         "revision_window_days": row.revision_window_days,
         "refresh": row.refresh,
+        "plausibility": spec.get("plausibility"),
         "note": spec.get("note"),
     }
     try:
@@ -113,6 +171,18 @@ def entry_from_row(row: Indicator) -> IndicatorEntry:
     except ValidationError:
         # a row written by other means (e.g. a test factory) is still usable for unit checks
         return IndicatorEntry.model_construct(**values)
+
+
+def gates_of(row: Indicator) -> PlausibilityGates:
+    """The plausibility gates of a stored indicator (its catalogue entry's, else the defaults;
+    a stored declaration this code cannot read counts as none, never as no gates)."""
+    declared = (row.spec or {}).get("plausibility")
+    if not declared:
+        return PlausibilityGates()
+    try:
+        return PlausibilityGates.model_validate(declared)
+    except ValidationError:
+        return PlausibilityGates()
 
 
 def load_catalogue_from_db(session: Session) -> IndicatorCatalogue:

@@ -1,8 +1,11 @@
 """Ingest with provenance: one fetch of one indicator becomes one FetchRun, its raw bodies
 (content-addressed, gzip, stored once) and one new vintage of observations — all or nothing.
 
-A failure of any kind is recorded as data (a FetchRun with status error) and never changes a
-stored observation; one indicator's failure never touches another's transaction.
+Before the vintage is written, the plausibility gates check it (tracker.plausibility): one that
+fails is written quarantined (tracker.quarantine), kept but not used until a later fetch brings
+the same values again or a reviewer accepts it. A failure of any kind is recorded as data (a
+FetchRun with status error) and never changes a stored observation; one indicator's failure
+never touches another's transaction.
 """
 
 from __future__ import annotations
@@ -25,16 +28,28 @@ from sqlmodel import Session, select
 
 from tracker.clock import utcnow
 from tracker.db import session_scope
+from tracker.indicators import gates_of
 from tracker.models import FetchRun, FetchStatus, Indicator, RawBody
 from tracker.observations import Counts, upsert_points
+from tracker.plausibility import VintageCheck, check_vintage
+from tracker.quarantine import (
+    in_use_lookup,
+    lock_indicator,
+    pending_vintage,
+    previous_rows_seen,
+    quarantine_vintage,
+    settle_pending,
+)
 from tracker.sources.base import (
     EmptyDataError,
     IndicatorSpec,
+    Point,
     RecordedResponse,
     Source,
     SourceError,
     SourceResult,
 )
+from tracker.sources.parsing import PointStream
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +79,16 @@ class FetchRunSummary:
     error_kind: str | None = None
     error: str | None = None
     duration_ms: int = 0
+    # the vintage failed a plausibility gate: stored quarantined, not used (the fetch is ok)
+    quarantined: bool = False
+    quarantine_reason: str | None = None
+    # what this fetch did to the vintage that was quarantined before it, e.g.
+    # "confirmed the vintage of fetch run 12" (None: there was none)
+    settled: str | None = None
 
     @property
     def ok(self) -> bool:
+        """The fetch succeeded and its vintage is stored (in use, or quarantined)."""
         return self.status == FetchStatus.ok
 
 
@@ -172,25 +194,31 @@ def _store_responses(
     responses: Sequence[RecordedResponse],
     secrets: Sequence[str],
     now: dt.datetime,
+    points: Any = None,
 ) -> None:
-    """Keep every body seen and describe the exchange(s) on the run."""
+    """Keep every body seen and describe the exchange(s) on the run: each page's URL, size,
+    sha256 and, when `points` is the fetch's PointStream, the periods it gave."""
     described: list[dict[str, Any]] = []
     total = 0
     for response in responses:
         body = _scrub_body(response.body, secrets)
         sha256 = store_raw_body(session, body, response.content_type, now)
         total += len(body)
-        described.append(
-            {
-                "url": scrub(response.url, secrets),
-                "status": response.status,
-                "bytes": len(body),
-                "sha256": sha256,
-                "content_type": response.content_type,
-                "attempts": response.attempts,
-                "elapsed_ms": response.elapsed_ms,
-            }
-        )
+        page: dict[str, Any] = {
+            "url": scrub(response.url, secrets),
+            "status": response.status,
+            "bytes": len(body),
+            "sha256": sha256,
+            "content_type": response.content_type,
+            "attempts": response.attempts,
+            "elapsed_ms": response.elapsed_ms,
+        }
+        if response.declared_bytes is not None:
+            page["declared_bytes"] = response.declared_bytes
+        coverage = points.coverage_of(response) if isinstance(points, PointStream) else None
+        if coverage is not None and coverage.rows:
+            page["periods"] = coverage.as_dict()
+        described.append(page)
     if not described:
         return
     first = described[0]
@@ -263,20 +291,32 @@ def ingest_indicator(
 
             adapter = get_source(spec.source)
         result = adapter.fetch(http, spec)
+        points: Iterable[Point] = result.points
+        if iter(points) is points:  # a one-shot stream: kept, as the gates read it first
+            points = list(points)
         with session_scope(engine) as session:
             # one ingest of an indicator at a time (PostgreSQL row lock; SQLite serialises writers)
-            session.execute(
-                sa.select(Indicator.__table__.c.id)  # type: ignore[attr-defined]
-                .where(Indicator.__table__.c.id == indicator_id)  # type: ignore[attr-defined]
-                .with_for_update()
-            )
+            lock_indicator(session, indicator_id)
+            check, settled = _gate(session, indicator_id, run_id, points, result, now)
+            held_back = check.quarantine and not check.confirms
             counts = upsert_points(
-                session, indicator_id, result.points, fetch_run_id=run_id, known_from=known_from
+                session,
+                indicator_id,
+                points,
+                fetch_run_id=run_id,
+                known_from=known_from,
+                quarantined=held_back,
             )
-            if counts.seen == 0:
-                raise EmptyDataError(f"{spec.source} returned no data points for {spec.key}")
+            if held_back:
+                quarantine_vintage(
+                    session, indicator_id=indicator_id, fetch_run_id=run_id, check=check, now=now
+                )
             duration_ms = int((time.perf_counter() - started) * 1000)
-            _complete_run(session, run_id, indicator_id, result, counts, secrets, now, duration_ms)
+            _complete_run(
+                session, run_id, indicator_id, result, counts, secrets, now, duration_ms, points
+            )
+        if held_back:
+            log.warning("vintage of %s quarantined: %s", indicator_key, check.reason())
         return FetchRunSummary(
             indicator_key=indicator_key,
             fetch_run_id=run_id,
@@ -285,6 +325,9 @@ def ingest_indicator(
             rows_revised=counts.revised,
             rows_unchanged=counts.unchanged,
             duration_ms=duration_ms,
+            quarantined=held_back,
+            quarantine_reason=check.reason() if held_back else None,
+            settled=settled,
         )
     except Exception as exc:  # every failure becomes a recorded FetchRun, not a crash
         kind, message = _error_text(exc, secrets)
@@ -321,6 +364,37 @@ def ingest_indicator(
         )
 
 
+def _gate(
+    session: Session,
+    indicator_id: int,
+    run_id: int,
+    points: Iterable[Point],
+    result: SourceResult,
+    now: dt.datetime,
+) -> tuple[VintageCheck, str | None]:
+    """The plausibility gates on the new vintage, against the one in use (before any write);
+    then what it does to the vintage quarantined before it, if any (confirm or supersede)."""
+    indicator = session.get(Indicator, indicator_id)
+    assert indicator is not None
+    pending = pending_vintage(session, indicator_id)
+    check = check_vintage(
+        points,
+        gates=gates_of(indicator),
+        held=in_use_lookup(session, indicator_id),
+        responses=result.responses,
+        previous_rows=previous_rows_seen(session, indicator_id),
+        pending=pending,
+    )
+    if check.rows_seen == 0:
+        raise EmptyDataError(f"{indicator.source} returned no data points for {indicator.key}")
+    if pending is None:
+        return check, None
+    decision = settle_pending(
+        session, indicator_id, pending, check, by_fetch_run_id=run_id, now=now
+    )
+    return check, f"{decision.action} the quarantined vintage of fetch run {pending.fetch_run_id}"
+
+
 def _complete_run(
     session: Session,
     run_id: int,
@@ -330,11 +404,12 @@ def _complete_run(
     secrets: Sequence[str],
     now: dt.datetime,
     duration_ms: int,
+    points: Iterable[Point],
 ) -> None:
     run = session.get(FetchRun, run_id)
     indicator = session.get(Indicator, indicator_id)
     assert run is not None and indicator is not None
-    _store_responses(session, run, result.responses, secrets, now)
+    _store_responses(session, run, result.responses, secrets, now, points)
     run.status = FetchStatus.ok
     run.finished_at = now + dt.timedelta(milliseconds=duration_ms)
     run.duration_ms = duration_ms

@@ -1,7 +1,9 @@
 """Observations: bitemporal reads (what was known as of a time) and the upsert that writes vintages.
 
 A row holds the value of one period of one indicator from `known_from` until `known_until`
-(NULL while current). Reading "as of T" takes rows with known_from <= T < known_until.
+(NULL while current). Reading "as of T" takes rows with known_from <= T < known_until that are
+not quarantined: a quarantined row (a vintage that failed a plausibility gate) is kept for the
+record and read only by what shows it as such (`quarantined_as_of`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,14 @@ class ObservedValue:
 
 
 def known_as_of_clause(as_of: dt.datetime | None) -> sa.ColumnElement[bool]:
-    """SQL condition selecting the rows known at `as_of` (None: the current rows)."""
+    """SQL condition selecting the rows in use at `as_of` (None: the current rows): known then,
+    and not quarantined. An accepted or confirmed quarantined vintage was inserted again as
+    ordinary rows known from its decision, so a replay before the decision does not see it."""
+    table = Observation.__table__.c  # type: ignore[attr-defined]
+    return sa.and_(_known_at(as_of), table.quarantined == sa.false())
+
+
+def _known_at(as_of: dt.datetime | None) -> sa.ColumnElement[bool]:
     table = Observation.__table__.c  # type: ignore[attr-defined]
     if as_of is None:
         return table.known_until.is_(None)  # type: ignore[no-any-return]
@@ -84,15 +93,60 @@ def observations_as_of(
 
 
 def all_vintages(session: Session, indicator_ids: Sequence[int]) -> list[ObservedValue]:
-    """Every vintage (current and superseded) of the given indicators, in one query, sorted by
-    indicator, period and the time each value became known."""
+    """Every vintage used (current and superseded; not quarantined) of the given indicators, in
+    one query, sorted by indicator, period and the time each value became known."""
     if not indicator_ids:
         return []
     table = Observation.__table__.c  # type: ignore[attr-defined]
-    stmt = _select_observed(indicator_ids).order_by(
-        table.indicator_id, table.period_start, table.known_from
+    stmt = (
+        _select_observed(indicator_ids)
+        .where(table.quarantined == sa.false())
+        .order_by(table.indicator_id, table.period_start, table.known_from)
     )
     return [ObservedValue(*row) for row in session.execute(stmt)]
+
+
+def quarantined_as_of(
+    session: Session, indicator_ids: Sequence[int], as_of: dt.datetime | None = None
+) -> dict[int, list[ObservedValue]]:
+    """The quarantined values held back at `as_of` (None: now, i.e. still undecided), by
+    indicator, sorted by period: what the API and dashboard show beside the values in use."""
+    if not indicator_ids:
+        return {}
+    table = Observation.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        _select_observed(indicator_ids)
+        .where(_known_at(as_of), table.quarantined == sa.true())
+        .order_by(table.indicator_id, table.period_start)
+    )
+    result: dict[int, list[ObservedValue]] = defaultdict(list)
+    for row in session.execute(stmt):
+        result[row.indicator_id].append(ObservedValue(*row))
+    return dict(result)
+
+
+def values_in_use(
+    session: Session, indicator_id: int, periods: Sequence[str]
+) -> dict[str, tuple[float | None, dt.datetime]]:
+    """The current value in use of each of `periods` that has one, with since when it is known
+    (one query; the periods are one bound parameter)."""
+    dialect = session.get_bind().dialect.name
+    bound: Any = json.dumps(list(periods)) if dialect == "sqlite" else list(periods)
+    rows = session.execute(_select_current(dialect, indicator_id), {"periods": bound})
+    return {row.period: (row.value, row.known_from) for row in rows}
+
+
+def has_values_in_use(session: Session, indicator_id: int) -> bool:
+    """Whether any period of the indicator has a current value in use."""
+    table = Observation.__table__.c  # type: ignore[attr-defined]
+    stmt = sa.select(
+        sa.exists().where(
+            table.indicator_id == indicator_id,
+            table.known_until.is_(None),
+            table.quarantined == sa.false(),
+        )
+    )
+    return bool(session.execute(stmt).scalar())
 
 
 # --- the write path (used by tracker.ingest and tracker.bundled) ---
@@ -146,8 +200,13 @@ def upsert_points(
     fetch_run_id: int | None,
     known_from: dt.datetime,
     batch_size: int | None = None,
+    quarantined: bool = False,
 ) -> Counts:
     """Write `points` as the vintage known from `known_from`; return what changed.
+
+    `quarantined`: the vintage failed a plausibility gate (tracker.plausibility). What it
+    changes is compared with the values in use as usual, but written as quarantined rows that
+    close nothing: the values in use stay in use.
 
     Streams `points` (which may be a lazy parser) in batches: per batch one SELECT of the current
     rows of those periods, one UPDATE closing revised rows (known_until = the new known_from) and
@@ -214,10 +273,10 @@ def upsert_points(
                 pending = [indicator_id, period, start, value, vintage, None, fetch_run_id]
                 to_insert.append(pending)
                 held_value, held_from = value, vintage
-        if to_close:
+        if to_close and not quarantined:
             session.execute(close_rows, to_close)
         if to_insert:
-            inserter.insert(to_insert)
+            inserter.insert(to_insert, quarantined=quarantined)
     return Counts(new=new, revised=revised, unchanged=unchanged, seen=seen)
 
 
@@ -229,6 +288,7 @@ _INSERT_COLUMNS = (
     "known_from",
     "known_until",
     "fetch_run_id",
+    "quarantined",
 )
 
 
@@ -260,6 +320,7 @@ class _BulkInserter:
             cols["period_start"].type.dialect_impl(dialect).bind_processor(dialect)
         )
         self.time_processor = cols["known_from"].type.dialect_impl(dialect).bind_processor(dialect)
+        self.flag_processor = cols["quarantined"].type.dialect_impl(dialect).bind_processor(dialect)
         self._times: dict[dt.datetime, Any] = {}
 
     def _time(self, value: dt.datetime | None) -> Any:
@@ -270,9 +331,11 @@ class _BulkInserter:
             converted = self._times[value] = self.time_processor(value)
         return converted
 
-    def insert(self, rows: list[list[Any]]) -> None:
-        """Insert rows given as lists in `_INSERT_COLUMNS` order."""
+    def insert(self, rows: list[list[Any]], *, quarantined: bool = False) -> None:
+        """Insert rows given as lists in `_INSERT_COLUMNS` order, but for `quarantined` (the
+        same for every row of one vintage)."""
         start_processor, time = self.start_processor, self._time
+        flag = self.flag_processor(quarantined) if self.flag_processor else quarantined
         if len(self._times) > 10_000:
             self._times.clear()
         out = [
@@ -284,6 +347,7 @@ class _BulkInserter:
                 time(known_from),
                 time(known_until),
                 run_id,
+                flag,
             )
             for indicator_id, period, start, value, known_from, known_until, run_id in rows
         ]
@@ -314,7 +378,10 @@ def _select_current(dialect: str, indicator_id: int) -> sa.Select[Any]:
     else:
         in_periods = cols.period.in_(sa.bindparam("periods", expanding=True))
     return sa.select(cols.id, cols.period, cols.value, cols.known_from).where(
-        cols.indicator_id == indicator_id, cols.known_until.is_(None), in_periods
+        cols.indicator_id == indicator_id,
+        cols.known_until.is_(None),
+        cols.quarantined == sa.false(),
+        in_periods,
     )
 
 

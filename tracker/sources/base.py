@@ -39,7 +39,13 @@ class IndicatorSpec:
 
 @dataclass(frozen=True)
 class RecordedResponse:
-    """One HTTP exchange, as kept for provenance (URL already stripped of secrets)."""
+    """One HTTP exchange, as kept for provenance (URL already stripped of secrets).
+
+    `declared_bytes` is the Content-Length the server announced for an unencoded body (None:
+    none announced, or the body was compressed on the wire) and `received_bytes` how many body
+    bytes arrived (before secrets were scrubbed from `body`): fewer than announced is a body
+    cut short (tracker.plausibility).
+    """
 
     url: str
     status: int
@@ -47,6 +53,8 @@ class RecordedResponse:
     content_type: str | None
     elapsed_ms: int
     attempts: int = 1
+    declared_bytes: int | None = None
+    received_bytes: int | None = None
 
 
 @dataclass

@@ -20,7 +20,7 @@ from tracker.sources.base import (
     SourceResult,
 )
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import load_json, primed, year_range
+from tracker.sources.parsing import load_json, paged, year_range
 
 MEASURES = ("interventional_trials_started",)
 DEFAULT_START_YEAR = 2010
@@ -109,7 +109,7 @@ class ClinicalTrialsSource:
         years = year_range(spec, http.now().year, DEFAULT_START_YEAR)
         url = f"{http.settings.base_url(self.name)}/studies"
         responses: list[RecordedResponse] = []
-        points: list[Point] = []
+        year_of: dict[int, int] = {}  # id(response) -> the year it counts
         for index, year in enumerate(years):
             if index:
                 http.pause(CRAWL_DELAY_SECONDS)
@@ -121,13 +121,18 @@ class ClinicalTrialsSource:
             }
             response = http.get(url, query)
             responses.append(response)
+            year_of[id(response)] = year
             try:
-                points.extend(self.parse(response.body, spec, year=year))
+                parse_total_count(response.body)  # a malformed body fails the fetch at once
             except SourceError as exc:
                 exc.responses = responses
                 raise
         return SourceResult(
-            points=primed(points, responses, "clinicaltrials counts"),
+            points=paged(
+                responses,
+                lambda r: self.parse(r.body, spec, year=year_of[id(r)]),
+                "clinicaltrials counts",
+            ),
             responses=responses,
             meta={"measure": measure},
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import load_json, primed, require_param, to_float
+from tracker.sources.parsing import load_json, paged, require_param, to_float
 
 DEFAULT_DATASET = "electricity-generation"
 TOTAL = "Total"
@@ -103,5 +103,7 @@ class EmberSource:
         }
         response = http.get(f"{http.settings.base_url(self.name)}/{dataset}/yearly", query)
         responses = [response]
-        points = primed(self.parse(response.body, spec), responses, f"ember {entity_code}/{series}")
+        points = paged(
+            responses, lambda r: self.parse(r.body, spec), f"ember {entity_code}/{series}"
+        )
         return SourceResult(points=points, responses=responses)

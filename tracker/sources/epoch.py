@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import column_index, csv_rows, primed, to_float
+from tracker.sources.parsing import column_index, csv_rows, paged, to_float
 
 DEFAULT_FILE = "notable_ai_models.csv"
 DATE = "Publication date"
@@ -109,7 +109,7 @@ class EpochSource:
         response = http.get(f"{http.settings.base_url(self.name)}/{file}")
         responses = [response]
         what = f"epoch {measure}" + (f" ({country})" if country else "")
-        points = primed(self.parse(response.body, spec), responses, what)
+        points = paged(responses, lambda r: self.parse(r.body, spec), what)
         return SourceResult(points=points, responses=responses, meta={"measure": measure})
 
 

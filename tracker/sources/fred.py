@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import load_json, primed, require_param, to_float
+from tracker.sources.parsing import load_json, paged, require_param, to_float
 
 ALL_VINTAGES = {"realtime_start": "1776-07-04", "realtime_end": "9999-12-31"}
 PAGE_LIMIT = 100000  # FRED's maximum
@@ -112,9 +112,5 @@ class FredSource:
             offset += returned
             if returned == 0 or offset >= count:
                 break
-        points = primed(
-            (p for r in responses for p in self.parse(r.body, spec)),
-            responses,
-            f"fred {series_id}",
-        )
+        points = paged(responses, lambda r: self.parse(r.body, spec), f"fred {series_id}")
         return SourceResult(points=points, responses=responses)

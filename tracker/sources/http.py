@@ -344,7 +344,19 @@ class HttpFetcher:
             content_type=response.headers.get("content-type"),
             elapsed_ms=int((time.perf_counter() - started) * 1000),
             attempts=attempt,
+            declared_bytes=_declared_length(response.headers),
+            received_bytes=len(body),
         )
+
+
+def _declared_length(headers: httpx.Headers) -> int | None:
+    """The Content-Length of an unencoded body (a compressed one's counts the wire bytes, not
+    the decoded body httpx hands over, so it says nothing about them)."""
+    declared = headers.get("content-length")
+    encoding = headers.get("content-encoding", "identity").strip().lower()
+    if declared is None or not declared.strip().isdigit() or encoding not in ("", "identity"):
+        return None
+    return int(declared.strip())
 
 
 def json_params(values: Mapping[str, Any]) -> dict[str, str]:

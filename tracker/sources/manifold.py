@@ -13,7 +13,7 @@ from typing import Any
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import load_json, primed, to_float
+from tracker.sources.parsing import load_json, paged, to_float
 
 
 def parse_probability(body: bytes, answer_id: str | None = None) -> float:
@@ -78,7 +78,7 @@ class ManifoldSource:
         fetched_on = http.now().date()
         response = http.get(url)
         responses = [response]
-        points = primed(
-            self.parse(response.body, spec, fetched_on=fetched_on), responses, f"manifold {url}"
+        points = paged(
+            responses, lambda r: self.parse(r.body, spec, fetched_on=fetched_on), f"manifold {url}"
         )
         return SourceResult(points=points, responses=responses, meta={"fetched_on": fetched_on})

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import load_json, primed, year_range
+from tracker.sources.parsing import load_json, paged, year_range
 
 MEASURES = ("original_approvals",)
 DEFAULT_START_YEAR = 2000
@@ -81,20 +81,24 @@ class OpenFdaSource:
         key = http.settings.api_key(self.name)
         url = f"{http.settings.base_url(self.name)}{ENDPOINT}"
         responses = []
-        points: list[Point] = []
+        year_of: dict[int, int] = {}  # id(response) -> the year it counts
         for year in years:
             search = search_for_year(year, class_code)
             query = {"search": search, "limit": 1, "api_key": key}
             response = http.get(url, query, ok_statuses=(404,))
             responses.append(response)
+            year_of[id(response)] = year
             try:
-                total = parse_total(response.body, response.status)
+                parse_total(response.body, response.status)  # a bad body fails the fetch at once
             except SourceError as exc:
                 exc.responses = responses
                 raise
-            points.append(Point(period=str(year), value=float(total)))
         return SourceResult(
-            points=primed(points, responses, "openfda original approvals"),
+            points=paged(
+                responses,
+                lambda r: self.parse(r.body, spec, year=year_of[id(r)], status=r.status),
+                "openfda original approvals",
+            ),
             responses=responses,
             meta={"measure": measure},
         )

@@ -16,7 +16,7 @@ from tracker.sources.parsing import (
     column_index,
     csv_rows,
     load_json,
-    primed,
+    paged,
     require_param,
     to_float,
 )
@@ -121,7 +121,12 @@ class OwidSource:
         except SourceError as exc:  # metadata only schedules refreshes; the data still counts
             responses.extend(r for r in exc.responses if r not in responses)
             meta["metadata_error"] = f"{exc.kind}: {exc}"
-        points = primed(self.parse(data.body, spec), responses, f"owid {chart}/{column}")
+        points = paged(
+            [data],
+            lambda r: self.parse(r.body, spec),
+            f"owid {chart}/{column}",
+            all_responses=responses,
+        )
         return SourceResult(points=points, responses=responses, meta=meta)
 
 

@@ -1,15 +1,16 @@
 """Small parsing helpers shared by the adapters: JSON/CSV decoding with clear ParseErrors,
-numbers, and wrapping a lazy point stream so errors found while streaming keep provenance.
+numbers, and the re-iterable point stream of a fetch (errors found while streaming keep their
+provenance; each page's periods are recorded).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import itertools
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tracker.sources.base import (
@@ -71,23 +72,91 @@ def to_float(raw: Any, where: str) -> float | None:
     return value
 
 
-def primed(
-    points: Iterable[Point], responses: list[RecordedResponse], what: str
-) -> Iterator[Point]:
-    """Start a lazy point stream now: header/schema errors and empty data surface at fetch time.
+PageParser = Callable[[], Iterable[Point]]
 
-    The rest stays lazy; any SourceError raised later still carries `responses`.
+
+@dataclass(slots=True)
+class PageCoverage:
+    """The periods one response body gave: how many points, and the first and last period."""
+
+    rows: int = 0
+    first: str | None = None
+    last: str | None = None
+
+    def add(self, period: str) -> None:
+        self.rows += 1
+        if self.first is None or period < self.first:
+            self.first = period
+        if self.last is None or period > self.last:
+            self.last = period
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "first": self.first, "last": self.last}
+
+
+class PointStream:
+    """The points of one fetch, parsed from its recorded bodies each time it is iterated.
+
+    Re-iterable: ingest checks a vintage (tracker.plausibility) in one pass and writes it in a
+    second without holding every point in memory (the bodies are in memory already). Primed at
+    construction, so header/schema errors and empty data surface at fetch time; a SourceError
+    raised later still carries `responses`. Each pass records which periods each body gave
+    (`coverage`): the provenance of every page of a multi-page fetch.
     """
-    iterator = iter(points)
-    try:
-        first = next(iterator)
-    except StopIteration:
-        raise EmptyDataError(f"{what}: no data points", responses=responses) from None
-    except SourceError as exc:
-        if not exc.responses:
-            exc.responses = responses
-        raise
-    return _with_provenance(itertools.chain([first], iterator), responses)
+
+    def __init__(
+        self,
+        pages: Sequence[tuple[RecordedResponse, PageParser]],
+        responses: list[RecordedResponse],
+        what: str,
+    ) -> None:
+        self.pages = list(pages)
+        self.responses = responses
+        self.coverage: dict[int, PageCoverage] = {}  # id(response) -> what it gave
+        try:
+            next(iter(self._points({})))
+        except StopIteration:
+            raise EmptyDataError(f"{what}: no data points", responses=responses) from None
+        except SourceError as exc:
+            if not exc.responses:
+                exc.responses = responses
+            raise
+
+    def __iter__(self) -> Iterator[Point]:
+        self.coverage = {}
+        return _with_provenance(self._points(self.coverage), self.responses)
+
+    def _points(self, coverage: dict[int, PageCoverage]) -> Iterator[Point]:
+        for response, parse in self.pages:
+            page = coverage.setdefault(id(response), PageCoverage())
+            for point in parse():
+                page.add(point.period)
+                yield point
+
+    def coverage_of(self, response: RecordedResponse) -> PageCoverage | None:
+        """What `response` gave in the last complete pass (None: it is not a data page)."""
+        return self.coverage.get(id(response))
+
+
+def paged(
+    responses: Sequence[RecordedResponse],
+    parse: Callable[[RecordedResponse], Iterable[Point]],
+    what: str,
+    *,
+    all_responses: list[RecordedResponse] | None = None,
+) -> PointStream:
+    """A PointStream parsing each of `responses` (the data pages, in order) with `parse`.
+
+    `all_responses` (default: `responses`): every response of the fetch, for errors.
+    """
+    pages = [(response, _bind(parse, response)) for response in responses]
+    return PointStream(pages, all_responses if all_responses is not None else list(responses), what)
+
+
+def _bind(
+    parse: Callable[[RecordedResponse], Iterable[Point]], response: RecordedResponse
+) -> PageParser:
+    return lambda: parse(response)
 
 
 def _with_provenance(points: Iterator[Point], responses: list[RecordedResponse]) -> Iterator[Point]:

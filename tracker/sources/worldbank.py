@@ -18,7 +18,7 @@ from tracker.sources.base import (
     SourceResult,
 )
 from tracker.sources.http import HttpFetcher
-from tracker.sources.parsing import load_json, primed, require_param, to_float
+from tracker.sources.parsing import load_json, paged, require_param, to_float
 
 PER_PAGE = 1000
 MAX_PAGES = 100
@@ -101,9 +101,7 @@ class WorldBankSource:
             pages = min(_page_count(info.get("pages"), responses), MAX_PAGES)
             page += 1
         nulls = sum(count_nulls(r.body) for r in responses)
-        points = primed(
-            (p for r in responses for p in self.parse(r.body, spec)),
-            responses,
-            f"worldbank {country}/{indicator}",
+        points = paged(
+            responses, lambda r: self.parse(r.body, spec), f"worldbank {country}/{indicator}"
         )
         return SourceResult(points=points, responses=responses, meta={"null_values_skipped": nulls})
