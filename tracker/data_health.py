@@ -1,6 +1,6 @@
 """Data health of each indicator in one vocabulary for the data API, the dashboard, /readyz,
-the scheduler and the CLI: never_fetched, needs_key, bundled, ok, stale or failing, with the
-reason an operator can act on. Reads the fetch bookkeeping; never fetches, never writes.
+the scheduler and the CLI: never_fetched, needs_key, bundled, ok, stale, quarantined or failing,
+with the reason an operator can act on. Reads the fetch bookkeeping; never fetches, never writes.
 """
 
 from __future__ import annotations
@@ -17,12 +17,16 @@ from sqlmodel import Session, col, select
 
 from tracker.config import Settings
 from tracker.models import FetchRun, FetchStatus, Indicator, Observation
+from tracker.quarantine import PendingQuarantine, last_decided, pending_quarantines
 
 log = logging.getLogger(__name__)
 
-HealthState = Literal["never_fetched", "needs_key", "bundled", "ok", "stale", "failing"]
+HealthState = Literal[
+    "never_fetched", "needs_key", "bundled", "ok", "stale", "quarantined", "failing"
+]
 HEALTH_STATES: tuple[HealthState, ...] = (
     "failing",
+    "quarantined",
     "stale",
     "needs_key",
     "never_fetched",
@@ -101,6 +105,8 @@ class IndicatorHealth:
     needs_setting: str | None = None  # e.g. TRACKER_FRED_API_KEY, when that key is missing
     bundled_retrieved_on: str | None = None  # the bundled snapshot's retrieval date, if loaded
     live_success: bool = True  # some live fetch has succeeded (False: bundled snapshot at most)
+    quarantine: PendingQuarantine | None = None  # a vintage held back, waiting for a decision
+    quarantine_decided_at: dt.datetime | None = None  # the last quarantine decision, if any
 
     @property
     def healthy(self) -> bool:
@@ -116,6 +122,8 @@ def health_changed_at(health: IndicatorHealth, now: dt.datetime) -> dt.datetime:
     times += [t for t in (indicator.last_success_at, indicator.last_error_at) if t is not None]
     if run is not None:
         times += [t for t in (run.started_at, run.finished_at) if t is not None]
+    if health.quarantine_decided_at is not None:  # e.g. a reviewer accepted a vintage
+        times.append(health.quarantine_decided_at)
     if health.stale:
         times.append(min(stale_from(indicator), now))  # the clock passed it: it is <= now
     return max(times)
@@ -134,11 +142,15 @@ def classify(
     bundled_retrieved_on: str | None,
     settings: Settings,
     now: dt.datetime,
+    quarantine: PendingQuarantine | None = None,
+    quarantine_decided_at: dt.datetime | None = None,
 ) -> IndicatorHealth:
     """The health of one indicator (pure: everything it needs is passed in).
 
     - failing: the latest fetch failed after the last success (the error is the reason), unless
       it failed only because the key is missing;
+    - quarantined: a fetched vintage failed a plausibility gate and waits for a later fetch to
+      confirm it or a reviewer to accept or reject it (`quarantine`);
     - needs_key: the source needs an API key that is not configured (the scheduler skips it);
     - never_fetched: no observations and no successful fetch;
     - bundled: the only successful load is the shipped snapshot (no live fetch yet);
@@ -163,6 +175,8 @@ def classify(
             needs_setting=setting,
             bundled_retrieved_on=bundled_retrieved_on,
             live_success=live_success,
+            quarantine=quarantine,
+            quarantine_decided_at=quarantine_decided_at,
         )
 
     config_failure = last_run is not None and last_run.error_kind == "config"
@@ -176,6 +190,13 @@ def classify(
         if bundled_only:
             reason += f"; showing {snapshot}"
         return health("failing", reason)
+    if quarantine is not None:
+        return health(
+            "quarantined",
+            f"the vintage of fetch run {quarantine.fetch_run_id} ({_when(quarantine.since)}, "
+            f"{quarantine.values} value(s)) is quarantined: {quarantine.reason}; the values in "
+            "use stay until a later fetch confirms it or a reviewer accepts it",
+        )
     if setting is not None:
         held = f"; showing {snapshot}" if bundled_only else ""
         return health(
@@ -210,7 +231,7 @@ def indicator_health(
     *,
     keys: Sequence[str] | None = None,
 ) -> list[IndicatorHealth]:
-    """Every indicator (or those with `keys`) with its health, ordered by key (four queries)."""
+    """Every indicator (or those with `keys`) with its health, ordered by key (seven queries)."""
     indicators = Indicator.__table__.c  # type: ignore[attr-defined]
     observations = Observation.__table__.c  # type: ignore[attr-defined]
     runs = FetchRun.__table__.c  # type: ignore[attr-defined]
@@ -250,6 +271,9 @@ def indicator_health(
         .order_by(runs.id)
     ):
         bundled[indicator_id] = _retrieved_on(meta)
+    known_ids = [i for i in ids if i is not None]
+    held = pending_quarantines(session, known_ids)
+    decided = last_decided(session, known_ids)
     return [
         classify(
             indicator,
@@ -259,6 +283,8 @@ def indicator_health(
             bundled_retrieved_on=bundled.get(indicator.id or -1),
             settings=settings,
             now=now,
+            quarantine=held.get(indicator.id or -1),
+            quarantine_decided_at=decided.get(indicator.id or -1),
         )
         for indicator, run in rows
     ]
@@ -276,5 +302,6 @@ def _retrieved_on(meta: Any) -> str:
 
 
 def attention_order(health: IndicatorHealth) -> tuple[int, str]:
-    """Sort key: failing first, then stale, needs_key, never_fetched, bundled, ok; then key."""
+    """Sort key: failing first, then quarantined, stale, needs_key, never_fetched, bundled, ok;
+    then key."""
     return HEALTH_STATES.index(health.state), health.indicator.key

@@ -379,6 +379,27 @@ def vintage_states(
     return out
 
 
+def last_decided(session: Session, indicator_ids: Sequence[int]) -> dict[int, dt.datetime]:
+    """When each indicator's quarantine decisions last changed anything (one query)."""
+    if not indicator_ids:
+        return {}
+    table = QuarantineDecision.__table__.c  # type: ignore[attr-defined]
+    stmt = (
+        sa.select(table.indicator_id, sa.func.max(table.decided_at))
+        .where(table.indicator_id.in_(list(indicator_ids)))
+        .group_by(table.indicator_id)
+    )
+    moments = {row[0]: row[1] for row in session.execute(stmt)}
+    # max() over a UTCDateTime column comes back untyped on SQLite: read it as the column would
+    return {k: _as_utc(v) for k, v in moments.items() if v is not None}
+
+
+def _as_utc(value: dt.datetime | str) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class PendingQuarantine:
     """An indicator's vintage held back now: which run, since when, why, how many values."""
