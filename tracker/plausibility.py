@@ -116,7 +116,7 @@ def _number(value: float | None) -> str:
         return "no value"
     if value == int(value) and abs(value) < 1e15:
         return f"{int(value):,}"
-    return f"{value:,.6g}" if abs(value) >= 1e-4 else f"{value:.6g}"
+    return f"{value:,.10g}" if abs(value) >= 1e-4 else f"{value:.10g}"
 
 
 def _percent(share: float) -> str:

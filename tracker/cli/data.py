@@ -50,8 +50,10 @@ def fetch_command(
 
     An indicator whose source needs an API key that is not configured (e.g. FRED without
     TRACKER_FRED_API_KEY) is not fetched: the table lists it as skipped with the setting to fill
-    in, and nothing is recorded for it. Exit code 1 only if a fetch actually failed (skipped
-    indicators alone exit 0).
+    in, and nothing is recorded for it. A fetch whose vintage fails a plausibility gate is
+    listed as quarantined with the gates it failed: its values are kept but not used until a
+    later fetch brings them again or a reviewer accepts them. Exit code 1 only if a fetch
+    actually failed (skipped or quarantined indicators alone exit 0).
     """
     from tracker.cli import fail
     from tracker.config import SOURCE_NAMES
@@ -113,14 +115,23 @@ def fetch_command(
 
 def _summary_table(results: list[Any], skipped: dict[str, str]) -> Table:
     table = Table(title="fetch summary")
-    for name in ("indicator", "status", "new", "revised", "unchanged", "error"):
+    for name in ("indicator", "status", "new", "revised", "unchanged", "error / note"):
         table.add_column(
             name, justify="right" if name in ("new", "revised", "unchanged") else "left"
         )
     for result in results:
         fetch = result.fetch
-        status = "[green]ok[/]" if fetch.ok else "[red]error[/]"
-        error = fetch.error or result.evaluation_error or ""
+        if fetch.quarantined:
+            status = "[yellow]quarantined[/]"
+        else:
+            status = "[green]ok[/]" if fetch.ok else "[red]error[/]"
+        notes = [
+            fetch.error or "",
+            f"not used: {fetch.quarantine_reason}" if fetch.quarantine_reason else "",
+            fetch.settled or "",
+            result.evaluation_error or "",
+        ]
+        error = "; ".join(n for n in notes if n)
         table.add_row(
             fetch.indicator_key,
             status,
@@ -167,7 +178,13 @@ def indicators_command(
     console.print(_indicators_table(health, console.width))
 
 
-_HEALTH_COLOURS = {"ok": "green", "failing": "red", "stale": "yellow", "needs_key": "yellow"}
+_HEALTH_COLOURS = {
+    "ok": "green",
+    "failing": "red",
+    "quarantined": "yellow",
+    "stale": "yellow",
+    "needs_key": "yellow",
+}
 # The summary column is given at least this many cells before optional columns are added.
 _SUMMARY_MIN = 34
 
@@ -193,6 +210,9 @@ def _health_summary(h: IndicatorHealth, *, short: bool = False) -> str:
         if h.bundled_retrieved_on and not h.live_success:
             summary += "; bundled" if short else "; bundled snapshot shown"
         return summary
+    if h.state == "quarantined" and h.quarantine is not None:
+        held = f"fetch run {h.quarantine.fetch_run_id}"
+        return held if short else f"{held} held back: {h.quarantine.reason}"
     if h.state == "needs_key":  # short: next to "needs_key", the setting's name says it all
         return str(h.needs_setting) if short else f"set {h.needs_setting}"
     if h.state == "bundled":

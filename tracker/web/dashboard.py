@@ -1,8 +1,9 @@
 """The dashboard: server-rendered pages for readers, reviewers and operators (Jinja2).
 
-Pages read through tracker.queries; the one write (a reviewer's verdict) goes through
-tracker.status. Reviewers sign in with an API token holding the `resolve` scope; the session is an
-HMAC-signed cookie carrying a per-session CSRF token that every POST form must echo back.
+Pages read through tracker.queries; the writes (a reviewer's verdict, a reviewer's decision on a
+quarantined vintage) go through tracker.status and tracker.quarantine. Reviewers sign in with an
+API token holding the `resolve` scope; the session is an HMAC-signed cookie carrying a
+per-session CSRF token that every POST form must echo back.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
-from tracker import auth, bundled, data_health, queries, server_secrets, status
+from tracker import auth, bundled, data_health, quarantine, queries, server_secrets, status
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -45,8 +46,10 @@ from tracker.models import (
     Resolution,
     State,
 )
+from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
+from tracker.web.provenance import QuarantineView, pages_of, quarantine_views
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
     TrendBadge,
@@ -680,7 +683,7 @@ def _description(spec: Mapping[str, Any]) -> str | None:
 
 
 # Data-health states worth a note beside a claim's status (a bundled snapshot is normal).
-NOTE_STATES = frozenset({"failing", "stale", "needs_key", "never_fetched"})
+NOTE_STATES = frozenset({"failing", "quarantined", "stale", "needs_key", "never_fetched"})
 
 
 def _claim_context(
@@ -737,8 +740,12 @@ def _claim_context(
         for h in data_health.indicator_health(session, settings, now, keys=keys)
         if h.state in NOTE_STATES
     ]
+    held_back = held_back_vintages(session, list(indicators.values()))
     return {
         "run_notes": _bundled_run_notes(session, runs, indicators),
+        "run_pages": {run.id: pages_of(run) for run in runs},
+        "run_quarantine": quarantine_views(session, runs),
+        "held_back": held_back,
         "next_review": queries.next_review_date(claim, today),
         "review_due": queries.review_due(claim, today),
         "data_notes": data_notes,
@@ -762,6 +769,58 @@ def _claim_context(
         "replay_day": None,
         "replay_error": None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class HeldValue:
+    """One value of a quarantined vintage beside the value in use for the same period."""
+
+    period: str
+    value: float | None
+    in_use: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeldBack:
+    """A pending quarantined vintage of one indicator, as the dashboard shows it."""
+
+    indicator: Indicator
+    run: FetchRun
+    view: QuarantineView
+    values: list[HeldValue]
+
+
+def held_back_vintages(session: Session, indicators: Iterable[Indicator]) -> list[HeldBack]:
+    """The pending quarantined vintage of each of `indicators` that has one, with its values
+    and the values in use for the same periods (four queries whatever the count)."""
+    by_id = {i.id: i for i in indicators if i.id is not None}
+    pending = quarantine.pending_quarantines(session, list(by_id))
+    if not pending:
+        return []
+    ids = list(pending)
+    held = quarantined_as_of(session, ids)
+    in_use = {
+        k: {r.period: r.value for r in rows} for k, rows in observations_as_of(session, ids).items()
+    }
+    runs = {
+        r.id: r
+        for r in session.exec(
+            select(FetchRun).where(col(FetchRun.id).in_([p.fetch_run_id for p in pending.values()]))
+        ).all()
+    }
+    views = quarantine_views(session, runs.values())
+    out: list[HeldBack] = []
+    for indicator_id, item in sorted(pending.items(), key=lambda kv: by_id[kv[0]].key):
+        run, view = runs.get(item.fetch_run_id), views.get(item.fetch_run_id)
+        if run is None or view is None:
+            continue
+        values = [
+            HeldValue(r.period, r.value, in_use.get(indicator_id, {}).get(r.period))
+            for r in held.get(indicator_id, [])
+            if r.fetch_run_id == item.fetch_run_id
+        ]
+        out.append(HeldBack(by_id[indicator_id], run, view, values))
+    return out
 
 
 def _bundled_run_notes(
@@ -813,8 +872,87 @@ def indicators_page(
     now: NowDep,
     state: WebSessionDep,
 ) -> HTMLResponse:
+    return _indicators_page(request, session, settings, now, state)
+
+
+def _indicators_page(
+    request: Request,
+    session: Session,
+    settings: Settings,
+    now: dt.datetime,
+    state: SessionState,
+    *,
+    review_errors: Mapping[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     health = indicator_health(session, now, settings)
-    return _render(request, "indicators.html", {"health": health}, state, now=now)
+    held = held_back_vintages(session, [h.indicator for h in health if h.quarantine is not None])
+    context = {
+        "health": health,
+        "held_back": {h.indicator.key: h for h in held},
+        "review_errors": dict(review_errors or {}),
+    }
+    return _render(request, "indicators.html", context, state, now=now, status_code=status_code)
+
+
+REVIEW_DECISIONS = {"accept": True, "reject": False}
+
+
+@router.post("/indicators/{key}/quarantine", response_model=None)
+def review_quarantine(
+    key: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+    state: WebSessionDep,
+    fetch_run_id: Annotated[int, Form()],
+    decision: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """A reviewer accepts or rejects the pending quarantined vintage of `key` (recorded with
+    their token's name, the time and their reason; the claims reading it are re-evaluated)."""
+    token = _reviewer_token(session, state.session)
+    if not _csrf_ok(state, csrf_token) or token is None:
+        reason_text = _not_recorded_because(state, signed_in=token is not None)
+        return _refuse(
+            request, state, now, f"Nothing was recorded: {reason_text}.", next_path="/indicators"
+        )
+    indicator = session.exec(select(Indicator).where(Indicator.key == key)).first()
+    if indicator is None:
+        return _refuse(request, state, now, f"There is no indicator {key!r}.", status_code=404)
+    problem = None
+    if decision not in REVIEW_DECISIONS:
+        problem = "Choose accept or reject."
+    elif len(reason.strip()) < 3:
+        problem = "Write a reason: why accept or reject these values."
+    run = session.get(FetchRun, fetch_run_id)
+    if problem is None and (run is None or run.indicator_id != indicator.id):
+        problem = f"Fetch run {fetch_run_id} is not a fetch of {key}."
+    if problem is None:
+        try:
+            status.lock_evaluation_runs(session)  # before any write, as every write that evaluates
+            quarantine.review_vintage(
+                session,
+                fetch_run_id,
+                accept=REVIEW_DECISIONS[decision],
+                decided_by=token.name,
+                reason=reason.strip(),
+                now=now,
+            )
+            assert indicator.id is not None
+            status.evaluate_claims(session, now=now, indicator_ids=[indicator.id])
+        except quarantine.QuarantineConflict as exc:
+            session.rollback()
+            problem = f"Nothing was recorded: {exc}."
+        else:
+            session.commit()
+            return _redirect(request, f"/indicators#ind-{quote(key)}")
+    code = 409 if problem.startswith("Nothing was recorded") else 422
+    return _indicators_page(
+        request, session, settings, now, state, review_errors={key: problem}, status_code=code
+    )
 
 
 # --- signing in and out ---
