@@ -68,7 +68,9 @@ class ShapedUpstream(Upstream):
         self.requests.append(request)
         country = request.url.params.get("country", "")
         if request.url.path.endswith(".metadata.json"):
-            return httpx.Response(200, content=OWID_META, headers={"content-type": "application/json"})
+            return httpx.Response(
+                200, content=OWID_META, headers={"content-type": "application/json"}
+            )
         if request.url.path.endswith(".csv"):
             body = self.csv_for.get(country, filtered_csv(country, self.csv))
             headers = {"content-type": "text/csv", **self.headers_for.get(country, {})}
@@ -81,7 +83,9 @@ def claim_status(engine: Engine, slug: str = CLAIM) -> dict[str, Any]:
     with Session(engine) as session:
         claim = session.exec(select(Claim).where(Claim.slug == slug)).one()
         evaluation = session.get(Evaluation, claim.status_evaluation_id)
-        count = len(session.exec(select(Evaluation.id).where(Evaluation.claim_id == claim.id)).all())
+        count = len(
+            session.exec(select(Evaluation.id).where(Evaluation.claim_id == claim.id)).all()
+        )
         assert evaluation is not None
         return {
             "state": claim.status_state,

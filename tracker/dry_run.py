@@ -2,8 +2,9 @@
 
 Shared by `POST /api/v1/claims:dry-run` and `tracker claims dry-run`: the claim is written and
 evaluated inside the caller's transaction exactly as a save would, then everything is rolled back.
-It says which indicators the claim reads, their latest value, when the deciding period's data is
-expected (period end + publication lag) and whether that is by the deadline, and the status now.
+It says which indicators the claim reads, their latest value (and a fetched vintage held back by a
+plausibility gate, if any), when the deciding period's data is expected (period end + publication
+lag) and whether that is by the deadline, and the status now.
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from sqlmodel import Session, col, select
 from tracker.claims import CheckResult, ClaimFile, ClaimIssue, apply_claim, sync_listings
 from tracker.criteria import criterion_indicators
 from tracker.evaluation import EvaluationResult
+from tracker.indicators import gates_of
 from tracker.models import Claim, Indicator
 from tracker.observations import observations_as_of
+from tracker.quarantine import pending_quarantines
 from tracker.sources.base import period_end
 from tracker.status import evaluate_claims, lock_evaluation_runs
 
@@ -50,6 +53,9 @@ class IndicatorPreview:
     target_period: str | None
     target_data_expected_on: dt.date | None
     published_before_deadline: bool | None  # None: no deadline, or nothing to expect
+    # a fetched vintage held back by a plausibility gate: "fetch run 12: <why>" (None: none)
+    quarantined: str | None = None
+    gates: dict[str, Any] | None = None  # the plausibility gates in force (tracker.indicators)
 
 
 @dataclass
@@ -139,7 +145,9 @@ def _indicator_previews(session: Session, claim: ClaimFile) -> list[IndicatorPre
     rows = {
         i.key: i for i in session.exec(select(Indicator).where(col(Indicator.key).in_(keys))).all()
     }
-    values = observations_as_of(session, [r.id for r in rows.values() if r.id is not None])
+    ids = [r.id for r in rows.values() if r.id is not None]
+    values = observations_as_of(session, ids)
+    held = pending_quarantines(session, ids)
     out = []
     for key in keys:
         row = rows.get(key)
@@ -147,6 +155,7 @@ def _indicator_previews(session: Session, claim: ClaimFile) -> list[IndicatorPre
         latest = series[-1] if series else None
         target = targets.get(key)
         expected = release_date(target, row) if row is not None and target else None
+        pending = held.get(row.id or -1) if row is not None else None
         out.append(
             IndicatorPreview(
                 key=key,
@@ -158,6 +167,10 @@ def _indicator_previews(session: Session, claim: ClaimFile) -> list[IndicatorPre
                 published_before_deadline=(
                     expected <= claim.deadline if expected and claim.deadline else None
                 ),
+                quarantined=(
+                    f"fetch run {pending.fetch_run_id}: {pending.reason}" if pending else None
+                ),
+                gates=gates_of(row).model_dump(mode="json") if row is not None else None,
             )
         )
     return out

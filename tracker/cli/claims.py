@@ -182,6 +182,8 @@ def _print_dry_run(preview: DryRun) -> None:
                 verdict = f"AFTER the deadline {deadline}: it will await data at its deadline"
             due = f"data for {item.target_period} expected {when}, {verdict}"
         typer.echo(f"  reads {item.key}: {latest}; {due}")
+        if item.quarantined:
+            typer.echo(f"    a fetched vintage is quarantined (not used): {item.quarantined}")
     if preview.status is not None:
         typer.echo(f"  status now: {preview.status.state.value} ({preview.status.reason})")
     for warning in preview.warnings:
@@ -209,9 +211,20 @@ def _dry_run_json(preview: DryRun) -> dict[str, object]:
 
 
 @claims_app.command("schema")
-def schema() -> None:
-    """Print the JSON Schema of a claim file (for editors)."""
-    typer.echo(json.dumps(ClaimFile.model_json_schema(), indent=2, ensure_ascii=False))
+def schema(
+    indicators: Annotated[
+        bool,
+        typer.Option(
+            "--indicators",
+            help="The schema of indicators.yaml (the catalogue, with its plausibility gates).",
+        ),
+    ] = False,
+) -> None:
+    """Print the JSON Schema of a claim file, or of indicators.yaml (for editors)."""
+    from tracker.indicators import IndicatorCatalogueFile
+
+    model = IndicatorCatalogueFile if indicators else ClaimFile
+    typer.echo(json.dumps(model.model_json_schema(), indent=2, ensure_ascii=False))
 
 
 @claims_app.command("sync")

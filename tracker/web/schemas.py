@@ -191,6 +191,14 @@ EX_DRY_RUN_INDICATOR: dict[str, Any] = {
     "target_period": "2030",
     "target_data_expected_on": "2031-06-29",
     "published_before_deadline": False,
+    "quarantined": None,
+    "gates": {
+        "max_revision": 0.5,
+        "min": 0.0,
+        "max": 100000.0,
+        "max_row_drop": 0.1,
+        "complete_body": True,
+    },
 }
 
 
@@ -947,6 +955,21 @@ class DryRunIndicator(BaseModel):
     )
     published_before_deadline: bool | None = Field(
         default=None, description="Whether the target period's data is expected by the deadline."
+    )
+    quarantined: str | None = Field(
+        default=None,
+        description=(
+            "A fetched vintage held back by a plausibility gate, not used until confirmed or "
+            "accepted: `fetch run <id>: <the gates it failed>` (null: none)."
+        ),
+    )
+    gates: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "The plausibility gates in force for the indicator (its catalogue entry's "
+            "`plausibility`, else the defaults): max_revision, min, max, max_row_drop, "
+            "complete_body."
+        ),
     )
 
 
