@@ -315,8 +315,13 @@ def ingest_indicator(
             _complete_run(
                 session, run_id, indicator_id, result, counts, secrets, now, duration_ms, points
             )
+            _record_gates(session, run_id, check, held_back)
         if held_back:
             log.warning("vintage of %s quarantined: %s", indicator_key, check.reason())
+        elif not check.passed:
+            log.warning(
+                "fetch of %s failed a gate but changed nothing: %s", indicator_key, check.reason()
+            )
         return FetchRunSummary(
             indicator_key=indicator_key,
             fetch_run_id=run_id,
@@ -393,6 +398,23 @@ def _gate(
         session, indicator_id, pending, check, by_fetch_run_id=run_id, now=now
     )
     return check, f"{decision.action} the quarantined vintage of fetch run {pending.fetch_run_id}"
+
+
+def _record_gates(session: Session, run_id: int, check: VintageCheck, held_back: bool) -> None:
+    """What the plausibility gates found in this run's vintage, on the run (every run: a
+    failing gate that changed nothing, or whose vintage confirmed a pending one, is kept too)."""
+    run = session.get(FetchRun, run_id)
+    assert run is not None
+    run.meta = {
+        **(run.meta or {}),
+        "gates": {
+            "passed": check.passed,
+            "held_back": held_back,
+            "confirmed_pending": check.confirms,
+            "findings": [f.to_json() for f in check.findings],
+            "findings_total": check.findings_total,
+        },
+    }
 
 
 def _complete_run(
