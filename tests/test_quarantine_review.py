@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from test_dashboard import csrf_of, sign_in
 from test_quarantine import DAMAGED, T1, fetch, held, values
-from test_quarantine import shipped as shipped  # noqa: F401  (the fixture)
+from test_quarantine import shipped as shipped
 
 from tracker.auth import create_token
 from tracker.models import Claim, Evaluation, QuarantineDecision
@@ -27,7 +27,7 @@ NOW = T1 + dt.timedelta(days=1, hours=6)  # the app's clock: the reviewer decide
 
 
 @pytest.fixture
-def quarantined(engine: Engine, settings, shipped) -> int:  # noqa: F811
+def quarantined(engine: Engine, settings, shipped) -> int:
     """CHN's damaged vintage quarantined at T1; returns its fetch run id."""
     shipped.csv_for["CHN"] = DAMAGED
     summary = fetch(engine, settings, shipped, T1).fetch
@@ -170,7 +170,7 @@ def test_the_data_health_page_shows_it_and_a_signed_in_reviewer_accepts(
 ):
     page = client.get("/indicators").text
     assert 'id="quarantine-owid.electricity_generation.chn"' in page
-    assert "fetch run #%d" % quarantined in page and "&#39;China,CHN,2025,10&#39;" in page
+    assert f"fetch run #{quarantined}" in page and "&#39;China,CHN,2025,10&#39;" in page
     assert "Sign in as a reviewer" in page and 'name="decision"' not in page
     # anonymous: refused, nothing recorded
     csrf = csrf_of(client.get("/login").text)
@@ -232,7 +232,7 @@ def test_only_the_pending_vintage_of_that_indicator_can_be_decided_on_the_page(
     engine,
     quarantined,
     settings,
-    shipped,  # noqa: F811
+    shipped,
 ):
     reviewer = token(engine, "reviewer-ann", "resolve")["Authorization"].removeprefix("Bearer ")
     sign_in(client, reviewer, "/indicators")
