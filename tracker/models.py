@@ -351,12 +351,12 @@ class Observation(SQLModel, table=True):
 
     __table_args__ = (
         # at most one current row per (indicator, period) and one pending quarantined one;
-        # also the "latest observation" path
+        # also the "latest observation in use" path (quarantined before period: one seek)
         sa.Index(
             "uq_observation_current",
             "indicator_id",
-            "period",
             "quarantined",
+            "period",
             unique=True,
             sqlite_where=sa.text("known_until IS NULL"),
             postgresql_where=sa.text("known_until IS NULL"),

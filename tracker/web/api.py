@@ -45,6 +45,7 @@ from tracker.models import (
     State,
     Trend,
 )
+from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
@@ -697,12 +698,13 @@ def _following_period(period: str, frequency: str) -> str | None:
 
 
 def _latest_periods(session: Session, indicator_ids: list[int]) -> dict[int, str]:
-    """Each indicator's latest period with a current (not superseded) value."""
+    """Each indicator's latest period with a current value in use (not superseded, not
+    quarantined)."""
     rows = session.exec(
         select(Observation.indicator_id, sa.func.max(Observation.period))
         .where(
             col(Observation.indicator_id).in_(indicator_ids),
-            col(Observation.known_until).is_(None),
+            known_as_of_clause(None),
             col(Observation.value).is_not(None),
         )
         .group_by(col(Observation.indicator_id))

@@ -3,8 +3,9 @@ append-only QuarantineDecision table
 
 A vintage that fails a plausibility gate (tracker.plausibility) is stored with its rows marked
 quarantined: kept, never read by evaluation, and not closing the rows it would have revised.
-The current-row unique index now takes `quarantined` as its third column, so a period has at
-most one current used row and one pending quarantined row. Existing rows are all unquarantined
+The current-row unique index now takes `quarantined` after `indicator_id`, so a period has at
+most one current used row and one pending quarantined row, and "the latest period in use" is
+still one index seek. Existing rows are all unquarantined
 (the server default), so an upgraded database reads exactly what it read before.
 
 Revision ID: 0006_quarantine
@@ -38,7 +39,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "uq_observation_current",
-            ["indicator_id", "period", "quarantined"],
+            ["indicator_id", "quarantined", "period"],
             unique=True,
             sqlite_where=sa.text("known_until IS NULL"),
             postgresql_where=sa.text("known_until IS NULL"),
