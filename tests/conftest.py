@@ -7,6 +7,7 @@ database created from the template), so tests never share state.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import uuid
@@ -17,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
+from tracker.clock import FixedClock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine, upgrade_to_head
 
@@ -137,3 +139,13 @@ def _restore_logging() -> Iterator[None]:
         logger.handlers[:] = handlers
         logger.setLevel(level)
         logger.propagate = propagate
+
+
+@pytest.fixture
+def clock() -> Iterator[FixedClock]:
+    """A FixedClock at 2026-11-28 09:00 UTC installed for the test (tracker.clock.use_clock):
+    everything the test runs in-process reads it — CLI commands, start-up steps, and apps built
+    while it is installed (create_app takes the installed clock). Move it with set/advance."""
+    fixed = FixedClock(dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC))
+    with use_clock(fixed):
+        yield fixed

@@ -15,7 +15,8 @@ from tracker.web.app import create_app
 REPO_CLAIMS = Path(__file__).resolve().parents[1] / "claims"
 
 
-def test_fresh_install_reports_china_ratio(empty_db_url: str, tmp_path: Path) -> None:
+def test_fresh_install_reports_china_ratio(empty_db_url: str, tmp_path: Path, clock) -> None:
+    # installed and read on 2026-11-28 (the conftest clock): the 2030 deadline is ahead
     settings = Settings(
         database_url=empty_db_url,
         data_dir=tmp_path / "data",

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from test_api_support import T0, make_claim, make_evaluation, make_resolution
 
+from tracker.clock import FixedClock
 from tracker.config import Settings
 from tracker.models import Indicator
 from tracker.web.app import create_app
@@ -73,7 +74,9 @@ def seeded(engine: Engine) -> Engine:
 
 @pytest.fixture
 def client(settings: Settings, seeded: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine=seeded)) as c:
+    # read on 2027-02-15 (after agi-2026's verdict on day 400, before the 2030 deadline)
+    app = create_app(settings, engine=seeded, clock=FixedClock(T0 + dt.timedelta(days=401)))
+    with TestClient(app) as c:
         yield c
 
 

@@ -27,7 +27,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tracker import __version__, scheduler
-from tracker.clock import Clock, system_clock, use_clock
+from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
 from tracker.web import api, api_data, dashboard, health, problems
@@ -308,8 +308,9 @@ def create_app(
     settings: Settings, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> FastAPI:
     """Build the app. Pass `engine` to share one (tests); otherwise the lifespan makes one.
-    `clock` (default: the system clock) is the one every request, and the scheduler the app
-    starts, reads; `app.state.clock` may be replaced later (tests move time that way)."""
+    `clock` (default: the clock installed where the app is built, tracker.clock.use_clock, else
+    the system clock) is the one every request, and the scheduler the app starts, reads;
+    `app.state.clock` may be replaced later (tests move time that way)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -340,7 +341,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.settings = settings
-    app.state.clock = clock or system_clock
+    app.state.clock = clock or current_clock()
     app.state.startup_hooks = []
     app.state.readiness_probes = {}
     if engine is not None:
