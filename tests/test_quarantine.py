@@ -237,7 +237,10 @@ def owid_server() -> Iterator[type[_Server]]:
     server.server_close()
 
 
-def test_tracker_fetch_prints_the_quarantine(engine, settings, tmp_path, owid_server, monkeypatch):
+def test_tracker_fetch_prints_the_quarantine(
+    engine, settings, tmp_path, owid_server, monkeypatch, clock
+):
+    clock.set(T0)  # the CLI's now: fetches are known from it
     sync_shipped(engine, copy_claims(tmp_path / "claims"), T0 - DAY)
     monkeypatch.setenv("TRACKER_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("TRACKER_DATA_DIR", str(settings.data_dir))
@@ -249,6 +252,7 @@ def test_tracker_fetch_prints_the_quarantine(engine, settings, tmp_path, owid_se
     assert first.exit_code == 0, first.output
 
     owid_server.body = DAMAGED
+    clock.advance(DAY)
     damaged = runner.invoke(app, ["fetch", "--indicator", CHN])
     assert damaged.exit_code == 0, damaged.output  # held back, not failed
     line = next(line for line in damaged.stdout.splitlines() if CHN in line)
