@@ -261,3 +261,33 @@ def test_tracker_fetch_prints_the_quarantine(
 
     listing = runner.invoke(app, ["indicators", CHN])
     assert listing.exit_code == 0 and "quarantined" in listing.output
+
+
+def test_the_dry_run_names_the_gates_and_the_held_back_vintage(
+    engine, settings, shipped, tmp_path, clock
+):
+    shipped.csv_for["CHN"] = DAMAGED
+    run = fetch(engine, settings, shipped, T1).fetch.fetch_run_id
+    clock.set(T2)
+    claim_file = copy_claims(tmp_path / "draft") / f"{CLAIM}.yaml"
+    result = CliRunner().invoke(
+        app,
+        ["claims", "dry-run", str(claim_file)],
+        env={"TRACKER_DATABASE_URL": settings.database_url},
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith(f"reads {CHN}:"))
+    assert "latest 10,583 TWh (2025)" in lines[at]  # the value in use, not the held-back 10
+    assert lines[at + 1].strip() == (
+        "gates: revisions of ended periods up to 50 %, values in [0, 100000], "
+        "at most 10 % fewer rows, whole bodies"
+    )
+    assert (
+        lines[at + 2]
+        .strip()
+        .startswith(
+            f"a fetched vintage is quarantined (not used): fetch run {run}: "
+            "electricity-generation.csv: the CSV ends inside its last row"
+        )
+    )

@@ -61,6 +61,24 @@ class PlausibilityGates(BaseModel):
         ),
     )
 
+    def summary(self) -> str:
+        """The gates in a few words, e.g. "revisions of ended periods up to 50 %, values in
+        [0, 100000], at most 10 % fewer rows, whole bodies"."""
+        parts = [
+            "revisions of ended periods not limited"
+            if self.max_revision is None
+            else f"revisions of ended periods up to {self.max_revision * 100:g} %"
+        ]
+        if self.min is not None or self.max is not None:
+            low = "-inf" if self.min is None else f"{self.min:g}"
+            high = "inf" if self.max is None else f"{self.max:g}"
+            parts.append(f"values in [{low}, {high}]")
+        if self.max_row_drop is not None:
+            parts.append(f"at most {self.max_row_drop * 100:g} % fewer rows")
+        if self.complete_body:
+            parts.append("whole bodies")
+        return ", ".join(parts)
+
     @model_validator(mode="after")
     def _range_in_order(self) -> PlausibilityGates:
         if self.min is not None and self.max is not None and self.min > self.max:

@@ -34,7 +34,7 @@ from tracker.db import (
 )
 from tracker.dry_run import DryRun, dry_run_claim
 from tracker.evaluation import EvaluationResult, format_number
-from tracker.indicators import entry_from_row
+from tracker.indicators import PlausibilityGates, entry_from_row
 from tracker.models import Claim, Claimant, Indicator, SourceDocument
 
 claims_app = typer.Typer(
@@ -182,6 +182,8 @@ def _print_dry_run(preview: DryRun) -> None:
                 verdict = f"AFTER the deadline {deadline}: it will await data at its deadline"
             due = f"data for {item.target_period} expected {when}, {verdict}"
         typer.echo(f"  reads {item.key}: {latest}; {due}")
+        if item.gates is not None:
+            typer.echo(f"    gates: {PlausibilityGates.model_validate(item.gates).summary()}")
         if item.quarantined:
             typer.echo(f"    a fetched vintage is quarantined (not used): {item.quarantined}")
     if preview.status is not None:
