@@ -40,6 +40,7 @@ PATH_VALUES = {
     "slug": SLUG,
     "key": "owid.electricity_generation.chn",
     "code": "not-found",
+    "run_id": "1",  # the bundled snapshot's first load
 }
 CLAIMANT_PATHS = {"/claimants/{slug}", "/api/v1/claimants/{slug}"}
 # reads of the wall clock outside tracker.clock: `datetime.now(...)`, `date.today()`,
