@@ -24,8 +24,9 @@ from tracker.data_health import (
     health_changed_at,
     indicator_health,
 )
-from tracker.models import FetchRun, FetchStatus, Indicator, QuarantineDecision
+from tracker.models import ApiToken, FetchRun, FetchStatus, Indicator, QuarantineDecision
 from tracker.observations import observations_as_of, quarantined_as_of
+from tracker.quarantine import QuarantineConflict, review_vintage
 from tracker.web.api import PROBLEM_RESPONSES, ResolveToken, read_access
 from tracker.web.caching import conditional_response
 from tracker.web.deps import NowDep, SessionDep, SettingsDep
@@ -718,9 +719,8 @@ def get_fetch_run(run_id: int, session: SessionDep) -> FetchRunOut:
 
 
 def _review(
-    session: Session, run_id: int, token: Any, body: ReviewIn, *, accept: bool
+    session: Session, run_id: int, token: ApiToken, body: ReviewIn, *, accept: bool
 ) -> FetchRunOut:
-    from tracker.quarantine import QuarantineConflict, review_vintage
     from tracker.status import evaluate_claims, lock_evaluation_runs
 
     run, key = _run_or_404(session, run_id)
