@@ -18,6 +18,7 @@ from test_ingest_support import (
     replace_value,
 )
 
+from tracker.clock import utcnow
 from tracker.ingest import ingest_indicator
 from tracker.web.app import create_app
 
@@ -80,7 +81,7 @@ def test_indicators_and_fetch_runs_show_health_and_errors(client, engine, settin
     make_owid_indicator(engine, "USA")
     make_owid_indicator(engine, "OWID_WRL")
     http = upstream.fetcher(settings, http_max_retries=0)
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     assert ingest_indicator(engine, http, owid_key("CHN"), trigger="test", now=now).ok
     upstream.faults["USA"] = lambda request: httpx.Response(503, content=b"down")
     failed = ingest_indicator(engine, http, owid_key("USA"), trigger="test", now=now + DAY / 24)

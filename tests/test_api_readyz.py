@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.models import SchedulerLease
 from tracker.scheduler import LEASE_NAME, TrackerScheduler, process_id
@@ -15,7 +16,7 @@ from tracker.web.app import create_app
 
 
 def _lease(engine: Engine, holder: str) -> None:
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     with Session(engine) as s:
         row = s.get(SchedulerLease, LEASE_NAME)
         if row is None:

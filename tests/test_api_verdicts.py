@@ -19,6 +19,7 @@ from test_api_support import make_claim, make_claimant, make_evaluation, make_re
 from tracker import queries
 from tracker.auth import create_token
 from tracker.claims import apply_claim, load_claim_document
+from tracker.clock import FixedClock, utcnow
 from tracker.config import Settings
 from tracker.indicators import load_catalogue_from_db
 from tracker.models import Claim, Indicator, Observation
@@ -111,15 +112,15 @@ def seeded(engine: Engine) -> Engine:
 
 
 @pytest.fixture
-def client(settings: Settings, seeded: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, engine=seeded)) as c:
+def client(settings: Settings, seeded: Engine, clock: FixedClock) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, engine=seeded)) as c:  # on the clock's day
         yield c
 
 
 @pytest.fixture
-def resolver(seeded: Engine) -> dict[str, str]:
+def resolver(seeded: Engine, clock: FixedClock) -> dict[str, str]:
     with Session(seeded) as s:
-        token = create_token(s, "resolver", ["resolve"], now=dt.datetime.now(dt.UTC)).plaintext
+        token = create_token(s, "resolver", ["resolve"], now=clock()).plaintext
         s.commit()
     return {"Authorization": f"Bearer {token}"}
 
@@ -283,7 +284,7 @@ def test_contradicting_the_data_on_a_hard_claim_needs_a_note(
     assert r.status_code == 201, r.text
     # 4. the reason says the verdict (outcome, by whom, when); the metric is still reported
     status = client.get("/api/v1/claims/china-power-2x-us-2024").json()["status"]
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = utcnow().date().isoformat()  # the test's clock (conftest), which the app reads
     assert status["reason"].startswith(f"resolved true by resolver on {today}")
     assert status["metric"]["value"] == pytest.approx(10070 / 4378, abs=1e-6)
 
@@ -359,7 +360,7 @@ def test_feed_entries_link_to_the_claim_page(client: TestClient, seeded: Engine)
 
 def test_dry_run_warns_once_about_late_data(client: TestClient, seeded: Engine) -> None:
     with Session(seeded) as s:
-        token = create_token(s, "writer", ["claims:write"], now=dt.datetime.now(dt.UTC)).plaintext
+        token = create_token(s, "writer", ["claims:write"], now=utcnow()).plaintext
         s.commit()
     doc = copy.deepcopy(HARD_DOC)
     doc.update(slug="china-power-2x-us-2030", deadline="2030-06-30")
@@ -419,7 +420,7 @@ def test_after_a_verdict_the_reason_says_it_and_keeps_the_context_values(
     url = "/api/v1/claims/agi-2099/resolutions"
     assert client.post(url, json=verdict, headers=resolver).status_code == 201
     reason = client.get("/api/v1/claims/agi-2099").json()["status"]["reason"]
-    today = dt.datetime.now(dt.UTC).date().isoformat()
+    today = utcnow().date().isoformat()  # the test's clock (conftest), which the app reads
     assert reason.startswith(f"resolved false by resolver on {today} (reviewer's verdict)")
     assert "judged by a reviewer after the deadline" not in reason
     assert "(context: China's generation: 10" in reason

@@ -25,6 +25,7 @@ from test_api_support import make_claimant
 
 from tracker.auth import create_token, revoke_tokens
 from tracker.claims import apply_claim, load_claim_document
+from tracker.clock import FixedClock, utcnow
 from tracker.config import Settings
 from tracker.indicators import load_catalogue_from_db
 from tracker.models import Claim, ClaimRevision, Evaluation, Indicator, Observation, Resolution
@@ -127,14 +128,15 @@ def _seed(engine: Engine) -> None:
 
 
 @pytest.fixture
-def seeded(engine: Engine) -> Engine:
+def seeded(engine: Engine, clock: FixedClock) -> Engine:
+    """The seeded database, read on conftest's clock (2026-11-28): before the 2035 deadlines."""
     _seed(engine)
     return engine
 
 
 @pytest.fixture
 def tokens(seeded: Engine) -> dict[str, str]:
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     with Session(seeded) as s:
         out = {
             "writer": create_token(s, "writer", ["claims:write"], now=now).plaintext,
@@ -498,7 +500,7 @@ def test_resolve_judged_claim_keeps_earlier_verdicts(
             rationale="Partly, with better sources.",
             evidence=[],
             note="sources",
-            now=dt.datetime.now(dt.UTC),
+            now=utcnow(),
         )
         s.commit()
     shown = client.get("/api/v1/claims/agi-2026").json()["resolution"]

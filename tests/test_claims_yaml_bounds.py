@@ -9,7 +9,6 @@ process with a deadline that kills it, never in this one.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import re
 import shutil
@@ -37,6 +36,7 @@ from tracker.claims import (
     parse_yaml,
 )
 from tracker.cli import app
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.models import Claim
 from tracker.web.app import create_app
@@ -209,7 +209,7 @@ def synced_client(settings: Settings, engine: Engine, db_url: str, tmp_path: Pat
 
 
 def _writer(engine: Engine) -> dict[str, str]:
-    now = dt.datetime.now(dt.UTC)
+    now = utcnow()
     with Session(engine) as session:
         token = create_token(session, "writer", ["claims:write"], now=now).plaintext
         session.commit()

@@ -84,19 +84,34 @@ def installed(settings, engine) -> Iterator[TestClient]:
         yield client
 
 
-def test_no_module_but_the_clock_reads_the_machine_clock():
-    offenders = []
-    for path in sorted((REPO / "tracker").rglob("*.py")):
-        if path.name == "clock.py" and path.parent.name == "tracker":
-            continue
+def _wall_clock_reads(paths: list[Path]) -> list[str]:
+    found = []
+    for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
                 continue
             owner = node.func.value
             name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
             if (name, node.func.attr) in WALL_CLOCK_CALLS:
-                offenders.append(f"{path.relative_to(REPO)}:{node.lineno}")
+                found.append(f"{path.relative_to(REPO)}:{node.lineno}")
+    return found
+
+
+def test_no_module_but_the_clock_reads_the_machine_clock():
+    modules = [
+        p for p in sorted((REPO / "tracker").rglob("*.py")) if p != REPO / "tracker/clock.py"
+    ]
+    offenders = _wall_clock_reads(modules)
     assert offenders == [], "read the clock through tracker.clock.utcnow: " + ", ".join(offenders)
+
+
+def test_no_test_reads_the_machine_clock_directly():
+    """A test that needs "now" takes it from tracker.clock (the conftest `clock` fixture, or
+    utcnow() where real time must pass, as with a running scheduler), never from the machine's
+    date behind the clock's back."""
+    tests = [p for p in sorted((REPO / "tests").rglob("*.py")) if p.name != "test_clock.py"]
+    offenders = _wall_clock_reads(tests)
+    assert offenders == [], "use tracker.clock in tests: " + ", ".join(offenders)
 
 
 def test_every_get_route_is_checked():
