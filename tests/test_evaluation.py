@@ -203,9 +203,10 @@ FUTURE_MISS = (
     ("now", "data", "state", "provisional"),
     [
         ("2026-06-01", {}, "open", None),
-        ("2030-12-31", {}, "open", None),
-        ("2031-01-01", {}, "awaiting_data", None),
-        ("2031-09-01", {}, "awaiting_data", None),  # overdue: still waiting, says so
+        # nothing since 2025: the 2026 data, due 2027-06-29, is overdue past its 120 days' grace
+        ("2030-12-31", {}, "needs_review", None),
+        ("2031-01-01", {}, "needs_review", None),
+        ("2031-09-01", {}, "needs_review", None),
         ("2031-07-02", FUTURE_OK, "resolved_true", True),
         ("2032-07-01", FUTURE_OK, "resolved_true", False),
         ("2031-07-02", FUTURE_MISS, "resolved_false", True),
@@ -224,10 +225,10 @@ def test_china_transitions(now: str, data: Any, state: str, provisional: bool | 
         assert result.reason.startswith(
             "2.34 in 2025; needs +5.08 %/yr to reach 3.0 by 2030; trend +5.10 %/yr, projected "
         )
-    if state == "awaiting_data":
+    if state == "needs_review":
+        assert (result.review_reason, result.overdue_since) == ("data_overdue", dt.date(2027, 6, 29))
+        assert result.reason.startswith("data overdue since 2027-06-29: data for 2026 (the series'")
         assert result.data_expected_on == dt.date(2031, 6, 29)
-        assert "expected on 2031-06-29" in result.reason
-        assert ("overdue" in result.reason) is (now > "2031-06-29")
     if state.startswith("resolved"):
         assert result.metric is not None and result.metric.period == "2030"
         assert result.final_after == dt.date(2032, 6, 30)

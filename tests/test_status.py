@@ -86,13 +86,15 @@ def test_china_open_then_awaiting_then_resolved_provisional_then_final(engine: E
         session.refresh(claim)
         assert claim.status_evaluation_id == first_eval
 
-        # the deadline passes without 2030 data
+        # the deadline passes without 2030 data, and nothing since 2025 arrived: the 2026 data
+        # was due 2027-06-29 (+ 120 days' grace), so a person is asked (data overdue)
         (late,) = evaluate_claims(session, now=at("2031-01-01", 0))
-        assert late.state == "awaiting_data"
+        assert late.state == "needs_review"
+        assert (late.review_reason, late.overdue_since) == ("data_overdue", dt.date(2027, 6, 29))
         assert late.data_expected_on == dt.date(2031, 6, 29)  # 2030-12-31 + 180 days
-        assert "2031-06-29" in late.reason
+        assert "2031-06-29" in late.reason and "data overdue since 2027-06-29" in late.reason
         session.commit()
-        assert [e.state for e in status_history(session, claim.id)] == ["open", "awaiting_data"]
+        assert [e.state for e in status_history(session, claim.id)] == ["open", "needs_review"]
 
         # the 2030 data arrives: resolves, provisionally
         chn_f, usa_f = _future(14_500.0, 4_700.0)
@@ -389,8 +391,9 @@ def test_statement_count_does_not_grow_with_the_number_of_claims(engine: Engine)
         _many_claims(session, 27, offset=3)
         session.commit()
         with count_statements(engine) as statements:
-            results = evaluate_claims(session, now=at("2031-01-01"))  # all 30 change state
-        assert len(results) == 30 and {r.state for r in results} == {"awaiting_data"}, statements
+            # all 30 change state (their series silent since 2025: data overdue, to review)
+            results = evaluate_claims(session, now=at("2031-01-01"))
+        assert len(results) == 30 and {r.state for r in results} == {"needs_review"}, statements
         counts.append(len(statements))
         session.commit()
         with count_statements(engine) as statements:

@@ -152,7 +152,8 @@ def test_the_evaluator_writes_what_the_lag_formulation_says(engine: Engine) -> N
         observe(s, inds[1], flat, at("2026-07-01"))
         evaluate_claims(s, now=at("2026-07-02"))  # claim-1: on track → off track
         s.commit()
-        evaluate_claims(s, now=at("2031-01-01"))  # all: open → awaiting data
+        # all: open → needs review, their series silent since 2025 (data overdue)
+        evaluate_claims(s, now=at("2031-01-01"))
         s.commit()
         claim_2 = s.exec(select(Claim).where(Claim.slug == "claim-2")).one()
         record_manual_resolution(
@@ -172,7 +173,7 @@ def test_the_evaluator_writes_what_the_lag_formulation_says(engine: Engine) -> N
             ("open", "on_track", "moved"),
             ("open", "off_track", "moved"),
             ("open", "on_track", "moved"),
-            ("awaiting_data", "on_track", "moved"),
+            ("needs_review", "on_track", "moved"),
         ]
         oracle.assert_queries_match(s)
 

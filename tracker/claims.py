@@ -57,6 +57,7 @@ from tracker.indicators import (
 )
 from tracker.models import Claim, Claimant, ClaimRevision, Indicator, SourceDocument
 from tracker.models import Criterion as CriterionRow
+from tracker.periods import PERIOD_PATTERN, period_end, period_start
 
 __all__ = [
     "ApplyResult",
@@ -1030,16 +1031,7 @@ def _reference_issues(
 
 
 def _period_bounds(period: str) -> tuple[dt.date, dt.date]:
-    parts = [int(p) for p in period.split("-")]
-    if len(parts) == 1:
-        return dt.date(parts[0], 1, 1), dt.date(parts[0], 12, 31)
-    if len(parts) == 2:
-        year, month = parts
-        first = dt.date(year, month, 1)
-        following = dt.date(year + (month == 12), month % 12 + 1, 1)
-        return first, following - dt.timedelta(days=1)
-    day = dt.date(parts[0], parts[1], parts[2])
-    return day, day
+    return period_start(period), period_end(period)
 
 
 def _periods_in(spec: Any, path: YamlPath) -> Iterable[tuple[YamlPath, str]]:
@@ -1087,7 +1079,7 @@ def lint_claim(claim: ClaimFile, catalogue: IndicatorCatalogue) -> list[ClaimIss
     return _lint_parts(parts, criteria, catalogue, claim.source_label, claim._lines)
 
 
-_PERIOD_SHAPE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_PERIOD_SHAPE = re.compile(PERIOD_PATTERN)
 
 
 def _lint_parts(
@@ -1242,11 +1234,11 @@ def _lint_parts(
         if needed is not None and deadline is not None and known:
             field_name, period = needed
             try:
-                period_end = _period_bounds(period)[1]
+                last_day = _period_bounds(period)[1]
             except ValueError:
                 continue
             lag = max(e.publication_lag_days for e in known)
-            expected = period_end + dt.timedelta(days=lag)
+            expected = last_day + dt.timedelta(days=lag)
             if expected > deadline:
                 add(
                     (*base, *field_name.split(".")),

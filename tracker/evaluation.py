@@ -84,12 +84,16 @@ from tracker.criteria import (
     expression_unit,
 )
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
-from tracker.sources.base import period_end as _period_end
-from tracker.sources.base import period_start as _period_start
+from tracker.periods import FREQUENCY_KIND, default_grace_days, next_period, periods_between
+from tracker.periods import period_end as _period_end
+from tracker.periods import period_kind as _period_kind
+from tracker.periods import period_start as _period_start
 
 # 1.2: turning points, too-uncertain bands, sustained growth metric
 # 1.3: projections from the latest point at the fitted rate; observed growth is that rate
-EVALUATOR_VERSION = "1.3.0"
+# 1.4: complete windows (every sub-period observed, or declared gaps), weekly and quarterly
+#      periods, read first_on_or_after, data overdue past expected date + grace → needs_review
+EVALUATOR_VERSION = "1.4.0"
 FIT_POINTS = 10
 MIN_FIT_POINTS = 3
 Z_95 = 1.959963984540054
@@ -120,6 +124,7 @@ MODEL_LOG_LINEAR = "log-linear"
 # Period strings repeat across claims and evaluations: parse each once.
 period_start = functools.lru_cache(maxsize=65_536)(_period_start)
 period_end = functools.lru_cache(maxsize=65_536)(_period_end)
+period_kind = functools.lru_cache(maxsize=65_536)(_period_kind)
 MODEL_LINEAR = "linear"
 
 
@@ -152,6 +157,8 @@ class SeriesData:
     revision_window_days: int = 0
     points: tuple[SeriesPoint, ...] = ()
     projection_model: str | None = None  # "log-linear" | "linear" | None (default by unit)
+    grace_days: int | None = None  # None: by cadence (tracker.periods.DEFAULT_GRACE_DAYS)
+    gaps: str = "unknown"  # "zero": a period without a reading reads as 0 (event counts)
 
 
 @dataclass(frozen=True)
@@ -179,6 +186,9 @@ class ClaimFacts:
     lifecycle: str = Lifecycle.active
     stated_on: dt.date | None = None
     resolution: ResolutionFacts | None = None
+    # a reviewer's latest "extend the wait" known at the time: overdue data is not sent to
+    # review again before this day has passed (None: no extension)
+    wait_until: dt.date | None = None
 
 
 # --- outputs ---
@@ -238,6 +248,9 @@ class CriterionResult:
     error: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     evidence: Evidence = Evidence()
+    # not shown (not serialised): the first day after which the passage of time alone changes
+    # what this criterion says of its missing data (a window's period ends, data falls overdue)
+    recheck_on: dt.date | None = None
 
 
 @dataclass(frozen=True)
@@ -268,6 +281,9 @@ class EvaluationResult:
     evaluator_version: str = EVALUATOR_VERSION
     # the first day on which the passage of time alone could change this result (None: never)
     stable_until: dt.date | None = None
+    # why a person is asked ("data_overdue": the data needed is missing past expected + grace)
+    review_reason: str | None = None
+    overdue_since: dt.date | None = None  # the expected date of the overdue data
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""
@@ -350,6 +366,8 @@ def _headline(r: EvaluationResult) -> tuple[Any, ...]:
         _iso(r.as_of),
         r.replay,
         r.evaluator_version,
+        r.review_reason,
+        _iso(r.overdue_since),
     )
 
 
@@ -622,6 +640,8 @@ _RESULT_SCALARS = (
     "replay",
     "evaluator_version",
     "stable_until",
+    "review_reason",
+    "overdue_since",
 )
 
 
@@ -653,6 +673,8 @@ def _result_dict(r: EvaluationResult) -> dict[str, Any]:
         "replay": r.replay,
         "evaluator_version": r.evaluator_version,
         "stable_until": r.stable_until,
+        "review_reason": r.review_reason,
+        "overdue_since": r.overdue_since,
     }
     return _fix(out, _RESULT_SCALARS)
 
@@ -996,6 +1018,18 @@ def _expr_meta(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> tuple[str,
     )
 
 
+def _expr_wait(expr: SeriesExpr, series: Mapping[str, SeriesData]) -> tuple[int, bool]:
+    """(grace in days, gaps read as zero) of an expression: the longest grace of its operands;
+    gaps read as zero only when every operand declares it."""
+    datas = [series[k] for k in expression_indicators(expr) if k in series]
+    if not datas:
+        return default_grace_days("annual"), False
+    grace = max(
+        d.grace_days if d.grace_days is not None else default_grace_days(d.frequency) for d in datas
+    )
+    return grace, all(d.gaps == "zero" for d in datas)
+
+
 def _in_period(point: _ExprPoint, period: str) -> bool:
     return period_start(period) <= point.start <= period_end(period)
 
@@ -1021,17 +1055,52 @@ def _point_at(
 
 
 def _window_periods(start: str, end: str, frequency: str) -> list[str] | None:
-    """The periods a window holds at a series' frequency (None when not enumerable)."""
-    first, last = period_start(start), period_end(end)
-    if frequency == "annual":
-        return [str(y) for y in range(first.year, last.year + 1)]
-    if frequency == "monthly":
-        months = []
-        year, month = first.year, first.month
-        while dt.date(year, month, 1) <= last:
-            months.append(f"{year:04d}-{month:02d}")
-            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-        return months
+    """The periods a window holds at a series' frequency (None when not enumerable: a "point"
+    series of dated events or readings has no fixed periods)."""
+    if frequency == "point":
+        return None
+    kind = FREQUENCY_KIND.get(frequency)
+    if kind is None:
+        return None
+    try:
+        return periods_between(start, end, kind)
+    except ValueError:
+        return None
+
+
+def _covered(points: Sequence[_ExprPoint], frequency: str) -> set[str]:
+    """The periods (at `frequency`) the points give a reading for: a point's own period, and
+    for finer points the period holding them."""
+    kind = FREQUENCY_KIND.get(frequency)
+    out = {p.period for p in points}
+    if kind is not None:
+        out.update(_period_of(p.start, kind) for p in points)
+    return out
+
+
+@functools.lru_cache(maxsize=65_536)
+def _period_of(day: dt.date, kind: str) -> str:
+    from tracker.periods import period_of
+
+    return period_of(day, kind)  # type: ignore[arg-type]
+
+
+def _gap_text(missing: Sequence[str], total: int, shown: int = 6) -> str:
+    """ "2026-07-02, 2026-07-03 and 6 more (8 of 10 periods)": the periods a window lacks."""
+    head = ", ".join(missing[:shown])
+    more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
+    return f"{head}{more} ({len(missing)} of {total} periods)"
+
+
+def _first_overdue(periods: Sequence[str], lag: int, grace: int, today: dt.date) -> dt.date | None:
+    """The expected date of the first of `periods` whose data is overdue on `today` (expected
+    date + grace passed), else None."""
+    for period in periods:
+        expected = _expected_on(period, lag)
+        if today > expected + dt.timedelta(days=grace):
+            return expected
+        if expected >= today:
+            break  # later periods are due later still
     return None
 
 
@@ -1342,16 +1411,24 @@ def _measured(
             data_expected_on=_expected_on(target, lag) if target else None,
             details=details,
         )
+    grace, gaps_zero = _expr_wait(c.series, series)
+    wait = _Wait(frequency, lag, grace, gaps_zero)
     if isinstance(c, ThresholdCriterion):
-        result = _threshold(c, points, threshold, unit, model, lag, revision, ctx)
+        result = _threshold(c, points, threshold, unit, model, lag, revision, ctx, wait)
     elif isinstance(c, GrowthCriterion):
-        result = _growth(c, points, threshold, unit, model, lag, revision, ctx)
+        result = _growth(c, points, threshold, unit, model, lag, revision, ctx, wait)
     else:
-        result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx)
+        result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx, wait)
     fields, used_points = result
     merged = {**details, **fields.pop("details", {})}
     if upcoming is not None:
         merged["next_period"], merged["next_data_expected_on"] = upcoming
+    recheck: list[dt.date] = fields.pop("recheck", []) + merged.pop("_recheck", [])
+    if not fields.get("decided") and not fields.get("error"):
+        recheck += _note_overdue(merged, fields.get("data_expected_on"), upcoming, grace, ctx.today)
+    later = [d for d in recheck if d > ctx.today]
+    if later:
+        fields["recheck_on"] = min(later)
     return CriterionResult(
         **base,
         **fields,
@@ -1360,6 +1437,33 @@ def _measured(
         details=merged,
         evidence=_evidence(used + used_points, ctx.memo),
     )
+
+
+def _note_overdue(
+    details: dict[str, Any],
+    expected: dt.date | None,
+    upcoming: tuple[str, str] | None,
+    grace: int,
+    today: dt.date,
+) -> list[dt.date]:
+    """Set `overdue_since` (ISO date) in an undecided criterion's details when data it waits
+    for is still missing at its expected date + grace: the deciding period's data, a window's
+    period (already noted by the window), or the series' next release (its projection is only
+    as current as its latest reading). Returns the days on which such data falls overdue."""
+    candidates = [details["overdue_since"]] if "overdue_since" in details else []
+    allowed = dt.timedelta(days=grace)
+    dues = []
+    if expected is not None:
+        dues.append(expected)
+    if upcoming is not None:
+        dues.append(dt.date.fromisoformat(upcoming[1]))
+    for due in dues:
+        if today > due + allowed:
+            candidates.append(due.isoformat())
+    if candidates:
+        details["overdue_since"] = min(candidates)
+        details["grace_days"] = grace
+    return [due + allowed + dt.timedelta(days=1) for due in dues]
 
 
 _Facts = tuple[str, int, int, str, tuple[str, str] | None]
@@ -1386,15 +1490,15 @@ def _series_facts(
 
 def _next_release(points: Sequence[_ExprPoint], frequency: str, lag: int) -> tuple[str, str] | None:
     """The period after the latest observed one, and when its data is due (ISO date)."""
-    if not points:
+    if not points or frequency == "point":
         return None
     latest = points[-1].period
-    if frequency == "annual" and latest.isdigit():
-        following = str(int(latest) + 1)
-    elif frequency == "monthly" and len(latest) == 7:
-        year, month = int(latest[:4]), int(latest[5:])
-        following = f"{year + month // 12:04d}-{month % 12 + 1:02d}"
-    else:
+    kind = FREQUENCY_KIND.get(frequency)
+    try:
+        if kind is None or period_kind(latest) != kind:
+            return None
+        following = next_period(latest)
+    except ValueError:
         return None
     return following, _expected_on(following, lag).isoformat()
 
@@ -1500,6 +1604,16 @@ def _projection_text(
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class _Wait:
+    """What a criterion's completeness and overdue checks read of its series."""
+
+    frequency: str
+    lag: int
+    grace: int
+    gaps_zero: bool
+
+
 def _threshold(
     c: ThresholdCriterion,
     points: list[_ExprPoint],
@@ -1509,10 +1623,12 @@ def _threshold(
     lag: int,
     revision: int,
     ctx: _Context,
+    wait: _Wait,
 ) -> tuple[dict[str, Any], list[_ExprPoint]]:
     rule = _describe_threshold(c.comparator, threshold)
     latest = points[-1] if points else None
     fields: dict[str, Any] = {}
+    details: dict[str, Any] = {}
     if c.mode == "any_time_within":
         assert c.window is not None
         target = c.window.end
@@ -1520,6 +1636,27 @@ def _threshold(
         hit = next((p for p in inside if meets(p.value, c.comparator, threshold)), None)
         expected = _expected_on(target, lag)
         fields.update(target_period=target, data_expected_on=expected)
+        periods = _window_periods(c.window.start, c.window.end, wait.frequency)
+        covered = _covered(inside, wait.frequency)
+        # the sub-periods over, whose reading is missing (a gap in the data, or not out yet)
+        missing = [q for q in (periods or ()) if q not in covered and period_end(q) < ctx.today]
+        fields["recheck"] = _next_period_over(periods, ctx.today)
+        if hit is None and wait.gaps_zero and meets(0.0, c.comparator, threshold):
+            # a declared gap reads as zero, once its data is due: the first due gap meets it
+            due = [q for q in missing if _expected_on(q, lag) < ctx.today]
+            if due:
+                gap = due[0]
+                fields.update(
+                    decided=True,
+                    met=True,
+                    metric=Metric(0.0, unit, gap),
+                    final_after=_expected_on(gap, lag) + dt.timedelta(days=revision),
+                    reason=f"no reading in {gap} (a gap reads as 0) meets {rule} within "
+                    f"{c.window.start}–{c.window.end}",
+                    details={"gaps": "zero"},
+                    **_margin_fields(0.0, c.comparator, threshold),
+                )
+                return fields, []
         if hit is not None:
             fields.update(
                 decided=True,
@@ -1531,56 +1668,93 @@ def _threshold(
                 **_margin_fields(hit.value, c.comparator, threshold),
             )
             return fields, [hit]
-        last_period_in = any(p.start >= period_start(_last_subperiod(target, p)) for p in inside)
-        complete = bool(inside) and last_period_in and ctx.today > period_end(target)
+        if periods is None:  # a "point" series: no sub-periods to require
+            last_period_in = any(
+                p.start >= period_start(_last_subperiod(target, p)) for p in inside
+            )
+            gaps: list[str] = [] if inside and last_period_in else [target]
+        else:
+            gaps = [] if wait.gaps_zero else missing
+        window_over = ctx.today > period_end(target)
+        complete = bool(inside or (wait.gaps_zero and periods)) and not gaps and window_over
+        if wait.gaps_zero and complete:
+            complete = ctx.today > expected  # gaps read as zero once the last period is due
         shown = inside[-1] if inside else latest
         if shown is not None:
             fields.update(
                 metric=Metric(shown.value, unit, shown.period),
                 **_margin_fields(shown.value, c.comparator, threshold),
             )
+        if gaps and periods is not None:
+            details.update(_gap_details(gaps, len(periods), lag, wait.grace, ctx.today))
         if complete:
-            assert shown is not None
+            last = f" (last {format_number(shown.value)} in {shown.period})" if shown else ""
             fields.update(
                 decided=True,
                 met=False,
                 final_after=_final_after(expected, inside[-1:], revision),
-                reason=f"never met {rule} within {c.window.start}–{c.window.end} "
-                f"(last {format_number(shown.value)} in {shown.period})",
+                reason=f"never met {rule} within {c.window.start}–{c.window.end}{last}",
+                details=details,
             )
             return fields, inside
         fields.update(_projected(points, latest, model, target, c.comparator, threshold, ctx))
-        fields["reason"] = _open_reason(
+        reason = _open_reason(
             latest, rule, threshold, target, fields, fields["projection"], ctx.memo
         )
+        if gaps and periods is not None:
+            reason = f"missing {_gap_text(gaps, len(periods))}; {reason}"
+        fields["reason"] = reason
+        fields["details"] = details
         return fields, _fit_points(points) + inside[-1:]
 
     assert c.period is not None
     target = c.period
     expected = _expected_on(target, lag)
+    if c.read == "first_on_or_after":
+        tolerance = c.tolerance_days or 0
+        # the last reading that may decide it is dated `tolerance` days after the period
+        expected = expected + dt.timedelta(days=tolerance)
+        reading = _on_or_after(points, target, tolerance)
+        so_far = reading
+        if (
+            reading is not None
+            and reading.period != target
+            and ctx.today <= _expected_on(target, lag)
+        ):
+            reading = None  # the period's own reading may still come: it is preferred
+        details["read"] = f"first reading on or after {target}, within {tolerance} days"
+    else:
+        reading, so_far = _decisive_at(points, target, wait.frequency, ctx.memo)
     fields.update(target_period=target, data_expected_on=expected)
-    at_target = _point_at(points, target, ctx.memo)
-    if at_target is not None:
+    if reading is not None and ctx.today > period_end(target):
+        ok = meets(reading.value, c.comparator, threshold)
         fields.update(
-            metric=_metric_of(at_target, unit, ctx.memo),
-            **_margin_fields(at_target.value, c.comparator, threshold),
+            metric=_metric_of(reading, unit, ctx.memo),
+            decided=True,
+            met=ok,
+            final_after=_final_after(_expected_on(target, lag), [reading], revision),
+            reason=f"{format_number(reading.value)} in {reading.period} "
+            f"{'meets' if ok else 'misses'} {rule}",
+            details=details,
+            **_margin_fields(reading.value, c.comparator, threshold),
         )
-        ok = meets(at_target.value, c.comparator, threshold)
+        return fields, [reading]
+    if so_far is not None and period_start(so_far.period) <= period_end(target):
+        ok = meets(so_far.value, c.comparator, threshold)
+        fields.update(
+            metric=_metric_of(so_far, unit, ctx.memo),
+            trend=Trend.on_track if ok else Trend.off_track,
+            reason=f"{format_number(so_far.value)} so far in {target} "
+            f"({'meets' if ok else 'misses'} {rule})",
+            details=details,
+            **_margin_fields(so_far.value, c.comparator, threshold),
+        )
         if ctx.today > period_end(target):
-            fields.update(
-                decided=True,
-                met=ok,
-                final_after=_final_after(expected, [at_target], revision),
-                reason=f"{format_number(at_target.value)} in {at_target.period} "
-                f"{'meets' if ok else 'misses'} {rule}",
+            fields["reason"] = (
+                f"{format_number(so_far.value)} in {so_far.period}, not yet the end of "
+                f"{target} ({'meets' if ok else 'misses'} {rule} so far)"
             )
-        else:
-            fields.update(
-                trend=Trend.on_track if ok else Trend.off_track,
-                reason=f"{format_number(at_target.value)} so far in {target} "
-                f"({'meets' if ok else 'misses'} {rule})",
-            )
-        return fields, [at_target]
+        return fields, [so_far]
     if latest is not None:
         fields.update(
             metric=_metric_of(latest, unit, ctx.memo),
@@ -1590,7 +1764,34 @@ def _threshold(
     fields["reason"] = _open_reason(
         latest, rule, threshold, target, fields, fields["projection"], ctx.memo
     )
+    fields["details"] = details
     return fields, _fit_points(points)
+
+
+def _next_period_over(periods: Sequence[str] | None, today: dt.date) -> list[dt.date]:
+    """The day after the window's period running on `today` ends (when a gap in it may show)."""
+    for q in periods or ():
+        end = period_end(q)
+        if end >= today:
+            return [end + dt.timedelta(days=1)]
+    return []
+
+
+def _gap_details(
+    missing: Sequence[str], total: int, lag: int, grace: int, today: dt.date
+) -> dict[str, Any]:
+    """What a window lacks, for the criterion's details (and the overdue check)."""
+    out: dict[str, Any] = {
+        "missing_periods": list(missing[:12]),
+        "periods_missing": len(missing),
+        "periods_total": total,
+    }
+    overdue = _first_overdue(missing, lag, grace, today)
+    if overdue is not None:
+        out["overdue_since"] = overdue.isoformat()
+    else:  # the first missing period falls overdue on this day
+        out["_recheck"] = [_expected_on(missing[0], lag) + dt.timedelta(days=grace + 1)]
+    return out
 
 
 def _projected(
@@ -1628,12 +1829,42 @@ def _metric_of(point: _ExprPoint, unit: str, memo: Memo | None) -> Metric:
 def _last_subperiod(target: str, point: _ExprPoint) -> str:
     """The last period of `target` at the granularity of `point` ("2030" → "2030-12")."""
     end = period_end(target)
-    depth = point.period.count("-")
-    if depth == 0:
-        return str(end.year)
-    if depth == 1:
-        return f"{end.year:04d}-{end.month:02d}"
-    return end.isoformat()
+    kind = period_kind(point.period)
+    return end.isoformat() if kind == "day" else _period_of(end, kind)
+
+
+def _decisive_at(
+    points: Sequence[_ExprPoint], target: str, frequency: str, memo: Memo | None
+) -> tuple[_ExprPoint | None, _ExprPoint | None]:
+    """(the reading that decides `target`, the latest reading inside it so far).
+
+    The period's own value decides it; a finer reading decides it only when it is of the last
+    sub-period ("2030-12" for "2030"): before that the period is not over in the data (a
+    source that stopped in March must not decide the year). A "point" series (dated events)
+    has no last sub-period: its last reading inside the period decides it.
+    """
+    inside = _point_at(points, target, memo)
+    if inside is None or inside.period == target or frequency == "point":
+        return inside, inside
+    if inside.start >= period_start(_last_subperiod(target, inside)):
+        return inside, inside
+    return None, inside
+
+
+def _on_or_after(points: Sequence[_ExprPoint], target: str, tolerance: int) -> _ExprPoint | None:
+    """read first_on_or_after: the target period's own reading, else the first reading whose
+    period reaches into the target or starts after it by at most `tolerance` days."""
+    first = period_start(target)
+    latest_start = period_end(target) + dt.timedelta(days=tolerance)
+    best: _ExprPoint | None = None
+    for p in points:
+        if p.period == target:
+            return p
+        if p.start > latest_start:
+            break  # points are sorted by start
+        if period_end(p.period) >= first and (best is None or p.start < best.start):
+            best = p
+    return best
 
 
 def _required(latest: _ExprPoint, threshold: float, target: str) -> float | None:
@@ -1678,6 +1909,7 @@ def _growth(
     lag: int,
     revision: int,
     ctx: _Context,
+    wait: _Wait,
 ) -> tuple[dict[str, Any], list[_ExprPoint]]:
     def measure(first: float, last: float, years: float) -> float | None:
         rate = _cagr(first, last, years)
@@ -1700,7 +1932,7 @@ def _growth(
         expected = _expected_on(target, lag)
         fields.update(target_period=target, data_expected_on=expected)
         start = _point_at(points, c.window.start)
-        end = _point_at(points, target)
+        end, _ = _decisive_at(points, target, wait.frequency, None)
         if start is None:
             fields.update(
                 trend=Trend.insufficient_data,
@@ -1871,6 +2103,7 @@ def _aggregate(
     lag: int,
     revision: int,
     ctx: _Context,
+    wait: _Wait,
 ) -> tuple[dict[str, Any], list[_ExprPoint]]:
     window = c.window
     target = window.end
@@ -1879,7 +2112,7 @@ def _aggregate(
     span = f"{window.start}..{window.end}"
     inside = [p for p in points if _in_window(p, window.start, window.end)]
     periods = _window_periods(window.start, window.end, frequency)
-    observed_periods = {p.period for p in inside}
+    observed_periods = _covered(inside, frequency)
     total = len(periods) if periods is not None else len(inside)
     missing = [p for p in periods if p not in observed_periods] if periods is not None else []
     count = len(inside)
@@ -1902,6 +2135,16 @@ def _aggregate(
             metric=Metric(so_far, unit, span), **_margin_fields(so_far, c.comparator, threshold)
         )
     complete = not missing and count > 0 and ctx.today > period_end(target)
+    if wait.gaps_zero and periods is not None and not complete:
+        # declared gaps read as zero: decided once the last period's data is due
+        complete = ctx.today > expected
+        if complete and missing:
+            details["gaps"] = "zero"
+            details["periods_read_as_zero"] = len(missing)
+    ended_missing = [q for q in missing if period_end(q) < ctx.today]
+    fields["recheck"] = _next_period_over(periods, ctx.today)
+    if ended_missing and not complete:
+        details.update(_gap_details(ended_missing, total, lag, wait.grace, ctx.today))
     if complete:
         value = aggregate(observed_sum)
         ok = meets(value, c.comparator, threshold)
@@ -1945,6 +2188,8 @@ def _aggregate(
     else:
         head = f"no data yet for {span}"
     parts = [head, f"needs {rule}"]
+    if ended_missing and count:
+        parts.insert(1, f"missing {_gap_text(ended_missing, total)}")
     if remaining > 0 and count:
         parts.append(
             f"the remaining {remaining} must average "
@@ -2066,6 +2311,23 @@ def evaluate(
     state, trend, reason, outcome, provisional, final_after, expected = _claim_state(
         claim, resolving, context, today
     )
+    review_reason: str | None = None
+    overdue_since: dt.date | None = None
+    if state in _WAITING_STATES:
+        overdue_since = _overdue_since(resolving)
+        if overdue_since is not None:
+            if claim.wait_until is not None and today <= claim.wait_until:
+                reason += f"; data overdue since {overdue_since.isoformat()}, wait extended "
+                reason += f"to {claim.wait_until.isoformat()}"
+                overdue_since = None
+            else:
+                state = State.needs_review
+                review_reason = REVIEW_DATA_OVERDUE
+                what = _overdue_text(resolving)
+                reason = (
+                    f"data overdue since {overdue_since.isoformat()}: {what}; a reviewer "
+                    f"voids the claim or extends the wait; {reason}"
+                )
     headline = primary
     return EvaluationResult(
         slug=claim.slug,
@@ -2090,7 +2352,50 @@ def evaluate(
         as_of=as_of,
         replay=as_of is not None,
         stable_until=_stable_until(claim, results, final_after, today),
+        review_reason=review_reason,
+        overdue_since=overdue_since,
     )
+
+
+REVIEW_DATA_OVERDUE = "data_overdue"
+# the states in which a claim waits for data (and so may wait too long)
+_WAITING_STATES = frozenset({State.open, State.upcoming, State.awaiting_data})
+
+
+def _overdue_since(resolving: Sequence[CriterionResult]) -> dt.date | None:
+    """The earliest date data a resolving measured criterion waits for was due, where it is
+    still missing past that date + the indicator's grace (None: nothing overdue)."""
+    dates = [
+        r.details["overdue_since"]
+        for r in resolving
+        if r.type != "judged" and not r.decided and "overdue_since" in r.details
+    ]
+    return dt.date.fromisoformat(min(dates)) if dates else None
+
+
+def _overdue_text(resolving: Sequence[CriterionResult]) -> str:
+    """Which data is overdue, in words ("2026-07-03, 2026-07-05 (2 of 10 periods)")."""
+    parts = []
+    for r in resolving:
+        if r.decided or "overdue_since" not in r.details:
+            continue
+        d = r.details
+        if d.get("missing_periods"):
+            shown = list(d["missing_periods"])
+            more = d.get("periods_missing", len(shown)) - len(shown)
+            text = ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+        elif (
+            r.target_period
+            and r.data_expected_on
+            and d["overdue_since"] == _iso(r.data_expected_on)
+        ):
+            text = f"data for {r.target_period}"
+        elif d.get("next_period"):
+            text = f"data for {d['next_period']} (the series' next release)"
+        else:
+            text = "data"
+        parts.append(text)
+    return "; ".join(parts) or "data"
 
 
 def _stable_until(
@@ -2117,6 +2422,10 @@ def _stable_until(
             candidates.append(r.data_expected_on + one_day)  # overdue: today > expected
         if r.final_after is not None:
             candidates.append(r.final_after)
+        if r.recheck_on is not None:  # a window's period ends, data becomes overdue
+            candidates.append(r.recheck_on)
+    if claim.wait_until is not None:
+        candidates.append(claim.wait_until + one_day)  # an extended wait ends
     future = [d for d in candidates if d > today]
     return min(future) if future else None
 

@@ -98,12 +98,31 @@ class IndicatorEntry(BaseModel):
     )
     params: dict[str, Any] = Field(default_factory=dict)
     unit: str = Field(min_length=1, max_length=40)
-    frequency: Literal["annual", "monthly", "daily", "point"] = "annual"
+    frequency: Literal["annual", "quarterly", "monthly", "weekly", "daily", "point"] = "annual"
     publication_lag_days: int = Field(
         default=0, ge=0, description="Period end → expected first publication, in days."
     )
     revision_window_days: int = Field(
         default=0, ge=0, description="After first publication, values may still be revised."
+    )
+    grace_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=3660,
+        description=(
+            "How long after its expected date a period's data may still be missing before the "
+            "claims that need it go to review as `data_overdue` (omitted: by cadence, "
+            "tracker.periods.DEFAULT_GRACE_DAYS: 120 days for annual data, 30 for monthly, 14 "
+            "for weekly, 7 for daily)."
+        ),
+    )
+    gaps: Literal["unknown", "zero"] = Field(
+        default="unknown",
+        description=(
+            "How a period with no reading reads. `unknown` (default): a window waits for every "
+            "period. `zero`: an event count, where no reading means none happened; a window "
+            "then decides once its last period's data is due."
+        ),
     )
     refresh: str = Field(default="daily", pattern=REFRESH_PATTERN)
     plausibility: PlausibilityGates | None = Field(
@@ -182,6 +201,8 @@ def entry_from_row(row: Indicator) -> IndicatorEntry:
         "revision_window_days": row.revision_window_days,
         "refresh": row.refresh,
         "plausibility": spec.get("plausibility"),
+        "grace_days": spec.get("grace_days"),
+        "gaps": spec.get("gaps", "unknown"),
         "note": spec.get("note"),
     }
     try:

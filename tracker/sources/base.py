@@ -12,10 +12,28 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+# period arithmetic lives in tracker.periods (the evaluator reads it without the sources);
+# re-exported here for the modules that import it from the sources
+from tracker.periods import period_end, period_start
+
+__all__ = [
+    "EmptyDataError",
+    "IndicatorSpec",
+    "ParseError",
+    "Point",
+    "RecordedResponse",
+    "Source",
+    "SourceError",
+    "SourceResult",
+    "period_end",
+    "period_start",
+]
+
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """One value of a series: `period` is "2025", "2025-03" or "2025-03-01".
+    """One value of a series: `period` is "2025", "2025-Q1", "2025-03", "2025-W09" or
+    "2025-03-01" (see tracker.periods).
 
     `known_from` is set only when the upstream says since when this value was published
     (FRED/ALFRED vintages: the observation's `realtime_start`); otherwise None.
@@ -114,25 +132,3 @@ class Source(Protocol):
     def parse(self, body: bytes, spec: IndicatorSpec) -> Iterator[Point]:
         """Parse one recorded response body into points (pure; raises ParseError)."""
         ...
-
-
-def period_start(period: str) -> dt.date:
-    """The first day of a period string ("2025" → 2025-01-01, "2025-03" → 2025-03-01)."""
-    parts = [int(p) for p in period.split("-")]
-    if len(parts) == 1:
-        return dt.date(parts[0], 1, 1)
-    if len(parts) == 2:
-        return dt.date(parts[0], parts[1], 1)
-    return dt.date(parts[0], parts[1], parts[2])
-
-
-def period_end(period: str) -> dt.date:
-    """The last day of a period string ("2025" → 2025-12-31)."""
-    parts = [int(p) for p in period.split("-")]
-    if len(parts) == 1:
-        return dt.date(parts[0], 12, 31)
-    if len(parts) == 2:
-        year, month = parts
-        first_next = dt.date(year + (month == 12), month % 12 + 1, 1)
-        return first_next - dt.timedelta(days=1)
-    return dt.date(parts[0], parts[1], parts[2])
