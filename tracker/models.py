@@ -446,6 +446,27 @@ class Evaluation(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     evaluator_version: str = Field(max_length=20)
+    # why a person is asked ("data_overdue"), and since when the data was due (nullable)
+    review_reason: str | None = Field(default=None, max_length=20)
+    overdue_since: dt.date | None = None
+
+
+class WaitExtension(SQLModel, table=True):
+    """Append-only: a reviewer's "wait longer" for a claim whose data is overdue.
+
+    The latest row recorded (`recorded_at`) at the time evaluated holds the claim's data-overdue
+    review off until `wait_until` has passed; a replay as of an earlier time ignores later rows.
+    """
+
+    __table_args__ = (sa.Index("ix_waitextension_claim_at", "claim_id", "recorded_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_id: int = Field(foreign_key="claim.id")
+    wait_until: dt.date
+    reason: str
+    decided_by: str = Field(max_length=200)
+    recorded_at: dt.datetime = Field(sa_column=ts_column())
+    overdue_since: dt.date | None = None  # what was overdue when the wait was extended
 
 
 class Resolution(SQLModel, table=True):

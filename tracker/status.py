@@ -59,6 +59,7 @@ from tracker.models import (
     Resolution,
     ResolutionMethod,
     State,
+    WaitExtension,
 )
 from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_start
@@ -151,6 +152,7 @@ def _facts_from_revision(facts: ClaimFacts, revision: Mapping[str, Any]) -> Clai
         lifecycle=str(lifecycle),
         stated_on=facts.stated_on,
         resolution=facts.resolution,
+        wait_until=facts.wait_until,
     )
 
 
@@ -181,6 +183,7 @@ class _Meta:
     revisions: dict[int, Any]  # claim id -> revision in force (replays only)
     indicator_keys: dict[int, list[str]]  # claim id -> indicator keys its criteria read
     material: dict[str, str] = field(default_factory=dict)  # see `_indicator_material`
+    waits: dict[int, Any] = field(default_factory=dict)  # claim id -> latest WaitExtension row
 
 
 _CONTAINERS = (dict, list, tuple)
@@ -330,7 +333,28 @@ def _load_meta(
         )
         for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings().all():
             revisions[row["claim_id"]] = row
-    return _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
+    meta = _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
+    meta.waits = _latest_waits(session, ids if scope else None, as_of)
+    return meta
+
+
+def _latest_waits(
+    session: Session, claim_ids: Sequence[int] | None, as_of: dt.datetime | None
+) -> dict[int, Any]:
+    """Per claim, the latest wait extension recorded by `as_of` (a replay ignores later ones)."""
+    wait_t = WaitExtension.__table__.c  # type: ignore[attr-defined]
+    stmt = sa.select(wait_t.id, wait_t.claim_id, wait_t.wait_until)
+    if claim_ids is not None:
+        stmt = stmt.where(wait_t.claim_id.in_(sa.bindparam("claim_ids", expanding=True)))
+    if as_of is not None:
+        stmt = stmt.where(wait_t.recorded_at <= as_of)
+    waits: dict[int, Any] = {}
+    rows = session.execute(
+        stmt.order_by(wait_t.recorded_at, wait_t.id), {"claim_ids": list(claim_ids or [])}
+    )
+    for row in rows.mappings().all():
+        waits[row["claim_id"]] = row  # the latest wins
+    return waits
 
 
 def _indicator_material(meta: _Meta, key: str) -> str:
@@ -349,6 +373,8 @@ def _indicator_material(meta: _Meta, key: str) -> str:
                 ind["publication_lag_days"],
                 ind["revision_window_days"],
                 (ind["spec"] or {}).get("projection_model"),
+                (ind["spec"] or {}).get("grace_days"),
+                (ind["spec"] or {}).get("gaps"),
             ]
         text = cache[key] = f"{key!r}: {used!r}"
     return text
@@ -374,6 +400,7 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
         str(claim["window_end"]),
         [row["id"] for row in rows],
         resolution["id"] if resolution is not None else None,
+        meta.waits[claim["id"]]["id"] if claim["id"] in meta.waits else None,
     ]
     return hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
 
@@ -415,6 +442,8 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
             revision_window_days=row["revision_window_days"],
             points=points.get(row["id"], ()),
             projection_model=(row["spec"] or {}).get("projection_model"),
+            grace_days=(row["spec"] or {}).get("grace_days"),
+            gaps=(row["spec"] or {}).get("gaps") or "unknown",
         )
         for row in indicators
     }
@@ -431,6 +460,7 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
             lifecycle=claim["lifecycle"],
             stated_on=claim["stated_on"],
             resolution=_resolution_facts(res) if res is not None else None,
+            wait_until=meta.waits[claim["id"]]["wait_until"] if claim["id"] in meta.waits else None,
         )
         version = claim["version"]
         revision = meta.revisions.get(claim["id"])
@@ -728,6 +758,8 @@ def _row_parts(
         "data_expected_on": result.data_expected_on,
         "fingerprint": ser.fingerprint,
         "evaluator_version": result.evaluator_version,
+        "review_reason": result.review_reason,
+        "overdue_since": result.overdue_since,
     }
     outcome, final_after, stable = result.outcome, result.final_after, result.stable_until
     details = {
@@ -1579,6 +1611,8 @@ def evaluation_status(row: Evaluation) -> dict[str, Any]:
         "as_of": row.as_of.isoformat(),
         "replay": bool(details.get("replay", False)),
         "evaluator_version": row.evaluator_version,
+        "review_reason": row.review_reason,
+        "overdue_since": row.overdue_since.isoformat() if row.overdue_since else None,
     }
 
 

@@ -346,6 +346,16 @@ class Status(_Out):
     )
     replay: bool = Field(default=False, description="True when replayed with ?as_of=.")
     details: dict[str, Any] = Field(default_factory=dict)
+    review_reason: str | None = Field(
+        default=None,
+        description='Why a person is asked, with state needs_review: "data_overdue" when data '
+        "the claim needs is still missing past its expected date + the indicator's grace (a "
+        "reviewer voids the claim or extends the wait); null otherwise.",
+        examples=["data_overdue"],
+    )
+    overdue_since: dt.date | None = Field(
+        default=None, description="With data_overdue: when the missing data was expected."
+    )
 
 
 def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Status:
@@ -383,6 +393,8 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
         evaluated_at=evaluation.evaluated_at,
         as_of=evaluation.as_of,
         details=evaluation.details or {},
+        review_reason=evaluation.review_reason,
+        overdue_since=evaluation.overdue_since,
     )
 
 
@@ -421,6 +433,8 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
         as_of=result.as_of,
         replay=replay,
         details=details,
+        review_reason=getattr(result, "review_reason", None),
+        overdue_since=getattr(result, "overdue_since", None),
     )
 
 
