@@ -32,7 +32,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
-from tracker import auth, bundled, data_health, quarantine, queries, server_secrets, status
+from tracker import auth, bundled, data_health, overdue, quarantine, queries, server_secrets, status
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -525,6 +525,11 @@ def overview(
         "upcoming_more": max(0, queues.upcoming_total - len(queues.upcoming)),
         "needs_review": queues.needs_review,
         "needs_review_more": max(0, queues.needs_review_total - len(queues.needs_review)),
+        # claims asked about because their data is overdue (tracker.overdue), and since when
+        "overdue_count": overdue.overdue_claims_count(session),
+        "overdue_since": overdue.overdue_since_by_claim(
+            session, [i.claim.id for i in queues.needs_review if i.claim.id is not None]
+        ),
         "awaiting_data": queues.awaiting_data,
         "awaiting_more": max(0, queues.awaiting_total - len(queues.awaiting_data)),
         "changes": changes,

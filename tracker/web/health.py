@@ -23,6 +23,20 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _claims_check(engine: Any) -> dict[str, Any]:
+    """Informational: how many claims wait for a reviewer because their data is overdue."""
+    from sqlmodel import Session
+
+    from tracker.overdue import overdue_claims_count
+
+    try:
+        with Session(engine) as session:
+            count = overdue_claims_count(session)
+        return {"ok": True, "informational": True, "overdue_claims": count}
+    except Exception as exc:  # a probe that fails reports it, never a 500
+        return {"ok": False, "informational": True, "error": type(exc).__name__}
+
+
 @router.get(
     "/readyz",
     summary="Readiness: database reachable and at the migration head",
@@ -32,7 +46,9 @@ def healthz() -> dict[str, str]:
         "the scheduler (which process holds it, its last heartbeat, and indicators whose fetches "
         "fail, are stale or need an API key; those do not make the service unready). Each "
         "check's `ok` is what its probe found (false when the probe itself failed, with "
-        "`error`); an `informational` check (the scheduler) does not change the status."
+        "`error`); an `informational` check (the scheduler; `claims`, whose `overdue_claims` "
+        "counts the claims waiting for a reviewer because their data is overdue) does not "
+        "change the status."
     ),
 )
 def readyz(request: Request, engine: EngineDep) -> JSONResponse:
@@ -50,6 +66,8 @@ def readyz(request: Request, engine: EngineDep) -> JSONResponse:
         at_head = current == head
         ready = ready and at_head
         checks["migrations"] = {"ok": at_head, "current": current, "head": head}
+    if ready:
+        checks["claims"] = _claims_check(engine)
     for name, probe in getattr(request.app.state, "readiness_probes", {}).items():
         try:
             result = dict(probe(engine))
