@@ -2141,7 +2141,8 @@ def _aggregate(
         if complete and missing:
             details["gaps"] = "zero"
             details["periods_read_as_zero"] = len(missing)
-    ended_missing = [q for q in missing if period_end(q) < ctx.today]
+    # declared gaps read as zero: not missing data (nothing to wait for but the last period)
+    ended_missing = [] if wait.gaps_zero else [q for q in missing if period_end(q) < ctx.today]
     fields["recheck"] = _next_period_over(periods, ctx.today)
     if ended_missing and not complete:
         details.update(_gap_details(ended_missing, total, lag, wait.grace, ctx.today))
