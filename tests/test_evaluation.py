@@ -226,7 +226,8 @@ def test_china_transitions(now: str, data: Any, state: str, provisional: bool | 
             "2.34 in 2025; needs +5.08 %/yr to reach 3.0 by 2030; trend +5.10 %/yr, projected "
         )
     if state == "needs_review":
-        assert (result.review_reason, result.overdue_since) == ("data_overdue", dt.date(2027, 6, 29))
+        overdue = (result.review_reason, result.overdue_since)
+        assert overdue == ("data_overdue", dt.date(2027, 6, 29))
         assert result.reason.startswith("data overdue since 2027-06-29: data for 2026 (the series'")
         assert result.data_expected_on == dt.date(2031, 6, 29)
     if state.startswith("resolved"):

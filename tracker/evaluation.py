@@ -1054,16 +1054,18 @@ def _point_at(
     return inside
 
 
-def _window_periods(start: str, end: str, frequency: str) -> list[str] | None:
+@functools.lru_cache(maxsize=4096)
+def _window_periods(start: str, end: str, frequency: str) -> tuple[str, ...] | None:
     """The periods a window holds at a series' frequency (None when not enumerable: a "point"
-    series of dated events or readings has no fixed periods)."""
+    series of dated events or readings has no fixed periods). Windows repeat across claims:
+    each is enumerated once."""
     if frequency == "point":
         return None
     kind = FREQUENCY_KIND.get(frequency)
     if kind is None:
         return None
     try:
-        return periods_between(start, end, kind)
+        return tuple(periods_between(start, end, kind))
     except ValueError:
         return None
 
