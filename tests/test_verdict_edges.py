@@ -736,3 +736,23 @@ def test_a_week_that_does_not_exist_is_refused() -> None:
         period_start("2025-W53")  # 2025 has 52 ISO weeks
     with pytest.raises(ValueError):
         period_start("2026-Q5")
+
+
+def test_criteria_parse_weeks_quarters_and_the_read_mode_and_refuse_bad_ones() -> None:
+    from pydantic import ValidationError
+
+    weekly = _CRITERION.validate_python(window_crit("aggregate", "2026-W27", "2026-W30"))
+    assert weekly.window.start == "2026-W27"
+    assert _CRITERION.validate_python(at_period("2026-Q3")).period == "2026-Q3"
+    with pytest.raises(ValidationError, match="required with read first_on_or_after"):
+        _CRITERION.validate_python(at_period("2026-07-19", read="first_on_or_after"))
+    with pytest.raises(ValidationError, match="only with `read: first_on_or_after`"):
+        _CRITERION.validate_python(at_period("2026-07-19", tolerance_days=7))
+    with pytest.raises(ValidationError, match="first_on_or_after needs `mode: at_period`"):
+        _CRITERION.validate_python(
+            window_crit("threshold", "2026-W27", "2026-W30", read="first_on_or_after")
+        )
+    with pytest.raises(ValidationError, match="end on or after the start"):  # by date, not text
+        _CRITERION.validate_python(window_crit("aggregate", "2026-07", "2026-W26"))
+    with pytest.raises(ValidationError, match="period"):
+        _CRITERION.validate_python(at_period("2026-W7"))

@@ -1238,6 +1238,8 @@ def _lint_parts(
             except ValueError:
                 continue
             lag = max(e.publication_lag_days for e in known)
+            if isinstance(criterion, ThresholdCriterion) and criterion.tolerance_days:
+                lag += criterion.tolerance_days  # a reading dated up to this late may decide it
             expected = last_day + dt.timedelta(days=lag)
             if expected > deadline:
                 add(
