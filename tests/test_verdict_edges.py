@@ -756,3 +756,23 @@ def test_criteria_parse_weeks_quarters_and_the_read_mode_and_refuse_bad_ones() -
         _CRITERION.validate_python(window_crit("aggregate", "2026-07", "2026-W26"))
     with pytest.raises(ValidationError, match="period"):
         _CRITERION.validate_python(at_period("2026-W7"))
+
+
+LIVE = [c for c in CASES if not c.replay]  # a replay's fingerprint holds its as_of
+
+
+@pytest.mark.parametrize("case", LIVE, ids=[c.id for c in LIVE])
+def test_nothing_changes_before_stable_until(case: Case) -> None:
+    """`stable_until` (what lets the daily sweep skip a claim) is never later than the first day
+    the passage of time alone changes the result: a window's period ending, data falling
+    overdue, an extended wait running out."""
+    result = run(case)
+    today = at(case.now).date()
+    last = result.stable_until or today + dt.timedelta(days=800)
+    span = (last - today).days
+    for step in sorted({1, span // 3, span // 2, span - 1}):
+        if 0 < step < span:
+            later = Case(**{**case.__dict__, "now": (today + dt.timedelta(days=step)).isoformat()})
+            assert run(later).fingerprint() == result.fingerprint(), (step, run(later).reason)
+    if result.stable_until is not None:  # and on that day something may change (it is a bound)
+        assert result.stable_until > today

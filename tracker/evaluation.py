@@ -1725,6 +1725,8 @@ def _threshold(
         ):
             reading = None  # the period's own reading may still come: it is preferred
         details["read"] = f"first reading on or after {target}, within {tolerance} days"
+        # a later reading may decide once the period's own is no longer awaited
+        fields["recheck"] = [_expected_on(target, lag) + dt.timedelta(days=1)]
     else:
         reading, so_far = _decisive_at(points, target, wait.frequency, ctx.memo)
     fields.update(target_period=target, data_expected_on=expected)
