@@ -90,6 +90,24 @@ def test_fred_annual_frequency_gives_year_periods():
     assert {p.period for p in points} == {"2023"}
 
 
+def test_fred_weekly_and_quarterly_frequencies_give_iso_weeks_and_quarters():
+    from tracker.sources.fred import period_for
+
+    recorded = list(get_source("fred").parse(fixture_bytes(RECORDED), spec()))
+    for frequency, kind in (("weekly", "W"), ("quarterly", "Q")):
+        other = IndicatorSpec(
+            key="x", source="fred", params={"series_id": "HQMCB10YR"}, unit="", frequency=frequency
+        )
+        points = list(get_source("fred").parse(fixture_bytes(RECORDED), other))
+        assert len(points) == len(recorded) and all(f"-{kind}" in p.period for p in points)
+    assert points[0].period == "2023-Q1" and recorded[0].period == "2023-01"
+    assert period_for("2023-01-01", "weekly") == "2022-W52"  # ISO: 1 Jan 2023 is a Sunday
+    assert period_for("2026-07-17", "weekly") == "2026-W29"  # a week ending Friday 07-17
+    assert period_for("2026-07-01", "quarterly") == "2026-Q3"
+    with pytest.raises(SourceError, match="not a date"):
+        period_for("2026-13-01", "weekly")
+
+
 def test_fred_without_key_is_a_config_error_before_any_request():
     fetcher, _, seen = make_fetcher(lambda r: httpx.Response(200), make_settings())
     with pytest.raises(SourceError) as err:

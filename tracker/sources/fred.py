@@ -4,7 +4,8 @@ Params: series_id; optional FRED request parameters passed as-is (frequency, agg
 units, observation_start, observation_end); optional vintages (true → every vintage, realtime
 1776-07-04..9999-12-31; each point then carries `known_from` = its realtime_start).
 Needs a key (`TRACKER_FRED_API_KEY`).
-The period follows the indicator's frequency: annual "2023", monthly "2023-01", else the date.
+The period follows the indicator's frequency: annual "2023", quarterly "2023-Q1", monthly
+"2023-01", weekly the ISO week holding the observation date ("2026-W29"), else the date.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from tracker.periods import FREQUENCY_KIND, period_of
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
 from tracker.sources.parsing import load_json, paged, require_param, to_float
@@ -42,11 +44,19 @@ def _page_counts(body: bytes) -> tuple[int, int]:
 
 
 def period_for(date: str, frequency: str) -> str:
-    """An observation date ("2023-01-01") as a period string for the indicator's frequency."""
+    """An observation date ("2023-01-01") as a period string for the indicator's frequency:
+    annual "2023", quarterly "2023-Q1", monthly "2023-01", weekly the ISO week holding the date
+    ("2026-07-17", a week ending Friday, → "2026-W29"), else the date itself."""
     if frequency == "annual":
         return date[:4]
     if frequency == "monthly":
         return date[:7]
+    if frequency in ("quarterly", "weekly"):
+        kind = FREQUENCY_KIND[frequency]
+        try:
+            return period_of(dt.date.fromisoformat(date[:10]), kind)
+        except ValueError as exc:
+            raise ParseError(f"fred: not a date: {date!r}") from exc
     return date
 
 
