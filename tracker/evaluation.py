@@ -4,6 +4,17 @@
 same inputs always give the same result (and the same `fingerprint()`). Persistence is in
 `tracker.status`.
 
+Complete data only (evaluator 1.4): a window decides only when every sub-period at the series'
+frequency (tracker.periods: day, ISO week, month, quarter, year) has a reading, or the indicator
+declares `gaps: zero` (then once the last period's data is due); until then the reason names the
+missing periods. at_period reads the period's own value or, from a finer series, its last
+sub-period's; `read: first_on_or_after` also takes the first reading within `tolerance_days`
+after the period. Data a claim waits for (the deciding period, a window's missing periods, the
+series' next release) still missing at its expected date (period end + lag) + grace
+(`SeriesData.grace_days`, else by cadence) puts the claim in `needs_review` with
+`review_reason = "data_overdue"` and `overdue_since`, unless a reviewer's extension
+(`ClaimFacts.wait_until`) has not yet run out.
+
 Projection (documented choices):
 - the fit uses the last `FIT_POINTS` (10) points of the evaluated series that lie within
   `LOOKBACK_DAYS[frequency]` of its latest point;
