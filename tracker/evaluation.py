@@ -127,7 +127,13 @@ def t_95(degrees_of_freedom: int) -> float:
 
 
 # How far back from a series' latest point the fit may reach, by frequency (days).
-LOOKBACK_DAYS: dict[str, int] = {"annual": 15 * 366, "monthly": 2 * 366, "weekly": 183, "daily": 60}
+LOOKBACK_DAYS: dict[str, int] = {
+    "annual": 15 * 366,
+    "quarterly": 5 * 366,
+    "monthly": 2 * 366,
+    "weekly": 183,
+    "daily": 60,
+}
 LOG_LINEAR_UNITS = frozenset(
     {"TWh", "GWh", "MWh", "kWh", "PWh", "EJ", "FLOP", "FLOP/s", "USD", "EUR", "GW", "MW"}
 )
