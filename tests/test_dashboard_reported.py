@@ -97,11 +97,14 @@ def test_overview_as_of_shows_each_claims_stored_status_then(real_db):
         assert 'href="/claims/agi-2026?as_of=2026-12-15#replay"' in row
         assert "open" in _text(row) and "needs review" not in _text(row)
         assert "(in 16 days)" in _text(row)  # countdowns count from that day
-        # a claim added to tracker later is left out; 13 claims were known then, all open
+        # a claim added to tracker later is left out; 13 claims were known then: 11 open and 2
+        # in review, their series' next release overdue past its grace (medical-boom's openFDA)
         assert LATE_SLUG not in page
         assert "13 claims known then" in _text(page)
         counts = page[page.index('id="counts-h"') : page.index('id="all-h"')]
-        assert "open</span> <strong>13</strong>" in counts
+        assert "open</span> <strong>11</strong>" in counts
+        assert "needs review</span> <strong>2</strong>" in counts
+        assert "needs review" in _text(_row(page, "medical-boom-2026-2035"))
         # present-day sections are not mixed in
         assert 'id="queue-h"' not in page and 'id="health-h"' not in page
         # the replay the row links to answers for that day

@@ -267,7 +267,7 @@ class CriterionResult:
     evidence: Evidence = Evidence()
     # not shown (not serialised): the first day after which the passage of time alone changes
     # what this criterion says of its missing data (a window's period ends, data falls overdue)
-    recheck_on: dt.date | None = None
+    recheck_on: dt.date | None = field(default=None, metadata={"serialise": False})
 
 
 @dataclass(frozen=True)
@@ -464,7 +464,11 @@ _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 def _field_names(kind: type) -> tuple[str, ...] | None:
     names = _FIELD_NAMES.get(kind)
     if names is None and hasattr(kind, "__dataclass_fields__"):
-        names = _FIELD_NAMES[kind] = tuple(kind.__dataclass_fields__)
+        names = _FIELD_NAMES[kind] = tuple(  # but fields marked not to be serialised
+            name
+            for name, spec in kind.__dataclass_fields__.items()
+            if spec.metadata.get("serialise", True)
+        )
     return names
 
 
