@@ -46,9 +46,9 @@ progress and trend from it); the single latest year is kept in the criterion's d
 (`latest_year_value`, ...) and in the reason. With less than two years of span: the single
 latest year.
 
-Numbers in reasons (`format_number`): from a million up, four significant figures and a scale
-word ("1.409 billion"); from 1e15 up (FLOP-scale values spanning many orders of magnitude)
-scientific ("5e+26").
+Numbers in reasons come from `tracker.numbers` (one formatter for reasons, API, dashboard and
+CLI): a value beside its threshold carries enough digits to differ from it; rates are per year
+only over a horizon of a year or more.
 """
 
 from __future__ import annotations
@@ -84,6 +84,7 @@ from tracker.criteria import (
     expression_unit,
 )
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
+from tracker.numbers import format_number, format_pair, format_rate, rate_text
 from tracker.sources.base import period_end as _period_end
 from tracker.sources.base import period_start as _period_start
 
@@ -660,103 +661,6 @@ def _result_dict(r: EvaluationResult) -> dict[str, Any]:
 # --- numbers and periods ---
 
 
-# Large numbers in reasons: scaled words up to the trillions, 4 significant figures
-# (1,408,975,000 → "1.409 billion"); beyond that (FLOP-scale quantities spanning many orders of
-# magnitude) scientific notation, 3 significant figures (5e26 → "5e+26").
-_LARGE_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
-SCIENTIFIC_FROM = 1e15
-
-
-def format_number(value: float, beside: float | None = None) -> str:
-    """A readable number for reasons (one style everywhere).
-
-    Below 1e-3 or from 1e15 up: scientific, three significant figures (5e26 → "5e+26");
-    from a million up: four significant figures and a scale word, trailing zeros dropped
-    (1408975000 → "1.409 billion", 1.35e9 → "1.35 billion", 2.5e7 → "25 million");
-    from 100 up: whole numbers, thousands grouped (10583.4 → "10,583"); otherwise three
-    significant figures (2.3416 → "2.34", 3 → "3.0").
-
-    `beside`: a number printed next to it (a projection's threshold): where the two differ but
-    would print the same, more digits, until they do not (2.998 beside 3.0: "2.998").
-    """
-    text = _format_number(value)
-    if beside is None or value == beside or text != _format_number(beside):
-        return text
-    if not math.isfinite(value + beside):
-        return text
-    extra = 0
-    while extra < _MAX_EXTRA_DIGITS:
-        extra += 1
-        text = _format_number(value, extra)
-        if text != _format_number(beside, extra):
-            break
-    return text
-
-
-_MAX_EXTRA_DIGITS = 12
-
-
-def _format_number(value: float, extra: int = 0) -> str:
-    """`format_number` with `extra` more significant digits (decimals from 100 up)."""
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if extra == 0:  # the common case, with constant format specifications (faster)
-        if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
-            return f"{value:.3g}"
-        for scale, word in _LARGE_WORDS:
-            if magnitude >= scale * 0.99995:  # 999,999,999 reads "1 billion", not "1000 million"
-                return f"{value / scale:.4g} {word}"
-        if magnitude >= 100:
-            return f"{value:,.0f}"
-        text = f"{value:.3g}"
-        return text if "." in text else f"{text}.0"
-    if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
-        return f"{value:.{3 + extra}g}"
-    for scale, word in _LARGE_WORDS:
-        if magnitude >= scale * 0.99995:
-            return f"{value / scale:.{4 + extra}g} {word}"
-    if magnitude >= 100:
-        return f"{value:,.{extra}f}"
-    text = f"{value:.{3 + extra}g}"
-    return text if "." in text or "e" in text else f"{text}.0"
-
-
-def format_rate(rate: float, beside: float | None = None) -> str:
-    """A growth rate per year as a signed percentage, one decimal ("+5.1 %/yr").
-
-    Never "+0.0" or "-0.0" for a non-zero rate: as many decimals as its first significant
-    digit needs ("-0.04 %/yr"). `beside`: the rate it is compared with (the trend's against
-    the one needed): both printed with the same decimals, more where they differ but would
-    print the same ("+5.08" against "+5.07"); call it both ways for the pair.
-    """
-    if rate == 0:
-        return "0.0 %/yr"
-    percent = rate * 100
-    if not math.isfinite(percent):
-        return f"{percent:+} %/yr"
-    decimals = _rate_decimals(percent)
-    text = f"{percent:+.{decimals}f}"
-    if beside is not None and beside != rate and math.isfinite(beside):
-        other = beside * 100
-        other_decimals = _rate_decimals(other)
-        if other_decimals > decimals:
-            decimals = other_decimals
-            text = f"{percent:+.{decimals}f}"
-        while text == f"{other:+.{decimals}f}" and decimals < _MAX_EXTRA_DIGITS:
-            decimals += 1
-            text = f"{percent:+.{decimals}f}"
-    return f"{text} %/yr"
-
-
-def _rate_decimals(percent: float) -> int:
-    """One decimal, or as many as the first significant digit of a smaller percentage needs."""
-    magnitude = abs(percent)
-    if magnitude >= 0.05 or magnitude == 0:  # from 0.05 up, one decimal is not "0.0"
-        return 1
-    return min(_MAX_EXTRA_DIGITS, -math.floor(math.log10(magnitude)))
-
-
 def decimal_year(day: dt.date) -> float:
     start = dt.date(day.year, 1, 1)
     length = (dt.date(day.year + 1, 1, 1) - start).days
@@ -1273,6 +1177,13 @@ def _describe_threshold(comparator: str, threshold: float) -> str:
     return f"{comparator} {format_number(threshold)}"
 
 
+def _versus(value: float, comparator: str, threshold: float) -> tuple[str, str]:
+    """A value and the rule it is held against, printed with enough digits to differ
+    ("69.63 misses <= 69.62", never "69.6 misses <= 69.6")."""
+    value_text, threshold_text = format_pair(value, threshold)
+    return value_text, f"{comparator} {threshold_text}"
+
+
 def _measured(
     c: ThresholdCriterion | GrowthCriterion | AggregateCriterion,
     series: Mapping[str, SeriesData],
@@ -1521,12 +1432,13 @@ def _threshold(
         expected = _expected_on(target, lag)
         fields.update(target_period=target, data_expected_on=expected)
         if hit is not None:
+            hit_text, hit_rule = _versus(hit.value, c.comparator, threshold)
             fields.update(
                 decided=True,
                 met=True,
                 metric=Metric(hit.value, unit, hit.period),
                 final_after=_final_after(_expected_on(hit.period, lag), [hit], revision),
-                reason=f"{format_number(hit.value)} in {hit.period} meets {rule} within "
+                reason=f"{hit_text} in {hit.period} meets {hit_rule} within "
                 f"{c.window.start}–{c.window.end}",
                 **_margin_fields(hit.value, c.comparator, threshold),
             )
@@ -1541,12 +1453,13 @@ def _threshold(
             )
         if complete:
             assert shown is not None
+            shown_text, shown_rule = _versus(shown.value, c.comparator, threshold)
             fields.update(
                 decided=True,
                 met=False,
                 final_after=_final_after(expected, inside[-1:], revision),
-                reason=f"never met {rule} within {c.window.start}–{c.window.end} "
-                f"(last {format_number(shown.value)} in {shown.period})",
+                reason=f"never met {shown_rule} within {c.window.start}–{c.window.end} "
+                f"(last {shown_text} in {shown.period})",
             )
             return fields, inside
         fields.update(_projected(points, latest, model, target, c.comparator, threshold, ctx))
@@ -1566,19 +1479,18 @@ def _threshold(
             **_margin_fields(at_target.value, c.comparator, threshold),
         )
         ok = meets(at_target.value, c.comparator, threshold)
+        value_text, rule = _versus(at_target.value, c.comparator, threshold)
         if ctx.today > period_end(target):
             fields.update(
                 decided=True,
                 met=ok,
                 final_after=_final_after(expected, [at_target], revision),
-                reason=f"{format_number(at_target.value)} in {at_target.period} "
-                f"{'meets' if ok else 'misses'} {rule}",
+                reason=f"{value_text} in {at_target.period} {'meets' if ok else 'misses'} {rule}",
             )
         else:
             fields.update(
                 trend=Trend.on_track if ok else Trend.off_track,
-                reason=f"{format_number(at_target.value)} so far in {target} "
-                f"({'meets' if ok else 'misses'} {rule})",
+                reason=f"{value_text} so far in {target} ({'meets' if ok else 'misses'} {rule})",
             )
         return fields, [at_target]
     if latest is not None:
@@ -1651,20 +1563,27 @@ def _open_reason(
 ) -> str:
     if latest is None:
         return f"no data yet; needs {rule} in {target}"
-    parts = [f"{format_number(latest.value)} in {latest.period}"]
+    latest_text, threshold_text = format_pair(latest.value, threshold)
+    parts = [f"{latest_text} in {latest.period}"]
     required = fields.get("required_growth")
     observed = fields.get("observed_growth")
+    # rates per year only over a year or more; over a shorter horizon, the change over it
+    years = _x(target) - _x(latest.period)
+    days = (period_start(target) - latest.start).days
     if required is not None:
         parts.append(
-            f"needs {format_rate(required, observed)} to reach {format_number(threshold)} "
+            f"needs {rate_text(required, years, days, observed)} to reach {threshold_text} "
             f"by {target}"
         )
     else:
-        parts.append(f"needs {rule} by {target}")
+        comparator = rule.split(" ", 1)[0]
+        parts.append(f"needs {comparator} {threshold_text} by {target}")
     projected = _projection_text(projection, memo, (threshold, format_number(threshold)))
     # the trend's rate beside the one needed: the verdict is their comparison
     parts.append(
-        projected if observed is None else f"trend {format_rate(observed, required)}, {projected}"
+        projected
+        if observed is None
+        else f"trend {rate_text(observed, years, days, required)}, {projected}"
     )
     return "; ".join(parts)
 
@@ -1693,6 +1612,13 @@ def _growth(
             return f"{format_number(value)}x/yr"
         return format_rate(value)
 
+    def versus(value: float) -> tuple[str, str]:
+        """The value and the rule, with enough digits to differ ("+5.08 %/yr misses >= +5.10")."""
+        if c.measure == "annual_factor":
+            value_text, threshold_text = format_pair(value, threshold)
+            return f"{value_text}x/yr", f"{c.comparator} {threshold_text}x/yr"
+        return format_rate(value, threshold), f"{c.comparator} {format_rate(threshold, value)}"
+
     rule = f"{c.comparator} {label(threshold)}"
     fields: dict[str, Any] = {"required_growth": as_rate(threshold)}
     if c.window is not None:
@@ -1716,14 +1642,15 @@ def _growth(
                 )
                 return fields, [start, end]
             ok = meets(value, c.comparator, threshold)
+            value_text, value_rule = versus(value)
             fields.update(
                 decided=True,
                 met=ok,
                 metric=Metric(value, unit, f"{c.window.start}..{target}"),
                 observed_growth=as_rate(value),
                 final_after=_final_after(expected, [start, end], revision),
-                reason=f"{label(value)} from {c.window.start} to {target} "
-                f"{'meets' if ok else 'misses'} {rule}",
+                reason=f"{value_text} from {c.window.start} to {target} "
+                f"{'meets' if ok else 'misses'} {value_rule}",
                 **_margin_fields(value, c.comparator, threshold),
             )
             return fields, [start, end]
@@ -1785,6 +1712,7 @@ def _growth(
         fields.update(reason="growth undefined for non-positive values", error="non-positive")
         return fields, [before, after]
     ok = meets(value, c.comparator, threshold)
+    value_text, value_rule = versus(value)
     fields.update(
         metric=Metric(value, unit, after.period),
         observed_growth=as_rate(value),
@@ -1801,8 +1729,8 @@ def _growth(
             decided=True,
             met=ok,
             final_after=_final_after(_expected_on(year_target, lag), [before, after], revision),
-            reason=f"{label(value)} in {after.period} over {before.period} "
-            f"{'meets' if ok else 'misses'} {rule}",
+            reason=f"{value_text} in {after.period} over {before.period} "
+            f"{'meets' if ok else 'misses'} {value_rule}",
         )
     else:
         # One year over the previous is noisy (a dip the year before inflates it): the trend
@@ -1814,23 +1742,24 @@ def _growth(
             if span and latest_year - _x(span[0].period) > 1
             else None
         )
-        text = f"{label(value)} in {after.period} over {before.period}"
+        text = f"{value_text} in {after.period} over {before.period}"
         if sustained is None:
             fields.update(
                 trend=Trend.on_track if ok else Trend.off_track,
-                reason=f"{text} ({'meets' if ok else 'misses'} {rule})",
+                reason=f"{text} ({'meets' if ok else 'misses'} {value_rule})",
             )
         else:
             # the headline is the sustained rate (metric, margin, progress, trend agree); the
             # single latest year stays in the details and the reason
             sustained_ok = meets(sustained, c.comparator, threshold)
+            sustained_text, sustained_rule = versus(sustained)
             single = f"{format_number(value)}x" if c.measure == "annual_factor" else label(value)
             fields.update(
                 trend=Trend.on_track if sustained_ok else Trend.off_track,
                 metric=Metric(sustained, unit, f"{span[0].period}..{after.period}"),
                 observed_growth=as_rate(sustained),
-                reason=f"{label(sustained)} sustained over {span[0].period}–{after.period} "
-                f"({'meets' if sustained_ok else 'misses'} {rule}); "
+                reason=f"{sustained_text} sustained over {span[0].period}–{after.period} "
+                f"({'meets' if sustained_ok else 'misses'} {sustained_rule}); "
                 f"{single} in {after.period} over {before.period}",
                 details={
                     "latest_year_value": value,
@@ -1905,13 +1834,13 @@ def _aggregate(
     if complete:
         value = aggregate(observed_sum)
         ok = meets(value, c.comparator, threshold)
+        value_text, rule = _versus(value, c.comparator, threshold)
         fields.update(
             decided=True,
             met=ok,
             metric=Metric(value, unit, span),
             final_after=_final_after(expected, inside[-1:], revision),
-            reason=f"{c.function} {format_number(value)} over {span} "
-            f"{'meets' if ok else 'misses'} {rule}",
+            reason=f"{c.function} {value_text} over {span} {'meets' if ok else 'misses'} {rule}",
             details=details,
             **_margin_fields(value, c.comparator, threshold),
         )
@@ -1940,7 +1869,7 @@ def _aggregate(
         details=details,
     )
     if count:
-        so_far_text = format_number(observed_sum / count if c.function == "mean" else observed_sum)
+        so_far_text, rule = _versus(details["so_far"], c.comparator, threshold)
         head = f"{c.function} {so_far_text} over {count} of {total} periods of {span}"
     else:
         head = f"no data yet for {span}"

@@ -19,8 +19,9 @@ from sqlmodel import Session, select
 
 from tracker.clock import utcnow
 from tracker.db import make_engine, session_scope
-from tracker.evaluation import EvaluationResult, format_number
+from tracker.evaluation import EvaluationResult
 from tracker.models import Claim
+from tracker.numbers import format_number
 from tracker.status import evaluate_claims, replay_claim_as_known
 
 NOT_KNOWN = "not known to tracker on that date"

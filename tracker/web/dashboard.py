@@ -57,6 +57,7 @@ from tracker.web.wording import (
     describe_criterion,
     expected_on_text,
     format_number,
+    growth_needed_text,
     parse_criterion,
     state_label,
     trend_badge,
@@ -179,8 +180,18 @@ def _templates() -> Jinja2Templates:
         days_left=_days_left,
         expected_on=_expected_on,
         trend_badge=_trend_badge,
+        growth_needed=_growth_needed,
     )
     return Jinja2Templates(env=env)
+
+
+def _growth_needed(ev: Evaluation) -> str:
+    """The claim page's "Growth needed" line, as the reason words it (see growth_needed_text)."""
+    if ev.required_growth is None:
+        return "—"
+    return growth_needed_text(
+        ev.required_growth, ev.observed_growth, ev.metric_period, ev.projection_at
+    )
 
 
 # --- sessions and CSRF ---
