@@ -63,6 +63,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from tracker.chance import chance_to_meet
 from tracker.criteria import (
     AggregateCriterion,
     Baseline,
@@ -90,7 +91,9 @@ from tracker.sources.base import period_start as _period_start
 
 # 1.2: turning points, too-uncertain bands, sustained growth metric
 # 1.3: projections from the latest point at the fitted rate; observed growth is that rate
-EVALUATOR_VERSION = "1.3.0"
+# 1.4: the chance of coming true (`probability`); reasons print values apart from thresholds
+#      and rates per year only over a year or more (tracker.numbers)
+EVALUATOR_VERSION = "1.4.0"
 FIT_POINTS = 10
 MIN_FIT_POINTS = 3
 Z_95 = 1.959963984540054
@@ -230,6 +233,8 @@ class CriterionResult:
     comparator: str | None = None
     margin: float | None = None
     progress: float | None = None
+    # the chance the criterion is met at its target (1 or 0 once decided; None: no projection)
+    probability: float | None = None
     projection: Projection | None = None
     required_growth: float | None = None
     observed_growth: float | None = None
@@ -269,6 +274,8 @@ class EvaluationResult:
     evaluator_version: str = EVALUATOR_VERSION
     # the first day on which the passage of time alone could change this result (None: never)
     stable_until: dt.date | None = None
+    # the chance the claim's criteria are met at the deadline (see `claim_probability`)
+    probability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""
@@ -351,6 +358,7 @@ def _headline(r: EvaluationResult) -> tuple[Any, ...]:
         _iso(r.as_of),
         r.replay,
         r.evaluator_version,
+        r.probability,
     )
 
 
@@ -390,6 +398,7 @@ def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
         "comparator": r.comparator,
         "margin": r.margin,
         "progress": r.progress,
+        "probability": r.probability,
         "required_growth": r.required_growth,
         "observed_growth": r.observed_growth,
         "target_period": r.target_period,
@@ -561,6 +570,7 @@ _CRITERION_SCALARS = (
     "comparator",
     "margin",
     "progress",
+    "probability",
     "required_growth",
     "observed_growth",
     "target_period",
@@ -590,6 +600,7 @@ def _criterion_dict(r: CriterionResult) -> dict[str, Any]:
         "comparator": r.comparator,
         "margin": r.margin,
         "progress": r.progress,
+        "probability": r.probability,
         "projection": _projection_dict(r.projection),
         "required_growth": r.required_growth,
         "observed_growth": r.observed_growth,
@@ -623,6 +634,7 @@ _RESULT_SCALARS = (
     "replay",
     "evaluator_version",
     "stable_until",
+    "probability",
 )
 
 
@@ -654,6 +666,7 @@ def _result_dict(r: EvaluationResult) -> dict[str, Any]:
         "replay": r.replay,
         "evaluator_version": r.evaluator_version,
         "stable_until": r.stable_until,
+        "probability": r.probability,
     }
     return _fix(out, _RESULT_SCALARS)
 
@@ -1260,6 +1273,10 @@ def _measured(
     else:
         result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx)
     fields, used_points = result
+    if fields.get("decided"):
+        fields["probability"] = 1.0 if fields.get("met") else 0.0
+    elif "probability" not in fields and fields.get("projection") is not None:
+        fields["probability"] = projection_chance(fields["projection"], c.comparator, threshold)
     merged = {**details, **fields.pop("details", {})}
     if upcoming is not None:
         merged["next_period"], merged["next_data_expected_on"] = upcoming
@@ -1380,6 +1397,57 @@ def _trend_from(
     else:
         ok = meets(projection.value, comparator, threshold)
     return Trend.on_track if ok else Trend.off_track
+
+
+def projection_chance(projection: Projection, comparator: str, threshold: float) -> float | None:
+    """The chance the projected quantity meets `comparator threshold` at the target, from the
+    projection's predictive distribution: centre + se·T in fitted space (ln v for log-linear),
+    T ~ Student-t(n − 2), se = the band's half-width / t₀.₉₇₅(n − 2) (as `TrendFit.half_width`
+    made it). None without a usable band (too few points, non-finite or non-positive ends).
+
+    For a window's mean or sum the band adds its periods' bounds and is not exactly t-shaped
+    there: the same reading (centre the projection, half-width half the band) approximates it.
+    A single projection has P ≥ ½ exactly when its value meets the threshold (the trend).
+    """
+    df = projection.n_points - 2
+    value, low, high = projection.value, projection.low, projection.high
+    if df < 1 or not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+        return None
+    if projection.model.startswith(MODEL_LOG_LINEAR):
+        if value <= 0 or low <= 0:
+            return None
+        centre = math.log(value)
+        half = (math.log(high) - math.log(low)) / 2
+        x = math.log(threshold) if threshold > 0 else -math.inf
+    else:
+        centre, half, x = value, (high - low) / 2, threshold
+    return chance_to_meet(centre, max(half, 0.0) / t_95(df), df, comparator, x)
+
+
+def claim_probability(
+    state: State, claim: ClaimFacts, resolving: Sequence[CriterionResult]
+) -> float | None:
+    """The chance the claim comes true: 1 or 0 once resolved (true; false or partial); while it
+    is open, upcoming or awaiting data, the product of its resolving criteria's chances (1 or 0
+    for each one decided; taken as independent); None for judged claims, void, ambiguous,
+    withdrawn, needs_review, error, or when a criterion has no projection to read it from."""
+    if state is State.resolved_true:
+        return 1.0
+    if state in (State.resolved_false, State.resolved_partial):
+        return 0.0
+    if state not in (State.open, State.upcoming, State.awaiting_data):
+        return None
+    if claim.kind == ClaimKind.judged or any(r.type == "judged" for r in resolving):
+        return None
+    chance = 1.0
+    for r in resolving:
+        if r.decided:
+            chance *= 1.0 if r.met else 0.0
+        elif r.probability is None:
+            return None
+        else:
+            chance *= r.probability
+    return chance if resolving else None
 
 
 def _projection_text(
@@ -1682,7 +1750,14 @@ def _growth(
         fields.update(
             projection=growth_projection,
             trend=_trend_from(growth_projection, c.comparator, threshold),
+            probability=None,
         )
+        if growth_projection is not None and projection is not None and start.value > 0:
+            # the rate is monotone in the level at the target: read the level's distribution
+            # at the level that rate needs
+            factor = threshold if c.measure == "annual_factor" else 1.0 + threshold
+            level = start.value * factor**years if factor > 0 else -math.inf
+            fields["probability"] = projection_chance(projection, c.comparator, level)
         text = (
             f"{label(so_far)} so far since {start.period}"
             if so_far is not None
@@ -2019,6 +2094,7 @@ def evaluate(
         as_of=as_of,
         replay=as_of is not None,
         stable_until=_stable_until(claim, results, final_after, today),
+        probability=claim_probability(state, claim, resolving),
     )
 
 

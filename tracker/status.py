@@ -726,6 +726,7 @@ def _row_parts(
         "required_growth": _finite(result.required_growth),
         "observed_growth": _finite(result.observed_growth),
         "data_expected_on": result.data_expected_on,
+        "probability": _finite(result.probability),
         "fingerprint": ser.fingerprint,
         "evaluator_version": result.evaluator_version,
     }
@@ -1570,6 +1571,7 @@ def evaluation_status(row: Evaluation) -> dict[str, Any]:
         "required_growth": row.required_growth,
         "observed_growth": row.observed_growth,
         "data_expected_on": row.data_expected_on.isoformat() if row.data_expected_on else None,
+        "probability": row.probability,
         "outcome": details.get("outcome"),
         "provisional": details.get("provisional"),
         "final_after": details.get("final_after"),

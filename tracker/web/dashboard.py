@@ -46,6 +46,7 @@ from tracker.models import (
     Resolution,
     State,
 )
+from tracker.numbers import format_chance
 from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
@@ -139,6 +140,7 @@ def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
             status.projection_high,
             status.threshold,
             status.projection_value,
+            status.probability,
         )
     projection = getattr(status, "projection", None)
     return trend_badge(
@@ -147,6 +149,7 @@ def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
         getattr(projection, "high", None),
         getattr(status, "threshold", None),
         getattr(projection, "value", None),
+        getattr(status, "probability", None),
     )
 
 
@@ -181,6 +184,7 @@ def _templates() -> Jinja2Templates:
         expected_on=_expected_on,
         trend_badge=_trend_badge,
         growth_needed=_growth_needed,
+        chance=format_chance,
     )
     return Jinja2Templates(env=env)
 

@@ -27,7 +27,7 @@ from tracker.criteria import (
     ThresholdCriterion,
 )
 from tracker.evaluation import TREND_YEARS, band_too_uncertain, decimal_year, period_start
-from tracker.numbers import format_quantity, rate_text
+from tracker.numbers import format_chance, format_quantity, rate_text
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
@@ -84,6 +84,9 @@ class TrendBadge:
     trend: str
     label: str
     uncertain_because: str | None = None
+    # an uncertain trend's chance of coming true ("62 % chance"): shown in a neutral badge
+    # instead of the trend's green or red
+    chance: str | None = None
 
 
 def band_straddles(low: float | None, high: float | None, threshold: float | None) -> bool:
@@ -115,6 +118,7 @@ def trend_badge(
     high: float | None = None,
     threshold: float | None = None,
     value: float | None = None,
+    probability: float | None = None,
 ) -> TrendBadge | None:
     """The trend badge of a status: "on track" / "off track", or "on track (uncertain)" when the
     projection's band straddles the threshold. The stored trend is the evaluator's (the
@@ -140,7 +144,8 @@ def trend_badge(
             f"{format_number(high)} includes the threshold {format_number(threshold)}: "
             "this could go either way."
         )
-        return TrendBadge(trend, f"{label} (uncertain)", why)
+        chance = format_chance(probability) if probability is not None else None
+        return TrendBadge(trend, f"{label} (uncertain)", why, chance)
     return TrendBadge(trend, label)
 
 
