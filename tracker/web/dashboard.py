@@ -32,7 +32,16 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
-from tracker import auth, bundled, data_health, quarantine, queries, server_secrets, status
+from tracker import (
+    auth,
+    bundled,
+    calibration,
+    data_health,
+    quarantine,
+    queries,
+    server_secrets,
+    status,
+)
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -46,7 +55,7 @@ from tracker.models import (
     Resolution,
     State,
 )
-from tracker.numbers import format_chance
+from tracker.numbers import format_chance, format_percent
 from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
@@ -186,6 +195,7 @@ def _templates() -> Jinja2Templates:
         growth_needed=_growth_needed,
         chance=format_chance,
     )
+    env.filters["pct"] = format_percent
     return Jinja2Templates(env=env)
 
 
@@ -877,6 +887,16 @@ def claimant_page(
             status_code=404,
         )
     return _render(request, "claimant.html", {"r": record}, state, now=now)
+
+
+@router.get("/track-record", response_class=HTMLResponse)
+def tracker_track_record_page(
+    request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+) -> HTMLResponse:
+    """tracker's own calls scored once claims resolve (tracker.calibration)."""
+    record = calibration.tracker_track_record(session, now=now)
+    context = {"r": record, "months": calibration.HORIZON_MONTHS}
+    return _render(request, "track_record.html", context, state, now=now)
 
 
 @router.get("/indicators", response_class=HTMLResponse)
