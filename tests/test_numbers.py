@@ -215,3 +215,38 @@ def test_a_multi_year_horizon_stays_per_year() -> None:
     result = evaluate(ClaimFacts("gen"), [crit], data, now=at("2026-06-01"))
     assert "%/yr to reach 200 by 2030" in result.reason
     assert math.isfinite(result.required_growth or math.nan)
+
+
+def test_a_projection_beside_its_threshold_reads_apart_and_the_threshold_reads_alike() -> None:
+    years = {str(y): 40.0 + 3.0 * (y - 2015) + (0.8 if y % 2 else -0.8) for y in range(2015, 2026)}
+    points = tuple(
+        SeriesPoint(p, period_start(p), v, i + 1, 1, at("2026-01-01"))
+        for i, (p, v) in enumerate(sorted(years.items()))
+    )
+    data = {"x": SeriesData("x", "count", "annual", 180, 365, points)}
+
+    def reason_at(threshold: float) -> Any:
+        crit = CRITERION.validate_python(
+            {
+                "key": "level",
+                "type": "threshold",
+                "series": {"indicator": "x"},
+                "comparator": "<=",
+                "threshold": threshold,
+                "period": "2030",
+            }
+        )
+        return evaluate(ClaimFacts("x"), [crit], data, now=at("2026-06-01"))
+
+    projected = reason_at(1000.0).projection
+    assert projected is not None
+    near = float(format_number(projected.value)) + 1e-3  # prints as the projection at 3 figures
+    assert format_number(near) == format_number(projected.value)
+    result = reason_at(near)
+    value_text, threshold_text = format_pair(projected.value, near)
+    assert value_text != threshold_text
+    assert f"to reach {threshold_text} by 2030" in result.reason
+    assert f"projected {value_text} (" in result.reason
+    assert f"the band includes {threshold_text}," in result.reason
+    # the verdict agrees with the figures the reader is shown
+    assert (result.trend == "on_track") == (projected.value <= near)

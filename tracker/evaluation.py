@@ -1197,6 +1197,13 @@ def _versus(value: float, comparator: str, threshold: float) -> tuple[str, str]:
     return value_text, f"{comparator} {threshold_text}"
 
 
+def _threshold_text(threshold: float, *values: float | None) -> str:
+    """The threshold with the digits it needs to differ from each value printed beside it in
+    one reason (the latest value, the projection): 69.62 beside 69.63 and 69.61 alike."""
+    texts = [format_pair(v, threshold)[1] for v in values if v is not None and math.isfinite(v)]
+    return max(texts, key=len, default=format_number(threshold))
+
+
 def _measured(
     c: ThresholdCriterion | GrowthCriterion | AggregateCriterion,
     series: Mapping[str, SeriesData],
@@ -1631,7 +1638,10 @@ def _open_reason(
 ) -> str:
     if latest is None:
         return f"no data yet; needs {rule} in {target}"
-    latest_text, threshold_text = format_pair(latest.value, threshold)
+    latest_text = format_pair(latest.value, threshold)[0]
+    threshold_text = _threshold_text(
+        threshold, latest.value, projection.value if projection is not None else None
+    )
     parts = [f"{latest_text} in {latest.period}"]
     required = fields.get("required_growth")
     observed = fields.get("observed_growth")
@@ -1646,7 +1656,7 @@ def _open_reason(
     else:
         comparator = rule.split(" ", 1)[0]
         parts.append(f"needs {comparator} {threshold_text} by {target}")
-    projected = _projection_text(projection, memo, (threshold, format_number(threshold)))
+    projected = _projection_text(projection, memo, (threshold, threshold_text))
     # the trend's rate beside the one needed: the verdict is their comparison
     parts.append(
         projected
@@ -1943,8 +1953,12 @@ def _aggregate(
         trend=_trend_from(projection, c.comparator, threshold),
         details=details,
     )
+    threshold_text = _threshold_text(
+        threshold, details.get("so_far"), projection.value if projection is not None else None
+    )
+    rule = f"{c.comparator} {threshold_text}"
     if count:
-        so_far_text, rule = _versus(details["so_far"], c.comparator, threshold)
+        so_far_text = format_pair(details["so_far"], threshold)[0]
         head = f"{c.function} {so_far_text} over {count} of {total} periods of {span}"
     else:
         head = f"no data yet for {span}"
@@ -1954,7 +1968,7 @@ def _aggregate(
             f"the remaining {remaining} must average "
             f"{format_number(details['remaining_must_average'])}"
         )
-    parts.append(_projection_text(projection, None, (threshold, format_number(threshold))))
+    parts.append(_projection_text(projection, None, (threshold, threshold_text)))
     fields["reason"] = "; ".join(parts)
     return fields, inside + _fit_points(points)
 
