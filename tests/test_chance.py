@@ -24,7 +24,12 @@ from test_evaluation_properties import (
     values_st,
 )
 
-from tracker.chance import chance_to_meet, regularized_incomplete_beta, student_t_cdf
+from tracker.chance import (
+    chance_to_meet,
+    regularized_incomplete_beta,
+    student_t_cdf,
+    student_t_cdf_series,
+)
 from tracker.evaluation import (
     EVALUATOR_VERSION,
     T_95,
@@ -53,6 +58,17 @@ def test_closed_forms_for_one_and_two_degrees_of_freedom(t: float) -> None:
     # df 1 is Cauchy: 1/2 + atan(t)/pi; df 2: 1/2 + t / (2 sqrt(2 + t²))
     assert student_t_cdf(t, 1) == pytest.approx(0.5 + math.atan(t) / math.pi, abs=1e-12)
     assert student_t_cdf(t, 2) == pytest.approx(0.5 + t / (2 * math.sqrt(2 + t * t)), abs=1e-12)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 5, 8, 13, 30, 59, 60])
+def test_the_finite_series_agrees_with_the_incomplete_beta(df: int) -> None:
+    # whole degrees of freedom take the fast series; the general path is the incomplete beta
+    for t in [x / 4 for x in range(-60, 61)] + [1e-9, 250.0, -1e4]:
+        tail = 0.5 * regularized_incomplete_beta(df / 2, 0.5, df / (df + t * t))
+        by_beta = 1 - tail if t > 0 else tail
+        assert student_t_cdf_series(t, df) == pytest.approx(by_beta, abs=1e-9)
+    # a fractional df goes through the beta function, between its whole neighbours
+    assert student_t_cdf(1.0, 2) < student_t_cdf(1.0, 2.5) < student_t_cdf(1.0, 3)
 
 
 def test_many_degrees_of_freedom_approach_the_normal() -> None:

@@ -60,7 +60,13 @@ def regularized_incomplete_beta(a: float, b: float, x: float) -> float:
 
 
 def student_t_cdf(t: float, degrees_of_freedom: float) -> float:
-    """P(T <= t) for Student's t with `degrees_of_freedom` (> 0)."""
+    """P(T <= t) for Student's t with `degrees_of_freedom` (> 0).
+
+    Through the regularized incomplete beta function; for a whole number of degrees of freedom
+    up to `_SERIES_MAX_DF` (every fit of the evaluator: n − 2 for at most 10 points) through
+    the finite series of Abramowitz & Stegun 26.7.3–4 instead, the same number several times
+    faster (the tests hold the two to each other).
+    """
     nu = float(degrees_of_freedom)
     if nu <= 0:
         raise ValueError("Student's t needs positive degrees of freedom")
@@ -68,8 +74,37 @@ def student_t_cdf(t: float, degrees_of_freedom: float) -> float:
         raise ValueError("t is NaN")
     if math.isinf(t):
         return 1.0 if t > 0 else 0.0
+    if nu.is_integer() and nu <= _SERIES_MAX_DF:
+        return student_t_cdf_series(t, int(nu))
     tail = 0.5 * regularized_incomplete_beta(nu / 2.0, 0.5, nu / (nu + t * t))
     return 1.0 - tail if t > 0 else tail
+
+
+_SERIES_MAX_DF = 60
+
+
+def student_t_cdf_series(t: float, degrees_of_freedom: int) -> float:
+    """P(T <= t) for a whole number of degrees of freedom, by the finite series in
+    θ = atan(t/√ν) (Abramowitz & Stegun 26.7.3 for odd ν, 26.7.4 for even ν)."""
+    nu = degrees_of_freedom
+    theta = math.atan(abs(t) / math.sqrt(nu))
+    sin, cos2 = math.sin(theta), math.cos(theta) ** 2
+    if nu % 2 == 1:
+        total = term = 1.0
+        for k in range(1, (nu - 1) // 2):  # 1 + (2/3)c² + (2·4)/(3·5)c⁴ + …
+            term *= cos2 * (2 * k) / (2 * k + 1)
+            total += term
+        inside = 2 * theta / math.pi
+        if nu > 1:
+            inside += 2 / math.pi * sin * math.cos(theta) * total
+    else:
+        total = term = 1.0
+        for k in range(1, nu // 2):  # 1 + (1/2)c² + (1·3)/(2·4)c⁴ + …
+            term *= cos2 * (2 * k - 1) / (2 * k)
+            total += term
+        inside = sin * total
+    half = 0.5 * min(1.0, inside)
+    return 0.5 + half if t > 0 else 0.5 - half
 
 
 def chance_to_meet(

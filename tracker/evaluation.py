@@ -1283,7 +1283,9 @@ def _measured(
     if fields.get("decided"):
         fields["probability"] = 1.0 if fields.get("met") else 0.0
     elif "probability" not in fields and fields.get("projection") is not None:
-        fields["probability"] = projection_chance(fields["projection"], c.comparator, threshold)
+        fields["probability"] = projection_chance(
+            fields["projection"], c.comparator, threshold, ctx.memo
+        )
     merged = {**details, **fields.pop("details", {})}
     if upcoming is not None:
         merged["next_period"], merged["next_data_expected_on"] = upcoming
@@ -1406,7 +1408,9 @@ def _trend_from(
     return Trend.on_track if ok else Trend.off_track
 
 
-def projection_chance(projection: Projection, comparator: str, threshold: float) -> float | None:
+def projection_chance(
+    projection: Projection, comparator: str, threshold: float, memo: Memo | None = None
+) -> float | None:
     """The chance the projected quantity meets `comparator threshold` at the target, from the
     projection's predictive distribution: centre + se·T in fitted space (ln v for log-linear),
     T ~ Student-t(n − 2), se = the band's half-width / t₀.₉₇₅(n − 2) (as `TrendFit.half_width`
@@ -1415,7 +1419,27 @@ def projection_chance(projection: Projection, comparator: str, threshold: float)
     For a window's mean or sum the band adds its periods' bounds and is not exactly t-shaped
     there: the same reading (centre the projection, half-width half the band) approximates it.
     A single projection has P ≥ ½ exactly when its value meets the threshold (the trend).
+    `memo`: as `evaluate`'s; claims sharing a projection read its distribution once.
     """
+    if memo is None:
+        params = _chance_params(projection)
+    else:
+        key = ("chance", id(projection))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (projection, _chance_params(projection))  # keeps the id unique
+        params = hit[1]
+    if params is None:
+        return None
+    centre, scale, df, logged = params
+    if not logged:
+        return chance_to_meet(centre, scale, df, comparator, threshold)
+    x = math.log(threshold) if threshold > 0 else -math.inf  # a positive quantity: any bar <= 0
+    return chance_to_meet(centre, scale, df, comparator, x)
+
+
+def _chance_params(projection: Projection) -> tuple[float, float, int, bool] | None:
+    """(centre, scale, degrees of freedom, in ln space) of a projection's distribution."""
     df = projection.n_points - 2
     value, low, high = projection.value, projection.low, projection.high
     if df < 1 or not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
@@ -1423,12 +1447,10 @@ def projection_chance(projection: Projection, comparator: str, threshold: float)
     if projection.model.startswith(MODEL_LOG_LINEAR):
         if value <= 0 or low <= 0:
             return None
-        centre = math.log(value)
-        half = (math.log(high) - math.log(low)) / 2
-        x = math.log(threshold) if threshold > 0 else -math.inf
+        centre, half = math.log(value), math.log(high / low) / 2
     else:
-        centre, half, x = value, (high - low) / 2, threshold
-    return chance_to_meet(centre, max(half, 0.0) / t_95(df), df, comparator, x)
+        centre, half = value, (high - low) / 2
+    return centre, max(half, 0.0) / t_95(df), df, projection.model.startswith(MODEL_LOG_LINEAR)
 
 
 def claim_probability(
@@ -1638,10 +1660,9 @@ def _open_reason(
 ) -> str:
     if latest is None:
         return f"no data yet; needs {rule} in {target}"
-    latest_text = format_pair(latest.value, threshold)[0]
-    threshold_text = _threshold_text(
-        threshold, latest.value, projection.value if projection is not None else None
-    )
+    latest_text, threshold_text = format_pair(latest.value, threshold)
+    if projection is not None and math.isfinite(projection.value):
+        threshold_text = max(threshold_text, format_pair(projection.value, threshold)[1], key=len)
     parts = [f"{latest_text} in {latest.period}"]
     required = fields.get("required_growth")
     observed = fields.get("observed_growth")

@@ -13,6 +13,7 @@ Pure functions, no clock or I/O. The rules every reader sees:
 
 from __future__ import annotations
 
+import functools
 import math
 
 # scaled words up to the trillions, four significant figures, at least one decimal
@@ -55,6 +56,7 @@ def format_pair(value: float, other: float) -> tuple[str, str]:
     return text, other_text
 
 
+@functools.lru_cache(maxsize=65_536)  # a series' latest value and fit recur across claims
 def _format(value: float, extra: int = 0) -> str:
     """`format_number` with `extra` more significant digits (decimals from 100 up)."""
     if value == 0:
