@@ -250,3 +250,15 @@ def test_a_projection_beside_its_threshold_reads_apart_and_the_threshold_reads_a
     assert f"the band includes {threshold_text}," in result.reason
     # the verdict agrees with the figures the reader is shown
     assert (result.trend == "on_track") == (projected.value <= near)
+
+
+def test_the_cli_prints_the_value_and_threshold_apart_and_the_chance() -> None:
+    criterion, data = _at_period({"2026-07-16": 69.63}, 69.62, "<=", "2026-07-16")
+    decided = evaluate(ClaimFacts("oil"), [criterion], data, now=at("2026-07-20"))
+    assert cli_evaluate._metric_text(decided) == "69.63 USD (2026-07-16)"
+    assert cli_evaluate._threshold_text(decided) == "<= 69.62"
+    days = {f"2026-07-{d:02d}": 60.0 * 1.004**d for d in range(1, 11)}
+    criterion, data = _at_period(days, 70.0, ">=", "2026-07-25")
+    open_ = evaluate(ClaimFacts("oil"), [criterion], data, now=at("2026-07-11"))
+    assert open_.probability is not None
+    assert cli_evaluate._projection_text(open_).endswith(f"; {format_chance(open_.probability)}")
