@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,7 +21,35 @@ router = APIRouter(
 )
 
 
+EX_CALL: dict[str, Any] = {
+    "months": 6,
+    "on": "2025-12-31",
+    "probability": 0.3,
+    "evaluation_id": 412,
+    "market": None,
+}
+EX_HORIZON: dict[str, Any] = {
+    "months": 12,
+    "tracker_brier": 0.09,
+    "tracker_count": 1,
+    "claimant_brier": 0.81,
+    "claimant_count": 1,
+    "market_brier": None,
+    "market_count": 0,
+}
+EX_SCORED: dict[str, Any] = {
+    "slug": "china-power-3x-us-2026",
+    "title": "China's electricity production 3x the US's by 2026",
+    "deadline": "2026-12-31",
+    "outcome": 0,
+    "claimant_probability": 0.9,
+    "calls": [EX_CALL],
+}
+
+
 class CallOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EX_CALL]})
+
     months: int = Field(description="How many months before the deadline.", examples=[6])
     on: dt.date = Field(description="The day (deadline − months), read as known at its end.")
     probability: float | None = Field(
@@ -34,6 +63,8 @@ class CallOut(BaseModel):
 
 
 class ScoredClaimOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EX_SCORED]})
+
     slug: str = Field(examples=["china-power-3x-us-2026"])
     title: str
     deadline: dt.date
@@ -45,6 +76,8 @@ class ScoredClaimOut(BaseModel):
 
 
 class HorizonOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EX_HORIZON]})
+
     months: int = Field(examples=[12])
     tracker_brier: float | None = Field(
         description="Mean (p − outcome)² of tracker's chances at this horizon (0 is perfect, "
@@ -70,27 +103,15 @@ class TrackerRecordOut(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "as_of": "2031-09-01T00:00:00Z",
                     "resolved": 1,
                     "horizon_months": list(HORIZON_MONTHS),
-                    "horizons": [
-                        {
-                            "months": 12,
-                            "tracker_brier": 0.09,
-                            "tracker_count": 1,
-                            "claimant_brier": 0.81,
-                            "claimant_count": 1,
-                            "market_brier": None,
-                            "market_count": 0,
-                        }
-                    ],
-                    "claims": [],
+                    "horizons": [EX_HORIZON],
+                    "claims": [EX_SCORED],
                 }
             ]
         }
     )
 
-    as_of: dt.datetime
     resolved: int = Field(description="Claims resolved true or false (each listed in `claims`).")
     horizon_months: list[int]
     horizons: list[HorizonOut]
@@ -99,7 +120,6 @@ class TrackerRecordOut(BaseModel):
 
 def record_out(record: TrackerRecord) -> TrackerRecordOut:
     return TrackerRecordOut(
-        as_of=record.as_of,
         resolved=record.resolved,
         horizon_months=list(HORIZON_MONTHS),
         horizons=[HorizonOut.model_validate(h, from_attributes=True) for h in record.horizons],
@@ -128,7 +148,8 @@ def record_out(record: TrackerRecord) -> TrackerRecordOut:
         "none), and per horizon the Brier score of those chances, beside the claimants' "
         "stated probabilities and the prediction market's (a signal criterion quoting a "
         "probability) over the same claims. Public unless the server requires a token for "
-        "reads (then 401 without a valid one)."
+        "reads (then 401 without a valid one). Conditional GET: the ETag changes only with "
+        "the record itself."
     ),
 )
 def track_record(request: Request, session: SessionDep, now: NowDep) -> Response:
