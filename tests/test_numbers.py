@@ -262,3 +262,13 @@ def test_the_cli_prints_the_value_and_threshold_apart_and_the_chance() -> None:
     open_ = evaluate(ClaimFacts("oil"), [criterion], data, now=at("2026-07-11"))
     assert open_.probability is not None
     assert cli_evaluate._projection_text(open_).endswith(f"; {format_chance(open_.probability)}")
+
+
+def test_the_claim_pages_growth_line_is_worded_as_the_reason() -> None:
+    # the dashboard's "Growth needed" row: per year over years, the change over days
+    assert wording.growth_needed_text(0.0508, 0.051, "2025", "2030") == (
+        "+5.08 %/yr (observed trend +5.10 %/yr)"
+    )
+    short = wording.growth_needed_text(4.117, 3.0, "2026-07-10", "2026-07-25")
+    assert "%/yr" not in short and short.count("in 15 days") == 2
+    assert wording.growth_needed_text(0.05, None, None, None) == "+5.0 %/yr"
