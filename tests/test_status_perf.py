@@ -67,6 +67,7 @@ _HEADLINE = (
     "as_of",
     "replay",
     "evaluator_version",
+    "probability",
 )
 
 

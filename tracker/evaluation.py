@@ -422,9 +422,9 @@ def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:
 
     Fingerprint recipe: sha256 of `repr(_headline(result))`, the compact JSON of the criteria
     (keys in `_CRITERION_ORDER`) and that of the evidence, joined by newlines: everything a
-    reader sees but `evaluated_at` and `stable_until` (state, trend, reason, outcome, every
-    criterion's metric, threshold, projection, reason and evidence). Deterministic: the same
-    result gives the same text, with or without `memo`.
+    reader sees but `evaluated_at` and `stable_until` (state, trend, reason, outcome, the
+    probability, every criterion's metric, threshold, projection, reason and evidence).
+    Deterministic: the same result gives the same text, with or without `memo`.
     """
     criteria_json = "[" + ",".join(_criterion_json(c, memo) for c in result.criteria) + "]"
     evidence_json = _part_json(result.evidence, _evidence_dict, memo)
