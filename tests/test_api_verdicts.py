@@ -332,7 +332,7 @@ def test_track_record_counts_early_verdicts_apart(client: TestClient, seeded: En
     assert (body["late_verdicts"], body["early_verdicts"]) == (1, 1)
     page = client.get("/claimants/elon-musk").text
     assert "-" + "11.5" not in page and "Mean lateness" not in page
-    assert "1, on average 10 days after it" in page
+    assert "1, on average 10.0 days after it" in page
     assert "Decided early</dt><dd>1 " in page
 
 

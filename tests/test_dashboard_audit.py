@@ -135,7 +135,9 @@ def test_claims_on_fred_series_say_the_key_is_missing(fresh_install):
 def test_the_growth_sentence_names_the_sustained_rate(fresh_install):
     html = fresh_install.get("/claims/ai-compute-demand-10x-per-year").text
     checks = section(html, "criteria-h", "chart-h-1")
-    assert "grows at least 10x a year (judged on the rate sustained over the last 5 years" in checks
+    assert (
+        "grows at least 10.0x a year (judged on the rate sustained over the last 5 years" in checks
+    )
     assert "each year over the year before" not in checks
 
 

@@ -22,6 +22,7 @@ from tracker import status
 from tracker.bundled import load_bundled
 from tracker.claims import sync_claims_dir
 from tracker.models import Evaluation
+from tracker.numbers import format_rate
 from tracker.web.app import create_app
 from tracker.web.charts import ChartPoint, ClaimChart, build_claim_charts, decimal_year
 from tracker.web.wording import describe_criterion, format_number, parse_criterion
@@ -39,7 +40,7 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
     [
         (
             {"key": "k", "type": "threshold", "series": RATIO, "period": "2030", "threshold": 3.0},
-            "ratio of China electricity generation to US electricity generation in 2030 ≥ 3",
+            "ratio of China electricity generation to US electricity generation in 2030 ≥ 3.0",
         ),
         (
             {
@@ -62,11 +63,11 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
                 "window": {"start": "2025", "end": "2030"},
                 "threshold": 0.05,
             },
-            "annual growth rate of FDA approvals from 2025 to 2030 ≥ 5 %/yr",
+            "annual growth rate of FDA approvals from 2025 to 2030 ≥ 5.0 %/yr",
         ),
         (
             {"key": "k", "type": "growth", "series": {"indicator": "fda"}, "threshold": 10},
-            "FDA approvals grows at least 10x a year (judged on the rate sustained over the "
+            "FDA approvals grows at least 10.0x a year (judged on the rate sustained over the "
             "last 5 years; the latest year over the one before is shown too)",
         ),
         (
@@ -78,7 +79,7 @@ RATIO = {"ratio": [{"indicator": "cn"}, {"indicator": "us"}]}
                 "comparator": "<",
                 "threshold": 0.05,
             },
-            "FDA approvals grows less than 5 %/yr (judged on the rate sustained over the "
+            "FDA approvals grows less than 5.0 %/yr (judged on the rate sustained over the "
             "last 5 years; the latest year over the one before is shown too)",
         ),
         (
@@ -121,7 +122,7 @@ def test_an_unreadable_spec_falls_back_to_its_description():
 
 def test_number_formatting():
     assert format_number(10583.0, "TWh") == "10,583 TWh"
-    assert format_number(2.3414, "1") == "2.341"
+    assert format_number(2.3414, "1") == "2.34"  # as the reasons print it
     assert format_number(5e26, "FLOP") == "5e+26 FLOP"
     assert format_number(None) == "—"
     assert format_number(0.06, "probability") == "6 % probability"
@@ -170,7 +171,7 @@ def test_chart_points_show_revised_vintages_as_they_stood(engine):
     config = chart.config()
     labels = [d["label"] for d in config["data"]["datasets"]]
     assert "earlier vintages (revised since)" in labels
-    assert "threshold ≥ 3" in labels
+    assert "threshold ≥ 3.0" in labels
     assert "deadline 2030-12-31" in labels
     band = next(d for d in config["data"]["datasets"] if d["label"] == "projection range")
     assert band["data"][-1] == {"x": 2030.0, "y": 3.2} and band["fill"] == "-1"
@@ -233,7 +234,7 @@ def test_the_projection_is_drawn_from_the_point_it_was_projected_from(engine):
         return next(d for d in datasets if d["label"].startswith("projection ("))["data"]
 
     assert line(anchored) == [{"x": 2023.0, "y": 9.0}, {"x": 2030.0, "y": 11.0}]
-    assert "projected 11 for 2030 (range 10 to 12.5) starting from 9 in 2023" in (
+    assert "projected 11.0 for 2030 (range 10.0 to 12.5) starting from 9.0 in 2023" in (
         anchored.aria_label()
     )
     assert line(legacy) == [{"x": 2024.0, "y": 10.0}, {"x": 2030.0, "y": 11.0}]
@@ -347,7 +348,7 @@ def test_aggregate_projection_reads_as_the_window_mean(fresh_install):
     line = next(d for d in config["data"]["datasets"] if d["label"] == "projected mean 2026–2035")
     (start, end) = line["data"]
     assert (start["x"], end["x"]) == (2026.0, 2035.0) and start["y"] == end["y"]
-    assert "projected mean 41.76" in html and "over 2026–2035" in html
+    assert "projected mean 41.8" in html and "over 2026–2035" in html
 
 
 def test_first_evaluations_are_not_listed_as_status_changes(fresh_install):
@@ -387,11 +388,12 @@ def test_the_china_projection_line_grows_at_the_rate_the_page_states(fresh_insta
     assert observed >= required  # on track, and the figures say so
     assert "on track (uncertain)" in panel
     assert (
-        f"Growth needed {format_number(required * 100)} %/yr "
-        f"(observed trend {format_number(observed * 100)} %/yr)"
+        f"Growth needed {format_rate(required, observed)} "
+        f"(observed trend {format_rate(observed, required)})"
     ) in panel
-    assert "Growth needed 5.081 %/yr (observed trend 5.096 %/yr)" in panel
-    assert "3.002 (range 2.782–3.24; log-linear, from the latest point)" in panel
+    # as the reason says them (one formatter): signed, digits enough to tell them apart
+    assert "Growth needed +5.08 %/yr (observed trend +5.10 %/yr)" in panel
+    assert "3.002 (range 2.78–3.24; log-linear, from the latest point)" in panel
     config = chart_configs(html)["chart-data-1"]
     line = next(d for d in config["data"]["datasets"] if d["label"].startswith("projection ("))
     start, end = line["data"]

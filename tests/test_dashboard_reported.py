@@ -340,13 +340,15 @@ def test_badges_say_uncertain_where_the_reason_says_either_way(real_db):
     for slug, label in expected.items():
         row = _row(overview, slug)
         assert "could go either way" in row  # the reason, as stored
-        [(_, uncertain, title, text)] = badge.findall(row)
-        assert text == label and uncertain and "could go either way" in title
+        [(kind, uncertain, title, text)] = badge.findall(row)
+        assert uncertain and "could go either way" in title
+        # in a neutral badge, with its chance of coming true instead of green or red
+        assert kind == "neutral" and re.fullmatch(rf"{re.escape(label)} · \d+ % chance", text)
         status_card = pages[slug][pages[slug].index('id="status-h"') : pages[slug].index("</dl>")]
-        assert [b[3] for b in badge.findall(status_card)] == [label]
+        assert [b[3].split(" · ")[0] for b in badge.findall(status_card)] == [label]
         assert "includes the threshold" in _text(status_card)
         timeline = pages[slug][pages[slug].index('id="timeline"') :]
-        assert label in [b[3] for b in badge.findall(timeline)]
+        assert label in [b[3].split(" · ")[0] for b in badge.findall(timeline)]
     # a band clear of the threshold: no "(uncertain)"
     row = _row(overview, LATE_SLUG)
     assert "could go either way" not in row

@@ -535,9 +535,9 @@ def test_result_serialises_to_json_ready_data() -> None:
         (1_408_975_000.0, "1.409 billion"),
         (1.35e9, "1.35 billion"),
         (-3.2e9, "-3.2 billion"),
-        (25_000_000.0, "25 million"),
+        (25_000_000.0, "25.0 million"),  # at least one decimal: "124.0 million"
         (1.8e12, "1.8 trillion"),
-        (999_999_999.0, "1 billion"),
+        (999_999_999.0, "1.0 billion"),
         (9.9999e14, "1e+15"),
         (0.0, "0"),
     ],

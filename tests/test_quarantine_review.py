@@ -214,7 +214,7 @@ def test_the_claim_evidence_panel_shows_the_held_back_vintage_then_the_decision(
 ):
     page = client.get(f"/claims/{CLAIM}").text
     assert "held back, not used" in page and f"fetch run #{quarantined}" in page
-    assert "2025: 10 TWh (in use: 10,583" in page
+    assert "2025: 10.0 TWh (in use: 10,583" in page
     assert "quarantined</span> the vintage of" in page  # the status's data note
     reviewer = token(engine, "reviewer-ana", "resolve")
     client.post(

@@ -69,6 +69,7 @@ _HEADLINE = (
     "evaluator_version",
     "review_reason",
     "overdue_since",
+    "probability",
 )
 
 

@@ -57,9 +57,9 @@ progress and trend from it); the single latest year is kept in the criterion's d
 (`latest_year_value`, ...) and in the reason. With less than two years of span: the single
 latest year.
 
-Numbers in reasons (`format_number`): from a million up, four significant figures and a scale
-word ("1.409 billion"); from 1e15 up (FLOP-scale values spanning many orders of magnitude)
-scientific ("5e+26").
+Numbers in reasons come from `tracker.numbers` (one formatter for reasons, API, dashboard and
+CLI): a value beside its threshold carries enough digits to differ from it; rates are per year
+only over a horizon of a year or more.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from tracker.chance import chance_to_meet
 from tracker.criteria import (
     AggregateCriterion,
     Baseline,
@@ -95,6 +96,7 @@ from tracker.criteria import (
     expression_unit,
 )
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
+from tracker.numbers import format_number, format_pair, format_rate, rate_text
 from tracker.periods import FREQUENCY_KIND, default_grace_days, next_period, periods_between
 from tracker.periods import period_end as _period_end
 from tracker.periods import period_kind as _period_kind
@@ -103,7 +105,9 @@ from tracker.periods import period_start as _period_start
 # 1.2: turning points, too-uncertain bands, sustained growth metric
 # 1.3: projections from the latest point at the fitted rate; observed growth is that rate
 # 1.4: complete windows (every sub-period observed, or declared gaps), weekly and quarterly
-#      periods, read first_on_or_after, data overdue past expected date + grace → needs_review
+#      periods, read first_on_or_after, data overdue past expected date + grace → needs_review;
+#      the chance of coming true (`probability`); reasons print values apart from thresholds
+#      and rates per year only over a year or more (tracker.numbers)
 EVALUATOR_VERSION = "1.4.0"
 FIT_POINTS = 10
 MIN_FIT_POINTS = 3
@@ -256,6 +260,8 @@ class CriterionResult:
     comparator: str | None = None
     margin: float | None = None
     progress: float | None = None
+    # the chance the criterion is met at its target (1 or 0 once decided; None: no projection)
+    probability: float | None = None
     projection: Projection | None = None
     required_growth: float | None = None
     observed_growth: float | None = None
@@ -301,6 +307,8 @@ class EvaluationResult:
     # why a person is asked ("data_overdue": the data needed is missing past expected + grace)
     review_reason: str | None = None
     overdue_since: dt.date | None = None  # the expected date of the overdue data
+    # the chance the claim's criteria are met at the deadline (see `claim_probability`)
+    probability: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""
@@ -385,6 +393,7 @@ def _headline(r: EvaluationResult) -> tuple[Any, ...]:
         r.evaluator_version,
         r.review_reason,
         _iso(r.overdue_since),
+        r.probability,
     )
 
 
@@ -424,6 +433,7 @@ def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
         "comparator": r.comparator,
         "margin": r.margin,
         "progress": r.progress,
+        "probability": r.probability,
         "required_growth": r.required_growth,
         "observed_growth": r.observed_growth,
         "target_period": r.target_period,
@@ -447,9 +457,9 @@ def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:
 
     Fingerprint recipe: sha256 of `repr(_headline(result))`, the compact JSON of the criteria
     (keys in `_CRITERION_ORDER`) and that of the evidence, joined by newlines: everything a
-    reader sees but `evaluated_at` and `stable_until` (state, trend, reason, outcome, every
-    criterion's metric, threshold, projection, reason and evidence). Deterministic: the same
-    result gives the same text, with or without `memo`.
+    reader sees but `evaluated_at` and `stable_until` (state, trend, reason, outcome, the
+    probability, every criterion's metric, threshold, projection, reason and evidence).
+    Deterministic: the same result gives the same text, with or without `memo`.
     """
     criteria_json = "[" + ",".join(_criterion_json(c, memo) for c in result.criteria) + "]"
     evidence_json = _part_json(result.evidence, _evidence_dict, memo)
@@ -599,6 +609,7 @@ _CRITERION_SCALARS = (
     "comparator",
     "margin",
     "progress",
+    "probability",
     "required_growth",
     "observed_growth",
     "target_period",
@@ -628,6 +639,7 @@ def _criterion_dict(r: CriterionResult) -> dict[str, Any]:
         "comparator": r.comparator,
         "margin": r.margin,
         "progress": r.progress,
+        "probability": r.probability,
         "projection": _projection_dict(r.projection),
         "required_growth": r.required_growth,
         "observed_growth": r.observed_growth,
@@ -663,6 +675,7 @@ _RESULT_SCALARS = (
     "stable_until",
     "review_reason",
     "overdue_since",
+    "probability",
 )
 
 
@@ -696,108 +709,12 @@ def _result_dict(r: EvaluationResult) -> dict[str, Any]:
         "stable_until": r.stable_until,
         "review_reason": r.review_reason,
         "overdue_since": r.overdue_since,
+        "probability": r.probability,
     }
     return _fix(out, _RESULT_SCALARS)
 
 
 # --- numbers and periods ---
-
-
-# Large numbers in reasons: scaled words up to the trillions, 4 significant figures
-# (1,408,975,000 → "1.409 billion"); beyond that (FLOP-scale quantities spanning many orders of
-# magnitude) scientific notation, 3 significant figures (5e26 → "5e+26").
-_LARGE_WORDS = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
-SCIENTIFIC_FROM = 1e15
-
-
-def format_number(value: float, beside: float | None = None) -> str:
-    """A readable number for reasons (one style everywhere).
-
-    Below 1e-3 or from 1e15 up: scientific, three significant figures (5e26 → "5e+26");
-    from a million up: four significant figures and a scale word, trailing zeros dropped
-    (1408975000 → "1.409 billion", 1.35e9 → "1.35 billion", 2.5e7 → "25 million");
-    from 100 up: whole numbers, thousands grouped (10583.4 → "10,583"); otherwise three
-    significant figures (2.3416 → "2.34", 3 → "3.0").
-
-    `beside`: a number printed next to it (a projection's threshold): where the two differ but
-    would print the same, more digits, until they do not (2.998 beside 3.0: "2.998").
-    """
-    text = _format_number(value)
-    if beside is None or value == beside or text != _format_number(beside):
-        return text
-    if not math.isfinite(value + beside):
-        return text
-    extra = 0
-    while extra < _MAX_EXTRA_DIGITS:
-        extra += 1
-        text = _format_number(value, extra)
-        if text != _format_number(beside, extra):
-            break
-    return text
-
-
-_MAX_EXTRA_DIGITS = 12
-
-
-def _format_number(value: float, extra: int = 0) -> str:
-    """`format_number` with `extra` more significant digits (decimals from 100 up)."""
-    if value == 0:
-        return "0"
-    magnitude = abs(value)
-    if extra == 0:  # the common case, with constant format specifications (faster)
-        if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
-            return f"{value:.3g}"
-        for scale, word in _LARGE_WORDS:
-            if magnitude >= scale * 0.99995:  # 999,999,999 reads "1 billion", not "1000 million"
-                return f"{value / scale:.4g} {word}"
-        if magnitude >= 100:
-            return f"{value:,.0f}"
-        text = f"{value:.3g}"
-        return text if "." in text else f"{text}.0"
-    if magnitude >= SCIENTIFIC_FROM * 0.99995 or magnitude < 1e-3:
-        return f"{value:.{3 + extra}g}"
-    for scale, word in _LARGE_WORDS:
-        if magnitude >= scale * 0.99995:
-            return f"{value / scale:.{4 + extra}g} {word}"
-    if magnitude >= 100:
-        return f"{value:,.{extra}f}"
-    text = f"{value:.{3 + extra}g}"
-    return text if "." in text or "e" in text else f"{text}.0"
-
-
-def format_rate(rate: float, beside: float | None = None) -> str:
-    """A growth rate per year as a signed percentage, one decimal ("+5.1 %/yr").
-
-    Never "+0.0" or "-0.0" for a non-zero rate: as many decimals as its first significant
-    digit needs ("-0.04 %/yr"). `beside`: the rate it is compared with (the trend's against
-    the one needed): both printed with the same decimals, more where they differ but would
-    print the same ("+5.08" against "+5.07"); call it both ways for the pair.
-    """
-    if rate == 0:
-        return "0.0 %/yr"
-    percent = rate * 100
-    if not math.isfinite(percent):
-        return f"{percent:+} %/yr"
-    decimals = _rate_decimals(percent)
-    text = f"{percent:+.{decimals}f}"
-    if beside is not None and beside != rate and math.isfinite(beside):
-        other = beside * 100
-        other_decimals = _rate_decimals(other)
-        if other_decimals > decimals:
-            decimals = other_decimals
-            text = f"{percent:+.{decimals}f}"
-        while text == f"{other:+.{decimals}f}" and decimals < _MAX_EXTRA_DIGITS:
-            decimals += 1
-            text = f"{percent:+.{decimals}f}"
-    return f"{text} %/yr"
-
-
-def _rate_decimals(percent: float) -> int:
-    """One decimal, or as many as the first significant digit of a smaller percentage needs."""
-    magnitude = abs(percent)
-    if magnitude >= 0.05 or magnitude == 0:  # from 0.05 up, one decimal is not "0.0"
-        return 1
-    return min(_MAX_EXTRA_DIGITS, -math.floor(math.log10(magnitude)))
 
 
 def decimal_year(day: dt.date) -> float:
@@ -1365,6 +1282,20 @@ def _describe_threshold(comparator: str, threshold: float) -> str:
     return f"{comparator} {format_number(threshold)}"
 
 
+def _versus(value: float, comparator: str, threshold: float) -> tuple[str, str]:
+    """A value and the rule it is held against, printed with enough digits to differ
+    ("69.63 misses <= 69.62", never "69.6 misses <= 69.6")."""
+    value_text, threshold_text = format_pair(value, threshold)
+    return value_text, f"{comparator} {threshold_text}"
+
+
+def _threshold_text(threshold: float, *values: float | None) -> str:
+    """The threshold with the digits it needs to differ from each value printed beside it in
+    one reason (the latest value, the projection): 69.62 beside 69.63 and 69.61 alike."""
+    texts = [format_pair(v, threshold)[1] for v in values if v is not None and math.isfinite(v)]
+    return max(texts, key=len, default=format_number(threshold))
+
+
 def _measured(
     c: ThresholdCriterion | GrowthCriterion | AggregateCriterion,
     series: Mapping[str, SeriesData],
@@ -1443,6 +1374,12 @@ def _measured(
     else:
         result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx, wait)
     fields, used_points = result
+    if fields.get("decided"):
+        fields["probability"] = 1.0 if fields.get("met") else 0.0
+    elif "probability" not in fields and fields.get("projection") is not None:
+        fields["probability"] = projection_chance(
+            fields["projection"], c.comparator, threshold, ctx.memo
+        )
     merged = {**details, **fields.pop("details", {})}
     if upcoming is not None:
         merged["next_period"], merged["next_data_expected_on"] = upcoming
@@ -1598,6 +1535,77 @@ def _trend_from(
     return Trend.on_track if ok else Trend.off_track
 
 
+def projection_chance(
+    projection: Projection, comparator: str, threshold: float, memo: Memo | None = None
+) -> float | None:
+    """The chance the projected quantity meets `comparator threshold` at the target, from the
+    projection's predictive distribution: centre + se·T in fitted space (ln v for log-linear),
+    T ~ Student-t(n − 2), se = the band's half-width / t₀.₉₇₅(n − 2) (as `TrendFit.half_width`
+    made it). None without a usable band (too few points, non-finite or non-positive ends).
+
+    For a window's mean or sum the band adds its periods' bounds and is not exactly t-shaped
+    there: the same reading (centre the projection, half-width half the band) approximates it.
+    A single projection has P ≥ ½ exactly when its value meets the threshold (the trend).
+    `memo`: as `evaluate`'s; claims sharing a projection read its distribution once.
+    """
+    if memo is None:
+        params = _chance_params(projection)
+    else:
+        key = ("chance", id(projection))
+        hit = memo.get(key)
+        if hit is None:
+            hit = memo[key] = (projection, _chance_params(projection))  # keeps the id unique
+        params = hit[1]
+    if params is None:
+        return None
+    centre, scale, df, logged = params
+    if not logged:
+        return chance_to_meet(centre, scale, df, comparator, threshold)
+    x = math.log(threshold) if threshold > 0 else -math.inf  # a positive quantity: any bar <= 0
+    return chance_to_meet(centre, scale, df, comparator, x)
+
+
+def _chance_params(projection: Projection) -> tuple[float, float, int, bool] | None:
+    """(centre, scale, degrees of freedom, in ln space) of a projection's distribution."""
+    df = projection.n_points - 2
+    value, low, high = projection.value, projection.low, projection.high
+    if df < 1 or not (math.isfinite(value) and math.isfinite(low) and math.isfinite(high)):
+        return None
+    if projection.model.startswith(MODEL_LOG_LINEAR):
+        if value <= 0 or low <= 0:
+            return None
+        centre, half = math.log(value), math.log(high / low) / 2
+    else:
+        centre, half = value, (high - low) / 2
+    return centre, max(half, 0.0) / t_95(df), df, projection.model.startswith(MODEL_LOG_LINEAR)
+
+
+def claim_probability(
+    state: State, claim: ClaimFacts, resolving: Sequence[CriterionResult]
+) -> float | None:
+    """The chance the claim comes true: 1 or 0 once resolved (true; false or partial); while it
+    is open, upcoming or awaiting data, the product of its resolving criteria's chances (1 or 0
+    for each one decided; taken as independent); None for judged claims, void, ambiguous,
+    withdrawn, needs_review, error, or when a criterion has no projection to read it from."""
+    if state is State.resolved_true:
+        return 1.0
+    if state in (State.resolved_false, State.resolved_partial):
+        return 0.0
+    if state not in (State.open, State.upcoming, State.awaiting_data):
+        return None
+    if claim.kind == ClaimKind.judged or any(r.type == "judged" for r in resolving):
+        return None
+    chance = 1.0
+    for r in resolving:
+        if r.decided:
+            chance *= 1.0 if r.met else 0.0
+        elif r.probability is None:
+            return None
+        else:
+            chance *= r.probability
+    return chance if resolving else None
+
+
 def _projection_text(
     projection: Projection | None,
     memo: Memo | None = None,
@@ -1681,12 +1689,13 @@ def _threshold(
                 )
                 return fields, []
         if hit is not None:
+            hit_text, hit_rule = _versus(hit.value, c.comparator, threshold)
             fields.update(
                 decided=True,
                 met=True,
                 metric=Metric(hit.value, unit, hit.period),
                 final_after=_final_after(_expected_on(hit.period, lag), [hit], revision),
-                reason=f"{format_number(hit.value)} in {hit.period} meets {rule} within "
+                reason=f"{hit_text} in {hit.period} meets {hit_rule} within "
                 f"{c.window.start}–{c.window.end}",
                 **_margin_fields(hit.value, c.comparator, threshold),
             )
@@ -1711,12 +1720,15 @@ def _threshold(
         if gaps and periods is not None:
             details.update(_gap_details(gaps, len(periods), lag, wait.grace, ctx.today))
         if complete:
-            last = f" (last {format_number(shown.value)} in {shown.period})" if shown else ""
+            last, shown_rule = "", rule
+            if shown is not None:
+                shown_text, shown_rule = _versus(shown.value, c.comparator, threshold)
+                last = f" (last {shown_text} in {shown.period})"
             fields.update(
                 decided=True,
                 met=False,
                 final_after=_final_after(expected, inside[-1:], revision),
-                reason=f"never met {rule} within {c.window.start}–{c.window.end}{last}",
+                reason=f"never met {shown_rule} within {c.window.start}–{c.window.end}{last}",
                 details=details,
             )
             return fields, inside
@@ -1753,31 +1765,32 @@ def _threshold(
     fields.update(target_period=target, data_expected_on=expected)
     if reading is not None and ctx.today > period_end(target):
         ok = meets(reading.value, c.comparator, threshold)
+        value_text, value_rule = _versus(reading.value, c.comparator, threshold)
         fields.update(
             metric=_metric_of(reading, unit, ctx.memo),
             decided=True,
             met=ok,
             final_after=_final_after(_expected_on(target, lag), [reading], revision),
-            reason=f"{format_number(reading.value)} in {reading.period} "
-            f"{'meets' if ok else 'misses'} {rule}",
+            reason=f"{value_text} in {reading.period} {'meets' if ok else 'misses'} {value_rule}",
             details=details,
             **_margin_fields(reading.value, c.comparator, threshold),
         )
         return fields, [reading]
     if so_far is not None and period_start(so_far.period) <= period_end(target):
         ok = meets(so_far.value, c.comparator, threshold)
+        value_text, value_rule = _versus(so_far.value, c.comparator, threshold)
         fields.update(
             metric=_metric_of(so_far, unit, ctx.memo),
             trend=Trend.on_track if ok else Trend.off_track,
-            reason=f"{format_number(so_far.value)} so far in {target} "
-            f"({'meets' if ok else 'misses'} {rule})",
+            reason=f"{value_text} so far in {target} "
+            f"({'meets' if ok else 'misses'} {value_rule})",
             details=details,
             **_margin_fields(so_far.value, c.comparator, threshold),
         )
         if ctx.today > period_end(target):
             fields["reason"] = (
-                f"{format_number(so_far.value)} in {so_far.period}, not yet the end of "
-                f"{target} ({'meets' if ok else 'misses'} {rule} so far)"
+                f"{value_text} in {so_far.period}, not yet the end of "
+                f"{target} ({'meets' if ok else 'misses'} {value_rule} so far)"
             )
         return fields, [so_far]
     if latest is not None:
@@ -1907,20 +1920,29 @@ def _open_reason(
 ) -> str:
     if latest is None:
         return f"no data yet; needs {rule} in {target}"
-    parts = [f"{format_number(latest.value)} in {latest.period}"]
+    latest_text, threshold_text = format_pair(latest.value, threshold)
+    if projection is not None and math.isfinite(projection.value):
+        threshold_text = max(threshold_text, format_pair(projection.value, threshold)[1], key=len)
+    parts = [f"{latest_text} in {latest.period}"]
     required = fields.get("required_growth")
     observed = fields.get("observed_growth")
+    # rates per year only over a year or more; over a shorter horizon, the change over it
+    years = _x(target) - _x(latest.period)
+    days = (period_start(target) - latest.start).days
     if required is not None:
         parts.append(
-            f"needs {format_rate(required, observed)} to reach {format_number(threshold)} "
+            f"needs {rate_text(required, years, days, observed)} to reach {threshold_text} "
             f"by {target}"
         )
     else:
-        parts.append(f"needs {rule} by {target}")
-    projected = _projection_text(projection, memo, (threshold, format_number(threshold)))
+        comparator = rule.split(" ", 1)[0]
+        parts.append(f"needs {comparator} {threshold_text} by {target}")
+    projected = _projection_text(projection, memo, (threshold, threshold_text))
     # the trend's rate beside the one needed: the verdict is their comparison
     parts.append(
-        projected if observed is None else f"trend {format_rate(observed, required)}, {projected}"
+        projected
+        if observed is None
+        else f"trend {rate_text(observed, years, days, required)}, {projected}"
     )
     return "; ".join(parts)
 
@@ -1950,6 +1972,13 @@ def _growth(
             return f"{format_number(value)}x/yr"
         return format_rate(value)
 
+    def versus(value: float) -> tuple[str, str]:
+        """The value and the rule, with enough digits to differ ("+5.08 %/yr misses >= +5.10")."""
+        if c.measure == "annual_factor":
+            value_text, threshold_text = format_pair(value, threshold)
+            return f"{value_text}x/yr", f"{c.comparator} {threshold_text}x/yr"
+        return format_rate(value, threshold), f"{c.comparator} {format_rate(threshold, value)}"
+
     rule = f"{c.comparator} {label(threshold)}"
     fields: dict[str, Any] = {"required_growth": as_rate(threshold)}
     if c.window is not None:
@@ -1973,14 +2002,15 @@ def _growth(
                 )
                 return fields, [start, end]
             ok = meets(value, c.comparator, threshold)
+            value_text, value_rule = versus(value)
             fields.update(
                 decided=True,
                 met=ok,
                 metric=Metric(value, unit, f"{c.window.start}..{target}"),
                 observed_growth=as_rate(value),
                 final_after=_final_after(expected, [start, end], revision),
-                reason=f"{label(value)} from {c.window.start} to {target} "
-                f"{'meets' if ok else 'misses'} {rule}",
+                reason=f"{value_text} from {c.window.start} to {target} "
+                f"{'meets' if ok else 'misses'} {value_rule}",
                 **_margin_fields(value, c.comparator, threshold),
             )
             return fields, [start, end]
@@ -2012,7 +2042,14 @@ def _growth(
         fields.update(
             projection=growth_projection,
             trend=_trend_from(growth_projection, c.comparator, threshold),
+            probability=None,
         )
+        if growth_projection is not None and projection is not None and start.value > 0:
+            # the rate is monotone in the level at the target: read the level's distribution
+            # at the level that rate needs
+            factor = threshold if c.measure == "annual_factor" else 1.0 + threshold
+            level = start.value * factor**years if factor > 0 else -math.inf
+            fields["probability"] = projection_chance(projection, c.comparator, level)
         text = (
             f"{label(so_far)} so far since {start.period}"
             if so_far is not None
@@ -2042,6 +2079,7 @@ def _growth(
         fields.update(reason="growth undefined for non-positive values", error="non-positive")
         return fields, [before, after]
     ok = meets(value, c.comparator, threshold)
+    value_text, value_rule = versus(value)
     fields.update(
         metric=Metric(value, unit, after.period),
         observed_growth=as_rate(value),
@@ -2058,8 +2096,8 @@ def _growth(
             decided=True,
             met=ok,
             final_after=_final_after(_expected_on(year_target, lag), [before, after], revision),
-            reason=f"{label(value)} in {after.period} over {before.period} "
-            f"{'meets' if ok else 'misses'} {rule}",
+            reason=f"{value_text} in {after.period} over {before.period} "
+            f"{'meets' if ok else 'misses'} {value_rule}",
         )
     else:
         # One year over the previous is noisy (a dip the year before inflates it): the trend
@@ -2071,23 +2109,24 @@ def _growth(
             if span and latest_year - _x(span[0].period) > 1
             else None
         )
-        text = f"{label(value)} in {after.period} over {before.period}"
+        text = f"{value_text} in {after.period} over {before.period}"
         if sustained is None:
             fields.update(
                 trend=Trend.on_track if ok else Trend.off_track,
-                reason=f"{text} ({'meets' if ok else 'misses'} {rule})",
+                reason=f"{text} ({'meets' if ok else 'misses'} {value_rule})",
             )
         else:
             # the headline is the sustained rate (metric, margin, progress, trend agree); the
             # single latest year stays in the details and the reason
             sustained_ok = meets(sustained, c.comparator, threshold)
+            sustained_text, sustained_rule = versus(sustained)
             single = f"{format_number(value)}x" if c.measure == "annual_factor" else label(value)
             fields.update(
                 trend=Trend.on_track if sustained_ok else Trend.off_track,
                 metric=Metric(sustained, unit, f"{span[0].period}..{after.period}"),
                 observed_growth=as_rate(sustained),
-                reason=f"{label(sustained)} sustained over {span[0].period}–{after.period} "
-                f"({'meets' if sustained_ok else 'misses'} {rule}); "
+                reason=f"{sustained_text} sustained over {span[0].period}–{after.period} "
+                f"({'meets' if sustained_ok else 'misses'} {sustained_rule}); "
                 f"{single} in {after.period} over {before.period}",
                 details={
                     "latest_year_value": value,
@@ -2174,13 +2213,13 @@ def _aggregate(
     if complete:
         value = aggregate(observed_sum)
         ok = meets(value, c.comparator, threshold)
+        value_text, rule = _versus(value, c.comparator, threshold)
         fields.update(
             decided=True,
             met=ok,
             metric=Metric(value, unit, span),
             final_after=_final_after(expected, inside[-1:], revision),
-            reason=f"{c.function} {format_number(value)} over {span} "
-            f"{'meets' if ok else 'misses'} {rule}",
+            reason=f"{c.function} {value_text} over {span} {'meets' if ok else 'misses'} {rule}",
             details=details,
             **_margin_fields(value, c.comparator, threshold),
         )
@@ -2208,8 +2247,12 @@ def _aggregate(
         trend=_trend_from(projection, c.comparator, threshold),
         details=details,
     )
+    threshold_text = _threshold_text(
+        threshold, details.get("so_far"), projection.value if projection is not None else None
+    )
+    rule = f"{c.comparator} {threshold_text}"
     if count:
-        so_far_text = format_number(observed_sum / count if c.function == "mean" else observed_sum)
+        so_far_text = format_pair(details["so_far"], threshold)[0]
         head = f"{c.function} {so_far_text} over {count} of {total} periods of {span}"
     else:
         head = f"no data yet for {span}"
@@ -2221,7 +2264,7 @@ def _aggregate(
             f"the remaining {remaining} must average "
             f"{format_number(details['remaining_must_average'])}"
         )
-    parts.append(_projection_text(projection, None, (threshold, format_number(threshold))))
+    parts.append(_projection_text(projection, None, (threshold, threshold_text)))
     fields["reason"] = "; ".join(parts)
     return fields, inside + _fit_points(points)
 
@@ -2380,6 +2423,7 @@ def evaluate(
         stable_until=_stable_until(claim, results, final_after, today),
         review_reason=review_reason,
         overdue_since=overdue_since,
+        probability=claim_probability(state, claim, resolving),
     )
 
 

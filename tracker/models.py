@@ -442,6 +442,8 @@ class Evaluation(SQLModel, table=True):
     required_growth: float | None = None
     observed_growth: float | None = None
     data_expected_on: dt.date | None = None
+    # the chance the claim comes true (1 or 0 once resolved; NULL without a projection)
+    probability: float | None = None
     fingerprint: str = Field(max_length=64)  # hash of everything but the timestamps
     details: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     evidence: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())

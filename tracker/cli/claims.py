@@ -33,9 +33,10 @@ from tracker.db import (
     upgrade_to_head,
 )
 from tracker.dry_run import DryRun, dry_run_claim
-from tracker.evaluation import EvaluationResult, format_number
+from tracker.evaluation import EvaluationResult
 from tracker.indicators import PlausibilityGates, entry_from_row
 from tracker.models import Claim, Claimant, Indicator, SourceDocument
+from tracker.numbers import format_number
 
 claims_app = typer.Typer(
     help="Claim files: check, dry-run, sync into the database, export, schema.",

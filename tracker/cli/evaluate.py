@@ -19,8 +19,9 @@ from sqlmodel import Session, select
 
 from tracker.clock import utcnow
 from tracker.db import make_engine, session_scope
-from tracker.evaluation import EvaluationResult, format_number
+from tracker.evaluation import EvaluationResult
 from tracker.models import Claim
+from tracker.numbers import format_chance, format_number
 from tracker.status import evaluate_claims, replay_claim_as_known
 
 NOT_KNOWN = "not known to tracker on that date"
@@ -30,13 +31,15 @@ def _metric_text(result: EvaluationResult) -> str:
     if result.metric is None:
         return "—"
     unit = "" if result.metric.unit == "1" else f" {result.metric.unit}"
-    return f"{format_number(result.metric.value)}{unit} ({result.metric.period})"
+    value = format_number(result.metric.value, result.threshold)  # apart from the threshold
+    return f"{value}{unit} ({result.metric.period})"
 
 
 def _threshold_text(result: EvaluationResult) -> str:
     if result.threshold is None:
         return "—"
-    return f"{result.comparator or ''} {format_number(result.threshold)}".strip()
+    beside = result.metric.value if result.metric is not None else None
+    return f"{result.comparator or ''} {format_number(result.threshold, beside)}".strip()
 
 
 def _projection_text(result: EvaluationResult) -> str:
@@ -47,7 +50,7 @@ def _projection_text(result: EvaluationResult) -> str:
         f"{format_number(p.value, result.threshold)} "
         f"({format_number(p.low)}–{format_number(p.high)}) "
         f"in {p.at}, {p.model}"
-    )
+    ) + (f"; {format_chance(result.probability)}" if result.probability is not None else "")
 
 
 def results_table(

@@ -569,6 +569,7 @@ EXPORT_COLUMNS = (
     "state",
     "trend",
     "uncertain",
+    "probability",
     "reason",
     "data_expected_on",
     "metric_value",
@@ -610,6 +611,7 @@ def _export_row(item: queries.ClaimItem) -> dict[str, Any]:
             if ev
             else False
         ),
+        "probability": ev.probability if ev else None,
         "reason": ev.reason if ev else None,
         "data_expected_on": ev.data_expected_on.isoformat() if ev and ev.data_expected_on else None,
         "metric_value": ev.metric_value if ev else None,

@@ -30,7 +30,7 @@ from tracker import __version__, scheduler
 from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import api, api_data, api_waits, dashboard, health, problems
+from tracker.web import api, api_data, api_track_record, api_waits, dashboard, health, problems
 from tracker.web.openapi import install_openapi
 from tracker.web.problems import (
     ASKED_METHOD,
@@ -353,6 +353,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_data.router)
     app.include_router(api_waits.router)
+    app.include_router(api_track_record.router)
     app.include_router(problems.router)
     install_openapi(app)
     scheduler.install(app)
@@ -362,6 +363,7 @@ def create_app(
         api.router,
         api_data.router,
         api_waits.router,
+        api_track_record.router,
         problems.router,
     ]
     # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard

@@ -32,7 +32,17 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
-from tracker import auth, bundled, data_health, overdue, quarantine, queries, server_secrets, status
+from tracker import (
+    auth,
+    bundled,
+    calibration,
+    data_health,
+    overdue,
+    quarantine,
+    queries,
+    server_secrets,
+    status,
+)
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -46,6 +56,7 @@ from tracker.models import (
     Resolution,
     State,
 )
+from tracker.numbers import format_chance, format_percent
 from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
@@ -57,6 +68,7 @@ from tracker.web.wording import (
     describe_criterion,
     expected_on_text,
     format_number,
+    growth_needed_text,
     parse_criterion,
     state_label,
     trend_badge,
@@ -138,6 +150,7 @@ def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
             status.projection_high,
             status.threshold,
             status.projection_value,
+            status.probability,
         )
     projection = getattr(status, "projection", None)
     return trend_badge(
@@ -146,6 +159,7 @@ def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
         getattr(projection, "high", None),
         getattr(status, "threshold", None),
         getattr(projection, "value", None),
+        getattr(status, "probability", None),
     )
 
 
@@ -179,8 +193,20 @@ def _templates() -> Jinja2Templates:
         days_left=_days_left,
         expected_on=_expected_on,
         trend_badge=_trend_badge,
+        growth_needed=_growth_needed,
+        chance=format_chance,
     )
+    env.filters["pct"] = format_percent
     return Jinja2Templates(env=env)
+
+
+def _growth_needed(ev: Evaluation) -> str:
+    """The claim page's "Growth needed" line, as the reason words it (see growth_needed_text)."""
+    if ev.required_growth is None:
+        return "—"
+    return growth_needed_text(
+        ev.required_growth, ev.observed_growth, ev.metric_period, ev.projection_at
+    )
 
 
 # --- sessions and CSRF ---
@@ -867,6 +893,16 @@ def claimant_page(
             status_code=404,
         )
     return _render(request, "claimant.html", {"r": record}, state, now=now)
+
+
+@router.get("/track-record", response_class=HTMLResponse)
+def tracker_track_record_page(
+    request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
+) -> HTMLResponse:
+    """tracker's own calls scored once claims resolve (tracker.calibration)."""
+    record = calibration.tracker_track_record(session, now=now)
+    context = {"r": record, "months": calibration.HORIZON_MONTHS}
+    return _render(request, "track_record.html", context, state, now=now)
 
 
 @router.get("/indicators", response_class=HTMLResponse)

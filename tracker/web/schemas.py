@@ -47,6 +47,7 @@ EX_STATUS: dict[str, Any] = {
     "state": "open",
     "trend": "on_track",
     "uncertain": True,
+    "probability": 0.51,
     "reason": "2.34 in 2025; needs +5.08 %/yr to reach 3.0 by 2030; trend +5.10 %/yr, "
     "projected 3.002 (2.78–3.24): the band includes 3.0, so this could go either way",
     "metric": EX_METRIC,
@@ -328,6 +329,18 @@ class Status(_Out):
             'way. The dashboard shows it as "on track (uncertain)".'
         ),
     )
+    probability: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description=(
+            "The chance the claim's criterion is met at the deadline, from the projection's "
+            "predictive distribution (Student-t in fitted space); 1 or 0 once resolved (true; "
+            "false or partial); null when there is no projection to read it from (and for "
+            "judged, void, ambiguous, withdrawn claims and evaluations before evaluator 1.4.0)."
+        ),
+        examples=[0.62],
+    )
     reason: str | None = Field(default=None, description="Why, in plain words.")
     metric: Metric = Field(default_factory=Metric)
     threshold: float | None = None
@@ -370,6 +383,7 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
             evaluation.projection_high,
             evaluation.threshold,
         ),
+        probability=evaluation.probability,
         reason=evaluation.reason,
         metric=Metric(
             value=evaluation.metric_value,
@@ -417,6 +431,7 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
             getattr(projection, "high", None),
             result.threshold,
         ),
+        probability=getattr(result, "probability", None),
         reason=result.reason,
         metric=Metric.model_validate(metric) if metric is not None else Metric(),
         threshold=result.threshold,

@@ -26,7 +26,8 @@ from tracker.criteria import (
     SignalCriterion,
     ThresholdCriterion,
 )
-from tracker.evaluation import TREND_YEARS, band_too_uncertain
+from tracker.evaluation import TREND_YEARS, band_too_uncertain, decimal_year, period_start
+from tracker.numbers import format_chance, format_quantity, rate_text
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
@@ -83,6 +84,9 @@ class TrendBadge:
     trend: str
     label: str
     uncertain_because: str | None = None
+    # an uncertain trend's chance of coming true ("62 % chance"): shown in a neutral badge
+    # instead of the trend's green or red
+    chance: str | None = None
 
 
 def band_straddles(low: float | None, high: float | None, threshold: float | None) -> bool:
@@ -114,6 +118,7 @@ def trend_badge(
     high: float | None = None,
     threshold: float | None = None,
     value: float | None = None,
+    probability: float | None = None,
 ) -> TrendBadge | None:
     """The trend badge of a status: "on track" / "off track", or "on track (uncertain)" when the
     projection's band straddles the threshold. The stored trend is the evaluator's (the
@@ -139,7 +144,8 @@ def trend_badge(
             f"{format_number(high)} includes the threshold {format_number(threshold)}: "
             "this could go either way."
         )
-        return TrendBadge(trend, f"{label} (uncertain)", why)
+        chance = format_chance(probability) if probability is not None else None
+        return TrendBadge(trend, f"{label} (uncertain)", why, chance)
     return TrendBadge(trend, label)
 
 
@@ -158,24 +164,33 @@ def expected_on_text(value: dt.date | str | None, today: dt.date) -> str:
     return f"expected {day.isoformat()}" + (" (overdue)" if release_overdue(day, today) else "")
 
 
-def format_number(value: float | None, unit: str | None = None) -> str:
-    """A value for reading: thousands separated, about three significant decimals."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    if unit == "probability" and 0 <= value <= 1:
-        return f"{value * 100:.0f} % probability"
-    magnitude = abs(value)
-    if magnitude != 0 and (magnitude >= 1e7 or magnitude < 1e-3):
-        text = f"{value:.3g}"
-    elif magnitude >= 1000:
-        text = f"{value:,.0f}"
-    elif magnitude >= 100:
-        text = f"{value:,.1f}".rstrip("0").rstrip(".")
-    else:
-        text = f"{value:.3f}".rstrip("0").rstrip(".")
-    if unit and unit != "1":
-        return f"{text} {unit}"
+def growth_needed_text(
+    required: float,
+    observed: float | None,
+    from_period: str | None,
+    to_period: str | None,
+) -> str:
+    """The growth needed (and the trend's) as the reason says it: per year over a year or
+    more ("+5.08 %/yr (observed trend +5.10 %/yr)"), else the change over the horizon from
+    the latest period to the target ("+6.7 % in 15 days (observed trend +3.1 % in 15 days)")."""
+    years, days = 1.0, 365
+    if from_period and to_period:
+        try:
+            start, end = period_start(from_period), period_start(to_period)
+        except ValueError:
+            pass
+        else:
+            years, days = decimal_year(end) - decimal_year(start), (end - start).days
+    if years <= 0:
+        years, days = 1.0, 365
+    text = rate_text(required, years, days, observed)
+    if observed is not None:
+        text += f" (observed trend {rate_text(observed, years, days, required)})"
     return text
+
+
+# the dashboard's `num` filter and chart labels: the one formatter of tracker.numbers
+format_number = format_quantity
 
 
 def parse_criterion(spec: Mapping[str, Any]) -> Any | None:
