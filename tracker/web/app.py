@@ -30,7 +30,7 @@ from tracker import __version__, scheduler
 from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import api, api_data, dashboard, health, problems
+from tracker.web import api, api_data, api_webhooks, dashboard, health, problems, webhooks_page
 from tracker.web.openapi import install_openapi
 from tracker.web.problems import (
     ASKED_METHOD,
@@ -353,9 +353,12 @@ def create_app(
     app.include_router(api.router)
     app.include_router(api_data.router)
     app.include_router(problems.router)
+    app.include_router(api_webhooks.router)
+    app.include_router(webhooks_page.router)
     install_openapi(app)
     scheduler.install(app)
     routers = [health.router, dashboard.router, api.router, api_data.router, problems.router]
+    routers += [api_webhooks.router, webhooks_page.router]
     # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
