@@ -128,7 +128,12 @@ def _now() -> dt.datetime:
 
 
 def resolve(
-    engine: Engine, claim_id: int, outcome: str = "true", *, note: str | None = None, commit: bool = True
+    engine: Engine,
+    claim_id: int,
+    outcome: str = "true",
+    *,
+    note: str | None = None,
+    commit: bool = True,
 ) -> None:
     """A reviewer's verdict on the claim, committed (or rolled back when commit=False)."""
     with Session(engine) as session:

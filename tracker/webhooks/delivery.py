@@ -59,7 +59,7 @@ from tracker.webhooks.signing import signature_header
 log = logging.getLogger(__name__)
 FANOUT_BATCH = 500
 SEND_BATCH = 50
-CLAIM_MARGIN = dt.timedelta(seconds=5)
+CLAIM_MARGIN = dt.timedelta(seconds=2)
 USER_AGENT = "tracker-webhooks/1"
 _RESOLVED = ("resolved_true", "resolved_false", "resolved_partial", "void", "ambiguous")
 
