@@ -12,7 +12,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from tracker.clock import utcnow
@@ -23,11 +23,43 @@ from tracker.web.problems import ProblemError
 from tracker.webhooks import subscriptions as subs
 from tracker.webhooks.events import EVENT_TYPES
 
+EX_SUBSCRIPTION: dict[str, Any] = {
+    "id": 1,
+    "url": "https://hooks.example.org/tracker",
+    "events": ["claim.resolved", "claim.needs_review"],
+    "filter": {"tags": ["ai"]},
+    "deadline_days": 7,
+    "created_by": "newsroom",
+    "created_at": "2026-11-28T09:00:00Z",
+    "failing_since": None,
+    "disabled_at": None,
+    "disabled_reason": None,
+    "active": True,
+}
+EX_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a documentation example
+EX_ATTEMPT: dict[str, Any] = {
+    "number": 1,
+    "started_at": "2026-11-28T09:00:02Z",
+    "finished_at": "2026-11-28T09:00:02Z",
+    "outcome": "ok",
+    "http_status": 200,
+    "latency_ms": 84,
+    "error": None,
+    "replay": False,
+}
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
 router = APIRouter(prefix="/api/v1", tags=["webhooks"], responses=PROBLEM_RESPONSES)
 SubscriptionsToken = Annotated[ApiToken, require_scope("subscriptions")]
 
 
 class SubscriptionOut(BaseModel):
+    model_config = _examples(EX_SUBSCRIPTION)
+
     id: int
     url: str
     events: list[str]
@@ -42,16 +74,24 @@ class SubscriptionOut(BaseModel):
 
 
 class SubscriptionCreated(SubscriptionOut):
+    model_config = _examples({**EX_SUBSCRIPTION, "secret": EX_SECRET})
+
     secret: str
 
 
 class SecretOut(BaseModel):
+    model_config = _examples(
+        {"id": 1, "secret": EX_SECRET, "previous_secret_valid_until": "2026-11-29T09:00:00Z"}
+    )
+
     id: int
     secret: str
     previous_secret_valid_until: dt.datetime | None
 
 
 class AttemptOut(BaseModel):
+    model_config = _examples(EX_ATTEMPT)
+
     number: int
     started_at: dt.datetime
     finished_at: dt.datetime | None
@@ -63,6 +103,22 @@ class AttemptOut(BaseModel):
 
 
 class DeliveryOut(BaseModel):
+    model_config = _examples(
+        {
+            "id": 7,
+            "event_id": "msg_2f1c0d8e9b7a4c3d8e1f0a2b3c4d5e6f",
+            "event_type": "claim.resolved",
+            "claim": "colossus2-grid-wait-one-year",
+            "status": "delivered",
+            "attempts": 1,
+            "next_attempt_at": None,
+            "created_at": "2026-11-28T09:00:01Z",
+            "delivered_at": "2026-11-28T09:00:02Z",
+            "last_error": None,
+            "attempt_log": [EX_ATTEMPT],
+        }
+    )
+
     id: int
     event_id: str
     event_type: str
@@ -179,6 +235,10 @@ def create_subscription(
     "/subscriptions",
     response_model=list[SubscriptionOut],
     summary="Every subscription (never its secret)",
+    description=(
+        "Needs scope `subscriptions`. Every subscription not deleted, oldest first; a disabled "
+        "one has `active` false and says why in `disabled_reason`. Secrets are never listed."
+    ),
 )
 def list_subscriptions(session: SessionDep, _token: SubscriptionsToken) -> list[SubscriptionOut]:
     return [subscription_out(s) for s in subs.live_subscriptions(session)]
@@ -188,6 +248,7 @@ def list_subscriptions(session: SessionDep, _token: SubscriptionsToken) -> list[
     "/subscriptions/{subscription_id}",
     response_model=SubscriptionOut,
     summary="One subscription (never its secret); `disabled_reason` says why it stopped",
+    description="Needs scope `subscriptions`. 404 for an unknown or deleted id.",
 )
 def get_subscription(
     subscription_id: int, session: SessionDep, _token: SubscriptionsToken
@@ -199,6 +260,10 @@ def get_subscription(
     "/subscriptions/{subscription_id}",
     status_code=204,
     summary="Delete a subscription: nothing more is sent (its delivery log stays)",
+    description=(
+        "Needs scope `subscriptions`. Answers 204; deliveries not yet sent are dropped "
+        "(marked failed); the attempts already made stay in the database."
+    ),
 )
 def delete_subscription(
     subscription_id: int, session: SessionDep, _token: SubscriptionsToken
@@ -212,6 +277,11 @@ def delete_subscription(
     "/subscriptions/{subscription_id}/rotate-secret",
     response_model=SecretOut,
     summary="A new signing secret (shown once); the old one also signs for 24 hours",
+    description=(
+        "Needs scope `subscriptions`. Until `previous_secret_valid_until` every delivery "
+        "carries two v1 signatures (new and old secret), so a receiver can switch secrets "
+        "without rejecting a delivery."
+    ),
 )
 def rotate_secret(
     subscription_id: int, session: SessionDep, _token: SubscriptionsToken
@@ -229,6 +299,11 @@ def rotate_secret(
     "/subscriptions/{subscription_id}/enable",
     response_model=SubscriptionOut,
     summary="Enable a subscription that was disabled after failing deliveries",
+    description=(
+        "Needs scope `subscriptions`. A subscription whose deliveries failed for "
+        "TRACKER_WEBHOOK_DISABLE_AFTER_HOURS (72) without a success is disabled; after fixing "
+        "the receiver, enable it: its pending deliveries are sent again."
+    ),
 )
 def enable_subscription(
     subscription_id: int, session: SessionDep, _token: SubscriptionsToken
@@ -261,6 +336,11 @@ def list_deliveries(
     status_code=202,
     response_model=DeliveryOut,
     summary="Send a delivery again (same webhook-id and body) on the next delivery run",
+    description=(
+        "Needs scope `subscriptions`. Answers 202 with the delivery, now pending: the "
+        "scheduler sends it within seconds, freshly timestamped and signed, logged as a replay "
+        "attempt. 409 while it is being sent."
+    ),
 )
 def replay(
     request: Request,
