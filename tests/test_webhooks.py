@@ -412,3 +412,37 @@ def test_no_subscription_no_outbox_rows(engine) -> None:
     resolve(engine, claim_id)
     with Session(engine) as session:
         assert session.exec(select(WebhookEvent)).all() == []
+
+
+def test_delivery_connects_to_the_checked_address(engine, hook_settings, receiver) -> None:
+    """The request goes to the address the check resolved (no second DNS lookup): a name
+    that resolves nowhere but through the check's resolver still reaches the receiver, with
+    its own name in the Host header."""
+    port = receiver.server.server_address[1]
+    url = f"http://hooks.example.test:{port}/hook"
+    settings = hook_settings.model_copy(update={"webhook_allowed_hosts": "hooks.example.test"})
+    looked_up: list[str] = []
+
+    def resolver(host: str, _port: int) -> list[str]:
+        looked_up.append(host)
+        return ["127.0.0.1"]
+
+    claim_id = judged_claim(engine)
+    with Session(engine) as session:
+        _, secret = create_subscription(
+            session,
+            settings,
+            url=url,
+            events=[ev.RESOLVED],
+            created_by="t",
+            now=system_clock(),
+            resolve=resolver,
+        )
+        session.commit()
+    resolve(engine, claim_id)
+    with make_client(settings) as client:
+        assert run_once(engine, settings, holder="t", client=client, resolve=resolver) == 1
+    (request,) = receiver.requests
+    assert request.headers["host"] == f"hooks.example.test:{port}"
+    assert looked_up == ["hooks.example.test", "hooks.example.test"]  # creation, delivery
+    receiver.verified(secret)

@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import sqlalchemy as sa
@@ -52,6 +53,7 @@ from tracker.webhooks.destinations import (
     Resolver,
     allowed_hosts,
     check_destination,
+    pinned,
     system_resolver,
 )
 from tracker.webhooks.signing import signature_header
@@ -330,14 +332,19 @@ def send(
         return int((time.monotonic() - started) * 1000)
 
     try:
-        check_destination(sub.url, allowed_hosts(settings.webhook_allowed_hosts), resolve=resolve)
+        addresses = check_destination(
+            sub.url, allowed_hosts(settings.webhook_allowed_hosts), resolve=resolve
+        )
     except RefusedDestination as exc:
         return Answer("refused", None, ms(), f"refused destination: {exc}")
+    target, host_header = pinned(sub.url, addresses[0])
+    host = urlsplit(sub.url).hostname or ""
     timestamp = int(now.timestamp())
     secrets_ = [sub.secret]
     if sub.previous_secret and sub.previous_secret_until and sub.previous_secret_until > now:
         secrets_.append(sub.previous_secret)
     headers = {
+        "host": host_header,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": msg_id,
@@ -345,7 +352,10 @@ def send(
         "webhook-signature": signature_header(secrets_, msg_id, timestamp, body),
     }
     try:
-        with client.stream("POST", sub.url, content=body, headers=headers) as response:
+        extensions = {"sni_hostname": host} if target.startswith("https:") else {}
+        with client.stream(
+            "POST", target, content=body, headers=headers, extensions=extensions
+        ) as response:
             read = 0
             for chunk in response.iter_bytes():
                 read += len(chunk)

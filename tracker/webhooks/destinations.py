@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Callable, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 Resolver = Callable[[str, int], list[str]]
 
@@ -99,3 +99,15 @@ def check_destination(
                 "TRACKER_WEBHOOK_ALLOWED_HOSTS to allow it"
             )
     return addresses
+
+
+def pinned(url: str, address: str) -> tuple[str, str]:
+    """The URL rewritten to connect to the checked `address`, and the Host header naming the
+    original host: the request goes where the check looked, not to whatever a second DNS
+    lookup would answer (DNS rebinding). For https the caller passes the original host as the
+    TLS server name (httpx's `sni_hostname` extension), so the certificate is checked against
+    it as usual."""
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, "")), parts.netloc
