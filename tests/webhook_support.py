@@ -81,16 +81,18 @@ class Receiver:
         return [hook.verify(r.body, r.headers) for r in self.requests]
 
 
-def judged_claim(engine: Engine, slug: str = "colossus-wait", **extra: Any) -> int:
+def judged_claim(
+    engine: Engine, slug: str = "colossus-wait", claimant_slug: str = "elon-musk", **extra: Any
+) -> int:
     """A judged claim whose deadline (2026-06-30) has passed, evaluated once (no event: a
     claim's first evaluation is not a change). Returns its id."""
     with Session(engine) as session:
-        person = Claimant(slug="elon-musk", name="Elon Musk")
+        person = Claimant(slug=claimant_slug, name=claimant_slug)
         session.add(person)
         session.flush()
         claim = Claim(
             slug=slug,
-            title="Connecting Colossus 2 takes a year",
+            title=extra.pop("title", "Connecting Colossus 2 takes a year"),
             claimant_id=person.id or 0,
             deadline=extra.pop("deadline", dt.date(2026, 6, 30)),
             kind="judged",

@@ -143,6 +143,31 @@ class Settings(BaseSettings):
         gt=0,
         description="A subscription whose deliveries fail this long without a success is disabled.",
     )
+    smtp_host: str = Field(
+        default="", description="SMTP server of the email digest (empty: no digest is sent)."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS (required if set)."
+    )
+    smtp_ca_file: str = Field(
+        default="",
+        description="PEM file of the CA that signs the SMTP server's certificate (empty: the "
+        "system's trusted CAs).",
+    )
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="tracker@localhost", description="The digest's From address.")
+    smtp_to: str = Field(
+        default="", description="Comma-separated addresses the digest is sent to (empty: none)."
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    digest_interval_days: int = Field(
+        default=7, ge=1, description="Days between two email digests (weekly by default)."
+    )
+    digest_weeks_ahead: int = Field(
+        default=4, ge=1, description="The digest lists deadlines this many weeks ahead."
+    )
     http_timeout_connect: float = 5.0
     http_timeout_read: float = 30.0
     http_max_retries: int = 3

@@ -108,6 +108,19 @@ def job_table(
             interval=dt.timedelta(days=1),
         )
     ]
+    if settings is not None and settings.smtp_host and settings.smtp_to.strip():
+        from tracker.digest import DIGEST_JOB_ID, digest_job
+
+        every = dt.timedelta(days=settings.digest_interval_days)
+        jobs.append(
+            JobDef(
+                id=DIGEST_JOB_ID,
+                trigger=IntervalTrigger(days=settings.digest_interval_days, timezone=dt.UTC),
+                func=functools.partial(digest_job, engine, settings),
+                description="send the email digest",
+                interval=every,
+            )
+        )
     for indicator in indicators if indicators is not None else fetchable_indicators(engine):
         if settings is not None and missing_key_setting(indicator.source, settings):
             continue  # needs_key: see the docstring
