@@ -446,3 +446,20 @@ def test_delivery_connects_to_the_checked_address(engine, hook_settings, receive
     assert request.headers["host"] == f"hooks.example.test:{port}"
     assert looked_up == ["hooks.example.test", "hooks.example.test"]  # creation, delivery
     receiver.verified(secret)
+
+
+def test_disabled_subscription_says_why_and_can_be_enabled(api, engine, receiver) -> None:
+    client, auth = api
+    created = client.post("/api/v1/subscriptions", json={"url": receiver.url}, headers=auth)
+    sub_id = created.json()["id"]
+    with Session(engine) as session:
+        sub = session.get(WebhookSubscription, sub_id)
+        sub.failing_since = system_clock() - dt.timedelta(days=3)
+        sub.disabled_at = system_clock()
+        sub.disabled_reason = "disabled after failing since …; last error: HTTP 500"
+        session.add(sub)
+        session.commit()
+    shown = client.get(f"/api/v1/subscriptions/{sub_id}", headers=auth).json()
+    assert shown["active"] is False and "HTTP 500" in shown["disabled_reason"]
+    enabled = client.post(f"/api/v1/subscriptions/{sub_id}/enable", headers=auth).json()
+    assert enabled["active"] is True and enabled["disabled_reason"] is None

@@ -740,7 +740,7 @@ class TrackerScheduler:
         return [
             {"id": job.id, "description": job.name, "next_run_at": job.next_run_time}
             for job in self._scheduler.get_jobs()
-            if job.id != "lease"
+            if job.id not in ("lease", "webhooks")
         ]
 
     def stop(self) -> None:
