@@ -463,3 +463,17 @@ def test_disabled_subscription_says_why_and_can_be_enabled(api, engine, receiver
     assert shown["active"] is False and "HTTP 500" in shown["disabled_reason"]
     enabled = client.post(f"/api/v1/subscriptions/{sub_id}/enable", headers=auth).json()
     assert enabled["active"] is True and enabled["disabled_reason"] is None
+
+
+def test_a_huge_answer_is_read_only_up_to_the_cap(engine, hook_settings, receiver) -> None:
+    receiver.script = [(200, {"x-body-bytes": str(64 * 1024 * 1024)})]
+    claim_id = judged_claim(engine)
+    _subscribe(engine, hook_settings, receiver.url, events=[ev.RESOLVED])
+    resolve(engine, claim_id)
+    assert deliver(engine, hook_settings) == 1
+    with Session(engine) as session:
+        assert session.exec(select(WebhookDelivery)).one().status == "delivered"
+    deadline = time.monotonic() + 5
+    while receiver.cut_short == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the receiver's write fails once the client has closed
+    assert receiver.cut_short == 1  # 64 MiB offered, 16 KiB read: the client hung up

@@ -34,6 +34,7 @@ class Receiver:
     requests: list[Received] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
     got_request: threading.Event = field(default_factory=threading.Event)
+    cut_short: int = 0  # answers whose body the client did not read to the end
 
     def start(self) -> Receiver:
         receiver = self
@@ -52,12 +53,17 @@ class Receiver:
                     receiver.release.wait(60)
                     return  # the client is gone: answer nothing
                 status, headers = action if isinstance(action, tuple) else (action, {})
+                body = b"x" * int(headers.pop("x-body-bytes", 2))
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
-                self.send_header("content-length", "2")
+                self.send_header("content-length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                try:
+                    self.wfile.write(body)
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    receiver.cut_short += 1  # the client stopped reading and closed
                 item.answered = status
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

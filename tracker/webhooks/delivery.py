@@ -357,10 +357,13 @@ def send(
             "POST", target, content=body, headers=headers, extensions=extensions
         ) as response:
             read = 0
+            budget = settings.webhook_timeout_connect + settings.webhook_timeout_read
             for chunk in response.iter_bytes():
                 read += len(chunk)
                 if read >= settings.webhook_max_response_bytes:
                     break  # the answer's body is not needed beyond a glimpse
+                if time.monotonic() - started > budget:
+                    break  # a body trickling in slowly: the status is the answer
             status = response.status_code
             retry_after = retry_after_seconds(response.headers.get("retry-after"), now)
     except httpx.TimeoutException as exc:
