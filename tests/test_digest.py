@@ -176,3 +176,10 @@ def test_empty_digest_sections(engine) -> None:
     with Session(engine) as session:
         digest = build_digest(session, since=NOW - dt.timedelta(days=7), now=NOW, weeks_ahead=4)
     assert digest.empty
+
+
+def test_smtp_password_is_scrubbed_from_logs() -> None:
+    from tracker.cli.logs import secrets_of
+
+    settings = Settings(smtp_password=SecretStr("s3cret-pass-for-logs"))
+    assert "s3cret-pass-for-logs" in secrets_of(settings)
