@@ -266,7 +266,15 @@ def test_atom_feed(client: TestClient) -> None:
     entries = root.findall("a:entry", ns)
     assert len(entries) == 3
     titles = [e.findtext("a:title", namespaces=ns) for e in entries]
-    assert titles[0] == "china-power-3x-us-2030: open → open (off_track)"
+    assert titles[0] == (
+        'China 3x US power, "by 2030", with commas: now off track (was on track); still open'
+    )
+    dashboard = [
+        link.get("href")
+        for link in root.findall("a:link", ns)
+        if link.get("rel") == "alternate" and link.get("type") == "text/html"
+    ]
+    assert dashboard == ["http://testserver/"]
     ids = [e.findtext("a:id", namespaces=ns) for e in entries]
     assert len(set(ids)) == 3
     updated = [e.findtext("a:updated", namespaces=ns) for e in entries]

@@ -260,12 +260,12 @@ def client(settings: Settings, histories: Engine) -> Iterator[TestClient]:
 def test_atom_feed_has_one_entry_per_real_change(client: TestClient) -> None:
     root = ET.fromstring(client.get("/api/v1/feed.atom").content)
     titles = [e.findtext("a:title", namespaces=ATOM) for e in root.findall("a:entry", ATOM)]
-    assert titles == [
-        "china-power-3x-us-2030: open → resolved_false",
-        "agi-2026: open → open (insufficient_data)",
-        "china-power-3x-us-2030: open → open (off_track)",
-        "agi-2026: new → open",
-        "china-power-3x-us-2030: new → open (on_track)",
+    assert titles == [  # the claim's title and the change in words
+        "china power 3x us 2030: open → resolved: not kept",
+        "agi 2026: now insufficient data (was no trend); still open",
+        "china power 3x us 2030: now off track (was on track); still open",
+        "agi 2026: first evaluated: open",
+        "china power 3x us 2030: first evaluated: open, on track",
     ]
 
 

@@ -22,6 +22,7 @@ TOKEN_PREFIX = "trk"  # noqa: S105 - the fixed first part of every token, not a 
 SCOPES: dict[str, str] = {
     "claims:write": "Create, dry-run, amend and withdraw claims.",
     "resolve": "Record verdicts on claims (resolve judged claims, override automatic ones).",
+    "subscriptions": "Create, list, delete and manage webhook subscriptions and deliveries.",
 }
 # last_used_at is a convenience, not an audit log: write it at most once a minute per token
 LAST_USED_GRANULARITY = dt.timedelta(seconds=60)

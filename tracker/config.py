@@ -103,6 +103,71 @@ class Settings(BaseSettings):
             "any); empty: localhost, 127.0.0.1, [::1], testserver and the public URL's host."
         ),
     )
+    scheduler_lease_ttl: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds a scheduler lease lasts without a heartbeat (another process may "
+        "then take over).",
+    )
+    scheduler_heartbeat: float = Field(
+        default=15.0, gt=0, description="Seconds between scheduler lease heartbeats."
+    )
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description=(
+            "Comma-separated webhook destination host names allowed even when they resolve to a "
+            "loopback, private, link-local or otherwise non-public address."
+        ),
+    )
+    webhook_poll_seconds: float = Field(
+        default=2.0, gt=0, description="Seconds between runs of the webhook delivery job."
+    )
+    webhook_timeout_connect: float = Field(default=5.0, gt=0)
+    webhook_timeout_read: float = Field(default=10.0, gt=0)
+    webhook_max_response_bytes: int = Field(
+        default=16 * 1024, ge=0, description="A webhook response body is read up to this cap."
+    )
+    webhook_retry_base: float = Field(
+        default=10.0, gt=0, description="Seconds before the first webhook retry (then doubled)."
+    )
+    webhook_retry_max: float = Field(
+        default=3600.0, gt=0, description="Longest wait between two webhook retries, seconds."
+    )
+    webhook_retry_hours: float = Field(
+        default=72.0,
+        ge=24,
+        description="Hours a webhook delivery is retried before it is given up.",
+    )
+    webhook_disable_after_hours: float = Field(
+        default=72.0,
+        gt=0,
+        description="A subscription whose deliveries fail this long without a success is disabled.",
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server of the email digest (empty: no digest is sent)."
+    )
+    smtp_port: int = Field(default=587, description="SMTP port (587: submission with STARTTLS).")
+    smtp_starttls: bool = Field(
+        default=True, description="Upgrade the SMTP connection with STARTTLS (required if set)."
+    )
+    smtp_ca_file: str = Field(
+        default="",
+        description="PEM file of the CA that signs the SMTP server's certificate (empty: the "
+        "system's trusted CAs).",
+    )
+    smtp_username: str = ""
+    smtp_password: SecretStr | None = None
+    smtp_from: str = Field(default="tracker@localhost", description="The digest's From address.")
+    smtp_to: str = Field(
+        default="", description="Comma-separated addresses the digest is sent to (empty: none)."
+    )
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    digest_interval_days: int = Field(
+        default=7, ge=1, description="Days between two email digests (weekly by default)."
+    )
+    digest_weeks_ahead: int = Field(
+        default=4, ge=1, description="The digest lists deadlines this many weeks ahead."
+    )
     http_timeout_connect: float = 5.0
     http_timeout_read: float = 30.0
     http_max_retries: int = 3

@@ -537,3 +537,96 @@ class JobRun(SQLModel, table=True):
     status: str = Field(default="running", max_length=10)
     holder: str | None = Field(default=None, max_length=200)
     error: str | None = None
+
+
+# --- webhooks (tracker.webhooks): subscriptions, the outbox of events, deliveries ---
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where to send which events (tracker.webhooks). `secret` (whsec_<base64>) signs every
+    delivery; it is shown once at creation or rotation and never served or logged again.
+    `previous_secret` also signs until `previous_secret_until` (a rotation's grace period).
+    Deleting sets `deleted_at` (its deliveries stay readable)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    url: str = Field(max_length=2000)
+    events: list[str] = Field(default_factory=list, sa_column=json_column())  # empty: every one
+    filter: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    deadline_days: int = 7
+    secret: str = Field(max_length=200)
+    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_until: dt.datetime | None = Field(
+        default=None, sa_column=ts_column(nullable=True)
+    )
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+    failing_since: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    disabled_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    disabled_reason: str | None = None
+    deleted_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class WebhookEvent(SQLModel, table=True):
+    """The outbox: one row per event, written in the transaction of the change it describes
+    (an evaluation, a verdict, a quarantine), so a rolled-back change leaves none. The
+    delivery job fans it out (WebhookDelivery) once, then sets `dispatched_at`. `dedupe_key`
+    (unique) keeps an event that must happen once (a deadline notice) from being written twice.
+    """
+
+    __table_args__ = (sa.Index("ix_webhookevent_pending", "dispatched_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    uid: str = Field(max_length=40, unique=True)  # the webhook-id of its deliveries
+    type: str = Field(max_length=40)
+    claim_id: int | None = Field(default=None, foreign_key="claim.id")
+    evaluation_id: int | None = None
+    resolution_id: int | None = None
+    fetch_run_id: int | None = None
+    subscription_id: int | None = Field(default=None, foreign_key="webhooksubscription.id")
+    dedupe_key: str | None = Field(default=None, max_length=200, unique=True)
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    payload: dict[str, Any] | None = Field(default=None, sa_column=json_column(nullable=True))
+    created_at: dt.datetime = Field(sa_column=ts_column())
+    dispatched_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one subscription: pending -> sending (claimed: an attempt row is committed
+    before the request goes out) -> delivered, or back to pending with `next_attempt_at`, or
+    failed (gave up). A `sending` row whose claim expired was interrupted (a crash): it is sent
+    again with the same webhook-id."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("event_id", "subscription_id"),
+        sa.Index("ix_webhookdelivery_due", "status", "next_attempt_at"),
+        sa.Index("ix_webhookdelivery_subscription", "subscription_id", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="webhookevent.id")
+    subscription_id: int = Field(foreign_key="webhooksubscription.id")
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(sa_column=ts_column())
+    claimed_until: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    created_at: dt.datetime = Field(sa_column=ts_column())
+    delivered_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    last_error: str | None = None
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """Append-only log of one try of a delivery (written before the request, finished after)."""
+
+    __table_args__ = (sa.UniqueConstraint("delivery_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhookdelivery.id", index=True)
+    number: int
+    started_at: dt.datetime = Field(sa_column=ts_column())
+    finished_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    outcome: str | None = Field(default=None, max_length=12)  # ok|retry|failed|refused|interrupted
+    http_status: int | None = None
+    latency_ms: int | None = None
+    error: str | None = None
+    holder: str | None = Field(default=None, max_length=200)
+    replay: bool = False

@@ -28,6 +28,7 @@ from tracker.models import (
 from tracker.observations import has_values_in_use, upsert_points, values_in_use
 from tracker.plausibility import Held, Pending, VintageCheck
 from tracker.sources.base import Point
+from tracker.webhooks.events import record_quarantine
 
 BUNDLED_TRIGGER = "bundled"
 # decisions that put a quarantined vintage into use, and those that end it unused
@@ -175,6 +176,14 @@ def quarantine_vintage(
             "findings_total": check.findings_total,
         },
     }
+    indicator = session.get(Indicator, indicator_id)
+    record_quarantine(
+        session,
+        fetch_run_id=fetch_run_id,
+        indicator_key=indicator.key if indicator is not None else str(indicator_id),
+        reason=check.reason(),
+        now=now,
+    )
     return _decide(
         session,
         fetch_run_id=fetch_run_id,

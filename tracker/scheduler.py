@@ -41,6 +41,7 @@ LEASE_NAME = "scheduler"
 ADVISORY_LOCK_KEY = 0x7472_6163_6B65_72  # "tracker"
 MISFIRE_GRACE_SECONDS = 6 * 3600
 LEASE_EXECUTOR = "lease"
+WEBHOOK_EXECUTOR = "webhooks"
 CATCH_UP_DELAY = dt.timedelta(seconds=10)
 CATCH_UP_STAGGER = dt.timedelta(seconds=3)
 # A failed run is retried after RETRY_BASE (TRACKER_SCHEDULER_RETRY_BASE), doubling per further
@@ -107,6 +108,19 @@ def job_table(
             interval=dt.timedelta(days=1),
         )
     ]
+    if settings is not None and settings.smtp_host and settings.smtp_to.strip():
+        from tracker.digest import DIGEST_JOB_ID, digest_job
+
+        every = dt.timedelta(days=settings.digest_interval_days)
+        jobs.append(
+            JobDef(
+                id=DIGEST_JOB_ID,
+                trigger=IntervalTrigger(days=settings.digest_interval_days, timezone=dt.UTC),
+                func=functools.partial(digest_job, engine, settings),
+                description="send the email digest",
+                interval=every,
+            )
+        )
     for indicator in indicators if indicators is not None else fetchable_indicators(engine):
         if settings is not None and missing_key_setting(indicator.source, settings):
             continue  # needs_key: see the docstring
@@ -474,10 +488,13 @@ class TrackerScheduler:
         *,
         http: Any = None,
         holder: str | None = None,
-        lease_ttl: dt.timedelta = dt.timedelta(seconds=60),
-        heartbeat: dt.timedelta = dt.timedelta(seconds=15),
+        lease_ttl: dt.timedelta | None = None,
+        heartbeat: dt.timedelta | None = None,
         clock: Clock | None = None,
     ) -> None:
+        # unset: TRACKER_SCHEDULER_LEASE_TTL / TRACKER_SCHEDULER_HEARTBEAT (60 s / 15 s)
+        lease_ttl = lease_ttl or dt.timedelta(seconds=settings.scheduler_lease_ttl)
+        heartbeat = heartbeat or dt.timedelta(seconds=settings.scheduler_heartbeat)
         self.engine = engine
         # every heartbeat and job runs under this clock (None: the system clock); APScheduler's
         # own timing stays on the wall clock
@@ -488,6 +505,7 @@ class TrackerScheduler:
         self.heartbeat = heartbeat
         self._http = http
         self._http_client: Any = None
+        self._webhook_client: Any = None
         self._scheduler: BackgroundScheduler | None = None
         self._job_ids: set[str] = set()
         self._job_intervals: dict[str, dt.timedelta | None] = {}
@@ -511,7 +529,11 @@ class TrackerScheduler:
         scheduler = BackgroundScheduler(
             timezone=dt.UTC,
             # the lease heartbeat never waits behind fetches: its own thread
-            executors={"default": ThreadPoolExecutor(2), LEASE_EXECUTOR: ThreadPoolExecutor(1)},
+            executors={
+                "default": ThreadPoolExecutor(2),
+                LEASE_EXECUTOR: ThreadPoolExecutor(1),
+                WEBHOOK_EXECUTOR: ThreadPoolExecutor(1),
+            },
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -526,8 +548,40 @@ class TrackerScheduler:
             next_run_time=utcnow(),
             executor=LEASE_EXECUTOR,
         )
+        # webhook delivery: every few seconds, on a thread of its own (never behind fetches),
+        # only while this process holds the lease (tracker.webhooks.delivery)
+        scheduler.add_job(
+            self._deliver_webhooks,
+            IntervalTrigger(seconds=self.settings.webhook_poll_seconds, timezone=dt.UTC),
+            id="webhooks",
+            name="deliver webhooks",
+            executor=WEBHOOK_EXECUTOR,
+        )
         self._scheduler = scheduler
         scheduler.start()
+
+    def _deliver_webhooks(self) -> None:
+        """One run of the webhook delivery job, if this process holds the lease (not recorded
+        as a JobRun: every attempt is logged in WebhookAttempt)."""
+        from tracker.webhooks.delivery import make_client, run_once
+
+        if not self.active or self._stopping:
+            return
+        with use_clock(self.clock):
+            try:
+                if self._webhook_client is None:
+                    self._webhook_client = make_client(self.settings)
+                run_once(
+                    self.engine,
+                    self.settings,
+                    holder=self.holder,
+                    client=self._webhook_client,
+                    check_lease=self._ensure_lease,
+                )
+            except LeaseLost as exc:
+                log.info("webhook delivery stopped: %s", exc)
+            except Exception:  # e.g. the database is down: the next run tries again
+                log.exception("webhook delivery run failed")
 
     def _tick_under_clock(self) -> None:
         with use_clock(self.clock):
@@ -686,7 +740,7 @@ class TrackerScheduler:
         return [
             {"id": job.id, "description": job.name, "next_run_at": job.next_run_time}
             for job in self._scheduler.get_jobs()
-            if job.id != "lease"
+            if job.id not in ("lease", "webhooks")
         ]
 
     def stop(self) -> None:
@@ -708,6 +762,9 @@ class TrackerScheduler:
             self._job_intervals.clear()
         if self._http_client is not None:
             self._http_client.close()
+        if self._webhook_client is not None:
+            self._webhook_client.close()
+            self._webhook_client = None
 
 
 def _iso(moment: dt.datetime) -> str:

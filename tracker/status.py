@@ -63,6 +63,7 @@ from tracker.models import (
 )
 from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_start
+from tracker.webhooks import events as webhook_events
 
 _CRITERION = TypeAdapter(CriterionSpec)
 AUTO_DECIDER = "tracker"
@@ -980,6 +981,22 @@ def _evaluate_claims(
     for (item, _), evaluation_id in zip(changed, new_ids, strict=True):
         evaluation_of[item.claim_id] = evaluation_id
     _point_claims_at(session, new_ids, [item.claim_id for item, _ in changed], now=now)
+    webhook_events.record_status_moves(
+        session,
+        (
+            webhook_events.StatusMove(
+                item.claim_id,
+                evaluation_id,
+                row["previous_state"],
+                row["previous_trend"],
+                row["state"],
+                row["trend"],
+                getattr(result, "review_reason", None),
+            )
+            for (item, result), row, evaluation_id in zip(changed, new_rows, new_ids, strict=True)
+        ),
+        now=now,
+    )
     _record_checks(session, inputs, results, keys, watermark, now=now)
     _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
     return results
@@ -1316,6 +1333,11 @@ def _record_auto_resolutions(
         return
     res_t = Resolution.__table__  # type: ignore[attr-defined]
     new_ids = _insert_rows(session, res_t, rows, now=now, time_column="decided_at")
+    webhook_events.record_resolutions(
+        session,
+        ({**row, "resolution_id": i} for row, i in zip(rows, new_ids, strict=True)),
+        now=now,
+    )
     pointers = [
         {"b_old": old, "b_new": new}
         for old, new in zip(superseded, new_ids, strict=True)
@@ -1540,6 +1562,23 @@ def record_manual_resolution(
                 f"the resolution of {claim.slug!r} changed while recording this one; retry"
             )
         session.expire(previous)
+    webhook_events.record_resolutions(
+        session,
+        [
+            {
+                "claim_id": claim.id,
+                "resolution_id": resolution.id,
+                "outcome": resolution.outcome,
+                "method": resolution.method,
+                "provisional": False,
+                "decided_by": resolution.decided_by,
+                "overrides": previous is not None,
+                "previous_outcome": previous.outcome if previous is not None else None,
+                "early": claim.deadline is not None and now.date() <= claim.deadline,
+            }
+        ],
+        now=now,
+    )
     evaluate_claims(session, now=now, claim_ids=[claim.id])
     return resolution
 

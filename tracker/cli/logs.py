@@ -61,11 +61,13 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def secrets_of(settings: Settings) -> tuple[str, ...]:
-    """The secret values a log line must never show: API keys, the session secret and the
-    database password."""
+    """The secret values a log line must never show: API keys, the session secret, the SMTP
+    password and the database password."""
     values = [settings.api_key(source) or "" for source in SOURCE_NAMES]
     if settings.session_secret is not None:
         values.append(settings.session_secret.get_secret_value())
+    if settings.smtp_password is not None:
+        values.append(settings.smtp_password.get_secret_value())
     with contextlib.suppress(ValueError):  # an unparsable URL fails later, saying so
         password = urlsplit(settings.effective_database_url()).password or ""
         values += [password, unquote(password)]

@@ -50,6 +50,7 @@ from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
 from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
+from tracker.web.feed_titles import change_title
 from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import (
     expected_on_text,
@@ -919,15 +920,14 @@ def feed(
     sub(root, "title", "tracker: claim status changes")
     sub(root, "updated", _atom_time(updated))
     sub(root, "link", rel="self", href=f"{base}{API_PREFIX}/feed.atom")
+    sub(root, "link", rel="alternate", type="text/html", href=f"{base}/")
     author = sub(root, "author")
     sub(author, "name", "tracker")
     for change in changes:
         ev = change.evaluation
         entry = sub(root, "entry")
         sub(entry, "id", f"tag:tracker,2026:evaluation:{ev.id}")
-        before = change.previous_state or "new"
-        trend = f" ({ev.trend})" if ev.trend else ""
-        sub(entry, "title", f"{change.claim_slug}: {before} → {ev.state}{trend}")
+        sub(entry, "title", change_title(change))
         sub(entry, "updated", _atom_time(ev.evaluated_at))
         slug = change.claim_slug  # slugs are URL-safe by the claim schema
         sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/claims/{slug}")

@@ -30,7 +30,17 @@ from tracker import __version__, scheduler
 from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import api, api_data, api_track_record, api_waits, dashboard, health, problems
+from tracker.web import (
+    api,
+    api_data,
+    api_track_record,
+    api_waits,
+    api_webhooks,
+    dashboard,
+    health,
+    problems,
+    webhooks_page,
+)
 from tracker.web.openapi import install_openapi
 from tracker.web.problems import (
     ASKED_METHOD,
@@ -355,6 +365,8 @@ def create_app(
     app.include_router(api_waits.router)
     app.include_router(api_track_record.router)
     app.include_router(problems.router)
+    app.include_router(api_webhooks.router)
+    app.include_router(webhooks_page.router)
     install_openapi(app)
     scheduler.install(app)
     routers = [
@@ -365,6 +377,8 @@ def create_app(
         api_waits.router,
         api_track_record.router,
         problems.router,
+        api_webhooks.router,
+        webhooks_page.router,
     ]
     # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)

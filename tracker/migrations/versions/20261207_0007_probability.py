@@ -5,7 +5,7 @@ criteria are met at the deadline (1 or 0 once resolved; NULL without a projectio
 before it (evaluator versions before 1.4.0) keep NULL: history is not rewritten.
 
 Revision ID: 0007_probability
-Revises: 0006_quarantine
+Revises: 0007_data_overdue
 Create Date: 2026-12-07 02:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_probability"
-down_revision: str | None = "0006_quarantine"
+down_revision: str | None = "0007_data_overdue"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
