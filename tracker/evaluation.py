@@ -1782,8 +1782,7 @@ def _threshold(
         fields.update(
             metric=_metric_of(so_far, unit, ctx.memo),
             trend=Trend.on_track if ok else Trend.off_track,
-            reason=f"{value_text} so far in {target} "
-            f"({'meets' if ok else 'misses'} {value_rule})",
+            reason=f"{value_text} so far in {target} ({'meets' if ok else 'misses'} {value_rule})",
             details=details,
             **_margin_fields(so_far.value, c.comparator, threshold),
         )
