@@ -30,7 +30,7 @@ from tracker import __version__, scheduler
 from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import api, api_data, dashboard, health, problems
+from tracker.web import admission, api, api_data, dashboard, health, problems
 from tracker.web.openapi import install_openapi
 from tracker.web.problems import (
     ASKED_METHOD,
@@ -315,7 +315,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
-        app.state.engine = engine or make_engine(settings.effective_database_url())
+        app.state.engine = engine or make_engine(
+            settings.effective_database_url(), pool_timeout=admission.POOL_TIMEOUT_SECONDS
+        )
         closers: list[Callable[[], Any]] = []
         app.state.closers = closers
         try:
@@ -350,13 +352,16 @@ def create_app(
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     install_problem_handlers(app)
+    admission.install(app)
     app.include_router(api.router)
     app.include_router(api_data.router)
     app.include_router(problems.router)
     install_openapi(app)
     scheduler.install(app)
     routers = [health.router, dashboard.router, api.router, api_data.router, problems.router]
-    # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard
+    # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard, then
+    # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503)
+    app.add_middleware(admission.Admission)
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
     app.add_middleware(UnhandledErrors)

@@ -1,0 +1,84 @@
+"""Load shedding: the server answers every request, quickly, however many arrive at once.
+
+`Admission` (pure ASGI) lets at most `capacity` requests work at once — fewer than the
+database pool holds (tracker.db.REQUEST_POOL_CAPACITY), so a request's worker thread never
+waits for a pooled connection that only another request can return. The others wait on the
+event loop (no thread held) for up to `wait_seconds`, then get 503 problem+json with
+`Retry-After`. `/healthz` and static files need no database and are never held back.
+
+Behind it, a checkout that still times out (the scheduler holding connections, say) raises
+sqlalchemy.exc.TimeoutError after the engine's short `pool_timeout`: `install` answers that
+503 with Retry-After as well, never a hang or a 500.
+"""
+
+from __future__ import annotations
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tracker.db import REQUEST_POOL_CAPACITY
+from tracker.web.problems import problem_response, scope_problem
+
+# Requests working at once: the pool's capacity less headroom for the in-process scheduler and
+# for a request that briefly holds two connections (its session and a raw stamp lookup).
+CAPACITY = REQUEST_POOL_CAPACITY - 6
+WAIT_SECONDS = 2.0  # queued longer than this: 503, the client retries
+POOL_TIMEOUT_SECONDS = 3.0  # the web app's engine: a checkout never waits longer
+RETRY_AFTER_SECONDS = 1
+UNGATED = ("/healthz", "/static/")
+
+
+class Admission:
+    def __init__(
+        self, app: ASGIApp, capacity: int = CAPACITY, wait_seconds: float = WAIT_SECONDS
+    ) -> None:
+        self.app = app
+        self.capacity = capacity
+        self.wait_seconds = wait_seconds
+        self._slots: anyio.Semaphore | None = None  # made on first use, in the server's loop
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or path.startswith(UNGATED):
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:
+            self._slots = anyio.Semaphore(self.capacity)
+        slots = self._slots
+        admitted = False
+        with anyio.move_on_after(self.wait_seconds):
+            await slots.acquire()
+            admitted = True
+        if admitted:
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                slots.release()
+            return
+        response = scope_problem(
+            scope,
+            503,
+            f"the server is busy ({self.capacity} requests in progress); retry in "
+            f"{RETRY_AFTER_SECONDS} s",
+            code="service-unavailable",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        await response(scope, receive, send)
+
+
+async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+    return problem_response(
+        request,
+        503,
+        "no database connection became free in time; retry shortly",
+        code="service-unavailable",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Answer a pool timeout 503 + Retry-After (call once in the app factory)."""
+    app.add_exception_handler(PoolTimeout, _pool_timeout)
