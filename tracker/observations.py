@@ -223,7 +223,15 @@ def upsert_points(
         raise ValueError("known_from must be timezone-aware UTC")
     table = Observation.__table__  # type: ignore[attr-defined]
     cols = table.c
-    select_current = _select_current(session.get_bind().dialect.name, indicator_id)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        # psycopg prepares a statement run five times; PostgreSQL may then settle on a generic
+        # plan for the per-batch lookup that scans every row of the indicator (checking
+        # `period = ANY(...)` against the whole batch), which made a first large ingest
+        # quadratic. A custom plan for each batch seeks the current-row index whatever the
+        # table's statistics say. For this transaction only.
+        session.execute(sa.text("SET LOCAL plan_cache_mode = force_custom_plan"))
+    select_current = _select_current(dialect, indicator_id)
     close_rows = (
         sa.update(table)
         .where(cols.id == sa.bindparam("b_id"), cols.known_until.is_(None))
@@ -240,7 +248,7 @@ def upsert_points(
             vintage = _vintage(getattr(point, "known_from", None)) or known_from
             by_period.setdefault(point.period, []).append((vintage, _clean_value(point.value)))
         periods: Any = list(by_period)
-        if session.get_bind().dialect.name == "sqlite":
+        if dialect == "sqlite":
             periods = json.dumps(periods)
         current = {row.period: row for row in session.execute(select_current, {"periods": periods})}
         to_close: list[dict[str, object]] = []
@@ -293,7 +301,8 @@ _INSERT_COLUMNS = (
 
 
 class _BulkInserter:
-    """INSERT of many observation rows as one driver-level executemany.
+    """INSERT of many observation rows as one driver-level executemany (PostgreSQL: one COPY,
+    several times faster than even a pipelined executemany, and linear in the rows).
 
     Why not `session.execute(insert(table), rows)`: SQLAlchemy then runs its per-row parameter
     processing (type decorators, dict building), which costs about three times the insert itself
@@ -311,6 +320,10 @@ class _BulkInserter:
         )
         compiled = stmt.compile(dialect=dialect)
         self.sql = str(compiled)
+        self.copy_sql: str | None = None
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            table = Observation.__table__.name  # type: ignore[attr-defined]
+            self.copy_sql = f"COPY {table} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN"
         self.positions: tuple[int, ...] | None = None
         if compiled.positional:
             self.positions = tuple(_INSERT_COLUMNS.index(n) for n in compiled.positiontup or ())
@@ -351,6 +364,12 @@ class _BulkInserter:
             )
             for indicator_id, period, start, value, known_from, known_until, run_id in rows
         ]
+        if self.copy_sql is not None:
+            driver = self.connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(self.copy_sql) as copy:  # type: ignore[union-attr]
+                for row in out:
+                    copy.write_row(row)
+            return
         params: Any
         if self.positions is None:
             params = [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in out]
