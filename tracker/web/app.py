@@ -30,7 +30,7 @@ from tracker import __version__, scheduler
 from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
-from tracker.web import admission, api, api_data, dashboard, health, problems
+from tracker.web import admission, api, api_data, compression, dashboard, health, problems
 from tracker.web.openapi import install_openapi
 from tracker.web.problems import (
     ASKED_METHOD,
@@ -360,7 +360,9 @@ def create_app(
     scheduler.install(app)
     routers = [health.router, dashboard.router, api.router, api_data.router, problems.router]
     # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard, then
-    # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503)
+    # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503), then
+    # Compression (gzip of text bodies, ETag per encoding; inside RequestGuard so HEAD sees it)
+    app.add_middleware(compression.Compression)
     app.add_middleware(admission.Admission)
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
