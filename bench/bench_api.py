@@ -152,7 +152,7 @@ def wrk(
 ) -> dict[str, float]:
     """Run wrk; its req/s, p50 and p99 (ms), non-2xx/3xx answers and socket errors."""
     threads = min(2, connections)
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency"]
     args += ["--timeout", timeout]
     if script is not None:
         args += ["-s", str(script)]
