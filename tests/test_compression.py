@@ -101,6 +101,16 @@ def test_head_carries_the_compressed_length(client: TestClient) -> None:
     assert response.headers["etag"] == headers["etag"]
 
 
+def test_static_files_are_gzipped_without_byte_ranges(client: TestClient) -> None:
+    css = "/static/dashboard.css"
+    _, plain_headers, plain = raw(client, css, IDENTITY)
+    status, headers, packed = raw(client, css, GZIP)
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert "accept-ranges" not in headers
+    assert headers["etag"] == gzip_etag(plain_headers["etag"])
+    assert gzip.decompress(packed) == plain
+
+
 def test_csv_export_is_gzipped(client: TestClient) -> None:
     _, _, plain = raw(client, "/api/v1/export.csv", IDENTITY)
     status, headers, packed = raw(client, "/api/v1/export.csv", GZIP)

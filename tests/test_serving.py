@@ -150,8 +150,9 @@ def test_keep_alive_requests_are_not_delayed_by_nagle(served: Served) -> None:
             length = _read_response(reader)
             times.append(time.perf_counter() - started)
             assert length > 1000
+    # with Nagle every request after the first takes >= 40 ms; allow a busy machine a stray one
     assert sorted(times)[len(times) // 2] < 0.02, times
-    assert max(times[1:]) < 0.035, times
+    assert sum(t >= 0.038 for t in times[1:]) <= 1, times
 
 
 def _read_response(reader: socket.SocketIO | object) -> int:

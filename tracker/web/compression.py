@@ -201,6 +201,8 @@ class _Responder:
 
 def _mark_gzip(headers: MutableHeaders) -> None:
     headers["Content-Encoding"] = "gzip"
+    if "accept-ranges" in headers:  # ranges would address the gzip bytes: offer none
+        del headers["accept-ranges"]
     etag = headers.get("etag")
     if etag is not None:
         headers["ETag"] = gzip_etag(etag)
