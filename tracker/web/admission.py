@@ -22,9 +22,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tracker.db import REQUEST_POOL_CAPACITY
 from tracker.web.problems import problem_response, scope_problem
 
-# Requests working at once: the pool's capacity less headroom for the in-process scheduler and
-# for a request that briefly holds two connections (its session and a raw stamp lookup).
-CAPACITY = REQUEST_POOL_CAPACITY - 6
+# Requests working at once, each in a worker thread: well under the pool's capacity (headroom
+# for the in-process scheduler and for a request holding two connections), and few enough that
+# the worker threads do not starve the event loop of the GIL (with 24, /healthz took over a
+# second under a burst on 2 busy cores). More would not serve more: the work is mostly Python.
+CAPACITY = min(12, REQUEST_POOL_CAPACITY - 6)
 WAIT_SECONDS = 2.0  # queued longer than this: 503, the client retries
 POOL_TIMEOUT_SECONDS = 3.0  # the web app's engine: a checkout never waits longer
 RETRY_AFTER_SECONDS = 1
