@@ -1,6 +1,6 @@
 """Load shedding: the server answers every request, quickly, however many arrive at once.
 
-`Admission` (pure ASGI) lets at most `capacity` requests work at once — fewer than the
+`Admission` (pure ASGI) lets at most `capacity` reads (GET, HEAD) work at once — fewer than the
 database pool holds (tracker.db.REQUEST_POOL_CAPACITY), so a request's worker thread never
 waits for a pooled connection that only another request can return. The others wait on the
 event loop (no thread held) for up to `wait_seconds`, then get 503 problem+json with
@@ -31,6 +31,10 @@ WAIT_SECONDS = 2.0  # queued longer than this: 503, the client retries
 POOL_TIMEOUT_SECONDS = 3.0  # the web app's engine: a checkout never waits longer
 RETRY_AFTER_SECONDS = 1
 UNGATED = ("/healthz", "/static/")
+# Reads are what a burst is made of. A write is never turned away for being queued: writes
+# serialise on the database's write lock and answer 409 to a conflict (twenty concurrent POSTs
+# of one slug: one 201, nineteen 409), and the pool timeout still bounds their wait.
+READS = frozenset({"GET", "HEAD"})
 
 
 class Admission:
@@ -44,7 +48,7 @@ class Admission:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = str(scope.get("path", ""))
-        if scope["type"] != "http" or path.startswith(UNGATED):
+        if scope["type"] != "http" or path.startswith(UNGATED) or scope["method"] not in READS:
             await self.app(scope, receive, send)
             return
         if self._slots is None:
