@@ -36,12 +36,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 # A PostgreSQL server that does not answer must fail fast with a clear line, not hang.
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# The connection pool of a file database (SQLite file or PostgreSQL): `pool_size` kept open,
+# up to `max_overflow` more under load. tracker.web.admission lets fewer requests than this
+# work at once, so a request's thread does not wait for a connection.
+POOL_SIZE = 10
+POOL_MAX_OVERFLOW = 20
+REQUEST_POOL_CAPACITY = POOL_SIZE + POOL_MAX_OVERFLOW
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(url: str, *, echo: bool = False, pool_timeout: float | None = None) -> Engine:
     """Build an engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
 
-    Raises DatabaseError (one line) when the URL is malformed or its driver is not installed.
+    `pool_timeout`: how long a checkout waits for a free pooled connection before
+    sqlalchemy.exc.TimeoutError (default SQLAlchemy's 30 s; the web app passes a short one, and
+    answers the error 503 with Retry-After). Raises DatabaseError (one line) when the URL is
+    malformed or its driver is not installed.
     """
     try:
         parsed = make_url(url)
@@ -53,8 +62,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
-        kwargs["pool_size"] = 10
-        kwargs["max_overflow"] = 20
+    if backend != "sqlite" or _sqlite_file(parsed.database):  # a memory database has no queue
+        kwargs["pool_size"] = POOL_SIZE
+        kwargs["max_overflow"] = POOL_MAX_OVERFLOW
+        if pool_timeout is not None:
+            kwargs["pool_timeout"] = pool_timeout
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
@@ -76,6 +88,10 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _sqlite_file(database: str | None) -> bool:
+    return bool(database) and database != ":memory:" and "mode=memory" not in str(database)
 
 
 def _first_line(exc: BaseException) -> str:

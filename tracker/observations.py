@@ -223,7 +223,8 @@ def upsert_points(
         raise ValueError("known_from must be timezone-aware UTC")
     table = Observation.__table__  # type: ignore[attr-defined]
     cols = table.c
-    select_current = _select_current(session.get_bind().dialect.name, indicator_id)
+    dialect = session.get_bind().dialect.name
+    select_current = _select_current(dialect, indicator_id)
     close_rows = (
         sa.update(table)
         .where(cols.id == sa.bindparam("b_id"), cols.known_until.is_(None))
@@ -240,7 +241,7 @@ def upsert_points(
             vintage = _vintage(getattr(point, "known_from", None)) or known_from
             by_period.setdefault(point.period, []).append((vintage, _clean_value(point.value)))
         periods: Any = list(by_period)
-        if session.get_bind().dialect.name == "sqlite":
+        if dialect == "sqlite":
             periods = json.dumps(periods)
         current = {row.period: row for row in session.execute(select_current, {"periods": periods})}
         to_close: list[dict[str, object]] = []
@@ -293,7 +294,8 @@ _INSERT_COLUMNS = (
 
 
 class _BulkInserter:
-    """INSERT of many observation rows as one driver-level executemany.
+    """INSERT of many observation rows as one driver-level executemany (PostgreSQL: one COPY,
+    several times faster than even a pipelined executemany, and linear in the rows).
 
     Why not `session.execute(insert(table), rows)`: SQLAlchemy then runs its per-row parameter
     processing (type decorators, dict building), which costs about three times the insert itself
@@ -311,6 +313,10 @@ class _BulkInserter:
         )
         compiled = stmt.compile(dialect=dialect)
         self.sql = str(compiled)
+        self.copy_sql: str | None = None
+        if dialect.name == "postgresql" and dialect.driver == "psycopg":
+            table = Observation.__table__.name  # type: ignore[attr-defined]
+            self.copy_sql = f"COPY {table} ({', '.join(_INSERT_COLUMNS)}) FROM STDIN"
         self.positions: tuple[int, ...] | None = None
         if compiled.positional:
             self.positions = tuple(_INSERT_COLUMNS.index(n) for n in compiled.positiontup or ())
@@ -351,6 +357,12 @@ class _BulkInserter:
             )
             for indicator_id, period, start, value, known_from, known_until, run_id in rows
         ]
+        if self.copy_sql is not None:
+            driver = self.connection.connection.driver_connection
+            with driver.cursor() as cursor, cursor.copy(self.copy_sql) as copy:  # type: ignore[union-attr]
+                for row in out:
+                    copy.write_row(row)
+            return
         params: Any
         if self.positions is None:
             params = [dict(zip(_INSERT_COLUMNS, row, strict=True)) for row in out]
@@ -362,19 +374,35 @@ class _BulkInserter:
         self.connection.exec_driver_sql(self.sql, params)
 
 
-def _select_current(dialect: str, indicator_id: int) -> sa.Select[Any]:
+def _select_current(dialect: str, indicator_id: int) -> Any:
     """The current rows of some periods; the periods are ONE bound parameter where possible.
 
     A 5,000-element IN list costs SQLAlchemy more to render than the query costs to run, so
-    SQLite gets a JSON array (json_each) and PostgreSQL an array (= ANY).
+    SQLite gets a JSON array (json_each) and PostgreSQL an array. PostgreSQL: one index seek
+    per period (a LATERAL subquery with LIMIT, which the planner cannot flatten), whatever the
+    table's statistics say. `period = ANY(:periods)` let the planner, on a table not yet
+    analysed, scan every current row of the indicator checking each against the whole array:
+    a first large ingest was quadratic (100k rows 64 s, 1M not done in 17 min).
     """
     cols = Observation.__table__.c  # type: ignore[attr-defined]
+    if dialect == "postgresql":
+        table = Observation.__table__.name  # type: ignore[attr-defined]
+        return (
+            sa.text(
+                "SELECT o.id, o.period, o.value, o.known_from "
+                "FROM unnest(CAST(:periods AS text[])) AS p(period) CROSS JOIN LATERAL ("
+                f"SELECT id, period, value, known_from FROM {table} "
+                "WHERE indicator_id = :indicator_id AND quarantined = false "
+                "AND known_until IS NULL AND period = p.period LIMIT 1) AS o"
+            )
+            .bindparams(
+                sa.bindparam("periods", type_=postgresql.ARRAY(sa.String())),
+                sa.bindparam("indicator_id", value=indicator_id, type_=sa.Integer()),
+            )
+            .columns(cols.id, cols.period, cols.value, cols.known_from)
+        )
     if dialect == "sqlite":
         in_periods = cols.period.in_(sa.text("SELECT value FROM json_each(:periods)"))
-    elif dialect == "postgresql":
-        in_periods = cols.period == sa.func.any(
-            sa.bindparam("periods", type_=postgresql.ARRAY(sa.String()))
-        )
     else:
         in_periods = cols.period.in_(sa.bindparam("periods", expanding=True))
     return sa.select(cols.id, cols.period, cols.value, cols.known_from).where(

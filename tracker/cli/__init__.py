@@ -65,6 +65,16 @@ def migrate() -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help=(
+                "Worker processes sharing the port (for PostgreSQL; on SQLite every write "
+                "still takes the one database lock). Start-up work runs once, before them."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     """Migrate, load claims and bundled data, and serve the API and dashboard (uvicorn)."""
     import uvicorn
@@ -88,7 +98,10 @@ def serve(
             f"tracker serving on http://{host}:{port}/  (API docs: http://{host}:{port}/docs)"
         )
         config = uvicorn.Config(
-            create_app(settings),
+            # several processes: each builds its own app from the same environment
+            create_app(settings) if workers == 1 else "tracker.web.workers:app_from_environment",
+            factory=workers > 1,
+            workers=workers,
             host=host,
             port=port,
             log_config=None,  # tracker.cli.logs has set up uvicorn's loggers like tracker's
@@ -96,6 +109,11 @@ def serve(
         )
         server = uvicorn.Server(config)
         try:
+            if workers > 1:
+                from uvicorn.supervisors import Multiprocess
+
+                Multiprocess(config, sockets=[sock]).run()
+                return
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it after a clean shutdown
             pass
@@ -109,7 +127,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port for uvicorn to listen on (it calls listen() when it is
     ready to answer, so until then connections are refused rather than left hanging)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # protocol IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and
+    # each accepted connection inherits it; without it Nagle's algorithm meets the client's
+    # delayed ACK and every keep-alive response after the first waits ~40 ms
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     # as uvicorn does: restarting at once must not wait for TIME_WAIT (Linux still refuses to
     # bind where another socket listens)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -358,19 +358,12 @@ async def get_claim(
         Query(description="Replay the status as known on this date (YYYY-MM-DD, not after today)."),
     ] = None,
 ) -> Response:
-    # Measured (bench/bench_api.py): a sync route pays a worker-thread hop per request and per
-    # sync dependency; here the hot path is one indexed stamp lookup run inline (no hop), and
-    # only a cache miss or a replay goes to the thread pool.
+    # One hop to a worker thread: the stamp lookup blocks (a pooled connection) and must never
+    # run on the event loop; a cache hit costs no second hop, a miss fills it in the same one.
     engine: Engine = request.app.state.engine
     if as_of is not None:
         return await run_in_threadpool(_replayed_claim, request, engine, slug, as_of)
-    stamp = _claim_stamp(engine, slug)
-    if stamp is None:
-        raise not_found(slug)
-    cache = status_cache(request)
-    entry = cache.get(slug, stamp)
-    if entry is None:
-        entry = await run_in_threadpool(_fill_cache, cache, engine, slug, stamp)
+    entry = await run_in_threadpool(_cached_claim, status_cache(request), engine, slug)
     return conditional_response(
         request,
         entry.body,
@@ -378,6 +371,13 @@ async def get_claim(
         etag=entry.etag,
         last_modified=entry.last_modified,
     )
+
+
+def _cached_claim(cache: StatusCache, engine: Engine, slug: str) -> CachedBody:
+    stamp = _claim_stamp(engine, slug)
+    if stamp is None:
+        raise not_found(slug)
+    return cache.get(slug, stamp) or _fill_cache(cache, engine, slug, stamp)
 
 
 def _fill_cache(

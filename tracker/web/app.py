@@ -31,11 +31,13 @@ from tracker.clock import Clock, current_clock, use_clock
 from tracker.config import Settings
 from tracker.db import make_engine
 from tracker.web import (
+    admission,
     api,
     api_data,
     api_track_record,
     api_waits,
     api_webhooks,
+    compression,
     dashboard,
     health,
     problems,
@@ -325,7 +327,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
-        app.state.engine = engine or make_engine(settings.effective_database_url())
+        app.state.engine = engine or make_engine(
+            settings.effective_database_url(), pool_timeout=admission.POOL_TIMEOUT_SECONDS
+        )
         closers: list[Callable[[], Any]] = []
         app.state.closers = closers
         try:
@@ -360,6 +364,7 @@ def create_app(
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     install_problem_handlers(app)
+    admission.install(app)
     app.include_router(api.router)
     app.include_router(api_data.router)
     app.include_router(api_waits.router)
@@ -380,7 +385,11 @@ def create_app(
         api_webhooks.router,
         webhooks_page.router,
     ]
-    # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard
+    # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard, then
+    # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503), then
+    # Compression (gzip of text bodies, ETag per encoding; inside RequestGuard so HEAD sees it)
+    app.add_middleware(compression.Compression)
+    app.add_middleware(admission.Admission)
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
     app.add_middleware(UnhandledErrors)

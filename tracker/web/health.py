@@ -19,7 +19,8 @@ router = APIRouter(tags=["health"])
     summary="Liveness: the process answers",
     description="Always 200 while the process serves requests; checks nothing else.",
 )
-def healthz() -> dict[str, str]:
+async def healthz() -> dict[str, str]:
+    # async and free of I/O: answered on the event loop, never queued behind busy workers
     return {"status": "ok"}
 
 
