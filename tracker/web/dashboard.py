@@ -420,6 +420,23 @@ def _render(
     return response
 
 
+def error_page_response(
+    context: dict[str, Any], status_code: int, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    """An error page rendered without a request or a database (tracker.web.error_pages): as
+    seen signed out, whatever the cookie says."""
+    page = _templates().env.get_template("http_error.html")
+    html = page.render(
+        web_session=WebSession(csrf="", expires=0),
+        session_lapsed=None,
+        csrf_token="",
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+    _secure_headers(response)
+    return response
+
+
 def _redirect(request: Request, url: str, web_session: WebSession | None = None) -> Response:
     response = RedirectResponse(url, status_code=303)
     if web_session is not None:
@@ -494,6 +511,16 @@ def _evidence_run_ids(evaluation: Evaluation | None, charts: Iterable[ClaimChart
 
 
 # --- pages ---
+
+
+@router.get("/favicon.ico", response_class=Response)
+def favicon() -> Response:
+    """The site icon (an SVG; browsers ask for /favicon.ico whatever the page links)."""
+    return Response(
+        (STATIC_DIR / "favicon.svg").read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -1151,6 +1178,12 @@ def _not_recorded_because(state: SessionState, signed_in: bool) -> str:
     if state.lapsed:
         return f"your sign-in is no longer valid: {state.lapsed}"
     return "you are not signed in as a reviewer"
+
+
+@router.get("/claims/{slug}/resolve", response_model=None)
+def resolve_form(slug: str, request: Request) -> Response:
+    """A reloaded or bookmarked verdict address: back to the claim's verdict form."""
+    return _redirect(request, f"/claims/{quote(slug)}#verdict")
 
 
 @router.post("/claims/{slug}/resolve", response_model=None)
