@@ -36,3 +36,24 @@ def test_a_missing_page_is_a_readable_html_404(live_server, sized_page):
     # the favicon the browser asks for is served, not an error
     icon = page.request.get(live_server + "/favicon.ico")
     assert icon.status == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+
+
+def test_each_overview_count_leads_to_the_rows_counted(live_server, sized_page):
+    page, size = sized_page
+    page.goto(live_server + "/")
+    links = page.locator("ul.counts.outlooks a")
+    assert links.count() >= 8
+    wanted = [
+        (links.nth(i).get_attribute("href"), int(links.nth(i).locator("strong").inner_text()))
+        for i in range(links.count())
+    ]
+    screenshot(page, f"overview-outlooks-{size}")
+    assert sum(n for _, n in wanted) > 0
+    for href, count in wanted:
+        page.goto(live_server + "/")
+        page.locator(f'ul.counts.outlooks a[href="{href}"]').click()
+        page.wait_for_url(f"**{href}")
+        rows = page.locator("table.claims tbody tr .slug")
+        assert rows.count() == count, href
+        if count:
+            assert rows.first.is_visible()

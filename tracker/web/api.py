@@ -36,19 +36,16 @@ from tracker.dry_run import target_periods as _target_periods
 from tracker.models import (
     ApiToken,
     Claim,
-    ClaimKind,
     Criterion,
     Indicator,
-    Lifecycle,
     Observation,
     Resolution,
-    State,
-    Trend,
 )
 from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
+from tracker.web.claim_query import ClaimQuery
 from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
 from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import (
@@ -269,47 +266,17 @@ def list_claims(
     request: Request,
     session: SessionDep,
     _access: ReadAccess,
-    state: Annotated[State | None, Query(description="Current state.", examples=["open"])] = None,
-    trend: Annotated[Trend | None, Query(examples=["on_track"])] = None,
-    tag: Annotated[str | None, Query(examples=["energy"])] = None,
-    claimant: Annotated[str | None, Query(description="Claimant slug.")] = None,
-    deadline_before: Annotated[dt.date | None, Query(description="Deadline before.")] = None,
-    deadline_after: Annotated[dt.date | None, Query(description="Deadline after.")] = None,
-    lifecycle: Annotated[Lifecycle | None, Query(examples=["active"])] = None,
-    kind: Annotated[ClaimKind | None, Query(examples=["judged"])] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            description=(
-                "Search text: claims whose slug, title or quote (original language or "
-                "English) contains it, case-insensitively; the dashboard's search."
-            ),
-            examples=["電力"],
-        ),
-    ] = None,
-    sort: Annotated[
-        SortKey, Query(description="deadline, slug or updated; prefix '-' for descending.")
-    ] = "deadline",
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+    params: Annotated[ClaimQuery, Query()],
 ) -> Response:
     """Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` back as
     `?cursor=` (also given as a `Link: <…>; rel="next"` header) with the same filters and sort.
     Conditional GET: send the ETag back as If-None-Match for a 304.
     """
-    filters = queries.ClaimFilters(
-        state=state.value if state else None,
-        trend=trend.value if trend else None,
-        tag=tag,
-        claimant=claimant,
-        deadline_before=deadline_before,
-        deadline_after=deadline_after,
-        lifecycle=lifecycle.value if lifecycle else None,
-        kind=kind.value if kind else None,
-        q=q,
-    )
+    # the one parser of the claim list's parameters (tracker.web.claim_query), shared with /claims
     try:
-        page = queries.list_claims(session, filters, sort, cursor, limit)
+        page = queries.list_claims(
+            session, params.filters(), params.sort, params.cursor, params.limit
+        )
     except queries.InvalidCursor as exc:
         raise ProblemError(
             400,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import jinja2
 import sqlalchemy as sa
@@ -39,15 +39,19 @@ from tracker.models import (
     ApiToken,
     Claim,
     Claimant,
+    ClaimKind,
     Evaluation,
     FetchRun,
     Indicator,
     Outcome,
     Resolution,
     State,
+    Trend,
 )
 from tracker.observations import observations_as_of, quarantined_as_of
+from tracker.outlook import OUTLOOK_HELP, OUTLOOK_LABELS, counts_by_outlook
 from tracker.web.charts import ClaimChart, build_claim_charts
+from tracker.web.claim_query import ClaimQuery, ClaimQueryError, parse_claim_query
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
 from tracker.web.provenance import QuarantineView, pages_of, quarantine_views
 from tracker.web.wording import (
@@ -548,6 +552,9 @@ def overview(
     context = {
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
+        "outlooks": OUTLOOK_LABELS,
+        "outlook_help": OUTLOOK_HELP,
+        "outlook_counts": counts_by_outlook(session),
         "upcoming": queues.upcoming,
         "upcoming_more": max(0, queues.upcoming_total - len(queues.upcoming)),
         "needs_review": queues.needs_review,
@@ -610,45 +617,71 @@ def claim_list(
     session: SessionDep,
     now: NowDep,
     state: WebSessionDep,
-    filter_state: Annotated[str | None, Query(alias="state")] = None,
-    tag: str | None = None,
-    claimant: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
 ) -> HTMLResponse:
-    text = (q or "").strip()
-    states = [s.value for s in State]
-    filters = queries.ClaimFilters(
-        state=filter_state or None, tag=tag or None, claimant=claimant or None, q=text or None
-    )
-    choices = {
-        "filters": filters,
-        "q": text,
-        "states": states,
+    """The claim list, filtered and sorted by the API's own parameters, parsed by the API's own
+    parser (tracker.web.claim_query): an unknown value answers 422 naming the parameter."""
+    choices: dict[str, Any] = {
+        "states": [s.value for s in State],
+        "trends": [t.value for t in Trend],
+        "kinds": [k.value for k in ClaimKind],
+        "outlooks": OUTLOOK_LABELS,
+        "sorts": SORT_LABELS,
         "claimants": _claimant_choices(session),
         "tags": _tag_choices(session),
+        "raw": dict(request.query_params),
     }
-    if filters.state is not None and filters.state not in states:
-        # the API answers 422 for an unknown state (its enum); so does the page, saying why
-        error = f"state: {filters.state!r} is not a state; use one of {', '.join(states)}."
-        context = {**choices, "claims": [], "next_url": None, "filter_error": error}
-        return _render(request, "claims.html", context, state, now=now, status_code=422)
     try:
-        page = queries.list_claims(session, filters, "deadline", cursor, PAGE_SIZE)
+        params = parse_claim_query(request.query_params)
+    except ClaimQueryError as exc:
+        context = {**choices, "p": None, "claims": [], "next_url": None, "filter_error": str(exc)}
+        return _render(request, "claims.html", context, state, now=now, status_code=422)
+    params.limit = PAGE_SIZE
+    try:
+        page = queries.list_claims(session, params.filters(), params.sort, params.cursor, PAGE_SIZE)
     except queries.InvalidCursor:
-        page = queries.list_claims(session, filters, "deadline", None, PAGE_SIZE)
-    params = {
-        k: v
-        for k, v in (("state", filter_state), ("tag", tag), ("claimant", claimant), ("q", q))
-        if v
-    }
+        page = queries.list_claims(session, params.filters(), params.sort, None, PAGE_SIZE)
+    query = params.filter_params()
     next_url = None
     if page.next_cursor:
-        next_url = "/claims?" + "&".join(
-            f"{k}={quote(v)}" for k, v in [*params.items(), ("cursor", page.next_cursor)]
-        )
-    context = {**choices, "claims": page.items, "next_url": next_url, "filter_error": None}
+        next_url = "/claims?" + urlencode({**query, "cursor": page.next_cursor})
+    context = {
+        **choices,
+        "p": params,
+        "claims": page.items,
+        "next_url": next_url,
+        "filter_error": None,
+        "caption": _list_caption(params),
+    }
     return _render(request, "claims.html", context, state, now=now)
+
+
+SORT_LABELS = {
+    "deadline": "nearest deadline first",
+    "-deadline": "furthest deadline first",
+    "slug": "slug A–Z",
+    "-slug": "slug Z–A",
+    "updated": "least recently updated first",
+    "-updated": "most recently updated first",
+}
+
+
+def _list_caption(params: ClaimQuery) -> str:
+    said = []
+    if params.outlook is not None:
+        said.append(OUTLOOK_LABELS[params.outlook])
+    for name in ("state", "trend", "kind", "claimant", "tag", "lifecycle"):
+        value = getattr(params, name)
+        if value is not None:
+            said.append(f"{name} {value}")
+    if params.deadline_after:
+        said.append(f"deadline after {params.deadline_after.isoformat()}")
+    if params.deadline_before:
+        said.append(f"deadline before {params.deadline_before.isoformat()}")
+    if params.q:
+        said.append(f"matching “{params.q}”")
+    what = "Matching claims" if said else "All claims"
+    where = f" ({'; '.join(said)})" if said else ""
+    return f"{what}{where}, {SORT_LABELS[params.sort]}"
 
 
 def _claimant_choices(session: Session) -> list[tuple[str, str]]:
