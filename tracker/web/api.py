@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from tracker import queries
+from tracker import queries, verdict_marks
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.claims import ClaimFile
 from tracker.clock import utcnow
@@ -445,7 +445,8 @@ def claim_resolutions(
     """Automatic and manual verdicts; a newer one names the one it supersedes."""
     rows = queries.claim_resolutions(session, claim.claim.id or 0)
     body = schemas.ResolutionsOut(
-        slug=claim.claim.slug, resolutions=[schemas.resolution_out(r) for r in rows]
+        slug=claim.claim.slug,
+        resolutions=[schemas.resolution_out(r, claim.claim.deadline) for r in rows],
     )
     # a verdict is appended; the one it supersedes changes only then (superseded_by_id)
     newest = max((r.decided_at for r in rows), default=None)
@@ -845,6 +846,9 @@ def calendar(request: Request, session: SessionDep, now: NowDep, _access: ReadAc
 
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+VERDICT_STATES = frozenset(
+    {"resolved_true", "resolved_false", "resolved_partial", "void", "ambiguous"}
+)
 
 
 def _atom_time(value: dt.datetime) -> str:
@@ -886,13 +890,21 @@ def feed(
     sub(root, "link", rel="self", href=f"{base}{API_PREFIX}/feed.atom")
     author = sub(root, "author")
     sub(author, "name", "tracker")
+    # a change a verdict caused says when that verdict is early or overrides another
+    marks = verdict_marks.marks_at(
+        session, [(c.evaluation.claim_id, c.evaluation.evaluated_at) for c in changes]
+    )
     for change in changes:
         ev = change.evaluation
         entry = sub(root, "entry")
         sub(entry, "id", f"tag:tracker,2026:evaluation:{ev.id}")
         before = change.previous_state or "new"
         trend = f" ({ev.trend})" if ev.trend else ""
-        sub(entry, "title", f"{change.claim_slug}: {before} → {ev.state}{trend}")
+        mark = marks.get((ev.claim_id, ev.evaluated_at)) if ev.state in VERDICT_STATES else None
+        said = f" — verdict {'; '.join(mark.words())}" if mark and mark.any else ""
+        sub(entry, "title", f"{change.claim_slug}: {before} → {ev.state}{trend}{said}")
+        for term in mark.terms() if mark else []:
+            sub(entry, "category", term=term)
         sub(entry, "updated", _atom_time(ev.evaluated_at))
         slug = change.claim_slug  # slugs are URL-safe by the claim schema
         sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/claims/{slug}")

@@ -32,7 +32,16 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 from sqlmodel import Session, col, select
 
-from tracker import auth, bundled, data_health, quarantine, queries, server_secrets, status
+from tracker import (
+    auth,
+    bundled,
+    data_health,
+    quarantine,
+    queries,
+    server_secrets,
+    status,
+    verdict_marks,
+)
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
@@ -56,11 +65,13 @@ from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now
 from tracker.web.provenance import QuarantineView, pages_of, quarantine_views
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
+    OUTCOME_MEANINGS,
     TrendBadge,
     date_at_precision,
     describe_criterion,
     expected_on_text,
     format_number,
+    outcome_label,
     parse_criterion,
     state_label,
     trend_badge,
@@ -172,6 +183,7 @@ def _templates() -> Jinja2Templates:
         num=format_number,
         state_label=state_label,
         trend_label=trend_label,
+        outcome_label=outcome_label,
         dtime=_fmt_datetime,
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
@@ -566,6 +578,7 @@ def overview(
         "health": unhealthy[:HEALTH_LIST_LIMIT],
         "health_more": max(0, len(unhealthy) - HEALTH_LIST_LIMIT),
         "claims": page.items,
+        "marks": verdict_marks.current_marks(session, [i.claim for i in page.items]),
         "next_cursor": page.next_cursor,
         "reviews_due": reviews_due,
         "reviews_due_ids": {item.claim.id: day for item, day in reviews_due},
@@ -648,6 +661,7 @@ def claim_list(
         **choices,
         "p": params,
         "claims": page.items,
+        "marks": verdict_marks.current_marks(session, [i.claim for i in page.items]),
         "next_url": next_url,
         "filter_error": None,
         "caption": _list_caption(params),
@@ -820,6 +834,10 @@ def _claim_context(
         "revisions": list(reversed(queries.claim_revisions(session, claim.id))),
         "resolutions": list(reversed(verdicts)),
         "outcomes": [o.value for o in Outcome],
+        "outcome_choices": _outcome_choices(views),
+        "early_until": claim.deadline if claim.deadline and today <= claim.deadline else None,
+        "marks": {r.id: verdict_marks.marks_of(r, claim.deadline) for r in verdicts},
+        "confirm": False,
         "form_errors": [],
         "form": {},
         "form_alert": None,
@@ -829,6 +847,33 @@ def _claim_context(
         "replay_day": None,
         "replay_error": None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeChoice:
+    """One outcome on the verdict form: its value (the API's), its word, and what it means here
+    (the claim's rubric for it when the rubric says, else the general meaning)."""
+
+    value: str
+    label: str
+    meaning: str
+    from_rubric: bool
+
+
+def _outcome_choices(views: Iterable[CriterionView]) -> list[OutcomeChoice]:
+    rubric: dict[str, str] = {}
+    for view in views:
+        for key, text in view.outcomes.items():
+            rubric.setdefault(str(key), text)
+    return [
+        OutcomeChoice(
+            o.value,
+            outcome_label(o.value),
+            rubric.get(o.value, OUTCOME_MEANINGS[o.value]),
+            o.value in rubric,
+        )
+        for o in Outcome
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -921,7 +966,8 @@ def claimant_page(
             now=now,
             status_code=404,
         )
-    return _render(request, "claimant.html", {"r": record}, state, now=now)
+    marks = verdict_marks.current_marks(session, [i.claim for i in record.claims])
+    return _render(request, "claimant.html", {"r": record, "marks": marks}, state, now=now)
 
 
 @router.get("/indicators", response_class=HTMLResponse)
@@ -1181,11 +1227,15 @@ def _verdict_page(
     info: str | None = None,
     errors: Iterable[str] = (),
     status_code: int = 200,
+    confirm: bool = False,
 ) -> HTMLResponse:
     """The claim page with the verdict form filled in with `draft`: the resolve form when
-    `state` may resolve, else a form to sign in again that carries the draft along."""
+    `state` may resolve, else a form to sign in again that carries the draft along; with
+    `confirm`, what will be recorded, to record or change."""
     context = _claim_context(session, detail, settings, now)
     context.update(
+        confirm=confirm,
+        evidence_urls=[line.strip() for line in draft.evidence.splitlines() if line.strip()],
         form=draft.as_form(),
         form_errors=list(errors),
         form_alert=alert,
@@ -1232,7 +1282,10 @@ def resolve(
     evidence: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
+    step: Annotated[str, Form()] = "record",
 ) -> Response:
+    """The form posts `step=review` first (checked, nothing written: the page shows what will
+    be recorded), then `step=record` from that confirmation (or `step=edit` to change it)."""
     draft = VerdictDraft(outcome, rationale, evidence, note)
     csrf_ok = _csrf_ok(state, csrf_token)
     token = _reviewer_token(session, state.session)
@@ -1255,6 +1308,8 @@ def resolve(
     detail = queries.get_claim(session, slug)
     if detail is None:
         return _refuse(request, state, now, f"There is no claim {slug!r}.", status_code=404)
+    if step == "edit":
+        return _verdict_page(request, session, settings, now, state, detail, draft)
     errors: list[str] = []
     if outcome not in {o.value for o in Outcome}:
         errors.append("Choose an outcome.")
@@ -1264,6 +1319,15 @@ def resolve(
     bad = [u for u in urls if _url_or_none(u) is None]
     if bad:
         errors.append("Evidence must be http(s) links, one per line; not: " + ", ".join(bad))
+    if not errors and step == "review":  # the same rules record_manual_resolution applies
+        why = status.verdict_note_problem(
+            session, detail.claim, outcome=outcome, note=note.strip() or None, now=now
+        )
+        if why is None:
+            return _verdict_page(
+                request, session, settings, now, state, detail, draft, confirm=True
+            )
+        errors.append(f"Note: {why}.")
     if not errors:
         try:
             status.record_manual_resolution(
