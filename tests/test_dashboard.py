@@ -200,7 +200,7 @@ def test_signed_in_reviewer_sees_the_form_and_revocation_ends_it(client, engine)
     sign_in(client, token)
     page = client.get("/claims/colossus2-grid-wait-one-year").text
     assert "Signed in as <strong>reviewer-ann</strong>" in page
-    assert 'action="/claims/colossus2-grid-wait-one-year/resolve#verdict"' in page
+    assert 'action="/claims/colossus2-grid-wait-one-year/resolve"' in page
     assert '<label for="rationale">Rationale</label>' in page
     with Session(engine) as session:
         auth.revoke_tokens(session, "reviewer-ann", now=NOW)

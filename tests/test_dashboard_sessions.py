@@ -85,7 +85,7 @@ def test_a_stale_csrf_token_gives_the_form_back_filled_in_and_records_nothing(
     assert "Nothing was recorded: the form&#39;s security token was missing or stale." in r.text
     assert "Signed in as <strong>reviewer-ann</strong>" in r.text
     form = _form(r.text)
-    assert f'action="{PAGE}/resolve#verdict"' in form
+    assert f'action="{PAGE}/resolve"' in form
     assert_draft_kept(r.text)
     fresh = csrf_of(form)
     assert fresh != stale
@@ -174,7 +174,7 @@ def test_a_revoked_token_says_so_keeps_the_text_and_signs_in_again_with_it(
     assert_draft_kept(r.text)
     assert len(verdicts_on(essay_engine)) == before
     resolve_form = _form(r.text)
-    assert f'action="{PAGE}/resolve#verdict"' in resolve_form
+    assert f'action="{PAGE}/resolve"' in resolve_form
     r = client.post(
         f"{PAGE}/resolve",
         data={**DRAFT, "csrf_token": csrf_of(resolve_form)},

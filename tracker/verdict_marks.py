@@ -70,12 +70,26 @@ def current_marks(session: Session, claims: Iterable[Claim]) -> dict[int, Verdic
     return out
 
 
+def _behind(row: Resolution, at: dt.datetime, evaluation_id: int | None) -> bool:
+    """Whether verdict `row` was in the record when evaluation `evaluation_id` (at `at`) was
+    made. A manual verdict names the evaluation it was decided on (an earlier one); an automatic
+    one names the evaluation that decided it (that one itself)."""
+    if row.decided_at > at:
+        return False
+    if row.evaluation_id is None or evaluation_id is None:
+        return True
+    if row.method == "manual":
+        return row.evaluation_id < evaluation_id
+    return row.evaluation_id <= evaluation_id
+
+
 def marks_at(
-    session: Session, wanted: Sequence[tuple[int, dt.datetime]]
-) -> dict[tuple[int, dt.datetime], VerdictMarks]:
-    """For each (claim id, time), the marks of the verdict in force then (the newest decided at
-    or before it), when there was one: for marking the status change a verdict caused."""
-    claim_ids = sorted({claim_id for claim_id, _ in wanted})
+    session: Session, wanted: Sequence[tuple[int, dt.datetime, int | None]]
+) -> dict[int | None, VerdictMarks]:
+    """For each (claim id, time, evaluation id), the marks of the verdict in force when that
+    evaluation was made (when there was one), by evaluation id: for marking the status change
+    a verdict caused."""
+    claim_ids = sorted({claim_id for claim_id, _, _ in wanted})
     if not claim_ids:
         return {}
     claims = session.exec(select(Claim).where(col(Claim.id).in_(claim_ids))).all()
@@ -85,9 +99,9 @@ def marks_at(
         .where(col(Resolution.claim_id).in_(claim_ids))
         .order_by(col(Resolution.decided_at), col(Resolution.id))
     ).all()
-    out: dict[tuple[int, dt.datetime], VerdictMarks] = {}
-    for claim_id, at in wanted:
-        then = [r for r in rows if r.claim_id == claim_id and r.decided_at <= at]
+    out: dict[int | None, VerdictMarks] = {}
+    for claim_id, at, evaluation_id in wanted:
+        then = [r for r in rows if r.claim_id == claim_id and _behind(r, at, evaluation_id)]
         if then:
-            out[(claim_id, at)] = marks_of(then[-1], deadlines.get(claim_id))
+            out[evaluation_id] = marks_of(then[-1], deadlines.get(claim_id))
     return out

@@ -57,3 +57,67 @@ def test_each_overview_count_leads_to_the_rows_counted(live_server, sized_page):
         assert rows.count() == count, href
         if count:
             assert rows.first.is_visible()
+
+
+def _sign_in(page: Any, base: str, engine: Any, slug: str) -> None:
+    from dashboard_seed import NOW
+    from sqlmodel import Session
+
+    from tracker import auth
+
+    with Session(engine) as session:
+        token = auth.create_token(session, "reviewer-ann", ["resolve"], now=NOW).plaintext
+        session.commit()
+    page.goto(f"{base}/login?next=/claims/{slug}")
+    page.get_by_label("API token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/claims/{slug}")
+
+
+def _in_viewport(page: Any, selector: str) -> bool:
+    return bool(
+        page.evaluate(
+            """(sel) => { const r = document.querySelector(sel).getBoundingClientRect();
+               return r.top >= 0 && r.bottom <= window.innerHeight && r.height > 0; }""",
+            selector,
+        )
+    )
+
+
+def test_a_refused_verdict_is_in_view_and_focused_then_an_early_one_is_marked(
+    live_server, engine, sized_page
+):
+    page, size = sized_page
+    slug = "agi-2026"  # deadline 2026-12-31; the clock says 2026-11-28
+    _sign_in(page, live_server, engine, slug)
+    form = page.locator("#verdict")
+    # said before submitting: an early verdict needs a note
+    assert "has not passed" in form.locator("#note-why").inner_text()
+    page.get_by_role("radio", name="not kept").check()
+    page.get_by_label("Rationale").fill("The claimant conceded in public.")
+    # the browser would refuse an empty required note itself: send it with a blank one
+    page.get_by_label("Note", exact=False).fill(" ")
+    page.get_by_role("button", name="Review the verdict").click()
+    page.wait_for_load_state()
+    errors = page.locator("#verdict-errors")
+    assert "has not passed" in errors.inner_text()
+    assert page.evaluate("() => document.activeElement.id") == "verdict-errors"
+    assert _in_viewport(page, "#verdict-errors")
+    screenshot(page, f"verdict-refused-{size}")
+
+    page.get_by_role("radio", name="not kept").check()
+    page.get_by_label("Note", exact=False).fill("claimant conceded on 2026-11-27")
+    page.get_by_role("button", name="Review the verdict").click()
+    page.wait_for_load_state()
+    assert page.evaluate("() => document.activeElement.id") == "resolve-h"
+    assert _in_viewport(page, "#resolve-h")
+    assert "early verdict" in page.locator(".verdict-preview").inner_text()
+    screenshot(page, f"verdict-confirm-{size}")
+    page.get_by_role("button", name="Record verdict as reviewer-ann").click()
+    page.wait_for_url(f"**/claims/{slug}#timeline")
+    assert page.locator("dl.facts .verdict-early").first.is_visible()
+    assert "verdict: not kept" in page.locator("#timeline li").first.inner_text()
+    page.goto(f"{live_server}/claims?q={slug}")
+    row = page.locator("table.claims tbody tr").first
+    assert "early verdict" in row.inner_text()
+    assert row.locator(".verdict-early").is_visible()

@@ -892,7 +892,8 @@ def feed(
     sub(author, "name", "tracker")
     # a change a verdict caused says when that verdict is early or overrides another
     marks = verdict_marks.marks_at(
-        session, [(c.evaluation.claim_id, c.evaluation.evaluated_at) for c in changes]
+        session,
+        [(c.evaluation.claim_id, c.evaluation.evaluated_at, c.evaluation.id) for c in changes],
     )
     for change in changes:
         ev = change.evaluation
@@ -900,7 +901,7 @@ def feed(
         sub(entry, "id", f"tag:tracker,2026:evaluation:{ev.id}")
         before = change.previous_state or "new"
         trend = f" ({ev.trend})" if ev.trend else ""
-        mark = marks.get((ev.claim_id, ev.evaluated_at)) if ev.state in VERDICT_STATES else None
+        mark = marks.get(ev.id) if ev.state in VERDICT_STATES else None
         said = f" — verdict {'; '.join(mark.words())}" if mark and mark.any else ""
         sub(entry, "title", f"{change.claim_slug}: {before} → {ev.state}{trend}{said}")
         for term in mark.terms() if mark else []:
