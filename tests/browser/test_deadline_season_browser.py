@@ -121,3 +121,45 @@ def test_a_refused_verdict_is_in_view_and_focused_then_an_early_one_is_marked(
     row = page.locator("table.claims tbody tr").first
     assert "early verdict" in row.inner_text()
     assert row.locator(".verdict-early").is_visible()
+
+
+LEGEND = """(canvas) => window.Chart.getChart(canvas).legend.legendItems.map(i => i.text)"""
+
+
+def test_charts_say_something_and_uncertain_is_neutral(fresh_install_server, sized_page):
+    page, size = sized_page
+    page.goto(fresh_install_server + "/claims/ai-compute-demand-10x-per-year")
+    page.wait_for_load_state("networkidle")
+    canvas = page.locator("canvas.chart").first
+    legend = canvas.evaluate(LEGEND)
+    assert "required path (≥ 10x a year)" in legend
+    screenshot(page, f"chart-growth-{size}")
+
+    page.goto(fresh_install_server + "/claims/china-power-3x-us-2030")
+    page.wait_for_load_state("networkidle")
+    legend = page.locator("canvas.chart").first.evaluate(LEGEND)
+    assert "projection range" in legend and "projection, lower bound" not in legend
+
+    page.goto(fresh_install_server + "/claims/population-collapse")
+    page.wait_for_load_state("networkidle")
+    charts = page.locator(".claim-main canvas.chart").all()
+    assert charts
+    for chart in charts:  # one point (2023): drawn inside the plot area, not on its edge
+        inside = chart.evaluate(
+            """(canvas) => { const c = window.Chart.getChart(canvas), a = c.chartArea;
+                 return c.getDatasetMeta(0).data.every(p =>
+                   p.x > a.left && p.x < a.right && p.y > a.top && p.y < a.bottom); }"""
+        )
+        assert inside
+    screenshot(page, f"chart-population-{size}")
+
+
+def test_an_uncertain_trend_badge_is_neither_green_nor_red(live_server, sized_page):
+    page, _ = sized_page
+    page.goto(live_server + "/claims/china-power-3x-us-2030")
+    badge = page.locator(".status .badge.uncertain").first
+    assert "(uncertain)" in badge.inner_text()
+    colours = badge.evaluate(
+        "(b) => { const s = getComputedStyle(b); return [s.backgroundColor, s.color]; }"
+    )
+    assert colours == ["rgb(236, 239, 243)", "rgb(43, 47, 54)"]
