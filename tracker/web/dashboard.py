@@ -995,6 +995,8 @@ def _indicators_page(
     held = held_back_vintages(session, [h.indicator for h in health if h.quarantine is not None])
     context = {
         "health": health,
+        # configuration (settings to set, HTTP details) is for signed-in reviewers/operators
+        "operator": state.session.signed_in,
         "held_back": {h.indicator.key: h for h in held},
         "review_errors": dict(review_errors or {}),
     }
