@@ -584,8 +584,16 @@ def overview(
         "reviews_due_ids": {item.claim.id: day for item, day in reviews_due},
         "as_of_day": None,
         "as_of_error": None,
+        "records_start": records_start(session),
     }
     return _render(request, "overview.html", context, state, now=now)
+
+
+def records_start(session: Session) -> dt.date | None:
+    """The first day tracker holds a record of (its first claim, first recorded): the as-of
+    forms say which range of dates has anything to show."""
+    first = session.execute(sa.select(sa.func.min(col(Claim.created_at)))).scalar()
+    return first.astimezone(dt.UTC).date() if isinstance(first, dt.datetime) else None
 
 
 def _overview_as_of(
@@ -602,7 +610,11 @@ def _overview_as_of(
     try:
         day = parse_as_of(as_of, now.date())
     except AsOfError as exc:
-        context: dict[str, Any] = {"as_of_day": None, "as_of_error": str(exc)}
+        context: dict[str, Any] = {
+            "as_of_day": None,
+            "as_of_error": str(exc),
+            "records_start": records_start(session),
+        }
         return _render(request, "overview_as_of.html", context, state, now=now, status_code=422)
     at = status.end_of_day(day)
     try:
@@ -616,6 +628,7 @@ def _overview_as_of(
     context = {
         "as_of_day": day,
         "as_of_error": None,
+        "records_start": records_start(session),
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
         "claims": page.items,
