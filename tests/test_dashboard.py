@@ -290,7 +290,7 @@ def test_reviewer_resolves_a_judged_claim_and_then_overrides_it(client, engine):
     assert r.headers["location"] == f"/claims/{slug}#timeline"
     page = client.get(f"/claims/{slug}").text
     timeline = page[page.index('id="timeline"') : page.index('id="resolutions"')]
-    assert "verdict: true" in timeline and "reviewer-ann" in timeline
+    assert "verdict: kept" in timeline and "reviewer-ann" in timeline
     assert "&lt;b&gt;of waiting&lt;/b&gt;" in timeline
     assert '<a href="https://example.org/report" rel="nofollow noopener">' in page
     # overriding needs a note; the first verdict stays, marked superseded
@@ -310,7 +310,8 @@ def test_reviewer_resolves_a_judged_claim_and_then_overrides_it(client, engine):
     assert r.status_code == 303
     page = client.get(f"/claims/{slug}").text
     assert "superseded by a later verdict" in page
-    assert "verdict: partial" in page and "verdict: true" in page
+    assert "verdict: partly kept" in page and "verdict: kept" in page
+    assert "overrides an earlier verdict" in page  # the new one is marked as overriding
     with Session(engine) as session:
         from sqlmodel import select
 

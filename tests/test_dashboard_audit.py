@@ -122,8 +122,8 @@ def test_claims_on_fred_series_say_the_key_is_missing(fresh_install):
         panel = section(fresh_install.get(f"/claims/{slug}").text, "status-h", "replay-h")
         notes = re.search(r'<ul class="data-notes".*?</ul>', panel, re.S)
         assert notes, slug
-        assert "needs API key" in notes.group(0)
-        assert "set <code>TRACKER_FRED_API_KEY</code> to fetch it" in notes.group(0)
+        assert "data source not configured" in notes.group(0)
+        assert "TRACKER_FRED_API_KEY" not in notes.group(0)  # operator talk: data health only
         assert 'href="/indicators#ind-fred.' in notes.group(0)
     # a claim whose data is the bundled snapshot (the normal fresh install) has no notes
     panel = section(

@@ -8,6 +8,7 @@ import datetime as dt
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from test_dashboard import make_token, sign_in
 from test_ingest_support import T0, build_health_zoo, owid_key
 
 from tracker.bundled import manifest
@@ -28,7 +29,7 @@ def row_of(html: str, key: str) -> str:
     return row[: row.index("</tr>")]
 
 
-def test_indicators_page_shows_each_state_distinctly(zoo):
+def test_indicators_page_shows_each_state_distinctly(zoo, engine):
     client, expected = zoo
     html = client.get("/indicators").text
     retrieved = manifest()["retrieved_on"]
@@ -40,12 +41,20 @@ def test_indicators_page_shows_each_state_distinctly(zoo):
     assert "bundled snapshot" in bundled and f"retrieved {retrieved}" in bundled
     assert "stale" not in bundled
     fred = row_of(html, "fred.uspbs")
-    assert "needs API key" in fred and "TRACKER_FRED_API_KEY" in fred and "stale" not in fred
+    # a reader is told what is missing, not how to configure it (that is behind sign-in)
+    assert "data source not configured" in fred and "stale" not in fred
+    assert "TRACKER_FRED_API_KEY" not in html and "· HTTP 503" not in html
     assert '<span class="badge ok">fresh</span>' in row_of(html, owid_key("USA"))
     stale = row_of(html, owid_key("OWID_WRL"))
     assert '<span class="badge warn">stale</span>' in stale and ">fresh<" not in stale
     failing = row_of(html, owid_key("FRA"))
-    assert "failing" in failing and "HTTP 503" in failing
+    assert "failing" in failing
+    # signed in, the operator's details show: the setting to set, each fetch's HTTP status
+    sign_in(client, make_token(engine, "resolve"))
+    html = client.get("/indicators").text
+    assert "set <code>TRACKER_FRED_API_KEY</code> to fetch it" in row_of(html, "fred.uspbs")
+    assert "· HTTP 503" in row_of(html, owid_key("FRA"))
+    assert 'id="operator-hint"' not in html
 
 
 def test_overview_lists_what_needs_attention_without_calling_it_stale(zoo):
@@ -64,7 +73,8 @@ def test_overview_lists_what_needs_attention_without_calling_it_stale(zoo):
     ]
     assert "last fetch failed" in by_title[owid_key("FRA")]
     assert "data stale" in by_title[owid_key("OWID_WRL")]
-    assert "set TRACKER_FRED_API_KEY" in by_title["fred.uspbs"]
+    assert "data source not configured" in by_title["fred.uspbs"]
+    assert "TRACKER_FRED_API_KEY" not in by_title["fred.uspbs"]  # operator talk: data health
     never = by_title["owid.never.fetched"]
     assert "never fetched" in never and "stale" not in never and "last success" not in never
     bundled = by_title[owid_key("CHN")]

@@ -59,7 +59,7 @@ def test_agi_2026_reaches_the_review_queue_and_gets_a_verdict(settings, engine):
         assert r.status_code == 303, r.text
         page = client.get("/claims/agi-2026").text
         timeline = page[page.index('id="timeline"') : page.index('id="resolutions"')]
-        assert "verdict: false" in timeline and "reviewer-ann" in timeline
+        assert "verdict: not kept" in timeline and "reviewer-ann" in timeline
         assert "resolved: not kept" in page
         overview = client.get("/").text
         queue = overview[overview.index('id="queue-h"') : overview.index('id="changes-h"')]

@@ -51,7 +51,7 @@ def _form(page: str) -> str:
 def assert_draft_kept(page: str) -> None:
     """The form holds exactly what was typed, escaped: nothing of it became markup."""
     form = _form(page)
-    assert '<option value="true" selected>' in form
+    assert re.search(r'<input type="radio" id="outcome-true"[^>]* checked>', form)
     assert f'name="rationale" rows="4" required>\n{escape(RATIONALE)}</textarea>' in form
     assert "https://example.org/memphis-grid\nhttps://example.org/tva</textarea>" in form
     assert f'name="note" type="text" value="{escape(DRAFT["note"])}"' in form

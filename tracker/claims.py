@@ -48,6 +48,7 @@ from tracker.criteria import (
     expression_unit,
 )
 from tracker.db import session_scope
+from tracker.indicator_removal import Removal, unlisted_indicators
 from tracker.indicators import (
     IndicatorCatalogue,
     IndicatorCatalogueFile,
@@ -2033,6 +2034,20 @@ def _sync_listings(
     return changes, indicators
 
 
+def _indicator_removal(session: Session, path: Path, result: CheckResult) -> Removal:
+    """Indicators no longer in the directory's indicators.yaml: removable, or the sync is
+    refused naming each one kept and why (never ignored). Nothing to do without the file."""
+    listing = path / "indicators.yaml"
+    if not path.is_dir() or not listing.exists():
+        return Removal()
+    removal = unlisted_indicators(session, [e.key for e in result.catalogue])
+    if removal.kept:
+        raise ClaimValidationError(
+            [ClaimIssue(_label(listing), None, key, why) for key, why in removal.kept.items()]
+        )
+    return removal
+
+
 def sync_claims_dir(
     session: Session,
     path: Path,
@@ -2054,8 +2069,12 @@ def sync_claims_dir(
         found = sorted([*result.errors, *refusals], key=lambda i: (i.file, i.line or 0))
         raise ClaimValidationError(found)
     now = now or utcnow()
+    removal = _indicator_removal(session, path, result)
     report = SyncReport(warnings=result.warnings)
     report.catalogue_changes, report.indicators_changed = _sync_listings(session, result, now)
+    for gone in removal.removable:  # listed no more, nothing ever recorded about it
+        session.delete(gone)
+        report.catalogue_changes.append(f"indicator {gone.key} removed")
     errors: list[ClaimIssue] = []
     ordered = sorted(result.claims, key=lambda c: (c.variant_of is not None, c.slug))
     for claim in ordered:

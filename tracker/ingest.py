@@ -442,7 +442,8 @@ def _complete_run(
     if result.meta:
         run.meta = {**(run.meta or {}), "source_meta": _json_safe(result.meta)}
     indicator.last_fetch_run_id = run_id
-    indicator.last_success_at = now
+    if run.trigger != "bundled":  # loading the shipped snapshot fetched nothing from upstream
+        indicator.last_success_at = now
     next_update = _as_date(result.meta.get("next_update"))
     last_updated = _as_date(result.meta.get("last_updated"))
     if next_update is not None:

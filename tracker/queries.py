@@ -34,6 +34,7 @@ from tracker.models import (
     State,
     UTCDateTime,
 )
+from tracker.outlook import outlook_clause
 from tracker.status import current_resolution, replay_claim_as_known, status_history
 
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
@@ -70,6 +71,7 @@ class ClaimFilters:
     lifecycle: str | None = None
     kind: str | None = None
     q: str | None = None
+    outlook: str | None = None  # tracker.outlook.Outlook: what a reader asks
 
 
 @dataclass(slots=True)
@@ -259,6 +261,8 @@ def _filter_clauses(filters: ClaimFilters) -> list[sa.ColumnElement[bool]]:
         clauses.append(col(Claim.lifecycle) == filters.lifecycle)
     if filters.kind:
         clauses.append(col(Claim.kind) == filters.kind)
+    if filters.outlook:
+        clauses.append(outlook_clause(filters.outlook))
     if filters.deadline_before:
         clauses.append(col(Claim.deadline) < filters.deadline_before)
     if filters.deadline_after:

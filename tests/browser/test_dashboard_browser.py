@@ -67,16 +67,17 @@ def test_reviewer_resolves_a_judged_claim_through_the_form(live_server, engine, 
     # back on the claim page, signed in, with the form
     page.wait_for_url("**/claims/colossus2-grid-wait-one-year")
     assert page.get_by_text("Signed in as").is_visible()
-    page.get_by_label("Outcome").select_option("true")
+    page.get_by_role("radio", name="kept", exact=True).check()
     page.get_by_label("Rationale").fill("Local reporting confirms a wait of about a year.")
     page.get_by_label("Evidence links (one http(s) URL per line)").fill(
         "https://example.org/memphis-grid"
     )
+    page.get_by_role("button", name="Review the verdict").click()
     page.get_by_role("button", name="Record verdict as reviewer-ann").click()
     page.wait_for_url("**/claims/colossus2-grid-wait-one-year#timeline")
     timeline = page.locator("#timeline")
     first = timeline.locator("li").first
-    assert "verdict: true" in first.inner_text()
+    assert "verdict: kept" in first.inner_text()
     assert "reviewer-ann" in first.inner_text()
     assert "Local reporting confirms" in first.inner_text()
     assert page.get_by_role("link", name="https://example.org/memphis-grid").is_visible()

@@ -50,13 +50,22 @@ def _sign_in_and_fill(page: Any, base: str, token: str) -> None:
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"**/claims/{SLUG}")
-    page.get_by_label("Outcome").select_option("true")
+    page.get_by_role("radio", name="kept", exact=True).check()
     page.get_by_label("Rationale").fill(RATIONALE)
     page.get_by_label("Evidence links (one http(s) URL per line)").fill(EVIDENCE)
 
 
+def _review_and_record(page: Any, who: str) -> None:
+    """Press "Review the verdict"; on the confirmation (when the form was accepted), record it."""
+    page.get_by_role("button", name="Review the verdict").click()
+    page.wait_for_load_state()
+    record = page.get_by_role("button", name=f"Record verdict as {who}")
+    if record.count():
+        record.click()
+
+
 def _assert_still_typed(page: Any) -> None:
-    assert page.get_by_label("Outcome").input_value() == "true"
+    assert page.get_by_role("radio", name="kept", exact=True).is_checked()
     assert page.get_by_label("Rationale").input_value() == RATIONALE
     assert page.get_by_label("Evidence links (one http(s) URL per line)").input_value() == EVIDENCE
     assert page.locator("main b").count() == 0  # the typed markup stayed text
@@ -86,7 +95,7 @@ def test_a_restart_with_the_form_open_loses_nothing(
     second = make_engine(db_url)  # a new process: its own engine, the key from the database
     try:
         with _serve(settings, second, port=port):
-            page.get_by_role("button", name="Record verdict as reviewer-ann").click()
+            _review_and_record(page, "reviewer-ann")
             page.wait_for_url(f"**/claims/{SLUG}#timeline")
             assert page.get_by_text("Signed in as").is_visible()
     finally:
@@ -104,7 +113,7 @@ def test_a_revoked_token_keeps_the_text_and_signs_in_again_from_the_form(
         auth.revoke_tokens(session, "temprev", now=NOW)
         session.commit()
     before = len(verdicts_on(essay_engine))
-    page.get_by_role("button", name="Record verdict as temprev").click()
+    _review_and_record(page, "temprev")
     alert = page.locator("#resolutions [role=alert]")
     assert "your sign-in is no longer valid: the token you signed in with (temprev) has been " in (
         alert.inner_text()
@@ -119,7 +128,7 @@ def test_a_revoked_token_keeps_the_text_and_signs_in_again_from_the_form(
     assert page.get_by_text("Signed in as reviewer-bo. Nothing is recorded yet").is_visible()
     _assert_still_typed(page)
     assert len(verdicts_on(essay_engine)) == before
-    page.get_by_role("button", name="Record verdict as reviewer-bo").click()
+    _review_and_record(page, "reviewer-bo")
     page.wait_for_url(f"**/claims/{SLUG}#timeline")
     assert "reviewer-bo" in page.locator("#timeline li").first.inner_text()
     assert verdicts_on(essay_engine)[-1].rationale == RATIONALE
@@ -142,14 +151,14 @@ def test_a_stale_form_token_gives_the_form_back_filled_in(
     other.wait_for_url(server + "/")
     other.close()
     before = len(verdicts_on(essay_engine))
-    page.get_by_role("button", name="Record verdict as reviewer-ann").click()
+    _review_and_record(page, "reviewer-ann")
     alert = page.locator("#resolutions [role=alert]")
     assert "Nothing was recorded: the form's security token was missing or stale." in (
         alert.inner_text()
     )
     _assert_still_typed(page)
     assert len(verdicts_on(essay_engine)) == before
-    page.get_by_role("button", name="Record verdict as reviewer-ann").click()
+    _review_and_record(page, "reviewer-ann")
     page.wait_for_url(f"**/claims/{SLUG}#timeline")
     assert verdicts_on(essay_engine)[-1].rationale == RATIONALE
     _only_the_refusal(problems, server)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import anyio
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -75,7 +75,7 @@ class Admission:
         await response(scope, receive, send)
 
 
-async def _pool_timeout(request: Request, exc: Exception) -> JSONResponse:
+async def _pool_timeout(request: Request, exc: Exception) -> Response:
     return problem_response(
         request,
         503,

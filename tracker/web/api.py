@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
-from tracker import queries
+from tracker import queries, verdict_marks
 from tracker.auth import TokenError, has_scope, verify_token
 from tracker.claims import ClaimFile
 from tracker.clock import utcnow
@@ -36,19 +36,16 @@ from tracker.dry_run import target_periods as _target_periods
 from tracker.models import (
     ApiToken,
     Claim,
-    ClaimKind,
     Criterion,
     Indicator,
-    Lifecycle,
     Observation,
     Resolution,
-    State,
-    Trend,
 )
 from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
+from tracker.web.claim_query import ClaimQuery
 from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
 from tracker.web.feed_titles import change_title
 from tracker.web.problems import ProblemError, validation_errors
@@ -270,47 +267,17 @@ def list_claims(
     request: Request,
     session: SessionDep,
     _access: ReadAccess,
-    state: Annotated[State | None, Query(description="Current state.", examples=["open"])] = None,
-    trend: Annotated[Trend | None, Query(examples=["on_track"])] = None,
-    tag: Annotated[str | None, Query(examples=["energy"])] = None,
-    claimant: Annotated[str | None, Query(description="Claimant slug.")] = None,
-    deadline_before: Annotated[dt.date | None, Query(description="Deadline before.")] = None,
-    deadline_after: Annotated[dt.date | None, Query(description="Deadline after.")] = None,
-    lifecycle: Annotated[Lifecycle | None, Query(examples=["active"])] = None,
-    kind: Annotated[ClaimKind | None, Query(examples=["judged"])] = None,
-    q: Annotated[
-        str | None,
-        Query(
-            description=(
-                "Search text: claims whose slug, title or quote (original language or "
-                "English) contains it, case-insensitively; the dashboard's search."
-            ),
-            examples=["電力"],
-        ),
-    ] = None,
-    sort: Annotated[
-        SortKey, Query(description="deadline, slug or updated; prefix '-' for descending.")
-    ] = "deadline",
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
-    limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 50,
+    params: Annotated[ClaimQuery, Query()],
 ) -> Response:
     """Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` back as
     `?cursor=` (also given as a `Link: <…>; rel="next"` header) with the same filters and sort.
     Conditional GET: send the ETag back as If-None-Match for a 304.
     """
-    filters = queries.ClaimFilters(
-        state=state.value if state else None,
-        trend=trend.value if trend else None,
-        tag=tag,
-        claimant=claimant,
-        deadline_before=deadline_before,
-        deadline_after=deadline_after,
-        lifecycle=lifecycle.value if lifecycle else None,
-        kind=kind.value if kind else None,
-        q=q,
-    )
+    # the one parser of the claim list's parameters (tracker.web.claim_query), shared with /claims
     try:
-        page = queries.list_claims(session, filters, sort, cursor, limit)
+        page = queries.list_claims(
+            session, params.filters(), params.sort, params.cursor, params.limit
+        )
     except queries.InvalidCursor as exc:
         raise ProblemError(
             400,
@@ -479,7 +446,8 @@ def claim_resolutions(
     """Automatic and manual verdicts; a newer one names the one it supersedes."""
     rows = queries.claim_resolutions(session, claim.claim.id or 0)
     body = schemas.ResolutionsOut(
-        slug=claim.claim.slug, resolutions=[schemas.resolution_out(r) for r in rows]
+        slug=claim.claim.slug,
+        resolutions=[schemas.resolution_out(r, claim.claim.deadline) for r in rows],
     )
     # a verdict is appended; the one it supersedes changes only then (superseded_by_id)
     newest = max((r.decided_at for r in rows), default=None)
@@ -881,6 +849,9 @@ def calendar(request: Request, session: SessionDep, now: NowDep, _access: ReadAc
 
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
+VERDICT_STATES = frozenset(
+    {"resolved_true", "resolved_false", "resolved_partial", "void", "ambiguous"}
+)
 
 
 def _atom_time(value: dt.datetime) -> str:
@@ -923,11 +894,20 @@ def feed(
     sub(root, "link", rel="alternate", type="text/html", href=f"{base}/")
     author = sub(root, "author")
     sub(author, "name", "tracker")
+    # a change a verdict caused says when that verdict is early or overrides another
+    marks = verdict_marks.marks_at(
+        session,
+        [(c.evaluation.claim_id, c.evaluation.evaluated_at, c.evaluation.id) for c in changes],
+    )
     for change in changes:
         ev = change.evaluation
         entry = sub(root, "entry")
         sub(entry, "id", f"tag:tracker,2026:evaluation:{ev.id}")
-        sub(entry, "title", change_title(change))
+        mark = marks.get(ev.id) if ev.state in VERDICT_STATES else None
+        said = f" — verdict {'; '.join(mark.words())}" if mark and mark.any else ""
+        sub(entry, "title", f"{change_title(change)}{said}")
+        for term in mark.terms() if mark else []:
+            sub(entry, "category", term=term)
         sub(entry, "updated", _atom_time(ev.evaluated_at))
         slug = change.claim_slug  # slugs are URL-safe by the claim schema
         sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/claims/{slug}")

@@ -31,7 +31,7 @@ from tracker.criteria import (
 )
 
 # decimal_year (a date as a fractional year) is the chart's x axis, as it is the evaluator's
-from tracker.evaluation import decimal_year
+from tracker.evaluation import TREND_YEARS, decimal_year
 from tracker.models import Evaluation, Indicator
 from tracker.observations import ObservedValue, all_vintages
 from tracker.sources.base import period_start
@@ -78,6 +78,9 @@ class ClaimChart:
     note: str | None = None
     indicator_keys: list[str] = field(default_factory=list)
     x_start: float | None = None
+    # a growth claim's threshold as a level: the path the series must follow, [(x, y), ...]
+    required_path: list[tuple[float, float]] | None = None
+    required_label: str | None = None
 
     @property
     def current_points(self) -> list[ChartPoint]:
@@ -113,6 +116,8 @@ class ClaimChart:
             ys.append(self.threshold)
         if self.projection:
             ys += [self.projection["value"], self.projection["low"], self.projection["high"]]
+        if self.required_path:
+            ys += [y for _, y in self.required_path]
         return ys
 
     @property
@@ -172,6 +177,12 @@ class ClaimChart:
                 f"{self.projection_phrase} "
                 f"(range {format_number(p['low'])} to {format_number(p['high'])}){start}"
             )
+        if self.required_path and self.required_label:
+            (x0, y0), (x1, y1) = self.required_path[0], self.required_path[-1]
+            parts.append(
+                f"{self.required_label}: from {format_number(y0)} in {math.floor(x0)} to "
+                f"{format_number(y1)} in {math.floor(x1)}"
+            )
         if self.deadline:
             parts.append(f"deadline {self.deadline.isoformat()}")
         if self.superseded_points:
@@ -195,7 +206,8 @@ class ClaimChart:
                 "data": [{"x": p.x, "y": p.y} for p in current],
                 "borderColor": CURRENT_COLOUR,
                 "backgroundColor": CURRENT_COLOUR,
-                "pointRadius": 3,
+                # a sparse series is its points: drawn large enough to see
+                "pointRadius": 5 if len(current) <= SPARSE_POINTS else 3,
                 "tension": 0,
             }
         ]
@@ -219,14 +231,20 @@ class ClaimChart:
             xs.append(self.projection.get("x0", self.projection["x"]))
             if self.projection.get("from_x") is not None:
                 xs.append(self.projection["from_x"])
+        if self.required_path:
+            xs += [x for x, _ in self.required_path]
         x_min = min(xs) if xs else 0.0
         x_max = max(xs) if xs else 1.0
+        sparse = len(current) <= SPARSE_POINTS and self.hidden_before is None
+        if sparse or x_max - x_min < 1:  # a few points: a year either side, off the frame
+            x_min, x_max = x_min - 1, x_max + 1
         if self.projection and self.projection_window:
             p = self.projection
             x0, x1 = p["x0"], p["x"]
             datasets += [
                 {
                     "label": "projection, lower bound",
+                    "hideInLegend": True,  # the range's lower edge: "projection range" says it
                     "data": [{"x": x0, "y": p["low"]}, {"x": x1, "y": p["low"]}],
                     "borderColor": PROJECTION_FILL,
                     "pointRadius": 0,
@@ -261,6 +279,7 @@ class ClaimChart:
             datasets += [
                 {
                     "label": "projection, lower bound",
+                    "hideInLegend": True,  # the range's lower edge: "projection range" says it
                     "data": [start, {"x": p["x"], "y": p["low"]}],
                     "borderColor": PROJECTION_FILL,
                     "pointRadius": 0,
@@ -297,6 +316,19 @@ class ClaimChart:
                     "fill": False,
                 }
             )
+        if self.required_path:
+            ys += [y for _, y in self.required_path]
+            datasets.append(
+                {
+                    "label": self.required_label or "required path",
+                    "data": [{"x": x, "y": y} for x, y in self.required_path],
+                    "borderColor": THRESHOLD_COLOUR,
+                    "borderWidth": 2,
+                    "borderDash": [8, 4],
+                    "pointRadius": 0,
+                    "fill": False,
+                }
+            )
         if self.projection:
             ys += [self.projection["low"], self.projection["high"]]
         if self.deadline and ys:
@@ -322,6 +354,8 @@ class ClaimChart:
                 "scales": {
                     "x": {"type": "linear", "min": math.floor(x_min), "max": math.ceil(x_max)},
                     "y": {
+                        **_flat_padding(ys, self.log_scale),
+                        **({"grace": "10%"} if sparse and not self.log_scale else {}),
                         "type": "logarithmic" if self.log_scale else "linear",
                         "title": {
                             "display": True,
@@ -333,6 +367,58 @@ class ClaimChart:
                 "plugins": {"legend": {"position": "bottom", "labels": {"boxWidth": 14}}},
             },
         }
+
+
+SPARSE_POINTS = 3
+
+
+def _flat_padding(ys: Sequence[float], log_scale: bool) -> dict[str, float]:
+    """For a flat set of values (one point, or all equal): a y range around them, so the
+    points sit inside the chart rather than on its edge. Nothing otherwise."""
+    if not ys or log_scale:
+        return {}
+    low, high = min(ys), max(ys)
+    pad = max(abs(high), abs(low)) * 0.1 or 1.0
+    if high - low > pad / 10:
+        return {}
+    return {"suggestedMin": low - pad, "suggestedMax": high + pad}
+
+
+def required_growth_path(
+    points: Sequence[ChartPoint], criterion: GrowthCriterion, deadline: dt.date | None
+) -> tuple[list[tuple[float, float]], str] | None:
+    """The level a growth claim needs, as a path: from the base value growing at the threshold
+    rate. With a window, from its start's value to its end; without, over the last TREND_YEARS
+    years the evaluator judges the sustained rate on, and a year past the latest value. None
+    when the rate is not a fixed number or the base is missing or not positive."""
+    if not isinstance(criterion.threshold, float | int):
+        return None
+    rate = float(criterion.threshold)
+    factor = 1 + rate if criterion.measure == "cagr" else rate
+    current = sorted((p for p in points if p.current), key=lambda p: p.x)
+    if factor <= 0 or not current:
+        return None
+    if criterion.window is not None:
+        start_x = decimal_year(period_start(criterion.window.start))
+        end_x = decimal_year(period_start(criterion.window.end))
+        base = next((p for p in current if abs(p.x - start_x) < 0.5), None)
+    else:
+        latest = current[-1]
+        base = next((p for p in current if p.x >= latest.x - TREND_YEARS - 0.5), None)
+        end_x = latest.x + 1
+    if base is None or base.y <= 0 or end_x <= base.x:
+        return None
+    steps = max(2, math.ceil(end_x - base.x) + 1)
+    path = [
+        (x, base.y * factor ** (x - base.x))
+        for x in (base.x + (end_x - base.x) * i / (steps - 1) for i in range(steps))
+    ]
+    symbol = COMPARATOR_SYMBOLS.get(criterion.comparator, criterion.comparator)
+    if criterion.measure == "cagr":
+        label = f"required path ({symbol} {format_number(rate * 100)} %/yr)"
+    else:
+        label = f"required path ({symbol} {format_number(rate)}x a year)"
+    return path, label
 
 
 def _x_start(criterion: Any) -> float:
@@ -504,6 +590,13 @@ def build_claim_charts(
                 chart.threshold = float(criterion.threshold)
         if isinstance(criterion, GrowthCriterion):
             chart.note = "The threshold applies to the growth rate, not to the level shown."
+            required = required_growth_path(chart.points, criterion, deadline)
+            if required is not None:
+                chart.required_path, chart.required_label = required
+                chart.note = (
+                    "The threshold applies to the growth rate; the dashed red line is the level "
+                    "that rate would reach from the base year."
+                )
         if isinstance(criterion, AggregateCriterion):
             chart.note = f"The threshold applies to the {criterion.function} over the window."
         if is_resolving and not primary_done and evaluation is not None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlencode, urlsplit
 
 import jinja2
 import sqlalchemy as sa
@@ -42,6 +42,7 @@ from tracker import (
     queries,
     server_secrets,
     status,
+    verdict_marks,
 )
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
@@ -49,26 +50,32 @@ from tracker.models import (
     ApiToken,
     Claim,
     Claimant,
+    ClaimKind,
     Evaluation,
     FetchRun,
     Indicator,
     Outcome,
     Resolution,
     State,
+    Trend,
 )
 from tracker.numbers import format_chance, format_percent
 from tracker.observations import observations_as_of, quarantined_as_of
+from tracker.outlook import OUTLOOK_HELP, OUTLOOK_LABELS, counts_by_outlook
 from tracker.web.charts import ClaimChart, build_claim_charts
+from tracker.web.claim_query import ClaimQuery, ClaimQueryError, parse_claim_query
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
 from tracker.web.provenance import QuarantineView, pages_of, quarantine_views
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
+    OUTCOME_MEANINGS,
     TrendBadge,
     date_at_precision,
     describe_criterion,
     expected_on_text,
     format_number,
     growth_needed_text,
+    outcome_label,
     parse_criterion,
     state_label,
     trend_badge,
@@ -182,6 +189,7 @@ def _templates() -> Jinja2Templates:
         num=format_number,
         state_label=state_label,
         trend_label=trend_label,
+        outcome_label=outcome_label,
         dtime=_fmt_datetime,
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
@@ -446,6 +454,23 @@ def _render(
     return response
 
 
+def error_page_response(
+    context: dict[str, Any], status_code: int, headers: Mapping[str, str] | None = None
+) -> HTMLResponse:
+    """An error page rendered without a request or a database (tracker.web.error_pages): as
+    seen signed out, whatever the cookie says."""
+    page = _templates().env.get_template("http_error.html")
+    html = page.render(
+        web_session=WebSession(csrf="", expires=0),
+        session_lapsed=None,
+        csrf_token="",
+        **context,
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+    _secure_headers(response)
+    return response
+
+
 def _redirect(request: Request, url: str, web_session: WebSession | None = None) -> Response:
     response = RedirectResponse(url, status_code=303)
     if web_session is not None:
@@ -522,6 +547,16 @@ def _evidence_run_ids(evaluation: Evaluation | None, charts: Iterable[ClaimChart
 # --- pages ---
 
 
+@router.get("/favicon.ico", response_class=Response)
+def favicon() -> Response:
+    """The site icon (an SVG; browsers ask for /favicon.ico whatever the page links)."""
+    return Response(
+        (STATIC_DIR / "favicon.svg").read_bytes(),
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
+
+
 @router.get("/", response_class=HTMLResponse)
 def overview(
     request: Request,
@@ -547,6 +582,9 @@ def overview(
     context = {
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
+        "outlooks": OUTLOOK_LABELS,
+        "outlook_help": OUTLOOK_HELP,
+        "outlook_counts": counts_by_outlook(session),
         "upcoming": queues.upcoming,
         "upcoming_more": max(0, queues.upcoming_total - len(queues.upcoming)),
         "needs_review": queues.needs_review,
@@ -563,13 +601,22 @@ def overview(
         "health": unhealthy[:HEALTH_LIST_LIMIT],
         "health_more": max(0, len(unhealthy) - HEALTH_LIST_LIMIT),
         "claims": page.items,
+        "marks": verdict_marks.current_marks(session, [i.claim for i in page.items]),
         "next_cursor": page.next_cursor,
         "reviews_due": reviews_due,
         "reviews_due_ids": {item.claim.id: day for item, day in reviews_due},
         "as_of_day": None,
         "as_of_error": None,
+        "records_start": records_start(session),
     }
     return _render(request, "overview.html", context, state, now=now)
+
+
+def records_start(session: Session) -> dt.date | None:
+    """The first day tracker holds a record of (its first claim, first recorded): the as-of
+    forms say which range of dates has anything to show."""
+    first = session.execute(sa.select(sa.func.min(col(Claim.created_at)))).scalar()
+    return first.astimezone(dt.UTC).date() if isinstance(first, dt.datetime) else None
 
 
 def _overview_as_of(
@@ -586,7 +633,11 @@ def _overview_as_of(
     try:
         day = parse_as_of(as_of, now.date())
     except AsOfError as exc:
-        context: dict[str, Any] = {"as_of_day": None, "as_of_error": str(exc)}
+        context: dict[str, Any] = {
+            "as_of_day": None,
+            "as_of_error": str(exc),
+            "records_start": records_start(session),
+        }
         return _render(request, "overview_as_of.html", context, state, now=now, status_code=422)
     at = status.end_of_day(day)
     try:
@@ -600,6 +651,7 @@ def _overview_as_of(
     context = {
         "as_of_day": day,
         "as_of_error": None,
+        "records_start": records_start(session),
         "counts": sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
         "total": sum(counts.values()),
         "claims": page.items,
@@ -614,45 +666,72 @@ def claim_list(
     session: SessionDep,
     now: NowDep,
     state: WebSessionDep,
-    filter_state: Annotated[str | None, Query(alias="state")] = None,
-    tag: str | None = None,
-    claimant: str | None = None,
-    q: str | None = None,
-    cursor: str | None = None,
 ) -> HTMLResponse:
-    text = (q or "").strip()
-    states = [s.value for s in State]
-    filters = queries.ClaimFilters(
-        state=filter_state or None, tag=tag or None, claimant=claimant or None, q=text or None
-    )
-    choices = {
-        "filters": filters,
-        "q": text,
-        "states": states,
+    """The claim list, filtered and sorted by the API's own parameters, parsed by the API's own
+    parser (tracker.web.claim_query): an unknown value answers 422 naming the parameter."""
+    choices: dict[str, Any] = {
+        "states": [s.value for s in State],
+        "trends": [t.value for t in Trend],
+        "kinds": [k.value for k in ClaimKind],
+        "outlooks": OUTLOOK_LABELS,
+        "sorts": SORT_LABELS,
         "claimants": _claimant_choices(session),
         "tags": _tag_choices(session),
+        "raw": dict(request.query_params),
     }
-    if filters.state is not None and filters.state not in states:
-        # the API answers 422 for an unknown state (its enum); so does the page, saying why
-        error = f"state: {filters.state!r} is not a state; use one of {', '.join(states)}."
-        context = {**choices, "claims": [], "next_url": None, "filter_error": error}
-        return _render(request, "claims.html", context, state, now=now, status_code=422)
     try:
-        page = queries.list_claims(session, filters, "deadline", cursor, PAGE_SIZE)
+        params = parse_claim_query(request.query_params)
+    except ClaimQueryError as exc:
+        context = {**choices, "p": None, "claims": [], "next_url": None, "filter_error": str(exc)}
+        return _render(request, "claims.html", context, state, now=now, status_code=422)
+    params.limit = PAGE_SIZE
+    try:
+        page = queries.list_claims(session, params.filters(), params.sort, params.cursor, PAGE_SIZE)
     except queries.InvalidCursor:
-        page = queries.list_claims(session, filters, "deadline", None, PAGE_SIZE)
-    params = {
-        k: v
-        for k, v in (("state", filter_state), ("tag", tag), ("claimant", claimant), ("q", q))
-        if v
-    }
+        page = queries.list_claims(session, params.filters(), params.sort, None, PAGE_SIZE)
+    query = params.filter_params()
     next_url = None
     if page.next_cursor:
-        next_url = "/claims?" + "&".join(
-            f"{k}={quote(v)}" for k, v in [*params.items(), ("cursor", page.next_cursor)]
-        )
-    context = {**choices, "claims": page.items, "next_url": next_url, "filter_error": None}
+        next_url = "/claims?" + urlencode({**query, "cursor": page.next_cursor})
+    context = {
+        **choices,
+        "p": params,
+        "claims": page.items,
+        "marks": verdict_marks.current_marks(session, [i.claim for i in page.items]),
+        "next_url": next_url,
+        "filter_error": None,
+        "caption": _list_caption(params),
+    }
     return _render(request, "claims.html", context, state, now=now)
+
+
+SORT_LABELS = {
+    "deadline": "nearest deadline first",
+    "-deadline": "furthest deadline first",
+    "slug": "slug A–Z",
+    "-slug": "slug Z–A",
+    "updated": "least recently updated first",
+    "-updated": "most recently updated first",
+}
+
+
+def _list_caption(params: ClaimQuery) -> str:
+    said = []
+    if params.outlook is not None:
+        said.append(OUTLOOK_LABELS[params.outlook])
+    for name in ("state", "trend", "kind", "claimant", "tag", "lifecycle"):
+        value = getattr(params, name)
+        if value is not None:
+            said.append(f"{name} {value}")
+    if params.deadline_after:
+        said.append(f"deadline after {params.deadline_after.isoformat()}")
+    if params.deadline_before:
+        said.append(f"deadline before {params.deadline_before.isoformat()}")
+    if params.q:
+        said.append(f"matching “{params.q}”")
+    what = "Matching claims" if said else "All claims"
+    where = f" ({'; '.join(said)})" if said else ""
+    return f"{what}{where}, {SORT_LABELS[params.sort]}"
 
 
 def _claimant_choices(session: Session) -> list[tuple[str, str]]:
@@ -791,6 +870,10 @@ def _claim_context(
         "revisions": list(reversed(queries.claim_revisions(session, claim.id))),
         "resolutions": list(reversed(verdicts)),
         "outcomes": [o.value for o in Outcome],
+        "outcome_choices": _outcome_choices(views),
+        "early_until": claim.deadline if claim.deadline and today <= claim.deadline else None,
+        "marks": {r.id: verdict_marks.marks_of(r, claim.deadline) for r in verdicts},
+        "confirm": False,
         "form_errors": [],
         "form": {},
         "form_alert": None,
@@ -800,6 +883,33 @@ def _claim_context(
         "replay_day": None,
         "replay_error": None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeChoice:
+    """One outcome on the verdict form: its value (the API's), its word, and what it means here
+    (the claim's rubric for it when the rubric says, else the general meaning)."""
+
+    value: str
+    label: str
+    meaning: str
+    from_rubric: bool
+
+
+def _outcome_choices(views: Iterable[CriterionView]) -> list[OutcomeChoice]:
+    rubric: dict[str, str] = {}
+    for view in views:
+        for key, text in view.outcomes.items():
+            rubric.setdefault(str(key), text)
+    return [
+        OutcomeChoice(
+            o.value,
+            outcome_label(o.value),
+            rubric.get(o.value, OUTCOME_MEANINGS[o.value]),
+            o.value in rubric,
+        )
+        for o in Outcome
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -892,7 +1002,8 @@ def claimant_page(
             now=now,
             status_code=404,
         )
-    return _render(request, "claimant.html", {"r": record}, state, now=now)
+    marks = verdict_marks.current_marks(session, [i.claim for i in record.claims])
+    return _render(request, "claimant.html", {"r": record, "marks": marks}, state, now=now)
 
 
 @router.get("/track-record", response_class=HTMLResponse)
@@ -930,6 +1041,8 @@ def _indicators_page(
     held = held_back_vintages(session, [h.indicator for h in health if h.quarantine is not None])
     context = {
         "health": health,
+        # configuration (settings to set, HTTP details) is for signed-in reviewers/operators
+        "operator": state.session.signed_in,
         "held_back": {h.indicator.key: h for h in held},
         "review_errors": dict(review_errors or {}),
     }
@@ -1162,11 +1275,15 @@ def _verdict_page(
     info: str | None = None,
     errors: Iterable[str] = (),
     status_code: int = 200,
+    confirm: bool = False,
 ) -> HTMLResponse:
     """The claim page with the verdict form filled in with `draft`: the resolve form when
-    `state` may resolve, else a form to sign in again that carries the draft along."""
+    `state` may resolve, else a form to sign in again that carries the draft along; with
+    `confirm`, what will be recorded, to record or change."""
     context = _claim_context(session, detail, settings, now)
     context.update(
+        confirm=confirm,
+        evidence_urls=[line.strip() for line in draft.evidence.splitlines() if line.strip()],
         form=draft.as_form(),
         form_errors=list(errors),
         form_alert=alert,
@@ -1194,6 +1311,12 @@ def _not_recorded_because(state: SessionState, signed_in: bool) -> str:
     return "you are not signed in as a reviewer"
 
 
+@router.get("/claims/{slug}/resolve", response_model=None)
+def resolve_form(slug: str, request: Request) -> Response:
+    """A reloaded or bookmarked verdict address: back to the claim's verdict form."""
+    return _redirect(request, f"/claims/{quote(slug)}#verdict")
+
+
 @router.post("/claims/{slug}/resolve", response_model=None)
 def resolve(
     slug: str,
@@ -1207,7 +1330,10 @@ def resolve(
     evidence: Annotated[str, Form()] = "",
     note: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
+    step: Annotated[str, Form()] = "record",
 ) -> Response:
+    """The form posts `step=review` first (checked, nothing written: the page shows what will
+    be recorded), then `step=record` from that confirmation (or `step=edit` to change it)."""
     draft = VerdictDraft(outcome, rationale, evidence, note)
     csrf_ok = _csrf_ok(state, csrf_token)
     token = _reviewer_token(session, state.session)
@@ -1230,6 +1356,8 @@ def resolve(
     detail = queries.get_claim(session, slug)
     if detail is None:
         return _refuse(request, state, now, f"There is no claim {slug!r}.", status_code=404)
+    if step == "edit":
+        return _verdict_page(request, session, settings, now, state, detail, draft)
     errors: list[str] = []
     if outcome not in {o.value for o in Outcome}:
         errors.append("Choose an outcome.")
@@ -1239,6 +1367,15 @@ def resolve(
     bad = [u for u in urls if _url_or_none(u) is None]
     if bad:
         errors.append("Evidence must be http(s) links, one per line; not: " + ", ".join(bad))
+    if not errors and step == "review":  # the same rules record_manual_resolution applies
+        why = status.verdict_note_problem(
+            session, detail.claim, outcome=outcome, note=note.strip() or None, now=now
+        )
+        if why is None:
+            return _verdict_page(
+                request, session, settings, now, state, detail, draft, confirm=True
+            )
+        errors.append(f"Note: {why}.")
     if not errors:
         try:
             status.record_manual_resolution(

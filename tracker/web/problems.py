@@ -16,13 +16,14 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from starlette.types import Scope
 
 from tracker.claims import format_path
+from tracker.web.error_pages import error_page, wants_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "/api/v1/problems/"
@@ -253,15 +254,20 @@ def problem_response(
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
-) -> JSONResponse:
+) -> Response:
+    if wants_html(request.scope):  # a browser asking for a page: an HTML error page
+        return error_page(request.scope, status, detail, headers)
     return problem_json(
         request.url.path, status, detail, code=code, errors=errors, headers=headers, extra=extra
     )
 
 
-def scope_problem(scope: Scope, status: int, detail: str, **kwargs: Any) -> JSONResponse:
+def scope_problem(scope: Scope, status: int, detail: str, **kwargs: Any) -> Response:
     """A problem response for ASGI middleware (before any Request exists); `instance` is the
-    path as sent (percent-encoded), so a rejected control character stays escaped."""
+    path as sent (percent-encoded), so a rejected control character stays escaped. A browser
+    asking for a page outside /api gets an HTML error page instead."""
+    if wants_html(scope):
+        return error_page(scope, status, detail, kwargs.get("headers"))
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope.get("path", ""))
     return problem_json(path.split("?", 1)[0], status, detail, **kwargs)
@@ -307,7 +313,7 @@ def _malformed_json(err: dict[str, Any], path: list[Any], body: Any) -> dict[str
     return entry
 
 
-async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
+async def _problem_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
     return problem_response(
         request,
@@ -324,7 +330,7 @@ async def _problem_error(request: Request, exc: Exception) -> JSONResponse:
 BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's detail, any cause
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail if isinstance(exc.detail, str) else _phrase(exc.status_code)
     if exc.status_code == 400 and detail == BODY_PARSE_ERROR:
@@ -351,7 +357,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _unparsable_body(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+def _unparsable_body(request: Request, exc: StarletteHTTPException) -> Response:
     """FastAPI answers 400 'error parsing the body' when JSON decoding fails other than by a
     syntax error (e.g. RecursionError on JSON nested 200,000 deep): a 422 like any bad JSON."""
     cause = exc.__cause__
@@ -397,7 +403,7 @@ def allowed_methods(request: Request) -> list[str]:
     return allowed
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = validation_errors(exc.errors(), exc.body)
     # each field once with its first message (an enum's message lists the allowed values)

@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from tracker import verdict_marks
 from tracker.models import (
     Claim,
     ClaimRevision,
@@ -141,6 +142,8 @@ EX_RESOLUTION: dict[str, Any] = {
     "claim_version": 1,
     "supersedes_id": None,
     "superseded_by_id": None,
+    "early": False,
+    "overrides": False,
 }
 EX_VARIANT_LINK: dict[str, Any] = {
     "slug": "china-power-3x-us-2026",
@@ -522,6 +525,13 @@ class ResolutionOut(_Out):
     claim_version: int
     supersedes_id: int | None = None
     superseded_by_id: int | None = None
+    early: bool = Field(
+        default=False,
+        description="Decided on or before the claim's deadline day (tracker.verdict_marks).",
+    )
+    overrides: bool = Field(
+        default=False, description="It supersedes an earlier verdict (which is kept)."
+    )
 
 
 class ClaimSummary(BaseModel):
@@ -667,7 +677,9 @@ def claim_out(
         content_hash=claim.content_hash,
         criteria=[c for c in criteria if c.role != "context"],
         context_signals=[c for c in criteria if c.role == "context"],
-        resolution=ResolutionOut.model_validate(detail.resolution) if detail.resolution else None,
+        resolution=(
+            resolution_out(detail.resolution, claim.deadline) if detail.resolution else None
+        ),
         as_of=as_of,
     )
 
@@ -747,8 +759,11 @@ class ResolutionsOut(BaseModel):
     resolutions: list[ResolutionOut] = Field(description="All verdicts, superseded included.")
 
 
-def resolution_out(row: Resolution) -> ResolutionOut:
-    return ResolutionOut.model_validate(row)
+def resolution_out(row: Resolution, deadline: dt.date | None) -> ResolutionOut:
+    """A verdict with its marks (`early` against the claim's `deadline`, `overrides`)."""
+    marks = verdict_marks.marks_of(row, deadline)
+    out = ResolutionOut.model_validate(row)
+    return out.model_copy(update={"early": marks.early, "overrides": marks.overrides})
 
 
 class DeadlinesOut(BaseModel):

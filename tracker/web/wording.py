@@ -272,3 +272,35 @@ def describe_criterion(spec: Mapping[str, Any], titles: Mapping[str, str]) -> st
     target = _describe_threshold(criterion.threshold, criterion.unit, titles)
     w = criterion.window
     return f"{criterion.function} of {what} over {w.start}–{w.end} {symbol} {target}"
+
+
+# One vocabulary for verdicts on every page (the API keeps the Outcome enum's values): the
+# states say "resolved: kept", so the outcomes say "kept" too.
+OUTCOME_LABELS = {
+    "true": "kept",
+    "false": "not kept",
+    "partial": "partly kept",
+    "void": "void",
+    "ambiguous": "ambiguous",
+}
+# What each outcome means when the claim's own rubric says nothing about it.
+OUTCOME_MEANINGS = {
+    "true": "The claim came true as its criteria read it.",
+    "false": "The claim did not come true as its criteria read it.",
+    "partial": "Part of the claim came true and part did not (say which in the rationale).",
+    "void": (
+        "The claim cannot be judged as stated: its premise failed, the data or event it "
+        "depends on will never exist, or it was overtaken (e.g. the measure was discontinued). "
+        "Neither kept nor not kept; it does not count in the claimant's record."
+    ),
+    "ambiguous": (
+        "The evidence exists but fits both readings: reasonable reviewers, reading the same "
+        "rubric, would disagree. Neither kept nor not kept; a later verdict may settle it."
+    ),
+}
+
+
+def outcome_label(outcome: str | None) -> str:
+    if not outcome:
+        return "no verdict"
+    return OUTCOME_LABELS.get(outcome, outcome.replace("_", " "))

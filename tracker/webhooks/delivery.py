@@ -130,7 +130,10 @@ def build_payload(
     if event.resolution_id is not None:
         resolution = session.get(Resolution, event.resolution_id)
         if resolution is not None:
-            data["resolution"] = schemas.resolution_out(resolution).model_dump(mode="json")
+            judged = session.get(Claim, resolution.claim_id)
+            deadline = judged.deadline if judged is not None else None
+            out = schemas.resolution_out(resolution, deadline)  # marks early/overriding verdicts
+            data["resolution"] = out.model_dump(mode="json")
     return {"type": event.type, "timestamp": event.created_at.isoformat(), "data": data}
 
 

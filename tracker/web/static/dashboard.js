@@ -52,6 +52,10 @@
     var config = JSON.parse(source.textContent);
     config.options.scales.x.ticks = { callback: yearTick, autoSkip: true, autoSkipPadding: YEAR_GAP, maxRotation: 0 };
     config.options.scales.x.afterBuildTicks = yearTicks;
+    /* a band's lower edge is drawn, not named: "projection range" names the band */
+    config.options.plugins.legend.labels.filter = function (item, data) {
+      return !data.datasets[item.datasetIndex].hideInLegend;
+    };
     if (config.options.scales.y.type === "logarithmic") {
       /* a gridline at every decade; on a short chart, a label every n-th decade counted
          from the top (where the recent points are) so labels stay at least 12 px apart */
