@@ -26,13 +26,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
+
+from tracker.bounds import check_period
 
 DIMENSIONLESS = "1"
 PERIOD_PATTERN = r"^\d{4}(-\d{2}(-\d{2})?)?$"
 
-Period = Annotated[str, Field(pattern=PERIOD_PATTERN, examples=["2030", "2026-12", "2026-12-31"])]
+# the year within tracker.bounds (MIN_YEAR..MAX_YEAR): the evaluator does date arithmetic on it
+Period = Annotated[
+    str,
+    Field(pattern=PERIOD_PATTERN, examples=["2030", "2026-12", "2026-12-31"]),
+    AfterValidator(check_period),
+]
 Comparator = Literal[">=", ">", "<=", "<"]
 
 

@@ -50,6 +50,7 @@ from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
 from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
+from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import (
     expected_on_text,
@@ -71,7 +72,9 @@ bearer_scheme = HTTPBearer(
 )
 # an unknown value is a 422 naming the allowed ones (queries.SORT_KEYS, spelled out for typing)
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
-router = APIRouter(prefix=API_PREFIX, tags=["claims"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix=API_PREFIX, tags=["claims"], responses=PROBLEM_RESPONSES, route_class=GuardedRoute
+)
 
 
 # --- authentication ---

@@ -30,6 +30,7 @@ from tracker.quarantine import QuarantineConflict, review_vintage
 from tracker.web.api import PROBLEM_RESPONSES, ResolveToken, read_access
 from tracker.web.caching import conditional_response
 from tracker.web.deps import NowDep, SessionDep, SettingsDep
+from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError
 from tracker.web.provenance import Page, QuarantineView, page_of, pages_of, quarantine_views
 
@@ -38,6 +39,7 @@ router = APIRouter(
     tags=["data"],
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(read_access)],
+    route_class=GuardedRoute,
 )
 
 

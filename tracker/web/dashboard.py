@@ -49,6 +49,7 @@ from tracker.models import (
 from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
+from tracker.web.guard import GuardedRoute
 from tracker.web.provenance import QuarantineView, pages_of, quarantine_views
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
@@ -76,7 +77,7 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 
 # --- templates ---
