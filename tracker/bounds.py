@@ -8,7 +8,7 @@ the API, pagination cursors).
   meaning in a threshold, a factor or a probability and are stored differently by each database);
 - dates: years MIN_YEAR..MAX_YEAR (deadlines, stated dates, windows, criteria periods); the
   evaluator adds years and days to them, so year 9999 would overflow `datetime.date`;
-- database ids: positive and within a signed 64-bit integer.
+- database ids: positive and within a signed 32-bit integer (PostgreSQL's INTEGER).
 
 Pure: no clock, database or network. Each check returns a message (what is wrong, in plain
 words) or None; the callers turn messages into their own 4xx or claim issue.
@@ -25,7 +25,8 @@ from typing import Any
 
 MIN_YEAR = 1900
 MAX_YEAR = 2200
-MAX_ID = 2**63 - 1
+# ids are INTEGER columns: 32-bit on PostgreSQL (64-bit on SQLite); the smaller bound for both
+MAX_ID = 2**31 - 1
 # a JSON body nested deeper than this is refused before anything walks it recursively
 MAX_DEPTH = 64
 

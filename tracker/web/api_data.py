@@ -30,7 +30,7 @@ from tracker.quarantine import QuarantineConflict, review_vintage
 from tracker.web.api import PROBLEM_RESPONSES, ResolveToken, read_access
 from tracker.web.caching import conditional_response
 from tracker.web.deps import NowDep, SessionDep, SettingsDep
-from tracker.web.guard import GuardedRoute
+from tracker.web.guard import DbId, GuardedRoute
 from tracker.web.problems import ProblemError
 from tracker.web.provenance import Page, QuarantineView, page_of, pages_of, quarantine_views
 
@@ -715,7 +715,7 @@ def _run_or_404(session: Session, run_id: int) -> tuple[FetchRun, str | None]:
         "superseded). 404 (problem+json) for an unknown id."
     ),
 )
-def get_fetch_run(run_id: int, session: SessionDep) -> FetchRunOut:
+def get_fetch_run(run_id: DbId, session: SessionDep) -> FetchRunOut:
     run, key = _run_or_404(session, run_id)
     return _fetch_run_out(run, key, quarantine_views(session, [run]))
 
@@ -767,7 +767,7 @@ REVIEW_DESCRIPTION = (
     description=REVIEW_DESCRIPTION,
 )
 def accept_fetch_run(
-    run_id: int, body: ReviewIn, session: SessionDep, token: ResolveToken
+    run_id: DbId, body: ReviewIn, session: SessionDep, token: ResolveToken
 ) -> FetchRunOut:
     return _review(session, run_id, token, body, accept=True)
 
@@ -779,6 +779,6 @@ def accept_fetch_run(
     description=REVIEW_DESCRIPTION,
 )
 def reject_fetch_run(
-    run_id: int, body: ReviewIn, session: SessionDep, token: ResolveToken
+    run_id: DbId, body: ReviewIn, session: SessionDep, token: ResolveToken
 ) -> FetchRunOut:
     return _review(session, run_id, token, body, accept=False)

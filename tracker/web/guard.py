@@ -20,9 +20,10 @@ routers) runs, before any of that:
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, quote
 
+from fastapi import Path
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -36,6 +37,11 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # reachable without a token even when reads need one
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/login", "/logout"})
 OPEN_PREFIXES = ("/static/", f"{API_PREFIX}/problems")
+
+
+# a database id in a path: positive and within bounds.MAX_ID (a larger one overflowed the
+# database driver: 500)
+DbId = Annotated[int, Path(ge=1, le=bounds.MAX_ID, description="A positive 32-bit id.")]
 
 
 def _is_open(path: str) -> bool:
