@@ -109,6 +109,24 @@ class Settings(BaseSettings):
     http_backoff_base: float = 0.5
     http_backoff_max: float = 30.0
     http_max_body_bytes: int = 200 * 1024 * 1024
+    fetch_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Overall deadline of one fetch of an indicator (every request, retry, redirect and "
+            "body byte of it): past it the fetch fails as `timeout`, even while a body trickles."
+        ),
+    )
+    job_deadline_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description=(
+            "Deadline of one scheduler job: past it the job's run is recorded as an error "
+            "(`timeout`) and its thread is free for the next job; it stores nothing after."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     owid_base_url: str = DEFAULT_BASE_URLS["owid"]

@@ -10,6 +10,7 @@ never touches another's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -290,10 +291,13 @@ def ingest_indicator(
             from tracker.sources import get_source
 
             adapter = get_source(spec.source)
-        result = adapter.fetch(http, spec)
-        points: Iterable[Point] = result.points
-        if iter(points) is points:  # a one-shot stream: kept, as the gates read it first
-            points = list(points)
+        # one overall deadline for the whole fetch (tracker.sources.http), if the fetcher has one
+        deadline = getattr(http, "fetch_deadline", None)
+        with deadline() if callable(deadline) else contextlib.nullcontext():
+            result = adapter.fetch(http, spec)
+            points: Iterable[Point] = result.points
+            if iter(points) is points:  # a one-shot stream: kept, as the gates read it first
+                points = list(points)
         with session_scope(engine) as session:
             # one ingest of an indicator at a time (PostgreSQL row lock; SQLite serialises writers)
             lock_indicator(session, indicator_id)

@@ -5,6 +5,7 @@ so a restart neither loses nor duplicates work. Jobs are plain functions that ne
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import functools
 import logging
@@ -257,10 +258,62 @@ def next_retry(
 NOT_STARTED = "the start of the run could not be recorded"
 
 
+class JobTimedOut(RuntimeError):
+    """The job passed its deadline: it is recorded as failed and stores nothing more."""
+
+
+# the deadline flag of the job the current thread runs (set by _within_deadline)
+_current_job = threading.local()
+
+
+def job_cancelled() -> bool:
+    """True when the job this thread runs has passed its deadline (it must store nothing)."""
+    flag: threading.Event | None = getattr(_current_job, "cancelled", None)
+    return flag is not None and flag.is_set()
+
+
+def _within_deadline(
+    job_id: str, func: Callable[[], JobOutcome], seconds: float | None
+) -> JobOutcome:
+    """Run `func`; with `seconds`, in a worker thread that the caller stops waiting for once
+    the deadline passes (the outcome is then a timeout, and the worker's next upstream answer
+    raises JobTimedOut before anything is stored: LeaseGuardedHttp checks job_cancelled)."""
+    if seconds is None:
+        return func()
+    cancelled = threading.Event()
+    finished = threading.Event()
+    box: dict[str, JobOutcome] = {}
+    context = contextvars.copy_context()  # the clock the job runs under
+
+    def work() -> None:
+        _current_job.cancelled = cancelled
+        try:
+            box["outcome"] = context.run(func)
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            box["outcome"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name=f"job {job_id}", daemon=True).start()
+    if not finished.wait(seconds):
+        cancelled.set()
+        log.warning("job %s passed its deadline of %g s; recorded as failed", job_id, seconds)
+        return f"timeout: the job passed its deadline of {seconds:g} s"
+    return box.get("outcome")
+
+
 def run_recorded(
-    engine: Engine, job_id: str, holder: str, func: Callable[[], JobOutcome]
+    engine: Engine,
+    job_id: str,
+    holder: str,
+    func: Callable[[], JobOutcome],
+    *,
+    deadline: float | None = None,
 ) -> JobOutcome:
     """Run a job and record it as a JobRun; nothing escapes (a failure is a JobRun with error).
+    With `deadline` (seconds) a job still running then is recorded as failed (`timeout: ...`)
+    and this returns, freeing the scheduler's thread for the next job.
 
     Returns the outcome (None: ok), or NOT_STARTED when the database could not record the run.
     """
@@ -274,7 +327,7 @@ def run_recorded(
         log.exception("job %s: cannot record its start", job_id)
         return NOT_STARTED
     try:
-        outcome = func()
+        outcome = _within_deadline(job_id, func, deadline)
     except Exception as exc:  # a bug in a job: recorded, not raised into the scheduler
         log.exception("job %s failed", job_id)
         outcome = f"{type(exc).__name__}: {exc}"
@@ -451,6 +504,8 @@ class LeaseGuardedHttp:
 
     def get(self, *args: Any, **kwargs: Any) -> Any:
         response = self._http.get(*args, **kwargs)
+        if job_cancelled():
+            raise JobTimedOut("the job passed its deadline; stopped before storing anything")
         self._check()
         return response
 
@@ -623,7 +678,8 @@ class TrackerScheduler:
             log.exception("job %s: cannot check the scheduler lease", job_id)
             self._schedule_retry(job_id, interval)
             return
-        if run_recorded(self.engine, job_id, self.holder, func) is not None:
+        deadline = self.settings.job_deadline_seconds
+        if run_recorded(self.engine, job_id, self.holder, func, deadline=deadline) is not None:
             self._schedule_retry(job_id, interval)
 
     def _ensure_lease(self) -> None:

@@ -13,8 +13,10 @@ import io
 import math
 import random
 import re
+import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -151,6 +153,36 @@ class HttpFetcher:
         self._sleep = sleep
         self._rng = rng
         self._now = now
+        # the overall deadline of the fetch this thread is doing (time.monotonic), if any:
+        # per thread, as one fetcher serves every scheduler job thread
+        self._local = threading.local()
+
+    @contextmanager
+    def fetch_deadline(self, seconds: float | None = None) -> Iterator[None]:
+        """Every request made in the block (retries, redirects, body reads) must end within
+        `seconds` (default: settings.fetch_deadline_seconds) of entering it; past that,
+        SourceError(kind="timeout"), even while a body still trickles in."""
+        limit = self.settings.fetch_deadline_seconds if seconds is None else seconds
+        outer = getattr(self._local, "deadline", None)
+        mine = time.monotonic() + limit
+        self._local.deadline = mine if outer is None else min(outer, mine)
+        self._local.limit = limit if outer is None else getattr(self._local, "limit", limit)
+        try:
+            yield
+        finally:
+            self._local.deadline = outer
+
+    def _remaining(self) -> float | None:
+        deadline: float | None = getattr(self._local, "deadline", None)
+        return None if deadline is None else deadline - time.monotonic()
+
+    def _past_deadline(self, shown_url: str, responses: list[RecordedResponse]) -> SourceError:
+        limit = getattr(self._local, "limit", self.settings.fetch_deadline_seconds)
+        return SourceError(
+            f"fetching {shown_url} passed the fetch's overall deadline of {limit:g} s",
+            kind="timeout",
+            responses=responses,
+        )
 
     def now(self) -> dt.datetime:
         """The current time (timezone-aware UTC) from the injected clock."""
@@ -202,13 +234,19 @@ class HttpFetcher:
         attempt = 0
         while True:
             attempt += 1
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                raise self._past_deadline(shown_url, responses)
             try:
                 outcome = self._attempt(request_url, names, secrets, headers, attempt, responses)
             except httpx.TimeoutException as exc:
                 kind = "timeout"
                 message = f"{type(exc).__name__} fetching {shown_url}"
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    raise self._past_deadline(shown_url, responses) from None
                 if attempt < max_attempts:
-                    self._sleep(self.backoff_delay(attempt))
+                    self._wait(self.backoff_delay(attempt), shown_url, responses)
                     continue
                 raise SourceError(
                     f"{message} after {attempt} attempt(s)", kind=kind, responses=responses
@@ -217,7 +255,7 @@ class HttpFetcher:
                 detail = scrub_text(str(exc), secrets)
                 message = f"network error fetching {shown_url}: {type(exc).__name__} {detail}"
                 if attempt < max_attempts:
-                    self._sleep(self.backoff_delay(attempt))
+                    self._wait(self.backoff_delay(attempt), shown_url, responses)
                     continue
                 raise SourceError(
                     f"{message} after {attempt} attempt(s)", kind="network", responses=responses
@@ -231,7 +269,7 @@ class HttpFetcher:
             if status in RETRY_STATUSES and attempt < max_attempts:
                 wait = parse_retry_after(outcome.headers.get("retry-after"), self.now())
                 delay = self.backoff_delay(attempt) if wait is None else wait
-                self._sleep(min(delay, self.settings.http_backoff_max))
+                self._wait(min(delay, self.settings.http_backoff_max), shown_url, responses)
                 continue
             snippet = scrub_text(_snippet(recorded.body), secrets)
             raise SourceError(
@@ -241,6 +279,23 @@ class HttpFetcher:
                 responses=responses,
                 http_status=status,
             )
+
+    def _wait(self, seconds: float, shown_url: str, responses: list[RecordedResponse]) -> None:
+        """Back off before a retry, unless the wait would pass the fetch's deadline."""
+        remaining = self._remaining()
+        if remaining is not None and seconds >= remaining:
+            raise self._past_deadline(shown_url, responses)
+        self._sleep(seconds)
+
+    def _timeout(self) -> httpx.Timeout | None:
+        """The client's timeouts, each cut to the time left before the fetch's deadline."""
+        remaining = self._remaining()
+        if remaining is None:
+            return None
+        left = max(0.001, remaining)
+        connect = min(self.settings.http_timeout_connect, left)
+        read = min(self.settings.http_timeout_read, left)
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
     def _attempt(
         self,
@@ -256,6 +311,9 @@ class HttpFetcher:
         current = httpx.URL(url)
         for _hop in range(MAX_REDIRECTS + 1):
             request = self.client.build_request("GET", current, headers=dict(headers or {}))
+            timeout = self._timeout()
+            if timeout is not None:  # the client's timeouts, cut to what the deadline leaves
+                request.extensions["timeout"] = timeout.as_dict()
             response = self.client.send(request, stream=True, follow_redirects=False)
             try:
                 if response.is_redirect:
@@ -313,8 +371,20 @@ class HttpFetcher:
         # BytesIO grows one buffer in place and getvalue() hands that buffer over as bytes
         # without copying it (bytes(bytearray) would briefly hold the whole body twice).
         buffer = io.BytesIO()
+        deadline: float | None = getattr(self._local, "deadline", None)
         for chunk in response.iter_bytes():
             buffer.write(chunk)
+            if deadline is not None and time.monotonic() > deadline:
+                # a body trickling in (each read within the read timeout) still stops here;
+                # what arrived is kept with the failed run
+                partial = buffer.getvalue()
+                raise self._past_deadline(
+                    redact_url(str(url), names),
+                    [
+                        *responses,
+                        self._record(response, partial, url, names, secrets, started, attempt),
+                    ],
+                )
             if buffer.tell() > limit:
                 raise SourceError(
                     too_large,
