@@ -132,6 +132,9 @@ class FetchStatus(StrEnum):
     running = "running"
     ok = "ok"
     error = "error"
+    # a run whose process died (or froze) before it ended: closed by the next scheduler
+    # lease holder (tracker.scheduler.close_abandoned); JobRun uses the same word
+    abandoned = "abandoned"
 
 
 class QuarantineAction(StrEnum):

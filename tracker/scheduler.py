@@ -184,7 +184,7 @@ def failures_since_success(engine: Engine, job_ids: Sequence[str]) -> dict[str, 
             sa.select(runs.job_id, sa.func.count(), sa.func.max(ended).label("last_at"))
             .where(
                 runs.job_id.in_(list(job_ids)),
-                runs.status == "error",
+                runs.status.in_(("error", ABANDONED)),
                 sa.or_(last_ok.is_(None), runs.started_at > last_ok),
             )
             .group_by(runs.job_id)
@@ -341,6 +341,47 @@ def run_recorded(
     except Exception:
         log.exception("job %s: cannot record its end", job_id)
     return outcome
+
+
+# --- runs left `running` by a process that died ---
+
+ABANDONED = "abandoned"
+
+
+def close_abandoned(
+    engine: Engine, holder: str, now: dt.datetime, *, fetch_stale_after: dt.timedelta
+) -> tuple[int, int]:
+    """Close what a dead or frozen process left `running`, as `abandoned`: every JobRun of
+    another holder (only the lease holder runs jobs, and `holder` holds it now), and every
+    FetchRun started more than `fetch_stale_after` ago (longer than a fetch's overall
+    deadline: no live fetch runs that long). Returns (job runs, fetch runs) closed."""
+    jobs = JobRun.__table__  # type: ignore[attr-defined]
+    fetches = FetchRun.__table__  # type: ignore[attr-defined]
+    note = f"abandoned: still running when {holder} took the scheduler lease at {_iso(now)}"
+    with engine.begin() as conn:
+        closed_jobs = conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.status == "running", jobs.c.holder != holder)
+            .values(status=ABANDONED, finished_at=now, error=note)
+        ).rowcount
+        closed_fetches = conn.execute(
+            sa.update(fetches)
+            .where(fetches.c.status == "running", fetches.c.started_at < now - fetch_stale_after)
+            .values(
+                status=ABANDONED,
+                finished_at=now,
+                error_kind=ABANDONED,
+                error=f"abandoned: still running {fetch_stale_after} after it started "
+                f"(its process died or froze); closed by {holder}",
+            )
+        ).rowcount
+    if closed_jobs or closed_fetches:
+        log.warning(
+            "closed %d job run(s) and %d fetch run(s) left running as abandoned",
+            closed_jobs,
+            closed_fetches,
+        )
+    return int(closed_jobs or 0), int(closed_fetches or 0)
 
 
 # --- one active scheduler per database ---
@@ -609,9 +650,17 @@ class TrackerScheduler:
                     log.info(acquired_message(self.holder, self.lease.taken_from, now))
                     self.active = True
                 if self.active:
+                    self._close_abandoned(now)
                     self.sync_jobs(now)
             except Exception:  # e.g. the database is down: try again next heartbeat
                 log.exception("scheduler heartbeat failed")
+
+    def _close_abandoned(self, now: dt.datetime) -> None:
+        # a fetch cannot outlive its deadline; twice that (and a minute) is surely abandoned
+        stale = 2 * dt.timedelta(seconds=self.settings.fetch_deadline_seconds) + dt.timedelta(
+            minutes=1
+        )
+        close_abandoned(self.engine, self.holder, now, fetch_stale_after=stale)
 
     def sync_jobs(self, now: dt.datetime) -> None:
         """Make the installed jobs equal the table: add new jobs (planned against JobRun

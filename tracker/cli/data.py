@@ -202,7 +202,7 @@ def _health_summary(h: IndicatorHealth, *, short: bool = False) -> str:
     `short` leaves out times and repeats less (for narrow terminals)."""
     row, run = h.indicator, h.last_run
     if h.state == "failing":
-        if run is not None and run.status == "error":
+        if run is not None and run.status in ("error", "abandoned"):
             what = f"HTTP {run.http_status}" if run.http_status else f"{run.error_kind} error"
             summary = what if short else f"{what} at {_minute(run.started_at)}"
         else:
