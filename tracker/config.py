@@ -66,6 +66,22 @@ class Settings(BaseSettings):
     run_scheduler: bool = Field(
         default=True, description="Run the fetch/evaluate scheduler inside `tracker serve`."
     )
+    scheduler_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long the scheduler lease lives without a heartbeat: a holder that died or "
+            "froze is replaced by a waiting process within this plus one heartbeat."
+        ),
+    )
+    scheduler_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="How often the scheduler renews (or tries to take) it."
+    )
+    scheduler_catch_up_delay_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="After taking the lease, how long before the first overdue job runs.",
+    )
     scheduler_retry_base: float = Field(
         default=900.0,
         gt=0,
