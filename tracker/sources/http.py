@@ -158,19 +158,26 @@ class HttpFetcher:
         self._local = threading.local()
 
     @contextmanager
-    def fetch_deadline(self, seconds: float | None = None) -> Iterator[None]:
+    def fetch_deadline(self, seconds: float | None = None) -> Iterator[list[RecordedResponse]]:
         """Every request made in the block (retries, redirects, body reads) must end within
         `seconds` (default: settings.fetch_deadline_seconds) of entering it; past that,
-        SourceError(kind="timeout"), even while a body still trickles in."""
+        SourceError(kind="timeout"), even while a body still trickles in.
+
+        Yields the list of every response received in the block (appended as they come), so
+        a fetch that then fails in the adapter's own code still keeps what it received."""
         limit = self.settings.fetch_deadline_seconds if seconds is None else seconds
         outer = getattr(self._local, "deadline", None)
+        outer_received = getattr(self._local, "received", None)
         mine = time.monotonic() + limit
+        received: list[RecordedResponse] = []
         self._local.deadline = mine if outer is None else min(outer, mine)
         self._local.limit = limit if outer is None else getattr(self._local, "limit", limit)
+        self._local.received = received
         try:
-            yield
+            yield received
         finally:
             self._local.deadline = outer
+            self._local.received = outer_received
 
     def _remaining(self) -> float | None:
         deadline: float | None = getattr(self._local, "deadline", None)
@@ -263,6 +270,9 @@ class HttpFetcher:
 
             recorded = outcome.recorded
             responses.append(recorded)
+            received: list[RecordedResponse] | None = getattr(self._local, "received", None)
+            if received is not None:
+                received.append(recorded)
             status = recorded.status
             if 200 <= status < 300 or status in ok_statuses:
                 return recorded
@@ -309,6 +319,7 @@ class HttpFetcher:
         """One attempt: send, follow same-host redirects, stream the body under the size cap."""
         started = time.perf_counter()
         current = httpx.URL(url)
+        allowed = _origin(current)  # the origin the source is configured for
         for _hop in range(MAX_REDIRECTS + 1):
             request = self.client.build_request("GET", current, headers=dict(headers or {}))
             timeout = self._timeout()
@@ -319,13 +330,11 @@ class HttpFetcher:
                 if response.is_redirect:
                     target = current.join(response.headers["location"])
                     hop = self._record(response, b"", current, names, secrets, started, attempt)
-                    if target.host != current.host or (
-                        current.scheme == "https" and target.scheme != "https"
-                    ):
-                        responses.append(hop)
+                    responses.append(hop)  # each hop is kept (a failed run shows the chain)
+                    if _origin(target) != allowed:
                         raise SourceError(
                             f"refused redirect from {redact_url(str(current), names)} to another "
-                            f"host or scheme: {redact_url(str(target), names)}",
+                            f"origin (scheme, host or port): {redact_url(str(target), names)}",
                             kind="redirect",
                             responses=responses,
                             http_status=response.status_code,
@@ -417,6 +426,16 @@ class HttpFetcher:
             declared_bytes=_declared_length(response.headers),
             received_bytes=len(body),
         )
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: a redirect is followed
+    only within the exact origin of the URL the source is configured for."""
+    scheme = url.scheme.lower()
+    return scheme, url.host.lower(), url.port or DEFAULT_PORTS.get(scheme)
 
 
 def _declared_length(headers: httpx.Headers) -> int | None:
