@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -301,3 +302,32 @@ def test_existence_does_not_leak_without_a_token(
     for slug in ("agi-2026", "no-such-claim"):
         r = locked.get(f"/api/v1/claims/{slug}")
         assert r.status_code == 401
+
+
+# --- item 8: one as_of reading and one rule on every page and route ---
+
+AS_OF_URLS = [
+    "/api/v1/claims/agi-2026",
+    "/api/v1/indicators/owid.electricity_generation.chn/observations",
+    "/",
+    "/claims/agi-2026",
+]
+
+
+def test_as_of_has_one_rule_everywhere(stored: TestClient, clock: Any) -> None:
+    today = clock().date()
+    future = (today + dt.timedelta(days=1)).isoformat()
+    for url in AS_OF_URLS:
+        for value in (future, "9999-12-31"):
+            r = stored.get(url, params={"as_of": value})
+            assert r.status_code == 422, (url, value, r.status_code)
+            assert "is in the future" in r.text, url
+        r = stored.get(url, params={"as_of": "2026-13-45"})
+        assert r.status_code == 422 and "is not a date" in r.text, url
+        # empty: the same as none, on the dashboard and in the API
+        assert stored.get(url, params={"as_of": ""}).status_code == 200, url
+        assert stored.get(url, params={"as_of": today.isoformat()}).status_code in (200, 404), url
+    for url in AS_OF_URLS[:2]:
+        problem = stored.get(url, params={"as_of": future}).json()
+        assert problem["errors"][0]["field"] == "as_of"
+        assert problem["errors"][0]["type"] == "date_in_future"

@@ -49,7 +49,15 @@ from tracker.observations import known_as_of_clause
 from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
-from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
+from tracker.web.deps import (
+    AsOfError,
+    EngineDep,
+    NowDep,
+    SessionDep,
+    as_of_problem,
+    get_now,
+    parse_as_of,
+)
 from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import (
@@ -364,7 +372,7 @@ async def get_claim(
     # sync dependency; here the hot path is one indexed stamp lookup run inline (no hop), and
     # only a cache miss or a replay goes to the thread pool.
     engine: Engine = request.app.state.engine
-    if as_of is not None:
+    if as_of:  # empty: now, as on the dashboard (deps.read_as_of)
         return await run_in_threadpool(_replayed_claim, request, engine, slug, as_of)
     stamp = _claim_stamp(engine, slug)
     if stamp is None:
@@ -399,19 +407,7 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
     try:
         as_of = parse_as_of(value, now.date())
     except AsOfError as exc:  # the dashboard's reading and wording, as a validation problem
-        raise ProblemError(
-            422,
-            f"the request is invalid: {exc}",
-            code="validation-error",
-            errors=[
-                {
-                    "field": exc.field,
-                    "location": "query",
-                    "message": exc.message,
-                    "type": exc.kind,
-                }
-            ],
-        ) from None
+        raise as_of_problem(exc) from None
     with Session(engine, expire_on_commit=False) as session:
         detail = load_claim(session, slug)
         then = queries.claim_as_of(session, detail, as_of, now=now)
