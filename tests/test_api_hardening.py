@@ -21,6 +21,8 @@ from sqlmodel import Session
 from test_api_read import seeded  # noqa: F401  (fixture)
 from test_status_factories import at, china_claim, observe
 
+from tracker.auth import create_token
+from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.models import Indicator
 from tracker.status import evaluate_claims
@@ -169,7 +171,12 @@ def test_body_over_the_limit_is_413_up_front_and_while_streaming(
             for _ in range(5):
                 yield b" " * 300
 
-        r = c.post(url, content=chunks(), headers={"content-type": "application/json"})
+        # a chunked body is read only once the token is known (without one: 401 unread)
+        with Session(seeded) as s:
+            raw = create_token(s, "writer", ["claims:write"], now=utcnow()).plaintext
+            s.commit()
+        auth = {"content-type": "application/json", "authorization": f"Bearer {raw}"}
+        r = c.post(url, content=chunks(), headers=auth)
         assert "content-length" not in r.request.headers  # really chunked
         _problem(r, 413, "payload-too-large")
         # within the limit the handler answers as before (no token: 401)
@@ -184,26 +191,30 @@ def test_default_body_limit_is_one_mebibyte() -> None:
 # --- 4. one problem vocabulary, each type documented ---
 
 
-def test_every_error_names_one_of_our_problem_types(client: TestClient) -> None:
+def test_every_error_names_one_of_our_problem_types(
+    client: TestClient,
+    seeded: Engine,  # noqa: F811
+) -> None:
     _problem(client.get("/api/v1/nowhere"), 404, "not-found")
     _problem(client.get("/api/v1/claims/a/b/c"), 404, "not-found")
     _problem(client.get("/api/v1/claims/no-such-claim"), 404, "not-found")
     _problem(client.delete("/api/v1/claims"), 405, "method-not-allowed")
     _problem(client.get("/api/v1/claims?sort=sideways"), 422, "validation-error")
+    with Session(seeded) as s:
+        raw = create_token(s, "writer", ["claims:write"], now=utcnow()).plaintext
+        s.commit()
+    headers = {"content-type": "application/json", "authorization": f"Bearer {raw}"}
     deep = b"[" * 200_000 + b"]" * 200_000
-    r = client.post(
-        "/api/v1/claims/agi-2026/withdraw",
-        content=deep,
-        headers={"content-type": "application/json"},
-    )
+    r = client.post("/api/v1/claims/agi-2026/withdraw", content=deep, headers=headers)
     body = _problem(r, 422, "validation-error")
     assert body["errors"][0]["field"] == "body" and "nested too deeply" in body["detail"]
-    r = client.post(
-        "/api/v1/claims/agi-2026/withdraw",
-        content=b'{"note": ',
-        headers={"content-type": "application/json"},
-    )
+    r = client.post("/api/v1/claims/agi-2026/withdraw", content=b'{"note": ', headers=headers)
     _problem(r, 422, "validation-error")
+    # without a token, the token is what is wrong (the body is not read)
+    del headers["authorization"]
+    for content in (deep, b'{"note": '):
+        r = client.post("/api/v1/claims/agi-2026/withdraw", content=content, headers=headers)
+        _problem(r, 401, "unauthorized")
 
 
 def test_wrong_content_type_is_415_naming_the_accepted_types(client: TestClient) -> None:

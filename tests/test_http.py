@@ -420,3 +420,48 @@ def test_a_large_body_is_held_once_not_copied_at_the_end():
         tracemalloc.stop()
     assert len(body) == size and body[:3] == b"zzz" and isinstance(body, bytes)
     assert peak < 1.5 * size, f"peak {peak / 2**20:.1f} MiB for a {size / 2**20:.0f} MiB body"
+
+
+# --- issue 15, item 6: redirects stay within the exact origin (scheme, host, port) ---
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "https://api.example.org:8443/v1/data",  # same host, another port
+        "http://api.example.org/v1/data",  # another scheme
+        "https://API.example.org.evil.net/v1/data",  # another host
+    ],
+)
+def test_redirect_to_another_origin_is_refused_and_the_hop_is_kept(location: str) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.port in (None, 443) and request.url.host == "api.example.org":
+            return httpx.Response(302, headers={"Location": location})
+        return httpx.Response(200, content=b"should never be fetched")
+
+    fetcher, _, seen = make_fetcher(handler)
+    with pytest.raises(SourceError) as err:
+        fetcher.get(URL)
+    assert err.value.kind == "redirect" and "another origin" in str(err.value)
+    assert len(seen) == 1
+    assert [r.status for r in err.value.responses] == [302]
+
+
+def test_redirect_to_the_explicit_default_port_is_the_same_origin() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/data":
+            return httpx.Response(301, headers={"Location": "https://api.example.org:443/v2"})
+        return httpx.Response(200, content=b"moved")
+
+    fetcher, _, _ = make_fetcher(handler)
+    assert fetcher.get(URL).body == b"moved"
+
+
+def test_redirect_loop_keeps_every_hop() -> None:
+    fetcher, _, _ = make_fetcher(
+        lambda r: httpx.Response(302, headers={"Location": "https://api.example.org/v1/data"})
+    )
+    with pytest.raises(SourceError) as err:
+        fetcher.get(URL)
+    assert err.value.kind == "redirect"
+    assert [r.status for r in err.value.responses] == [302] * 6

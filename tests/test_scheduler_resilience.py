@@ -11,7 +11,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from test_ingest_support import Upstream, count_rows, make_owid_indicator, owid_key
@@ -208,14 +207,6 @@ def test_heartbeat_runs_while_both_job_threads_are_blocked(
     assert count_rows(engine, FetchRun, FetchRun.status == "ok") == 2
 
 
-def _kill_lock_connection(engine: Engine, lease: Lease) -> None:
-    """PostgreSQL: end the holder's lock session, as a network failure would."""
-    assert lease._lock_connection is not None
-    pid = lease._lock_connection.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
-    with engine.connect() as conn:
-        conn.execute(sa.select(sa.func.pg_terminate_backend(pid)))
-
-
 def test_a_job_that_lost_the_lease_stops_before_storing(
     engine: Engine, settings: Settings, backend: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,25 +226,33 @@ def test_a_job_that_lost_the_lease_stops_before_storing(
     holder.start()
     try:
         assert slow.entered.acquire(timeout=15)  # type: ignore[attr-defined]
-        if backend == "postgresql":
-            _kill_lock_connection(engine, holder.lease)
         # proc-a stalled past its lease's expiry: proc-b takes over
         later = utcnow() + dt.timedelta(minutes=2)
         assert wait_for(lambda: rival.try_acquire(later))
         release.set()  # the slow answer arrives after the lease was lost
         job_id = f"refresh:{owid_key('CHN')}"
-        assert wait_for(lambda: any(r.finished_at for r in _job_runs(engine, job_id)))
+        assert wait_for(lambda: len(upstream.requests) >= 1)
     finally:
         release.set()
-        holder.stop()
-        rival.release()
+        holder.stop()  # waits for the job: it ended without storing anything
+    # proc-a lost the lease: it stored nothing at all afterwards, not even its failure (the
+    # fence refuses every write of an ended tenure) ...
     (run,) = _job_runs(engine, job_id)
-    assert run.status == "error" and "lease is no longer held by proc-a" in (run.error or "")
-    assert "now held by proc-b" in (run.error or "")
+    assert run.status == "running" and run.finished_at is None
     assert count_rows(engine, Observation) == 0  # nothing stored
     with Session(engine) as s:
         fetch = s.exec(select(FetchRun)).one()
-    assert fetch.status == "error" and "stopped before storing anything" in (fetch.error or "")
+    assert fetch.status == "running"
+    # ... and the holder now closes what it left as abandoned
+    assert rival.epoch is not None
+    with sched.fenced(sched.Fence("proc-b", rival.epoch)):
+        sched.close_abandoned(engine, "proc-b", utcnow(), fetch_stale_after=dt.timedelta(0))
+    rival.release()
+    (run,) = _job_runs(engine, job_id)
+    assert run.status == "abandoned" and "proc-b took the scheduler lease" in (run.error or "")
+    with Session(engine) as s:
+        fetch = s.exec(select(FetchRun)).one()
+    assert fetch.status == "abandoned" and "closed by proc-b" in (fetch.error or "")
 
 
 def test_lease_takeover_and_loss_are_logged(
@@ -263,7 +262,6 @@ def test_lease_takeover_and_loss_are_logged(
     crashed = Lease(engine, "proc-a", TTL)
     long_ago = utcnow() - dt.timedelta(minutes=5)
     assert crashed.try_acquire(long_ago)  # its lease expired at long_ago + TTL
-    crashed._drop_lock_connection()  # the process died (PostgreSQL: its lock went with it)
     b = TrackerScheduler(engine, settings, holder="proc-b", lease_ttl=TTL)
     stolen = Lease(engine, "proc-c", TTL)
     try:
@@ -274,8 +272,6 @@ def test_lease_takeover_and_loss_are_logged(
             in caplog.messages
         )
         # proc-b stalls; proc-c takes over once proc-b's lease has expired
-        if backend == "postgresql":
-            b.lease._drop_lock_connection()
         assert stolen.try_acquire(utcnow() + 2 * TTL)
         b.tick()
         assert not b.active

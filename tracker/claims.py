@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -32,6 +33,7 @@ from pydantic import (
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from tracker import bounds
 from tracker.clock import utcnow
 from tracker.config import Settings
 from tracker.criteria import (
@@ -139,7 +141,7 @@ def _date_input(value: Any) -> Any:
     return value
 
 
-DateField = Annotated[dt.date, BeforeValidator(_date_input)]
+DateField = Annotated[dt.date, BeforeValidator(_date_input), AfterValidator(bounds.check_date)]
 Precision = Literal["day", "month", "year"]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, max_length=120)]
 
@@ -787,6 +789,14 @@ def check_claim_document(
             f"expected a mapping of claim fields, got {got}",
         )
         return DocumentCheck(None, [issue], {})
+    out_of_bounds = [
+        ClaimIssue(
+            source_label, _line_for(lines, found.path), format_path(found.path), found.message
+        )
+        for found in bounds.walk(data)
+    ]
+    if out_of_bounds:  # NUL, lone surrogates, NaN/inf: nothing else is read from such a document
+        return DocumentCheck(None, out_of_bounds, {})
     if isinstance(data.get("criteria"), list):
         data = {**data, "criteria": _coerce_periods(data["criteria"])}
     claim: ClaimFile | None = None

@@ -66,6 +66,22 @@ class Settings(BaseSettings):
     run_scheduler: bool = Field(
         default=True, description="Run the fetch/evaluate scheduler inside `tracker serve`."
     )
+    scheduler_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description=(
+            "How long the scheduler lease lives without a heartbeat: a holder that died or "
+            "froze is replaced by a waiting process within this plus one heartbeat."
+        ),
+    )
+    scheduler_heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="How often the scheduler renews (or tries to take) it."
+    )
+    scheduler_catch_up_delay_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="After taking the lease, how long before the first overdue job runs.",
+    )
     scheduler_retry_base: float = Field(
         default=900.0,
         gt=0,
@@ -174,6 +190,24 @@ class Settings(BaseSettings):
     http_backoff_base: float = 0.5
     http_backoff_max: float = 30.0
     http_max_body_bytes: int = 200 * 1024 * 1024
+    fetch_deadline_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        le=3600,
+        description=(
+            "Overall deadline of one fetch of an indicator (every request, retry, redirect and "
+            "body byte of it): past it the fetch fails as `timeout`, even while a body trickles."
+        ),
+    )
+    job_deadline_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        le=86400,
+        description=(
+            "Deadline of one scheduler job: past it the job's run is recorded as an error "
+            "(`timeout`) and its thread is free for the next job; it stores nothing after."
+        ),
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     owid_base_url: str = DEFAULT_BASE_URLS["owid"]

@@ -26,19 +26,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from tracker.bounds import check_period
 from tracker.periods import PERIOD_PATTERN, is_period, period_start
 
 DIMENSIONLESS = "1"
 
+# the year within tracker.bounds (MIN_YEAR..MAX_YEAR): the evaluator does date arithmetic on it
 Period = Annotated[
     str,
     Field(
         pattern=PERIOD_PATTERN,
         examples=["2030", "2030-Q2", "2026-12", "2026-W29", "2026-12-31"],
     ),
+    AfterValidator(check_period),
 ]
 Comparator = Literal[">=", ">", "<=", "<"]
 

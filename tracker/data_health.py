@@ -181,7 +181,7 @@ def classify(
 
     config_failure = last_run is not None and last_run.error_kind == "config"
     if failing and not (setting and config_failure):
-        if last_run is not None and last_run.status == FetchStatus.error:
+        if last_run is not None and last_run.status in (FetchStatus.error, FetchStatus.abandoned):
             kind = last_run.error_kind or "error"
             reason = f"last fetch {_when(last_run.started_at)} failed ({kind}): {last_run.error}"
         else:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from alembic import command
@@ -44,6 +45,31 @@ POOL_MAX_OVERFLOW = 20
 REQUEST_POOL_CAPACITY = POOL_SIZE + POOL_MAX_OVERFLOW
 
 
+def normalise_url(url: str) -> str:
+    """`url` with its user and password percent-encoded when the password holds an unencoded
+    `@` (`postgresql://u:p@ss@host/db`): the last `@` separates them from the host, as the
+    writer meant. Without this the URL parser splits at the first `@` and part of the password
+    becomes the "host" — shown in every message that hides only the password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    at = rest.rfind("@")
+    userinfo, host = rest[:at], rest[at + 1 :]
+    if at < 0 or "@" not in userinfo:
+        return url
+    user, colon, password = userinfo.partition(":")
+    user, password = quote(unquote(user), safe=""), quote(unquote(password), safe="")
+    return f"{scheme}://{user}{':' if colon else ''}{password}@{host}"
+
+
+def database_password(url: str) -> str | None:
+    """The password in a database URL (to scrub it from a driver's message), if any."""
+    try:
+        return make_url(normalise_url(url)).password
+    except Exception:  # a URL that does not parse has nothing we can name
+        return None
+
+
 def make_engine(url: str, *, echo: bool = False, pool_timeout: float | None = None) -> Engine:
     """Build an engine for `url`; SQLite gets WAL, foreign keys and a busy timeout.
 
@@ -52,6 +78,7 @@ def make_engine(url: str, *, echo: bool = False, pool_timeout: float | None = No
     answers the error 503 with Retry-After). Raises DatabaseError (one line) when the URL is
     malformed or its driver is not installed.
     """
+    url = normalise_url(url)
     try:
         parsed = make_url(url)
     except Exception as exc:  # ArgumentError / ValueError: the text of the URL is wrong
@@ -98,6 +125,9 @@ def _first_line(exc: BaseException) -> str:
     """The first line of a driver's message (SQLAlchemy wraps it in `orig`)."""
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+first_line = _first_line  # for the CLI's one-line database errors
 
 
 def _safe_text(url: str) -> str:
@@ -171,7 +201,7 @@ def current_revision(engine: Engine) -> str | None:
 
 def describe_url(url: str) -> str:
     """The URL without its password, for messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
 def check_connection(engine: Engine) -> None:

@@ -10,6 +10,7 @@ never touches another's transaction.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -284,16 +285,21 @@ def ingest_indicator(
         run_id = run.id
 
     result: SourceResult | None = None
+    received: list[Any] = []
     try:
         adapter = source
         if adapter is None:
             from tracker.sources import get_source
 
             adapter = get_source(spec.source)
-        result = adapter.fetch(http, spec)
-        points: Iterable[Point] = result.points
-        if iter(points) is points:  # a one-shot stream: kept, as the gates read it first
-            points = list(points)
+        # one overall deadline for the whole fetch (tracker.sources.http), if the fetcher has one
+        deadline = getattr(http, "fetch_deadline", None)
+        with deadline() if callable(deadline) else contextlib.nullcontext([]) as seen:
+            received = seen  # every response the fetcher got, kept if the fetch then fails
+            result = adapter.fetch(http, spec)
+            points: Iterable[Point] = result.points
+            if iter(points) is points:  # a one-shot stream: kept, as the gates read it first
+                points = list(points)
         with session_scope(engine) as session:
             # one ingest of an indicator at a time (PostgreSQL row lock; SQLite serialises writers)
             lock_indicator(session, indicator_id)
@@ -340,6 +346,8 @@ def ingest_indicator(
         responses = list(getattr(exc, "responses", None) or [])
         if not responses and result is not None:
             responses = list(result.responses)
+        if not responses:  # e.g. the adapter failed on a body: what arrived is kept
+            responses = list(received)
         duration_ms = int((time.perf_counter() - started) * 1000)
         http_status = getattr(exc, "http_status", None)
         with session_scope(engine) as session:

@@ -132,6 +132,9 @@ class FetchStatus(StrEnum):
     running = "running"
     ok = "ok"
     error = "error"
+    # a run whose process died (or froze) before it ended: closed by the next scheduler
+    # lease holder (tracker.scheduler.close_abandoned); JobRun uses the same word
+    abandoned = "abandoned"
 
 
 class QuarantineAction(StrEnum):
@@ -516,13 +519,18 @@ class ServerSecret(SQLModel, table=True):
 
 
 class SchedulerLease(SQLModel, table=True):
-    """Which process runs the scheduler (a lock row; PostgreSQL also takes an advisory lock)."""
+    """Which process runs the scheduler: the lease row, taken over once expired (see
+    tracker.scheduler.Lease); `epoch` fences every write of a holder whose lease has ended."""
 
     name: str = Field(primary_key=True, max_length=40)
     holder: str = Field(max_length=200)
     acquired_at: dt.datetime = Field(sa_column=ts_column())
     heartbeat_at: dt.datetime = Field(sa_column=ts_column())
     expires_at: dt.datetime = Field(sa_column=ts_column())
+    # the fencing token: +1 at every acquisition; scheduler writes commit only at their epoch
+    epoch: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer(), nullable=False, server_default="0")
+    )
 
 
 class JobRun(SQLModel, table=True):

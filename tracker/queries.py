@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from tracker import bounds
 from tracker.evaluation import EvaluationResult
 from tracker.models import (
     ChangeKind,
@@ -207,18 +208,26 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
         cursor_sort, key, claim_id = json.loads(raw)
     except (binascii.Error, ValueError, TypeError) as exc:
         raise InvalidCursor("cursor is not one this API produced") from exc
-    if cursor_sort != sort or not isinstance(claim_id, int):
+    if cursor_sort != sort:
         raise InvalidCursor("cursor belongs to another sort order; start again without it")
+    # hand-made cursors are refused here, not by the database: an id within int64, a key of
+    # the sort's type, text without NUL or lone surrogates, a date or instant within bounds
+    if bounds.id_problem(claim_id):
+        raise InvalidCursor("cursor is not one this API produced")
     try:
-        if sort.lstrip("-") == "deadline":
+        if not isinstance(key, str) or bounds.text_problem(key):
+            raise ValueError("key")
+        elif sort.lstrip("-") == "deadline":
             key = dt.date.fromisoformat(key)
+            if key != _FAR_FUTURE and bounds.date_problem(key):  # undated claims: _FAR_FUTURE
+                raise ValueError("date")
         elif sort.lstrip("-") == "updated":
             key = dt.datetime.fromisoformat(key)
             if key.tzinfo is None:
                 raise ValueError("naive")
-        elif not isinstance(key, str):
-            raise ValueError("slug")
-    except (TypeError, ValueError) as exc:
+            if bounds.date_problem(key) or bounds.date_problem(key.astimezone(dt.UTC)):
+                raise ValueError("instant")
+    except (TypeError, ValueError, OverflowError) as exc:
         raise InvalidCursor("cursor is not one this API produced") from exc
     return key, claim_id
 

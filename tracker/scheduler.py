@@ -5,6 +5,8 @@ so a restart neither loses nor duplicates work. Jobs are plain functions that ne
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import datetime as dt
 import functools
 import logging
@@ -12,7 +14,7 @@ import os
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +25,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from tracker.clock import Clock, use_clock, utcnow
@@ -37,8 +40,6 @@ from tracker.pipeline import evaluate, fetchable_indicators, refresh_indicator
 log = logging.getLogger(__name__)
 
 LEASE_NAME = "scheduler"
-# pg_try_advisory_lock key: a fixed 64-bit number naming "the tracker scheduler"
-ADVISORY_LOCK_KEY = 0x7472_6163_6B65_72  # "tracker"
 MISFIRE_GRACE_SECONDS = 6 * 3600
 LEASE_EXECUTOR = "lease"
 WEBHOOK_EXECUTOR = "webhooks"
@@ -197,7 +198,7 @@ def failures_since_success(engine: Engine, job_ids: Sequence[str]) -> dict[str, 
             sa.select(runs.job_id, sa.func.count(), sa.func.max(ended).label("last_at"))
             .where(
                 runs.job_id.in_(list(job_ids)),
-                runs.status == "error",
+                runs.status.in_(("error", ABANDONED)),
                 sa.or_(last_ok.is_(None), runs.started_at > last_ok),
             )
             .group_by(runs.job_id)
@@ -218,6 +219,7 @@ def plan_jobs(
     *,
     now: dt.datetime,
     retry_base: dt.timedelta = RETRY_BASE,
+    catch_up_delay: dt.timedelta | None = None,
 ) -> dict[str, dt.datetime | None]:
     """First run time of each job after a (re)start; None: nothing to do (already done).
 
@@ -252,7 +254,8 @@ def plan_jobs(
             if due is None or retry < due:
                 due = retry if retry > now else None
         if due is None:
-            due = now + CATCH_UP_DELAY + catch_up * CATCH_UP_STAGGER
+            delay = CATCH_UP_DELAY if catch_up_delay is None else catch_up_delay
+            due = now + delay + catch_up * CATCH_UP_STAGGER
             catch_up += 1
         plan[job.id] = due
     return plan
@@ -271,10 +274,62 @@ def next_retry(
 NOT_STARTED = "the start of the run could not be recorded"
 
 
+class JobTimedOut(RuntimeError):
+    """The job passed its deadline: it is recorded as failed and stores nothing more."""
+
+
+# the deadline flag of the job the current thread runs (set by _within_deadline)
+_current_job = threading.local()
+
+
+def job_cancelled() -> bool:
+    """True when the job this thread runs has passed its deadline (it must store nothing)."""
+    flag: threading.Event | None = getattr(_current_job, "cancelled", None)
+    return flag is not None and flag.is_set()
+
+
+def _within_deadline(
+    job_id: str, func: Callable[[], JobOutcome], seconds: float | None
+) -> JobOutcome:
+    """Run `func`; with `seconds`, in a worker thread that the caller stops waiting for once
+    the deadline passes (the outcome is then a timeout, and the worker's next upstream answer
+    raises JobTimedOut before anything is stored: LeaseGuardedHttp checks job_cancelled)."""
+    if seconds is None:
+        return func()
+    cancelled = threading.Event()
+    finished = threading.Event()
+    box: dict[str, JobOutcome] = {}
+    context = contextvars.copy_context()  # the clock the job runs under
+
+    def work() -> None:
+        _current_job.cancelled = cancelled
+        try:
+            box["outcome"] = context.run(func)
+        except Exception as exc:
+            log.exception("job %s failed", job_id)
+            box["outcome"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            finished.set()
+
+    threading.Thread(target=work, name=f"job {job_id}", daemon=True).start()
+    if not finished.wait(seconds):
+        cancelled.set()
+        log.warning("job %s passed its deadline of %g s; recorded as failed", job_id, seconds)
+        return f"timeout: the job passed its deadline of {seconds:g} s"
+    return box.get("outcome")
+
+
 def run_recorded(
-    engine: Engine, job_id: str, holder: str, func: Callable[[], JobOutcome]
+    engine: Engine,
+    job_id: str,
+    holder: str,
+    func: Callable[[], JobOutcome],
+    *,
+    deadline: float | None = None,
 ) -> JobOutcome:
     """Run a job and record it as a JobRun; nothing escapes (a failure is a JobRun with error).
+    With `deadline` (seconds) a job still running then is recorded as failed (`timeout: ...`)
+    and this returns, freeing the scheduler's thread for the next job.
 
     Returns the outcome (None: ok), or NOT_STARTED when the database could not record the run.
     """
@@ -288,7 +343,7 @@ def run_recorded(
         log.exception("job %s: cannot record its start", job_id)
         return NOT_STARTED
     try:
-        outcome = func()
+        outcome = _within_deadline(job_id, func, deadline)
     except Exception as exc:  # a bug in a job: recorded, not raised into the scheduler
         log.exception("job %s failed", job_id)
         outcome = f"{type(exc).__name__}: {exc}"
@@ -304,6 +359,47 @@ def run_recorded(
     return outcome
 
 
+# --- runs left `running` by a process that died ---
+
+ABANDONED = "abandoned"
+
+
+def close_abandoned(
+    engine: Engine, holder: str, now: dt.datetime, *, fetch_stale_after: dt.timedelta
+) -> tuple[int, int]:
+    """Close what a dead or frozen process left `running`, as `abandoned`: every JobRun of
+    another holder (only the lease holder runs jobs, and `holder` holds it now), and every
+    FetchRun started more than `fetch_stale_after` ago (longer than a fetch's overall
+    deadline: no live fetch runs that long). Returns (job runs, fetch runs) closed."""
+    jobs = JobRun.__table__  # type: ignore[attr-defined]
+    fetches = FetchRun.__table__  # type: ignore[attr-defined]
+    note = f"abandoned: still running when {holder} took the scheduler lease at {_iso(now)}"
+    with engine.begin() as conn:
+        closed_jobs = conn.execute(
+            sa.update(jobs)
+            .where(jobs.c.status == "running", jobs.c.holder != holder)
+            .values(status=ABANDONED, finished_at=now, error=note)
+        ).rowcount
+        closed_fetches = conn.execute(
+            sa.update(fetches)
+            .where(fetches.c.status == "running", fetches.c.started_at < now - fetch_stale_after)
+            .values(
+                status=ABANDONED,
+                finished_at=now,
+                error_kind=ABANDONED,
+                error=f"abandoned: still running {fetch_stale_after} after it started "
+                f"(its process died or froze); closed by {holder}",
+            )
+        ).rowcount
+    if closed_jobs or closed_fetches:
+        log.warning(
+            "closed %d job run(s) and %d fetch run(s) left running as abandoned",
+            closed_jobs,
+            closed_fetches,
+        )
+    return int(closed_jobs or 0), int(closed_fetches or 0)
+
+
 # --- one active scheduler per database ---
 
 
@@ -312,84 +408,43 @@ def default_holder() -> str:
 
 
 class Lease:
-    """The right to run jobs. SQLite: the SchedulerLease row (taken over once expired);
-    PostgreSQL: additionally a session advisory lock held on a dedicated connection."""
+    """The right to run jobs: the SchedulerLease row, on SQLite and PostgreSQL alike. A holder
+    renews it every heartbeat; once it has expired (a holder that died or froze stops renewing)
+    another process takes it over, and the row's `epoch` goes up by one. Everything the
+    scheduler stores is fenced by that epoch (`Fence`, checked in the same transaction as the
+    write), so a holder that lost the lease — even one frozen and resumed, whose connections
+    are still open — cannot store anything afterwards.
+
+    (An earlier version took a PostgreSQL advisory lock as the authority: it stayed with a
+    frozen process's open connection, so nobody ever took over.)
+    """
 
     def __init__(self, engine: Engine, holder: str, ttl: dt.timedelta) -> None:
         self.engine = engine
         self.holder = holder
         self.ttl = ttl
         self.taken_from: tuple[str, dt.datetime] | None = None  # set by try_acquire
-        self._lock_connection: Connection | None = None
-
-    @property
-    def uses_advisory_lock(self) -> bool:
-        return self.engine.dialect.name == "postgresql"
-
-    def _take_advisory_lock(self) -> bool:
-        if self._lock_connection is not None:
-            try:
-                self._lock_connection.execute(sa.text("SELECT 1"))
-                self._lock_connection.commit()
-                return True
-            except Exception:  # the connection died, and the lock with it
-                self._drop_lock_connection()
-        connection = self.engine.connect()
-        try:
-            got = connection.execute(
-                sa.select(sa.func.pg_try_advisory_lock(ADVISORY_LOCK_KEY))
-            ).scalar_one()
-            connection.commit()
-        except Exception:
-            connection.close()
-            raise
-        if not got:
-            connection.close()
-            return False
-        self._lock_connection = connection
-        return True
-
-    def _drop_lock_connection(self) -> None:
-        connection, self._lock_connection = self._lock_connection, None
-        if connection is None:
-            return
-        try:
-            connection.execute(sa.select(sa.func.pg_advisory_unlock(ADVISORY_LOCK_KEY)))
-            connection.commit()
-        except Exception:
-            log.debug("advisory unlock failed (connection gone)", exc_info=True)
-        finally:
-            connection.invalidate()  # never hand a lock-holding session back to the pool
-            connection.close()
+        self.epoch: int | None = None  # the fencing token of our current tenure
 
     def try_acquire(self, now: dt.datetime) -> bool:
         """Take the lease if free, expired or ours; True if we hold it now.
 
         On success `taken_from` says whose lease row this replaced: (holder, its expiry), or
-        None when there was no row (a first start, or the previous holder released it).
+        None when there was no row (a first start, or the previous holder released it), and
+        `epoch` is the new fencing token.
         """
-        if self.uses_advisory_lock and not self._take_advisory_lock():
-            return False
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
         expires = now + self.ttl
         try:
             with self.engine.begin() as conn:
+                _short_lock_wait(conn)
                 seen = conn.execute(
-                    sa.select(table.c.holder, table.c.expires_at).where(table.c.name == LEASE_NAME)
-                ).first()
-                condition = sa.or_(table.c.holder == self.holder, table.c.expires_at < now)
-                if self.uses_advisory_lock:
-                    condition = sa.true()  # the lock is the authority; the row says who has it
-                elif seen is not None:  # and still the row just read (no one took it since)
-                    condition = sa.and_(condition, table.c.holder == seen.holder)
-                taken = conn.execute(
-                    sa.update(table)
-                    .where(table.c.name == LEASE_NAME, condition)
-                    .values(
-                        holder=self.holder, acquired_at=now, heartbeat_at=now, expires_at=expires
+                    sa.select(table.c.holder, table.c.expires_at, table.c.epoch).where(
+                        table.c.name == LEASE_NAME
                     )
-                ).rowcount
-                if taken == 0:
+                ).first()
+                if seen is None:
+                    epoch = 1
                     conn.execute(
                         sa.insert(table).values(
                             name=LEASE_NAME,
@@ -397,22 +452,53 @@ class Lease:
                             acquired_at=now,
                             heartbeat_at=now,
                             expires_at=expires,
+                            epoch=epoch,
                         )
                     )
+                else:
+                    if seen.holder != self.holder and seen.expires_at >= now:
+                        return False  # someone else holds a live lease
+                    epoch = int(seen.epoch or 0) + 1
+                    # compare-and-set: still the row just read (no one took it since)
+                    taken = conn.execute(
+                        sa.update(table)
+                        .where(
+                            table.c.name == LEASE_NAME,
+                            table.c.holder == seen.holder,
+                            table.c.epoch == seen.epoch,
+                        )
+                        .values(
+                            holder=self.holder,
+                            acquired_at=now,
+                            heartbeat_at=now,
+                            expires_at=expires,
+                            epoch=epoch,
+                        )
+                    ).rowcount
+                    if taken != 1:
+                        return False
             self.taken_from = None if seen is None else (seen.holder, seen.expires_at)
+            self.epoch = epoch
             return True
-        except IntegrityError:  # someone else holds a live lease
+        except (IntegrityError, OperationalError):  # a concurrent taker won, or waited too long
             return False
 
     def held(self, now: dt.datetime) -> bool:
-        """Whether the lease row still names us and has not expired (one read). A job asks
-        this before it writes: a process that lost the lease must not store anything."""
+        """Whether the lease row still names us, at our epoch, and has not expired (one read).
+        A job asks this before it writes; the fence then checks again inside each write."""
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(table.c.holder, table.c.expires_at).where(table.c.name == LEASE_NAME)
+                sa.select(table.c.holder, table.c.expires_at, table.c.epoch).where(
+                    table.c.name == LEASE_NAME
+                )
             ).first()
-        return row is not None and row.holder == self.holder and row.expires_at > now
+        return (
+            row is not None
+            and row.holder == self.holder
+            and row.epoch == self.epoch
+            and row.expires_at > now
+        )
 
     def current_holder(self) -> str | None:
         """Who the lease row names now (for messages)."""
@@ -423,31 +509,115 @@ class Lease:
             ).scalar_one_or_none()
 
     def renew(self, now: dt.datetime) -> bool:
-        """Extend our lease; False if it was lost (expired and taken over, or lock gone)."""
-        if self.uses_advisory_lock and not self._take_advisory_lock():
-            return False
+        """Extend our lease; False if it was lost (it expired and another process took it)."""
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as conn:
-            kept = conn.execute(
-                sa.update(table)
-                .where(table.c.name == LEASE_NAME, table.c.holder == self.holder)
-                .values(heartbeat_at=now, expires_at=now + self.ttl)
-            ).rowcount
-        if kept == 0 and self.uses_advisory_lock:
-            return self.try_acquire(now)  # the row was removed by hand; the lock is still ours
+        try:
+            with self.engine.begin() as conn:
+                _short_lock_wait(conn)
+                kept = conn.execute(
+                    sa.update(table)
+                    .where(
+                        table.c.name == LEASE_NAME,
+                        table.c.holder == self.holder,
+                        table.c.epoch == self.epoch,
+                    )
+                    .values(heartbeat_at=now, expires_at=now + self.ttl)
+                ).rowcount
+                if kept == 0:
+                    present = conn.execute(
+                        sa.select(table.c.holder).where(table.c.name == LEASE_NAME)
+                    ).first()
+        except OperationalError:  # a lock wait too long: not renewed this time
+            return False
+        if kept == 0 and present is None:
+            return self.try_acquire(now)  # the row was removed by hand: nobody else has it
+        if kept != 1:
+            self.epoch = None
         return kept == 1
 
     def release(self) -> None:
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    sa.delete(table).where(
-                        table.c.name == LEASE_NAME, table.c.holder == self.holder
-                    )
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.delete(table).where(
+                    table.c.name == LEASE_NAME,
+                    table.c.holder == self.holder,
+                    table.c.epoch == self.epoch,
                 )
-        finally:
-            self._drop_lock_connection()
+            )
+        self.epoch = None
+
+
+def _short_lock_wait(conn: Connection) -> None:
+    """PostgreSQL: wait at most a few seconds for the lease row's lock (a writer's fence check
+    holds it FOR SHARE for an instant; a frozen one must not hang the heartbeat)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SET LOCAL lock_timeout = '3s'"))
+
+
+# --- fencing: nothing a lost holder writes is stored ---
+
+
+class Fenced(RuntimeError):
+    """A scheduler write refused: this process no longer holds the lease at its epoch."""
+
+
+@dataclass(frozen=True)
+class Fence:
+    """The lease tenure a thread's writes belong to: `holder` at `epoch`."""
+
+    holder: str
+    epoch: int
+
+
+_fence: contextvars.ContextVar[Fence | None] = contextvars.ContextVar(
+    "tracker_scheduler_fence", default=None
+)
+
+
+@contextlib.contextmanager
+def fenced(fence: Fence | None) -> Iterator[None]:
+    """Every transaction committed in this context (and threads started with a copy of it)
+    commits only while the lease row names `fence.holder` at `fence.epoch`."""
+    token = _fence.set(fence)
+    try:
+        yield
+    finally:
+        _fence.reset(token)
+
+
+def _check_fence(conn: Connection) -> None:
+    """Engine `commit` hook: in a fenced context, read the lease row inside the transaction
+    being committed (PostgreSQL: FOR SHARE, so a takeover waits for this commit or this commit
+    sees the takeover) and refuse to commit when the tenure has ended."""
+    fence = _fence.get()
+    if fence is None:
+        return
+    postgres = conn.dialect.name == "postgresql"
+    mark = "%s" if postgres else "?"
+    sql = f"SELECT holder, epoch FROM schedulerlease WHERE name = {mark}"
+    if postgres:
+        sql += " FOR SHARE"
+    dbapi = conn.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql, (LEASE_NAME,))
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    if row is None or row[0] != fence.holder or row[1] != fence.epoch:
+        now_held = f"{row[0]} (epoch {row[1]})" if row else "nobody"
+        raise Fenced(
+            f"the scheduler lease of {fence.holder} (epoch {fence.epoch}) has ended; it is "
+            f"held by {now_held}: nothing is stored"
+        )
+
+
+def install_fence(engine: Engine) -> None:
+    """Check the fence on every commit of `engine` made in a fenced context (idempotent)."""
+    if not event.contains(engine, "commit", _check_fence):
+        event.listen(engine, "commit", _check_fence)
 
 
 class LeaseLost(RuntimeError):
@@ -465,6 +635,8 @@ class LeaseGuardedHttp:
 
     def get(self, *args: Any, **kwargs: Any) -> Any:
         response = self._http.get(*args, **kwargs)
+        if job_cancelled():
+            raise JobTimedOut("the job passed its deadline; stopped before storing anything")
         self._check()
         return response
 
@@ -491,17 +663,20 @@ class TrackerScheduler:
         lease_ttl: dt.timedelta | None = None,
         heartbeat: dt.timedelta | None = None,
         clock: Clock | None = None,
+        catch_up_delay: dt.timedelta | None = None,
     ) -> None:
         # unset: TRACKER_SCHEDULER_LEASE_TTL / TRACKER_SCHEDULER_HEARTBEAT (60 s / 15 s)
         lease_ttl = lease_ttl or dt.timedelta(seconds=settings.scheduler_lease_ttl)
         heartbeat = heartbeat or dt.timedelta(seconds=settings.scheduler_heartbeat)
         self.engine = engine
+        self.catch_up_delay = catch_up_delay  # None: CATCH_UP_DELAY
         # every heartbeat and job runs under this clock (None: the system clock); APScheduler's
         # own timing stays on the wall clock
         self.clock = clock
         self.settings = settings
         self.holder = holder or default_holder()
         self.lease = Lease(engine, self.holder, lease_ttl)
+        install_fence(engine)
         self.heartbeat = heartbeat
         self._http = http
         self._http_client: Any = None
@@ -608,9 +783,18 @@ class TrackerScheduler:
                     log.info(acquired_message(self.holder, self.lease.taken_from, now))
                     self.active = True
                 if self.active:
+                    with fenced(self._fence()):
+                        self._close_abandoned(now)
                     self.sync_jobs(now)
             except Exception:  # e.g. the database is down: try again next heartbeat
                 log.exception("scheduler heartbeat failed")
+
+    def _close_abandoned(self, now: dt.datetime) -> None:
+        # a fetch cannot outlive its deadline; twice that (and a minute) is surely abandoned
+        stale = 2 * dt.timedelta(seconds=self.settings.fetch_deadline_seconds) + dt.timedelta(
+            minutes=1
+        )
+        close_abandoned(self.engine, self.holder, now, fetch_stale_after=stale)
 
     def sync_jobs(self, now: dt.datetime) -> None:
         """Make the installed jobs equal the table: add new jobs (planned against JobRun
@@ -639,7 +823,13 @@ class TrackerScheduler:
         new_jobs = [job for job in jobs if job.id not in self._job_ids]
         if not new_jobs or self._scheduler is None:
             return
-        plan = plan_jobs(self.engine, new_jobs, now=now, retry_base=self.retry_base)
+        plan = plan_jobs(
+            self.engine,
+            new_jobs,
+            now=now,
+            retry_base=self.retry_base,
+            catch_up_delay=self.catch_up_delay,
+        )
         for job in new_jobs:
             first_run = plan[job.id]
             if first_run is None:
@@ -677,8 +867,15 @@ class TrackerScheduler:
             log.exception("job %s: cannot check the scheduler lease", job_id)
             self._schedule_retry(job_id, interval)
             return
-        if run_recorded(self.engine, job_id, self.holder, func) is not None:
+        deadline = self.settings.job_deadline_seconds
+        with fenced(self._fence()):  # every write of the job: only while our tenure lasts
+            outcome = run_recorded(self.engine, job_id, self.holder, func, deadline=deadline)
+        if outcome is not None:
             self._schedule_retry(job_id, interval)
+
+    def _fence(self) -> Fence:
+        # no epoch (lost meanwhile): a fence no row matches, so nothing is stored
+        return Fence(self.holder, self.lease.epoch if self.lease.epoch is not None else -1)
 
     def _ensure_lease(self) -> None:
         """Raise LeaseLost unless this process still holds the lease (checked in the database,
@@ -885,7 +1082,13 @@ def _start_in_app(app: Any) -> None:
     if not settings.run_scheduler:
         return
     state = app.state
-    scheduler = TrackerScheduler(state.engine, settings, clock=lambda: state.clock())
+    scheduler = TrackerScheduler(
+        state.engine,
+        settings,
+        clock=lambda: state.clock(),
+        lease_ttl=dt.timedelta(seconds=settings.scheduler_lease_seconds),
+        heartbeat=dt.timedelta(seconds=settings.scheduler_heartbeat_seconds),
+    )
     scheduler.start()
     app.state.scheduler = scheduler
     app.state.closers.append(scheduler.stop)

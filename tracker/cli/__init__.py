@@ -8,13 +8,20 @@ import sys
 from typing import Annotated
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from tracker.cli.claims import claims_app
 from tracker.cli.data import fetch_command, indicators_command, scheduler_command
 from tracker.cli.evaluate import evaluate_command
 from tracker.cli.tokens import tokens_app
 from tracker.config import Settings
-from tracker.db import DatabaseError, describe_url, upgrade_to_head
+from tracker.db import (
+    DatabaseError,
+    database_password,
+    describe_url,
+    first_line,
+    upgrade_to_head,
+)
 
 app = typer.Typer(
     name="tracker",
@@ -158,3 +165,32 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except (DatabaseError, SQLAlchemyError) as exc:
+        # any command, on a database that fails under it: the one `error:` line the README
+        # promises (no traceback), with the database password never in it
+        try:
+            fail(database_failure(exc))
+        finally:
+            sys.exit(1)
+
+
+def database_failure(exc: BaseException) -> str:
+    """One line for a database failure, its URL's password (from the settings) scrubbed."""
+    try:
+        url: str | None = Settings().effective_database_url()
+    except Exception:  # the settings themselves are broken: nothing to name or scrub by
+        url = None
+    password = database_password(url) if url else None
+    if isinstance(exc, DatabaseError):
+        text = str(exc)
+    else:
+        where = ""
+        if url:
+            try:
+                where = f" {describe_url(url)}"
+            except Exception:  # unparseable: the driver's line says enough
+                where = ""
+        text = f"database{where} failed: {first_line(exc)}"
+    if password:
+        text = text.replace(password, "***")
+    return text

@@ -4,6 +4,7 @@ its health at a glance, and the scheduler on its own (without the web server).
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import threading
 from typing import TYPE_CHECKING, Annotated, Any
@@ -202,7 +203,7 @@ def _health_summary(h: IndicatorHealth, *, short: bool = False) -> str:
     `short` leaves out times and repeats less (for narrow terminals)."""
     row, run = h.indicator, h.last_run
     if h.state == "failing":
-        if run is not None and run.status == "error":
+        if run is not None and run.status in ("error", "abandoned"):
             what = f"HTTP {run.http_status}" if run.http_status else f"{run.error_kind} error"
             summary = what if short else f"{what} at {_minute(run.started_at)}"
         else:
@@ -362,7 +363,13 @@ def scheduler_command() -> None:
 
     settings, engine = _engine_at_head()
     stop = threading.Event()
-    scheduler = TrackerScheduler(engine, settings)
+    scheduler = TrackerScheduler(
+        engine,
+        settings,
+        lease_ttl=dt.timedelta(seconds=settings.scheduler_lease_seconds),
+        heartbeat=dt.timedelta(seconds=settings.scheduler_heartbeat_seconds),
+        catch_up_delay=dt.timedelta(seconds=settings.scheduler_catch_up_delay_seconds),
+    )
 
     def _stop(_signum: int, _frame: Any) -> None:
         stop.set()

@@ -13,8 +13,10 @@ import io
 import math
 import random
 import re
+import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -151,6 +153,43 @@ class HttpFetcher:
         self._sleep = sleep
         self._rng = rng
         self._now = now
+        # the overall deadline of the fetch this thread is doing (time.monotonic), if any:
+        # per thread, as one fetcher serves every scheduler job thread
+        self._local = threading.local()
+
+    @contextmanager
+    def fetch_deadline(self, seconds: float | None = None) -> Iterator[list[RecordedResponse]]:
+        """Every request made in the block (retries, redirects, body reads) must end within
+        `seconds` (default: settings.fetch_deadline_seconds) of entering it; past that,
+        SourceError(kind="timeout"), even while a body still trickles in.
+
+        Yields the list of every response received in the block (appended as they come), so
+        a fetch that then fails in the adapter's own code still keeps what it received."""
+        limit = self.settings.fetch_deadline_seconds if seconds is None else seconds
+        outer = getattr(self._local, "deadline", None)
+        outer_received = getattr(self._local, "received", None)
+        mine = time.monotonic() + limit
+        received: list[RecordedResponse] = []
+        self._local.deadline = mine if outer is None else min(outer, mine)
+        self._local.limit = limit if outer is None else getattr(self._local, "limit", limit)
+        self._local.received = received
+        try:
+            yield received
+        finally:
+            self._local.deadline = outer
+            self._local.received = outer_received
+
+    def _remaining(self) -> float | None:
+        deadline: float | None = getattr(self._local, "deadline", None)
+        return None if deadline is None else deadline - time.monotonic()
+
+    def _past_deadline(self, shown_url: str, responses: list[RecordedResponse]) -> SourceError:
+        limit = getattr(self._local, "limit", self.settings.fetch_deadline_seconds)
+        return SourceError(
+            f"fetching {shown_url} passed the fetch's overall deadline of {limit:g} s",
+            kind="timeout",
+            responses=responses,
+        )
 
     def now(self) -> dt.datetime:
         """The current time (timezone-aware UTC) from the injected clock."""
@@ -202,13 +241,19 @@ class HttpFetcher:
         attempt = 0
         while True:
             attempt += 1
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                raise self._past_deadline(shown_url, responses)
             try:
                 outcome = self._attempt(request_url, names, secrets, headers, attempt, responses)
             except httpx.TimeoutException as exc:
                 kind = "timeout"
                 message = f"{type(exc).__name__} fetching {shown_url}"
+                remaining = self._remaining()
+                if remaining is not None and remaining <= 0:
+                    raise self._past_deadline(shown_url, responses) from None
                 if attempt < max_attempts:
-                    self._sleep(self.backoff_delay(attempt))
+                    self._wait(self.backoff_delay(attempt), shown_url, responses)
                     continue
                 raise SourceError(
                     f"{message} after {attempt} attempt(s)", kind=kind, responses=responses
@@ -217,7 +262,7 @@ class HttpFetcher:
                 detail = scrub_text(str(exc), secrets)
                 message = f"network error fetching {shown_url}: {type(exc).__name__} {detail}"
                 if attempt < max_attempts:
-                    self._sleep(self.backoff_delay(attempt))
+                    self._wait(self.backoff_delay(attempt), shown_url, responses)
                     continue
                 raise SourceError(
                     f"{message} after {attempt} attempt(s)", kind="network", responses=responses
@@ -225,13 +270,16 @@ class HttpFetcher:
 
             recorded = outcome.recorded
             responses.append(recorded)
+            received: list[RecordedResponse] | None = getattr(self._local, "received", None)
+            if received is not None:
+                received.append(recorded)
             status = recorded.status
             if 200 <= status < 300 or status in ok_statuses:
                 return recorded
             if status in RETRY_STATUSES and attempt < max_attempts:
                 wait = parse_retry_after(outcome.headers.get("retry-after"), self.now())
                 delay = self.backoff_delay(attempt) if wait is None else wait
-                self._sleep(min(delay, self.settings.http_backoff_max))
+                self._wait(min(delay, self.settings.http_backoff_max), shown_url, responses)
                 continue
             snippet = scrub_text(_snippet(recorded.body), secrets)
             raise SourceError(
@@ -241,6 +289,23 @@ class HttpFetcher:
                 responses=responses,
                 http_status=status,
             )
+
+    def _wait(self, seconds: float, shown_url: str, responses: list[RecordedResponse]) -> None:
+        """Back off before a retry, unless the wait would pass the fetch's deadline."""
+        remaining = self._remaining()
+        if remaining is not None and seconds >= remaining:
+            raise self._past_deadline(shown_url, responses)
+        self._sleep(seconds)
+
+    def _timeout(self) -> httpx.Timeout | None:
+        """The client's timeouts, each cut to the time left before the fetch's deadline."""
+        remaining = self._remaining()
+        if remaining is None:
+            return None
+        left = max(0.001, remaining)
+        connect = min(self.settings.http_timeout_connect, left)
+        read = min(self.settings.http_timeout_read, left)
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
     def _attempt(
         self,
@@ -254,20 +319,22 @@ class HttpFetcher:
         """One attempt: send, follow same-host redirects, stream the body under the size cap."""
         started = time.perf_counter()
         current = httpx.URL(url)
+        allowed = _origin(current)  # the origin the source is configured for
         for _hop in range(MAX_REDIRECTS + 1):
             request = self.client.build_request("GET", current, headers=dict(headers or {}))
+            timeout = self._timeout()
+            if timeout is not None:  # the client's timeouts, cut to what the deadline leaves
+                request.extensions["timeout"] = timeout.as_dict()
             response = self.client.send(request, stream=True, follow_redirects=False)
             try:
                 if response.is_redirect:
                     target = current.join(response.headers["location"])
                     hop = self._record(response, b"", current, names, secrets, started, attempt)
-                    if target.host != current.host or (
-                        current.scheme == "https" and target.scheme != "https"
-                    ):
-                        responses.append(hop)
+                    responses.append(hop)  # each hop is kept (a failed run shows the chain)
+                    if _origin(target) != allowed:
                         raise SourceError(
                             f"refused redirect from {redact_url(str(current), names)} to another "
-                            f"host or scheme: {redact_url(str(target), names)}",
+                            f"origin (scheme, host or port): {redact_url(str(target), names)}",
                             kind="redirect",
                             responses=responses,
                             http_status=response.status_code,
@@ -313,8 +380,20 @@ class HttpFetcher:
         # BytesIO grows one buffer in place and getvalue() hands that buffer over as bytes
         # without copying it (bytes(bytearray) would briefly hold the whole body twice).
         buffer = io.BytesIO()
+        deadline: float | None = getattr(self._local, "deadline", None)
         for chunk in response.iter_bytes():
             buffer.write(chunk)
+            if deadline is not None and time.monotonic() > deadline:
+                # a body trickling in (each read within the read timeout) still stops here;
+                # what arrived is kept with the failed run
+                partial = buffer.getvalue()
+                raise self._past_deadline(
+                    redact_url(str(url), names),
+                    [
+                        *responses,
+                        self._record(response, partial, url, names, secrets, started, attempt),
+                    ],
+                )
             if buffer.tell() > limit:
                 raise SourceError(
                     too_large,
@@ -347,6 +426,16 @@ class HttpFetcher:
             declared_bytes=_declared_length(response.headers),
             received_bytes=len(body),
         )
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: a redirect is followed
+    only within the exact origin of the URL the source is configured for."""
+    scheme = url.scheme.lower()
+    return scheme, url.host.lower(), url.port or DEFAULT_PORTS.get(scheme)
 
 
 def _declared_length(headers: httpx.Headers) -> int | None:

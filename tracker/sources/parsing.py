@@ -29,6 +29,8 @@ def load_json(body: bytes, what: str) -> Any:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"{what}: malformed JSON ({exc})") from None
+    except RecursionError:  # a body nested deeper than the parser goes: malformed for us
+        raise ParseError(f"{what}: JSON nested too deeply to parse") from None
 
 
 def csv_rows(body: bytes) -> Iterator[list[str]]:
@@ -166,6 +168,8 @@ def _with_provenance(points: Iterator[Point], responses: list[RecordedResponse])
         if not exc.responses:
             exc.responses = responses
         raise
+    except RecursionError:  # a page nested deeper than a parser goes
+        raise ParseError("a page is nested too deeply to parse", responses=responses) from None
 
 
 def require_param(params: Any, name: str, source: str) -> str:

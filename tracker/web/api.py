@@ -46,8 +46,17 @@ from tracker.sources.base import period_end
 from tracker.web import schemas
 from tracker.web.caching import CachedBody, StatusCache, conditional_response
 from tracker.web.claim_query import ClaimQuery
-from tracker.web.deps import AsOfError, EngineDep, NowDep, SessionDep, get_now, parse_as_of
+from tracker.web.deps import (
+    AsOfError,
+    EngineDep,
+    NowDep,
+    SessionDep,
+    as_of_problem,
+    get_now,
+    parse_as_of,
+)
 from tracker.web.feed_titles import change_title
+from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError, validation_errors
 from tracker.web.wording import (
     expected_on_text,
@@ -69,7 +78,9 @@ bearer_scheme = HTTPBearer(
 )
 # an unknown value is a 422 naming the allowed ones (queries.SORT_KEYS, spelled out for typing)
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
-router = APIRouter(prefix=API_PREFIX, tags=["claims"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix=API_PREFIX, tags=["claims"], responses=PROBLEM_RESPONSES, route_class=GuardedRoute
+)
 
 
 # --- authentication ---
@@ -328,7 +339,7 @@ async def get_claim(
     # One hop to a worker thread: the stamp lookup blocks (a pooled connection) and must never
     # run on the event loop; a cache hit costs no second hop, a miss fills it in the same one.
     engine: Engine = request.app.state.engine
-    if as_of is not None:
+    if as_of:  # empty: now, as on the dashboard (deps.read_as_of)
         return await run_in_threadpool(_replayed_claim, request, engine, slug, as_of)
     entry = await run_in_threadpool(_cached_claim, status_cache(request), engine, slug)
     return conditional_response(
@@ -364,19 +375,7 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
     try:
         as_of = parse_as_of(value, now.date())
     except AsOfError as exc:  # the dashboard's reading and wording, as a validation problem
-        raise ProblemError(
-            422,
-            f"the request is invalid: {exc}",
-            code="validation-error",
-            errors=[
-                {
-                    "field": exc.field,
-                    "location": "query",
-                    "message": exc.message,
-                    "type": exc.kind,
-                }
-            ],
-        ) from None
+        raise as_of_problem(exc) from None
     with Session(engine, expire_on_commit=False) as session:
         detail = load_claim(session, slug)
         then = queries.claim_as_of(session, detail, as_of, now=now)

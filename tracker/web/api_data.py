@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -29,7 +29,16 @@ from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.quarantine import QuarantineConflict, review_vintage
 from tracker.web.api import PROBLEM_RESPONSES, ResolveToken, read_access
 from tracker.web.caching import conditional_response
-from tracker.web.deps import NowDep, SessionDep, SettingsDep
+from tracker.web.deps import (
+    AsOfError,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    as_of_problem,
+    get_now,
+    read_as_of,
+)
+from tracker.web.guard import DbId, GuardedRoute
 from tracker.web.problems import ProblemError
 from tracker.web.provenance import Page, QuarantineView, page_of, pages_of, quarantine_views
 
@@ -38,6 +47,7 @@ router = APIRouter(
     tags=["data"],
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(read_access)],
+    route_class=GuardedRoute,
 )
 
 
@@ -511,18 +521,23 @@ def indicator_observations(
     key: str,
     session: SessionDep,
     as_of: Annotated[
-        dt.date | None,
+        # read by deps.read_as_of, as every page and route does (a future day is a 422)
+        Annotated[str, WithJsonSchema({"type": "string", "format": "date"})] | None,
         Query(
             description=(
-                "YYYY-MM-DD: the values as tracker knew them at the end of that day (UTC). "
-                "Omitted: the current values."
+                "YYYY-MM-DD, not after today: the values as tracker knew them at the end of "
+                "that day (UTC). Omitted or empty: the current values."
             )
         ),
     ] = None,
 ) -> ObservationsOut:
+    try:
+        day = read_as_of(as_of, get_now().date())
+    except AsOfError as exc:
+        raise as_of_problem(exc) from None
     indicator = _indicator_or_404(session, key)
     assert indicator.id is not None
-    at = end_of_day(as_of) if as_of is not None else None
+    at = end_of_day(day) if day is not None else None
     rows = observations_as_of(session, [indicator.id], at).get(indicator.id, [])
     held = quarantined_as_of(session, [indicator.id], at).get(indicator.id, [])
     run_ids = {r.fetch_run_id for r in [*rows, *held] if r.fetch_run_id is not None}
@@ -713,7 +728,7 @@ def _run_or_404(session: Session, run_id: int) -> tuple[FetchRun, str | None]:
         "superseded). 404 (problem+json) for an unknown id."
     ),
 )
-def get_fetch_run(run_id: int, session: SessionDep) -> FetchRunOut:
+def get_fetch_run(run_id: DbId, session: SessionDep) -> FetchRunOut:
     run, key = _run_or_404(session, run_id)
     return _fetch_run_out(run, key, quarantine_views(session, [run]))
 
@@ -765,7 +780,7 @@ REVIEW_DESCRIPTION = (
     description=REVIEW_DESCRIPTION,
 )
 def accept_fetch_run(
-    run_id: int, body: ReviewIn, session: SessionDep, token: ResolveToken
+    run_id: DbId, body: ReviewIn, session: SessionDep, token: ResolveToken
 ) -> FetchRunOut:
     return _review(session, run_id, token, body, accept=True)
 
@@ -777,6 +792,6 @@ def accept_fetch_run(
     description=REVIEW_DESCRIPTION,
 )
 def reject_fetch_run(
-    run_id: int, body: ReviewIn, session: SessionDep, token: ResolveToken
+    run_id: DbId, body: ReviewIn, session: SessionDep, token: ResolveToken
 ) -> FetchRunOut:
     return _review(session, run_id, token, body, accept=False)

@@ -65,6 +65,7 @@ from tracker.outlook import OUTLOOK_HELP, OUTLOOK_LABELS, counts_by_outlook
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.claim_query import ClaimQuery, ClaimQueryError, parse_claim_query
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
+from tracker.web.guard import GuardedRoute
 from tracker.web.provenance import QuarantineView, pages_of, quarantine_views
 from tracker.web.wording import (
     COMPARATOR_SYMBOLS,
@@ -95,7 +96,7 @@ CONTENT_SECURITY_POLICY = (
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 
 
 # --- templates ---

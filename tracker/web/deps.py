@@ -76,3 +76,26 @@ def parse_as_of(value: str, today: dt.date) -> dt.date:
             "date_in_future",
         )
     return day
+
+
+def read_as_of(value: str | None, today: dt.date) -> dt.date | None:
+    """The one rule for an `as_of` query value, on every page and API route: absent or empty
+    is "now" (None); anything else must be a YYYY-MM-DD day not after `today` (AsOfError)."""
+    if not value:
+        return None
+    return parse_as_of(value, today)
+
+
+def as_of_problem(exc: AsOfError) -> Exception:
+    """The API's answer to an AsOfError: 422 validation-error naming `as_of` (its wording is
+    the dashboard's)."""
+    from tracker.web.problems import ProblemError
+
+    return ProblemError(
+        422,
+        f"the request is invalid: {exc}",
+        code="validation-error",
+        errors=[
+            {"field": exc.field, "location": "query", "message": exc.message, "type": exc.kind}
+        ],
+    )
