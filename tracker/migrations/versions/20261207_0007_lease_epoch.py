@@ -5,7 +5,7 @@ names its holder at its epoch (tracker.scheduler.Fence), so a holder that lost t
 frozen, then resumed) stores nothing. Existing rows start at 0.
 
 Revision ID: 0007_lease_epoch
-Revises: 0006_quarantine
+Revises: 0007_webhooks
 Create Date: 2026-12-07 03:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_lease_epoch"
-down_revision: str | None = "0006_quarantine"
+down_revision: str | None = "0007_webhooks"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
