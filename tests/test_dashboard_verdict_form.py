@@ -150,7 +150,11 @@ def test_an_early_then_overriding_verdict_is_marked_everywhere(client):
     assert "<strong>true</strong>" not in page and "<strong>false</strong>" not in page
     listed = client.get("/claims", params={"q": EARLY}).text
     assert "early verdict" in listed
-    assert "early verdict" in client.get("/").text
+    overview = client.get("/").text
+    assert "early verdict" in overview
+    changes = overview[overview.index('id="changes-h"') :]
+    change = re.search(r"<li>.*?AGI arrives in 2026</a>:.*?</li>", changes, re.S)
+    assert change is not None and "verdict-early" in change.group(0)  # the change it caused
     api = client.get(f"/api/v1/claims/{EARLY}").json()["resolution"]
     assert api["early"] is True and api["overrides"] is False and api["outcome"] == "false"
 

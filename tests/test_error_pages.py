@@ -106,3 +106,15 @@ def test_favicon_is_served_not_an_error(client):
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("image/svg+xml")
     assert r.content.startswith(b"<svg")
+
+
+def test_an_error_page_that_cannot_render_falls_back_to_problem_json(client, monkeypatch):
+    import tracker.web.dashboard as dashboard
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("template broken")
+
+    monkeypatch.setattr(dashboard, "error_page_response", broken)
+    r = client.get("/no-such-page", headers=HTML)
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"

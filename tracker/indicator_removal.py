@@ -64,6 +64,6 @@ def unlisted_indicators(session: Session, listed: Collection[str]) -> Removal:
         found.kept[row.key] = (
             f"indicator {row.key!r} is stored but no longer listed: not removed, because tracker "
             f"holds {' and '.join(held)} for it (history is never deleted); put its entry back "
-            "in indicators.yaml"
+            "in indicators.yaml (`tracker claims export DIR` writes every stored indicator)"
         )
     return found

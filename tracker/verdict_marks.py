@@ -13,6 +13,11 @@ from sqlmodel import Session, col, select
 
 from tracker.models import Claim, Resolution
 
+# the states a verdict puts a claim in
+VERDICT_STATES = frozenset(
+    {"resolved_true", "resolved_false", "resolved_partial", "void", "ambiguous"}
+)
+
 
 def is_early(resolution: Resolution, deadline: dt.date | None) -> bool:
     """Decided before the deadline had passed (the deadline is the end of its UTC day)."""

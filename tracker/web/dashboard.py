@@ -598,6 +598,14 @@ def overview(
         "awaiting_data": queues.awaiting_data,
         "awaiting_more": max(0, queues.awaiting_total - len(queues.awaiting_data)),
         "changes": changes,
+        "change_marks": verdict_marks.marks_at(
+            session,
+            [
+                (c.evaluation.claim_id, c.evaluation.evaluated_at, c.evaluation.id)
+                for c in changes
+                if c.evaluation.state in verdict_marks.VERDICT_STATES
+            ],
+        ),
         "firsts": firsts,
         "health": unhealthy[:HEALTH_LIST_LIMIT],
         "health_more": max(0, len(unhealthy) - HEALTH_LIST_LIMIT),

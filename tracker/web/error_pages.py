@@ -8,6 +8,7 @@ answered by a middleware before any route ran, or after the database failed.
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +18,7 @@ from starlette.types import Scope
 
 from tracker.clock import utcnow
 
+log = logging.getLogger("tracker.web")
 API_PREFIX = "/api"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 JSON_TYPES = ("application/json", "application/problem+json")
@@ -63,8 +65,19 @@ def wants_html(scope: Scope) -> bool:
 
 def error_page(
     scope: Scope, status: int, detail: str | None, headers: dict[str, str] | None = None
+) -> HTMLResponse | None:
+    """The HTML page for an error (the detail is escaped; a 500 names nothing internal), or
+    None when the page itself cannot be rendered (the caller answers problem+json instead)."""
+    try:
+        return _render(scope, status, detail, headers)
+    except Exception:  # an error page must never turn one error into a dropped connection
+        log.exception("the HTML error page for %s could not be rendered", status)
+        return None
+
+
+def _render(
+    scope: Scope, status: int, detail: str | None, headers: dict[str, str] | None
 ) -> HTMLResponse:
-    """The HTML page for an error (the detail is escaped; a 500 names nothing internal)."""
     from tracker.web.dashboard import error_page_response  # the dashboard's templates
 
     try:

@@ -256,7 +256,9 @@ def problem_response(
     extra: dict[str, Any] | None = None,
 ) -> Response:
     if wants_html(request.scope):  # a browser asking for a page: an HTML error page
-        return error_page(request.scope, status, detail, headers)
+        page = error_page(request.scope, status, detail, headers)
+        if page is not None:
+            return page
     return problem_json(
         request.url.path, status, detail, code=code, errors=errors, headers=headers, extra=extra
     )
@@ -267,7 +269,9 @@ def scope_problem(scope: Scope, status: int, detail: str, **kwargs: Any) -> Resp
     path as sent (percent-encoded), so a rejected control character stays escaped. A browser
     asking for a page outside /api gets an HTML error page instead."""
     if wants_html(scope):
-        return error_page(scope, status, detail, kwargs.get("headers"))
+        page = error_page(scope, status, detail, kwargs.get("headers"))
+        if page is not None:
+            return page
     raw = scope.get("raw_path")
     path = raw.decode("latin-1") if isinstance(raw, bytes) else str(scope.get("path", ""))
     return problem_json(path.split("?", 1)[0], status, detail, **kwargs)

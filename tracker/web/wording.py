@@ -291,11 +291,12 @@ OUTCOME_MEANINGS = {
     "void": (
         "The claim cannot be judged as stated: its premise failed, the data or event it "
         "depends on will never exist, or it was overtaken (e.g. the measure was discontinued). "
-        "Neither kept nor not kept; it does not count in the claimant's record."
+        "Neither kept nor not kept: left out of the claimant's share kept."
     ),
     "ambiguous": (
         "The evidence exists but fits both readings: reasonable reviewers, reading the same "
-        "rubric, would disagree. Neither kept nor not kept; a later verdict may settle it."
+        "rubric, would disagree. Neither kept nor not kept (left out of the share kept); a "
+        "later verdict may settle it."
     ),
 }
 
