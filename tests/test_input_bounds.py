@@ -331,3 +331,13 @@ def test_as_of_has_one_rule_everywhere(stored: TestClient, clock: Any) -> None:
         problem = stored.get(url, params={"as_of": future}).json()
         assert problem["errors"][0]["field"] == "as_of"
         assert problem["errors"][0]["type"] == "date_in_future"
+
+
+def test_dashboard_forms_with_nul_are_refused_before_any_query(stored: TestClient) -> None:
+    for url, form in (
+        ("/login", {"token": "trk_a\x00b", "csrf_token": "x"}),
+        ("/claims/agi-2026/resolve", {"outcome": "false", "rationale": "a\x00b"}),
+    ):
+        r = stored.post(url, data=form, follow_redirects=False)
+        assert r.status_code == 422, (url, r.status_code, r.text[:300])
+        assert "NUL" in r.text
