@@ -176,7 +176,7 @@ def test_killed_lease_holder_is_taken_over_and_logged(backend, db_url, engine, t
         wait_for_text(second.out, "started", second.process, 60)
         time.sleep(1.0)  # its first heartbeat found the lease taken
         assert scheduler_status(engine)["holder"] == first.holder
-        first.kill()  # no clean stop: the lock goes with the connection, the row stays
+        first.kill()  # no clean stop: its sessions end with it, the row stays
         second.wait_active(timeout=60)  # the next heartbeat, within 15 s
         stderr = second.stop()
     finally:
@@ -190,7 +190,7 @@ def test_killed_lease_holder_is_taken_over_and_logged(backend, db_url, engine, t
     assert took_over[0]["level"] == "INFO"
     assert took_over[0]["message"].startswith(
         f"scheduler lease acquired by {second.holder} (previous holder {first.holder}, "
-        "lock released; its lease would have expired "
+        "its database session ended; its lease would have expired "
     )
 
 

@@ -33,6 +33,7 @@ TRICKLE_FOR = 20.0  # the server gives up by itself after this (bounded)
 class Upstream(ThreadingHTTPServer):
     daemon_threads = True
     trickle: frozenset[str] = frozenset()
+    silent: frozenset[str] = frozenset()
     requests: list[str]
 
 
@@ -54,6 +55,9 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if country in self.server.silent and kind == "text/csv":
+            time.sleep(TRICKLE_FOR)  # headers sent, then nothing: only a read timeout ends it
+            return
         if country not in self.server.trickle or kind != "text/csv":
             self.wfile.write(body)
             return
@@ -116,6 +120,20 @@ def test_a_trickling_body_fails_as_timeout_within_the_deadline(
     # what arrived before the deadline is kept with the failed run (issue 15, item 9)
     (page,) = run.meta["responses"]
     assert 0 < page["bytes"] < len(OWID_CSV) and page["declared_bytes"] == len(OWID_CSV)
+
+
+def test_a_silent_body_fails_at_the_deadline_not_the_longer_read_timeout(
+    engine: Engine, settings: Settings, upstream: Upstream
+) -> None:
+    upstream.silent = frozenset({"CHN"})
+    tuned = _settings(settings, upstream)  # read timeout 30 s, deadline 2 s
+    make_owid_indicator(engine, "CHN")
+    with make_http_client(tuned) as client:
+        started = time.monotonic()
+        summary = ingest_indicator(engine, HttpFetcher(client, tuned), owid_key("CHN"), trigger="t")
+        took = time.monotonic() - started
+    assert summary.error_kind == "timeout", summary
+    assert took < DEADLINE + 1.5, took
 
 
 def test_scheduler_goes_on_with_other_jobs_while_sources_trickle(

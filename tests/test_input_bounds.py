@@ -68,28 +68,25 @@ def _with(path: tuple[Any, ...], value: Any, doc: dict[str, Any] | None = None) 
 # --- text: NUL and lone surrogates (PostgreSQL raised DataError: 500) ---
 
 
-@pytest.mark.parametrize(
-    ("path", "field"),
-    [
-        (("title",), "title"),
-        (("quote", "en"), "quote.en"),
-        (("deadline_interpretation",), "deadline_interpretation"),
-        (("criteria", 0, "key"), "criteria[0].key"),
-    ],
-)
-@pytest.mark.parametrize("bad", [NUL, "a\ud800b"])
+TEXT_FIELDS = [
+    (("title",), "title"),
+    (("quote", "en"), "quote.en"),
+    (("deadline_interpretation",), "deadline_interpretation"),
+    (("criteria", 0, "key"), "criteria.0.key"),
+]
+
+
 def test_claim_text_with_nul_or_lone_surrogate_is_422_naming_the_field(
     client: TestClient,
     tokens: dict[str, str],  # noqa: F811
     seeded: Engine,  # noqa: F811
-    path: tuple[Any, ...],
-    field: str,
-    bad: str,
 ) -> None:
-    text = json.dumps(_with(path, bad))  # ensure_ascii: \u0000 / \ud800 escapes
-    for url in ("/api/v1/claims", "/api/v1/claims:dry-run"):
-        r = _raw_post(client, url, text, tokens["writer"])
-        assert field.replace("[0]", ".0") in _fields(r) or field in _fields(r), r.text
+    for path, field in TEXT_FIELDS:
+        for bad in (NUL, "a\ud800b"):
+            text = json.dumps(_with(path, bad))  # ensure_ascii: \u0000 / \ud800 escapes
+            for url in ("/api/v1/claims", "/api/v1/claims:dry-run"):
+                r = _raw_post(client, url, text, tokens["writer"])
+                assert field in _fields(r), (field, bad, r.text)
     assert _count(seeded, Claim) == 0
 
 
@@ -147,19 +144,19 @@ def test_notes_rationale_and_evidence_with_nul_are_422_nothing_stored(
 # --- numbers: NaN, Infinity and 1e400 (PostgreSQL 500; SQLite stored NaN) ---
 
 
-@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity", "1e400", "-1e400"])
 def test_non_finite_threshold_is_422(
     client: TestClient,
     tokens: dict[str, str],  # noqa: F811
     seeded: Engine,  # noqa: F811
-    literal: str,
 ) -> None:
-    text = json.dumps(_with(("criteria", 0, "threshold"), 12345.5)).replace("12345.5", literal)
-    for url in ("/api/v1/claims", "/api/v1/claims:dry-run"):
-        r = _raw_post(client, url, text, tokens["writer"])
-        fields = _fields(r)
-        # NaN/Infinity are not JSON: the body is refused whole; 1e400 names its field
-        assert fields in (["body"], ["criteria.0.threshold"]), r.text
+    for literal in ("NaN", "Infinity", "-Infinity", "1e400", "-1e400"):
+        doc = _with(("criteria", 0, "threshold"), 12345.5)
+        text = json.dumps(doc).replace("12345.5", literal)
+        for url in ("/api/v1/claims", "/api/v1/claims:dry-run"):
+            r = _raw_post(client, url, text, tokens["writer"])
+            fields = _fields(r)
+            # NaN/Infinity are not JSON: the body is refused whole; 1e400 names its field
+            assert fields in (["body"], ["criteria.0.threshold"]), (literal, r.text)
     assert _count(seeded, Claim) == 0
 
 
@@ -175,30 +172,27 @@ def test_yaml_nan_threshold_is_422(client: TestClient, tokens: dict[str, str]) -
 # --- dates: the evaluator overflowed on year 9999 ---
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "field"),
-    [
-        (("deadline",), "9999-12-31", "deadline"),
-        (("deadline",), "1899-12-31", "deadline"),
-        (("stated", "date"), "9999-01-01", "stated.date"),
-        (("window", "end"), "9999-12-31", "window.end"),
-        (("criteria", 0, "period"), "9999", "criteria[0].period"),
-        (("criteria", 0, "period"), "0001-01", "criteria[0].period"),
-    ],
-)
+OUT_OF_RANGE = [
+    (("deadline",), "9999-12-31", "deadline"),
+    (("deadline",), "1899-12-31", "deadline"),
+    (("stated", "date"), "9999-01-01", "stated.date"),
+    (("window", "end"), "9999-12-31", "window.end"),
+    (("criteria", 0, "period"), "9999", "criteria[0].period"),
+    (("criteria", 0, "period"), "0001-01", "criteria[0].period"),
+]
+
+
 def test_dates_outside_1900_2200_are_422_on_create_and_dry_run(
     client: TestClient,
     tokens: dict[str, str],  # noqa: F811
     seeded: Engine,  # noqa: F811
-    path: tuple[Any, ...],
-    value: str,
-    field: str,
 ) -> None:
-    doc = _with(path, value)
-    for url in ("/api/v1/claims:dry-run", "/api/v1/claims"):
-        r = client.post(url, json=doc, headers=bearer(tokens["writer"]))
-        assert field in _fields(r), r.text
-        assert "1900-2200" in r.text
+    for path, value, field in OUT_OF_RANGE:
+        doc = _with(path, value)
+        for url in ("/api/v1/claims:dry-run", "/api/v1/claims"):
+            r = client.post(url, json=doc, headers=bearer(tokens["writer"]))
+            assert field in _fields(r), (value, r.text)
+            assert "1900-2200" in r.text
     assert _count(seeded, Claim) == 0
 
 
@@ -216,29 +210,31 @@ def _cursor(payload: Any) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        ["deadline", "2030-12-31", 10**30],
-        ["deadline", "2030-12-31", -1],
-        ["deadline", "2030-12-31", 0],
-        ["deadline", "2030-12-31", True],
-        ["slug", "\ud800", 1],
-        ["slug", "a\x00b", 1],
-        ["slug", 5, 1],
-        ["updated", "0001-01-01T00:00:00+05:00", 1],
-        ["updated", "9999-12-31T23:59:59-05:00", 1],
-        ["deadline", "0001-01-01", 1],
-        ["deadline", None, 1],
-    ],
-)
-def test_hand_made_cursors_are_400(stored: TestClient, payload: list[Any]) -> None:
-    r = stored.get("/api/v1/claims", params={"sort": payload[0], "cursor": _cursor(payload)})
-    assert r.status_code == 400, r.text
-    assert r.json()["type"] == "/api/v1/problems/bad-cursor"
-    # the dashboard's history page reads the same cursors
-    page = stored.get("/", params={"as_of": "2026-11-27", "cursor": _cursor(payload)})
-    assert page.status_code < 500
+HAND_MADE = [
+    ["deadline", "2030-12-31", 10**30],
+    ["deadline", "2030-12-31", 2**31],
+    ["deadline", "2030-12-31", -1],
+    ["deadline", "2030-12-31", 0],
+    ["deadline", "2030-12-31", True],
+    ["slug", "\ud800", 1],
+    ["slug", "a\x00b", 1],
+    ["slug", 5, 1],
+    ["updated", "0001-01-01T00:00:00+05:00", 1],
+    ["updated", "9999-12-31T23:59:59-05:00", 1],
+    ["deadline", "0001-01-01", 1],
+    ["deadline", None, 1],
+]
+
+
+def test_hand_made_cursors_are_400(stored: TestClient) -> None:
+    for payload in HAND_MADE:
+        cursor = _cursor(payload)
+        r = stored.get("/api/v1/claims", params={"sort": payload[0], "cursor": cursor})
+        assert r.status_code == 400, (payload, r.text)
+        assert r.json()["type"] == "/api/v1/problems/bad-cursor"
+        # the dashboard's history page reads the same cursors
+        page = stored.get("/", params={"as_of": "2026-11-27", "cursor": cursor})
+        assert page.status_code < 500, payload
 
 
 def test_a_real_cursor_still_pages(stored: TestClient) -> None:
@@ -331,3 +327,13 @@ def test_as_of_has_one_rule_everywhere(stored: TestClient, clock: Any) -> None:
         problem = stored.get(url, params={"as_of": future}).json()
         assert problem["errors"][0]["field"] == "as_of"
         assert problem["errors"][0]["type"] == "date_in_future"
+
+
+def test_dashboard_forms_with_nul_are_refused_before_any_query(stored: TestClient) -> None:
+    for url, form in (
+        ("/login", {"token": "trk_a\x00b", "csrf_token": "x"}),
+        ("/claims/agi-2026/resolve", {"outcome": "false", "rationale": "a\x00b"}),
+    ):
+        r = stored.post(url, data=form, follow_redirects=False)
+        assert r.status_code == 422, (url, r.status_code, r.text[:300])
+        assert "NUL" in r.text

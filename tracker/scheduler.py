@@ -9,6 +9,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import functools
+import hashlib
 import logging
 import os
 import socket
@@ -415,8 +416,12 @@ class Lease:
     write), so a holder that lost the lease — even one frozen and resumed, whose connections
     are still open — cannot store anything afterwards.
 
-    (An earlier version took a PostgreSQL advisory lock as the authority: it stayed with a
-    frozen process's open connection, so nobody ever took over.)
+    PostgreSQL also shows when a holder has died: each process keeps one open "presence"
+    session named after it (application_name), which ends with the process. A live lease whose
+    holder has no presence session left is taken over at once; a frozen holder's sessions stay
+    open, so it is replaced when its lease expires. (An earlier version took a PostgreSQL
+    advisory lock as the authority: it stayed with a frozen process's open connection, so
+    nobody ever took over.)
     """
 
     def __init__(self, engine: Engine, holder: str, ttl: dt.timedelta) -> None:
@@ -425,6 +430,52 @@ class Lease:
         self.ttl = ttl
         self.taken_from: tuple[str, dt.datetime] | None = None  # set by try_acquire
         self.epoch: int | None = None  # the fencing token of our current tenure
+        self._presence: Connection | None = None
+
+    @property
+    def _postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    def _keep_presence(self) -> None:
+        """PostgreSQL: hold our presence session open (reopened if it died)."""
+        if not self._postgres:
+            return
+        if self._presence is not None:
+            try:
+                self._presence.execute(sa.text("SELECT 1"))
+                self._presence.commit()
+                return
+            except Exception:  # the session died: open another
+                self._close_presence()
+        connection = self.engine.connect()
+        try:
+            connection.execute(
+                sa.select(sa.func.set_config("application_name", presence_name(self.holder), False))
+            )
+            connection.commit()
+        except Exception:
+            connection.close()
+            raise
+        self._presence = connection
+
+    def _close_presence(self) -> None:
+        connection, self._presence = self._presence, None
+        if connection is not None:
+            try:
+                connection.invalidate()  # never hand a named session back to the pool
+                connection.close()
+            except Exception:
+                log.debug("closing the presence session failed", exc_info=True)
+
+    def _holder_present(self, conn: Connection, holder: str) -> bool:
+        """PostgreSQL: whether `holder` still has its presence session (SQLite: assume so)."""
+        if not self._postgres:
+            return True
+        count = conn.execute(
+            sa.text("SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"),
+            {"name": presence_name(holder)},
+        ).scalar_one()
+        return bool(count)
 
     def try_acquire(self, now: dt.datetime) -> bool:
         """Take the lease if free, expired or ours; True if we hold it now.
@@ -435,6 +486,7 @@ class Lease:
         """
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
         expires = now + self.ttl
+        self._keep_presence()  # before taking it: we never look dead to a rival
         try:
             with self.engine.begin() as conn:
                 _short_lock_wait(conn)
@@ -456,7 +508,11 @@ class Lease:
                         )
                     )
                 else:
-                    if seen.holder != self.holder and seen.expires_at >= now:
+                    if (
+                        seen.holder != self.holder
+                        and seen.expires_at >= now
+                        and self._holder_present(conn, seen.holder)
+                    ):
                         return False  # someone else holds a live lease
                     epoch = int(seen.epoch or 0) + 1
                     # compare-and-set: still the row just read (no one took it since)
@@ -512,6 +568,10 @@ class Lease:
         """Extend our lease; False if it was lost (it expired and another process took it)."""
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
         try:
+            self._keep_presence()
+        except Exception:
+            log.warning("cannot keep the scheduler's presence session", exc_info=True)
+        try:
             with self.engine.begin() as conn:
                 _short_lock_wait(conn)
                 kept = conn.execute(
@@ -533,19 +593,28 @@ class Lease:
             return self.try_acquire(now)  # the row was removed by hand: nobody else has it
         if kept != 1:
             self.epoch = None
+            self._close_presence()
         return kept == 1
 
     def release(self) -> None:
         table = SchedulerLease.__table__  # type: ignore[attr-defined]
-        with self.engine.begin() as conn:
-            conn.execute(
-                sa.delete(table).where(
-                    table.c.name == LEASE_NAME,
-                    table.c.holder == self.holder,
-                    table.c.epoch == self.epoch,
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    sa.delete(table).where(
+                        table.c.name == LEASE_NAME,
+                        table.c.holder == self.holder,
+                        table.c.epoch == self.epoch,
+                    )
                 )
-            )
-        self.epoch = None
+        finally:
+            self.epoch = None
+            self._close_presence()
+
+
+def presence_name(holder: str) -> str:
+    """The application_name of a holder's presence session (PostgreSQL keeps 63 bytes)."""
+    return "tracker-scheduler-" + hashlib.sha256(holder.encode()).hexdigest()[:24]
 
 
 def _short_lock_wait(conn: Connection) -> None:
@@ -980,9 +1049,9 @@ def acquired_message(
         return f"scheduler lease acquired by {holder} (its own lease, expiring {when})"
     if expires <= now:
         return f"scheduler lease acquired by {holder} (previous holder {previous}, expired {when})"
-    return (  # PostgreSQL: the previous holder's lock is gone although its row had not expired
-        f"scheduler lease acquired by {holder} (previous holder {previous}, lock released; "
-        f"its lease would have expired {when})"
+    return (  # PostgreSQL: the previous holder's sessions are gone: it died
+        f"scheduler lease acquired by {holder} (previous holder {previous}, its database "
+        f"session ended; its lease would have expired {when})"
     )
 
 

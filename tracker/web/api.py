@@ -101,6 +101,9 @@ def _unauthorized(reason: str, *, error: str | None) -> ProblemError:
 
 def authenticate(request: Request, engine: Engine) -> ApiToken:
     """The token of this request, or 401 (missing, malformed, unknown or revoked)."""
+    known: ApiToken | None = getattr(request.state, "api_token", None)
+    if known is not None:  # checked already by guard.GuardedRoute, before the body was read
+        return known
     header = request.headers.get("authorization")
     if not header:
         raise _unauthorized("no bearer token was given", error=None)
@@ -116,6 +119,7 @@ def authenticate(request: Request, engine: Engine) -> ApiToken:
             session.commit()
     except TokenError as exc:
         raise _unauthorized(exc.reason, error="invalid_token") from exc
+    request.state.api_token = token
     return token
 
 
