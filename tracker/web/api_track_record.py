@@ -12,12 +12,14 @@ from tracker.calibration import HORIZON_MONTHS, TrackerRecord, tracker_track_rec
 from tracker.web.api import PROBLEM_RESPONSES, read_access
 from tracker.web.caching import conditional_response
 from tracker.web.deps import NowDep, SessionDep
+from tracker.web.guard import GuardedRoute
 
 router = APIRouter(
     prefix="/api/v1",
     tags=["track record"],
     responses=PROBLEM_RESPONSES,
     dependencies=[Depends(read_access)],
+    route_class=GuardedRoute,
 )
 
 

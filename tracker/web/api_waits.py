@@ -18,9 +18,12 @@ from tracker.models import WaitExtension
 from tracker.overdue import InvalidExtension, extend_wait, wait_extensions
 from tracker.web.api import PROBLEM_RESPONSES, ClaimDep, ResolveToken, read_access, status_cache
 from tracker.web.deps import SessionDep
+from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError
 
-router = APIRouter(prefix="/api/v1", tags=["claims"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["claims"], responses=PROBLEM_RESPONSES, route_class=GuardedRoute
+)
 
 EX_EXTENSION: dict[str, Any] = {
     "wait_until": "2027-03-31",

@@ -19,6 +19,7 @@ from tracker.clock import utcnow
 from tracker.models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tracker.web.api import PROBLEM_RESPONSES, require_scope
 from tracker.web.deps import SessionDep, SettingsDep
+from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError
 from tracker.webhooks import subscriptions as subs
 from tracker.webhooks.events import EVENT_TYPES
@@ -53,7 +54,9 @@ def _examples(*examples: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": list(examples)})
 
 
-router = APIRouter(prefix="/api/v1", tags=["webhooks"], responses=PROBLEM_RESPONSES)
+router = APIRouter(
+    prefix="/api/v1", tags=["webhooks"], responses=PROBLEM_RESPONSES, route_class=GuardedRoute
+)
 SubscriptionsToken = Annotated[ApiToken, require_scope("subscriptions")]
 
 

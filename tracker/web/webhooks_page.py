@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse
 
 from tracker.web.dashboard import WebSessionDep, _refuse, _render
 from tracker.web.deps import NowDep, SessionDep
+from tracker.web.guard import GuardedRoute
 from tracker.webhooks.events import EVENT_TYPES
 from tracker.webhooks.subscriptions import live_subscriptions, subscription_deliveries
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=GuardedRoute)
 PAGE_DELIVERIES = 20
 
 
