@@ -1365,7 +1365,14 @@ def _measured(
             data_expected_on=_expected_on(target, lag) if target else None,
             details=details,
         )
-    grace, gaps_zero = _expr_wait(c.series, series)
+    if ctx.memo is not None:  # per series, like its facts (`points` stands for them)
+        key = ("wait", id(points))
+        hit = ctx.memo.get(key)
+        if hit is None:
+            hit = ctx.memo[key] = (points, _expr_wait(c.series, series))
+        grace, gaps_zero = hit[1]
+    else:
+        grace, gaps_zero = _expr_wait(c.series, series)
     wait = _Wait(frequency, lag, grace, gaps_zero)
     if isinstance(c, ThresholdCriterion):
         result = _threshold(c, points, threshold, unit, model, lag, revision, ctx, wait)
@@ -1410,20 +1417,28 @@ def _note_overdue(
     for is still missing at its expected date + grace: the deciding period's data, a window's
     period (already noted by the window), or the series' next release (its projection is only
     as current as its latest reading). Returns the days on which such data falls overdue."""
-    candidates = [details["overdue_since"]] if "overdue_since" in details else []
-    allowed = dt.timedelta(days=grace)
-    dues = []
-    if expected is not None:
-        dues.append(expected)
-    if upcoming is not None:
-        dues.append(dt.date.fromisoformat(upcoming[1]))
-    for due in dues:
-        if today > due + allowed:
-            candidates.append(due.isoformat())
-    if candidates:
-        details["overdue_since"] = min(candidates)
+    since, recheck = _overdue_dates(expected, upcoming[1] if upcoming else None, grace, today)
+    if "overdue_since" in details:
+        since = min(details["overdue_since"], since) if since else details["overdue_since"]
+    if since is not None:
+        details["overdue_since"] = since
         details["grace_days"] = grace
-    return [due + allowed + dt.timedelta(days=1) for due in dues]
+    return list(recheck)
+
+
+@functools.lru_cache(maxsize=8192)
+def _overdue_dates(
+    expected: dt.date | None, upcoming_due: str | None, grace: int, today: dt.date
+) -> tuple[str | None, tuple[dt.date, ...]]:
+    """(the earliest overdue due date as ISO text, or None; the days each due date falls
+    overdue): the same few dates recur across the claims on one series."""
+    allowed = dt.timedelta(days=grace)
+    dues = [d for d in (expected, upcoming_due and dt.date.fromisoformat(upcoming_due)) if d]
+    late = [due.isoformat() for due in dues if today > due + allowed]
+    return (min(late) if late else None), tuple(due + allowed + _ONE_DAY for due in dues)
+
+
+_ONE_DAY = dt.timedelta(days=1)
 
 
 _Facts = tuple[str, int, int, str, tuple[str, str] | None]
