@@ -61,7 +61,7 @@ def test_the_held_back_vintage_shows_and_fits(server, browser, width: int) -> No
     page.goto(f"{base}/indicators")
     row = page.locator(f'[id="quarantine-{CHN}"]')
     assert "'China,CHN,2025,10'" in row.inner_text()
-    assert row.locator("table.held-back td").all_inner_texts() == ["2025", "10", "10,583"]
+    assert row.locator("table.held-back td").all_inner_texts() == ["2025", "10.0", "10,583"]
     scroll, inner = page.evaluate(WIDTHS)
     assert scroll <= inner, (width, scroll, inner)
     screenshot(page, f"quarantine-indicators-{width}")
