@@ -53,7 +53,7 @@ def test_a_windowed_cagr_claim_draws_the_path_its_rate_requires():
     found = required_growth_path(_points({2019: 90.0, 2020: 100.0, 2024: 130.0}), criterion, None)
     assert found is not None
     path, label = found
-    assert label == "required path (≥ 10 %/yr)"
+    assert label == "required path (≥ 10.0 %/yr)"
     assert path[0] == (2020.0, 100.0)
     assert path[-1][0] == 2030.0 and math.isclose(path[-1][1], 100.0 * 1.1**10)
 
@@ -73,14 +73,16 @@ def test_an_open_ended_factor_claim_draws_from_the_sustained_rate_base():
     found = required_growth_path(points, criterion, dt.date(2030, 12, 31))
     assert found is not None
     path, label = found
-    assert label == "required path (≥ 10x a year)"
+    assert label == "required path (≥ 10.0x a year)"
     assert path[0] == (2019.0, 10.0)  # five years before the latest value (2024)
     assert path[-1][0] == 2025.0 and math.isclose(path[-1][1], 10.0 * 10**6)
     chart = ClaimChart(key="k", title="t", unit="FLOP", points=points)
     chart.required_path, chart.required_label = path, label
     datasets = chart.config()["data"]["datasets"]
     assert any(d["label"] == label and d["borderDash"] for d in datasets)
-    assert "required path (≥ 10x a year): from 10 in 2019 to 1e+07 in 2025" in (chart.aria_label())
+    assert "required path (≥ 10.0x a year): from 10.0 in 2019 to 10.0 million in 2025" in (
+        chart.aria_label()
+    )
 
 
 def test_a_band_edge_is_not_a_legend_entry():

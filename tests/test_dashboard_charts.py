@@ -306,7 +306,7 @@ def test_flop_charts_are_drawn_on_a_log_axis_from_2000(fresh_install):
     # the required path (10x a year from the base of the sustained rate) runs a year past 2024
     assert x["min"] == 2000 and x["max"] == 2026
     [required] = [d for d in config["data"]["datasets"] if d["label"].startswith("required path")]
-    assert required["label"] == "required path (≥ 10x a year)"
+    assert required["label"] == "required path (≥ 10.0x a year)"
     assert min(p["x"] for p in config["data"]["datasets"][0]["data"]) >= 2000
     caption = re.search(r"<figcaption>(.*?)</figcaption>", html, re.S)
     assert caption and "(log scale)" in caption.group(1)

@@ -16,7 +16,7 @@ from markupsafe import escape
 from sqlmodel import Session
 from test_dashboard import csrf_of, make_token, sign_in
 
-from tracker.web.wording import OUTCOME_MEANINGS
+from tracker.web.wording import OUTCOME_MEANINGS, state_label
 
 EARLY = "agi-2026"  # judged, deadline 2026-12-31; NOW is 2026-11-28
 PAST = "colossus2-grid-wait-one-year"  # needs review: deadline passed, no verdict yet
@@ -168,19 +168,27 @@ def test_an_early_then_overriding_verdict_is_marked_everywhere(client):
     assert "overrides an earlier verdict" in client.get("/claims", params={"q": EARLY}).text
 
     feed = ET.fromstring(client.get("/api/v1/feed.atom").content)
-    entries = [e for e in feed.iter(f"{ATOM}entry") if EARLY in e.findtext(f"{ATOM}title", "")]
+    # entries of this claim: their link is its page (titles are in words: the claim's title and
+    # the change, feed_titles.change_title)
+    entries = [
+        e
+        for e in feed.iter(f"{ATOM}entry")
+        if any(
+            (link.get("href") or "").endswith(f"/claims/{EARLY}") for link in e.iter(f"{ATOM}link")
+        )
+    ]
     marked = {
         e.findtext(f"{ATOM}title"): sorted(c.get("term") for c in e.iter(f"{ATOM}category"))
         for e in entries
     }
     assert any(
-        "→ resolved_false" in t
+        f"→ {state_label('resolved_false')}" in t
         and "early: before the 2026-12-31 deadline" in t
         and terms == ["early-verdict"]
         for t, terms in marked.items()
     ), marked
     assert any(
-        "→ ambiguous" in t and terms == ["early-verdict", "overriding-verdict"]
+        f"→ {state_label('ambiguous')}" in t and terms == ["early-verdict", "overriding-verdict"]
         for t, terms in marked.items()
     ), marked
 

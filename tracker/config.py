@@ -119,15 +119,6 @@ class Settings(BaseSettings):
             "any); empty: localhost, 127.0.0.1, [::1], testserver and the public URL's host."
         ),
     )
-    scheduler_lease_ttl: float = Field(
-        default=60.0,
-        gt=0,
-        description="Seconds a scheduler lease lasts without a heartbeat (another process may "
-        "then take over).",
-    )
-    scheduler_heartbeat: float = Field(
-        default=15.0, gt=0, description="Seconds between scheduler lease heartbeats."
-    )
     webhook_allowed_hosts: str = Field(
         default="",
         description=(

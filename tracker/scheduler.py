@@ -734,9 +734,9 @@ class TrackerScheduler:
         clock: Clock | None = None,
         catch_up_delay: dt.timedelta | None = None,
     ) -> None:
-        # unset: TRACKER_SCHEDULER_LEASE_TTL / TRACKER_SCHEDULER_HEARTBEAT (60 s / 15 s)
-        lease_ttl = lease_ttl or dt.timedelta(seconds=settings.scheduler_lease_ttl)
-        heartbeat = heartbeat or dt.timedelta(seconds=settings.scheduler_heartbeat)
+        # unset: TRACKER_SCHEDULER_LEASE_SECONDS / TRACKER_SCHEDULER_HEARTBEAT_SECONDS (60 s / 15 s)
+        lease_ttl = lease_ttl or dt.timedelta(seconds=settings.scheduler_lease_seconds)
+        heartbeat = heartbeat or dt.timedelta(seconds=settings.scheduler_heartbeat_seconds)
         self.engine = engine
         self.catch_up_delay = catch_up_delay  # None: CATCH_UP_DELAY
         # every heartbeat and job runs under this clock (None: the system clock); APScheduler's
