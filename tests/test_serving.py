@@ -5,6 +5,7 @@ not slowed by Nagle's algorithm (TCP_NODELAY on every accepted connection)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import socket
 import subprocess
 import sys
@@ -229,7 +230,10 @@ def test_admission_answers_503_with_retry_after_when_every_slot_stays_busy() -> 
                 release.set()
             await get("after", "/api/v1/claims")
 
-    anyio.run(main)
+    # on a thread of its own: a browser test's Playwright (sync API) may keep an event loop
+    # running on this one when both share a process (pytest-xdist)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, main).result()
     assert answers["slow"].status_code == 200
     shed = answers["shed"]
     assert shed.status_code == 503

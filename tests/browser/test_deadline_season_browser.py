@@ -143,7 +143,7 @@ def test_charts_say_something_at_both_widths(fresh_install_server, browser):
         page.goto(fresh_install_server + "/claims/ai-compute-demand-10x-per-year")
         page.wait_for_load_state("networkidle")
         legend = page.locator("canvas.chart").first.evaluate(LEGEND)
-        assert "required path (≥ 10x a year)" in legend
+        assert "required path (≥ 10.0x a year)" in legend
         screenshot(page, f"chart-growth-{size}")
 
         page.goto(fresh_install_server + "/claims/china-power-3x-us-2030")
