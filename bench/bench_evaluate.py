@@ -16,9 +16,10 @@ ratio of two indicators, 10 % "any time within 2026-01..2030-12". Then times, in
   revised      the sweep again after a new vintage of 10 indicators' latest values: only the
                claims reading them are re-evaluated (best of --repeat days, one vintage each)
 
-THE ratio against the target (issue 5: at most 3x) is first/baseline; the others are printed
-too. It also times a FLOOR: the least work any evaluator of these claims must do, written
-straight on the sqlite3 driver with no evaluation semantics (see `floor`): read the claims,
+THE ratios against issue 13's targets: first/baseline at most 12x, steady at most 1.5x, revised
+at most 2x (issue 5's 3x cold-start target is retired). It also times a FLOOR: the least
+work any evaluator of these claims must do, written straight on the sqlite3 driver with no
+evaluation semantics (see `floor`): read the claims,
 their criteria and the fit windows, fit each series once, give each claim a verdict and a
 one-line reason, write one row of scalar columns per claim and set the claim's status (then
 roll back). No vintage selection, state machine, criteria breakdown, evidence or fingerprint.
@@ -499,13 +500,16 @@ def main() -> None:
         f"floor (least possible work, raw driver): {least * 1000:7.1f} ms  "
         f"({least_rows:,} rows; no semantics, breakdown, evidence or fingerprint)"
     )
-    verdict = "met" if first / base <= 3 else "NOT met"
-    print(
-        f"RATIO first run / baseline: {first / base:6.2f}x   "
-        f"(issue 5 target: at most 3x: {verdict})"
-    )
-    print(f"  steady sweep / baseline:      {steady / base:6.2f}x")
-    print(f"  after revisions / baseline:   {incremental / base:6.2f}x")
+    # issue 13's targets (the earlier cold-start target of 3x is retired: its own floor,
+    # storing what is required, measured 2.2-2.9x)
+    targets = (("first run", first, 12.0), ("steady sweep", steady, 1.5))
+    targets += (("after revisions", incremental, 2.0),)
+    for name, took, limit in targets:
+        verdict = "met" if took / base <= limit else "NOT met"
+        print(
+            f"RATIO {name} / baseline: {took / base:6.2f}x   "
+            f"(target: at most {limit:g}x: {verdict})"
+        )
     print(f"  first run / seek baseline:    {first / seek:6.2f}x")
     print(f"  FLOOR / baseline:             {least / base:6.2f}x   (what 3x leaves for the rest)")
     print(
