@@ -72,6 +72,8 @@ from tracker.evaluation.wording import _describe_threshold, _gap_text, _threshol
 from tracker.models import Trend
 from tracker.numbers import format_number, format_pair, format_rate, rate_text
 
+# --- criteria ---
+
 
 def _measured(
     c: ThresholdCriterion | GrowthCriterion | AggregateCriterion,

@@ -353,7 +353,7 @@ def _prepare_one(
     return replace(data, points=tuple(points))
 
 
-# --- criteria ---
+# --- what every criterion reads ---
 
 
 @dataclass(frozen=True)
