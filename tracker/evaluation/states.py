@@ -1,0 +1,344 @@
+"""The claim state machine: `evaluate` combines criterion results into a claim state."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+from tracker.criteria import Criterion
+from tracker.evaluation.model import (
+    ClaimFacts,
+    CriterionResult,
+    EvaluationResult,
+    Evidence,
+    Memo,
+    SeriesData,
+)
+from tracker.evaluation.projection import claim_probability
+from tracker.evaluation.rules import evaluate_criterion
+from tracker.evaluation.series import _prepare, period_end
+from tracker.evaluation.wording import _context_text, _overdue_text, _summary
+from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
+
+# --- the claim ---
+
+_OUTCOME_STATE = {
+    Outcome.true: State.resolved_true,
+    Outcome.false: State.resolved_false,
+    Outcome.partial: State.resolved_partial,
+    Outcome.void: State.void,
+    Outcome.ambiguous: State.ambiguous,
+}
+
+
+def outcome_state(outcome: str) -> State:
+    """The state a resolution outcome puts a claim in."""
+    return _OUTCOME_STATE[Outcome(outcome)]
+
+
+def evaluate(
+    claim: ClaimFacts,
+    criteria: Sequence[Criterion],
+    series: Mapping[str, SeriesData],
+    *,
+    now: dt.datetime,
+    as_of: dt.datetime | None = None,
+    memo: Memo | None = None,
+) -> EvaluationResult:
+    """Evaluate a claim at `now`, or as the tracker would have at `as_of` (a replay).
+
+    `series` may hold several vintages of a period: the one with the latest `known_from` not
+    after `as_of` is used; points known only after `as_of` are ignored.
+
+    `memo`: an optional dict shared by evaluations in one run over the SAME SeriesData objects
+    (never mutated in between) and the same `as_of`; it caches per-series work (vintage
+    selection, expressions, fits) so claims on one series fit it once. Results are identical
+    with or without it.
+    """
+    if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
+        raise ValueError("evaluate() needs timezone-aware datetimes")
+    moment = as_of if as_of is not None else now
+    today = moment.astimezone(dt.UTC).date()
+    prepared = _prepare(series, criteria, as_of, memo)
+    results = tuple(
+        evaluate_criterion(c, prepared, today=today, claim=claim, memo=memo) for c in criteria
+    )
+    resolving = [r for r in results if not r.context]
+    primary = next(
+        (r for r in resolving if r.type not in ("judged",) and r.error is None),
+        next((r for r in resolving if r.type not in ("judged",)), None),
+    )
+    context = [r for r in results if r.context]
+    if len(results) == 1:  # a criterion's evidence is already sorted and unique
+        evidence = results[0].evidence
+    else:
+        evidence = Evidence(
+            tuple(sorted({i for r in results for i in r.evidence.observation_ids})),
+            tuple(sorted({i for r in results for i in r.evidence.fetch_run_ids})),
+        )
+
+    state, trend, reason, outcome, provisional, final_after, expected = _claim_state(
+        claim, resolving, context, today
+    )
+    review_reason: str | None = None
+    overdue_since: dt.date | None = None
+    if state in _WAITING_STATES:
+        overdue_since = _overdue_since(resolving)
+        if overdue_since is not None:
+            if claim.wait_until is not None and today <= claim.wait_until:
+                reason += f"; data overdue since {overdue_since.isoformat()}, wait extended "
+                reason += f"to {claim.wait_until.isoformat()}"
+                overdue_since = None
+            else:
+                state = State.needs_review
+                review_reason = REVIEW_DATA_OVERDUE
+                what = _overdue_text(resolving)
+                reason = (
+                    f"data overdue since {overdue_since.isoformat()}: {what}; a reviewer "
+                    f"voids the claim or extends the wait; {reason}"
+                )
+    headline = primary
+    return EvaluationResult(
+        slug=claim.slug,
+        state=state,
+        trend=trend,
+        reason=reason,
+        metric=headline.metric if headline else None,
+        threshold=headline.threshold if headline else None,
+        comparator=headline.comparator if headline else None,
+        margin=headline.margin if headline else None,
+        progress=headline.progress if headline else None,
+        projection=headline.projection if headline else None,
+        required_growth=headline.required_growth if headline else None,
+        observed_growth=headline.observed_growth if headline else None,
+        data_expected_on=expected,
+        outcome=outcome,
+        provisional=provisional,
+        final_after=final_after,
+        criteria=results,
+        evidence=evidence,
+        evaluated_at=now,
+        as_of=as_of,
+        replay=as_of is not None,
+        stable_until=_stable_until(claim, results, final_after, today),
+        review_reason=review_reason,
+        overdue_since=overdue_since,
+        probability=claim_probability(state, claim, resolving),
+    )
+
+
+REVIEW_DATA_OVERDUE = "data_overdue"
+# the states in which a claim waits for data (and so may wait too long)
+_WAITING_STATES = frozenset({State.open, State.upcoming, State.awaiting_data})
+
+
+def _overdue_since(resolving: Sequence[CriterionResult]) -> dt.date | None:
+    """The earliest date data a resolving measured criterion waits for was due, where it is
+    still missing past that date + the indicator's grace (None: nothing overdue)."""
+    dates = [
+        r.details["overdue_since"]
+        for r in resolving
+        if r.type != "judged" and not r.decided and "overdue_since" in r.details
+    ]
+    return dt.date.fromisoformat(min(dates)) if dates else None
+
+
+def _stable_until(
+    claim: ClaimFacts,
+    results: Sequence[CriterionResult],
+    final_after: dt.date | None,
+    today: dt.date,
+) -> dt.date | None:
+    """The first day after `today` on which a date comparison in the evaluation flips."""
+    one_day = dt.timedelta(days=1)
+    candidates: list[dt.date] = []
+    if claim.deadline is not None:
+        candidates.append(claim.deadline + one_day)  # deadline passed: today > deadline
+    if claim.window_start is not None:
+        candidates.append(claim.window_start)  # upcoming: today < window_start
+    if claim.resolution is not None and claim.resolution.final_after is not None:
+        candidates.append(claim.resolution.final_after)
+    if final_after is not None:
+        candidates.append(final_after)  # provisional: today < final_after
+    for r in results:
+        if r.target_period is not None:
+            candidates.append(period_end(r.target_period) + one_day)  # decided: today > end
+        if r.data_expected_on is not None:
+            candidates.append(r.data_expected_on + one_day)  # overdue: today > expected
+        if r.final_after is not None:
+            candidates.append(r.final_after)
+        if r.recheck_on is not None:  # a window's period ends, data becomes overdue
+            candidates.append(r.recheck_on)
+    if claim.wait_until is not None:
+        candidates.append(claim.wait_until + one_day)  # an extended wait ends
+    future = [d for d in candidates if d > today]
+    return min(future) if future else None
+
+
+_StateParts = tuple[
+    State, Trend | None, str, Outcome | None, bool | None, dt.date | None, dt.date | None
+]
+
+
+def _claim_state(
+    claim: ClaimFacts,
+    resolving: Sequence[CriterionResult],
+    context: Sequence[CriterionResult],
+    today: dt.date,
+) -> _StateParts:
+    measured = [r for r in resolving if r.type != "judged"]
+    judged = claim.kind == ClaimKind.judged or any(r.type == "judged" for r in resolving)
+    resolution = claim.resolution
+    deadline_passed = claim.deadline is not None and today > claim.deadline
+    summary = _summary(measured)
+    expected = _latest_expected(measured)
+
+    if claim.lifecycle == Lifecycle.withdrawn:
+        return (
+            State.withdrawn,
+            None,
+            "withdrawn; no longer evaluated" + summary,
+            None,
+            None,
+            None,
+            None,
+        )
+
+    if resolution is not None and resolution.method == ResolutionMethod.manual:
+        who = f" by {resolution.decided_by}" if resolution.decided_by else ""
+        text = (
+            f"resolved {resolution.outcome}{who} on {resolution.decided_at.date().isoformat()} "
+            f"(reviewer's verdict)" + summary + _context_text(context)
+        )
+        return (
+            outcome_state(resolution.outcome),
+            None,
+            text,
+            None,
+            resolution.provisional,
+            resolution.final_after,
+            None,
+        )
+
+    errors = [r for r in resolving if r.error is not None]
+    if errors:
+        return State.error, None, f"{errors[0].key}: {errors[0].reason}", None, None, None, None
+
+    if judged:
+        extra = _context_text(context)
+        if claim.deadline is None:
+            return (
+                State.open,
+                Trend.not_applicable,
+                "judged by a reviewer; no deadline" + extra,
+                None,
+                None,
+                None,
+                None,
+            )
+        if deadline_passed:
+            return (
+                State.needs_review,
+                Trend.not_applicable,
+                f"deadline {claim.deadline.isoformat()} passed; a reviewer decides by the rubric"
+                + extra,
+                None,
+                None,
+                None,
+                None,
+            )
+        state = State.upcoming if _before_window(claim, today) else State.open
+        return (
+            state,
+            Trend.not_applicable,
+            f"judged by a reviewer after the deadline {claim.deadline.isoformat()}" + extra,
+            None,
+            None,
+            None,
+            None,
+        )
+
+    if not measured:
+        return State.open, Trend.insufficient_data, "no resolving criterion", None, None, None, None
+
+    if all(r.decided for r in measured):
+        met = [bool(r.met) for r in measured]
+        outcome = Outcome.true if all(met) else Outcome.false if not any(met) else Outcome.partial
+        final_after = max((r.final_after for r in measured if r.final_after), default=None)
+        provisional = final_after is not None and today < final_after
+        if len(measured) == 1:
+            text = measured[0].reason
+        else:
+            text = f"{sum(met)} of {len(met)} criteria met"
+        text += (
+            f"; provisional until {final_after.isoformat()}"
+            if provisional and final_after
+            else "; final"
+        )
+        if resolution is not None and not resolution.provisional and resolution.outcome != outcome:
+            return (
+                State.needs_review,
+                None,
+                f"the data now say {outcome.value} but the final resolution was "
+                f"{resolution.outcome}: {text}",
+                outcome,
+                provisional,
+                final_after,
+                None,
+            )
+        return outcome_state(outcome), None, text, outcome, provisional, final_after, None
+
+    if resolution is not None and not resolution.provisional:
+        # decided before, but the data no longer decide it (e.g. a period was withdrawn)
+        return (
+            outcome_state(resolution.outcome),
+            None,
+            f"resolved {resolution.outcome} (final); the current data no longer decide it",
+            None,
+            False,
+            resolution.final_after,
+            None,
+        )
+
+    trend = _combined_trend(measured)
+    primary_reason = measured[0].reason if len(measured) == 1 else summary.lstrip("; ")
+    if deadline_passed and claim.deadline is not None:
+        when = f"expected on {expected.isoformat()}" if expected else "expected date unknown"
+        overdue = " (overdue)" if expected is not None and today > expected else ""
+        waiting = sorted({r.target_period for r in measured if not r.decided and r.target_period})
+        return (
+            State.awaiting_data,
+            trend,
+            f"deadline {claim.deadline.isoformat()} passed; waiting for "
+            f"{', '.join(waiting) or 'the'} data, {when}{overdue}; {primary_reason}",
+            None,
+            None,
+            None,
+            expected,
+        )
+    # Before its window a hard claim is `upcoming` only while there is nothing to measure: with
+    # data it is `open`, its trend projected to the target period ("3x by 2030" is tracked now).
+    measurable = any(r.metric is not None for r in measured)
+    state = State.upcoming if _before_window(claim, today) and not measurable else State.open
+    return state, trend, primary_reason, None, None, None, expected
+
+
+def _before_window(claim: ClaimFacts, today: dt.date) -> bool:
+    return claim.window_start is not None and today < claim.window_start
+
+
+def _combined_trend(measured: Sequence[CriterionResult]) -> Trend:
+    trends = [Trend.on_track if r.decided and r.met else r.trend for r in measured]
+    if any(
+        t is Trend.off_track or (r.decided and not r.met)
+        for t, r in zip(trends, measured, strict=True)
+    ):
+        return Trend.off_track
+    if all(t is Trend.on_track for t in trends):
+        return Trend.on_track
+    return Trend.insufficient_data
+
+
+def _latest_expected(measured: Sequence[CriterionResult]) -> dt.date | None:
+    dates = [r.data_expected_on for r in measured if not r.decided and r.data_expected_on]
+    return max(dates) if dates else None
