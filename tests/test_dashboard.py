@@ -398,9 +398,13 @@ def test_benchmark_script_runs_on_a_small_database():
     result = json.loads(out.strip().splitlines()[-1])
     assert result["claims"] == 300 and result["page_size"] == 50
     assert result["overview_requests"] > 0 and result["json_list_requests"] > 0
-    assert result["ratio_overview_to_json"] == pytest.approx(
-        result["overview_rps"] / result["json_list_rps"], rel=0.05, abs=0.002
-    )  # both sides are rounded in the output; abs covers a tiny ratio under load
+    # The rates are printed to 0.1 req/s and the ratio to 0.001, so the printed ratio must lie
+    # within what those roundings allow (a loaded machine can bring a rate down to ~0.1 req/s,
+    # where the rounding alone moves the quotient by a third).
+    overview, json_list = result["overview_rps"], result["json_list_rps"]
+    low = max(overview - 0.05, 0.0) / (json_list + 0.05)
+    high = (overview + 0.05) / max(json_list - 0.05, 1e-9)
+    assert low - 0.0005 <= result["ratio_overview_to_json"] <= high + 0.0005
 
 
 def test_overview_data_health_lists_failing_first_and_counts_the_rest(client, engine):
