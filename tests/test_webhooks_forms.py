@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
@@ -46,7 +47,7 @@ def _subs(engine: Engine) -> list[WebhookSubscription]:
         return list(session.exec(select(WebhookSubscription)).all())
 
 
-def _post(client: TestClient, path: str, **data: object) -> object:
+def _post(client: TestClient, path: str, **data: object) -> httpx.Response:
     csrf = csrf_of(client.get("/webhooks").text)
     return client.post(path, data={"csrf_token": csrf, **data}, follow_redirects=False)
 
@@ -92,15 +93,15 @@ def test_a_refused_destination_is_a_form_error(settings: Settings, engine: Engin
     for client in _client(settings, engine, ""):  # no allow-list: loopback is refused
         sign_in(client, make_token(engine, "subscriptions", name="hooks"), "/webhooks")
         r = _post(client, "/webhooks", url="http://127.0.0.1:8080/x", tags="ai energy")
-        assert r.status_code == 422  # type: ignore[attr-defined]
-        html = r.text  # type: ignore[attr-defined]
+        assert r.status_code == 422
+        html = r.text
         assert "Nothing was created: Destination URL: refused destination" in html
         assert 'id="create-error" tabindex="-1" data-focus-on-load autofocus' in html
         assert 'aria-invalid="true" aria-describedby="err-url"' in html
         assert 'value="http://127.0.0.1:8080/x"' in html and 'value="ai energy"' in html
         bad = _post(client, "/webhooks", url=ALLOWED, deadline_days="soon")
-        assert bad.status_code == 422  # type: ignore[attr-defined]
-        assert "Days before a deadline: &#39;soon&#39; is not a whole number" in bad.text  # type: ignore[attr-defined]
+        assert bad.status_code == 422
+        assert "Days before a deadline: &#39;soon&#39; is not a whole number" in bad.text
     assert _subs(engine) == []
 
 
@@ -109,8 +110,8 @@ def test_forms_need_the_csrf_token_and_the_scope(settings: Settings, engine: Eng
         assert client.post("/webhooks", data={"url": ALLOWED}).status_code == 401
         sign_in(client, make_token(engine, "resolve", name="reviewer"), "/")
         r = _post(client, "/webhooks", url=ALLOWED)
-        assert r.status_code == 403  # type: ignore[attr-defined]
-        assert "lacks the <code>subscriptions</code> scope" in r.text  # type: ignore[attr-defined]
+        assert r.status_code == 403
+        assert "lacks the <code>subscriptions</code> scope" in r.text
         client.cookies.clear()
         sign_in(client, make_token(engine, "subscriptions", name="hooks"), "/webhooks")
         forged = client.post("/webhooks", data={"url": ALLOWED, "csrf_token": "forged"})
@@ -126,7 +127,7 @@ def test_delete_asks_first_then_deletes(hooks: TestClient, engine: Engine) -> No
             hooks.app.state.settings,
             url=ALLOWED,
             created_by="x",
-            now=system_clock(),  # type: ignore[attr-defined]
+            now=system_clock(),
         )
         session.commit()
         sub_id = sub.id
@@ -146,7 +147,7 @@ def test_delete_asks_first_then_deletes(hooks: TestClient, engine: Engine) -> No
 
 
 def test_rotate_enable_and_replay(hooks: TestClient, engine: Engine) -> None:
-    settings = hooks.app.state.settings  # type: ignore[attr-defined]
+    settings = hooks.app.state.settings
     claim_id = judged_claim(engine)
     with Session(engine) as session:
         sub, old = create_subscription(
@@ -169,21 +170,21 @@ def test_rotate_enable_and_replay(hooks: TestClient, engine: Engine) -> None:
     assert "failing for 3 days" in page and f"Re-enable #{sub_id}" in page
     # rotate: the new secret once, the old one still signs for a day
     r = _post(hooks, f"/webhooks/{sub_id}/rotate-secret")
-    assert r.status_code == 303  # type: ignore[attr-defined]
+    assert r.status_code == 303
     shown = SECRET_RE.findall(hooks.get("/webhooks").text)
     (now_sub,) = _subs(engine)
     assert shown == [now_sub.secret] and now_sub.secret != old
     assert now_sub.previous_secret == old
     assert "whsec_" not in hooks.get("/webhooks").text
     # re-enable
-    assert _post(hooks, f"/webhooks/{sub_id}/enable").status_code == 303  # type: ignore[attr-defined]
+    assert _post(hooks, f"/webhooks/{sub_id}/enable").status_code == 303
     (now_sub,) = _subs(engine)
     assert now_sub.disabled_at is None and now_sub.disabled_reason is None
     # replay: pending again; an unknown delivery is an error beside its subscription
-    assert _post(hooks, f"/webhooks/{sub_id}/deliveries/{delivery_id}/replay").status_code == 303  # type: ignore[attr-defined]
+    assert _post(hooks, f"/webhooks/{sub_id}/deliveries/{delivery_id}/replay").status_code == 303
     with Session(engine) as session:
         again = session.get(WebhookDelivery, delivery_id)
         assert again is not None and again.status == "pending"
     missing = _post(hooks, f"/webhooks/{sub_id}/deliveries/999999/replay")
-    assert missing.status_code == 404  # type: ignore[attr-defined]
-    assert f"Nothing was replayed: no delivery 999999 for subscription {sub_id}" in missing.text  # type: ignore[attr-defined]
+    assert missing.status_code == 404
+    assert f"Nothing was replayed: no delivery 999999 for subscription {sub_id}" in missing.text
