@@ -89,6 +89,24 @@ def test_create_shows_the_secret_once(hooks: TestClient, engine: Engine) -> None
     assert ALLOWED in again.text
 
 
+def test_a_reveal_cookie_names_one_secret_and_carries_none(
+    hooks: TestClient, engine: Engine
+) -> None:
+    """The cookie holds no secret; kept and sent again after a rotation, it reveals nothing."""
+    r = _post(hooks, "/webhooks", url=ALLOWED, deadline_days="7")
+    kept = hooks.cookies.get("tracker_reveal", path="/webhooks")
+    assert r.status_code == 303 and kept
+    (sub,) = _subs(engine)
+    assert sub.secret not in kept and sub.secret.removeprefix("whsec_") not in kept
+    assert SECRET_RE.findall(hooks.get("/webhooks").text) == [sub.secret]
+    assert _post(hooks, f"/webhooks/{sub.id}/rotate-secret").status_code == 303
+    hooks.get("/webhooks")  # the rotation's secret shown (and its cookie dropped)
+    hooks.cookies.set("tracker_reveal", kept, path="/webhooks")
+    assert "whsec_" not in hooks.get("/webhooks").text  # the old cookie names the old secret
+    hooks.cookies.set("tracker_reveal", kept[:-4] + "AAAA", path="/webhooks")
+    assert "whsec_" not in hooks.get("/webhooks").text  # a forged one reveals nothing
+
+
 def test_a_refused_destination_is_a_form_error(settings: Settings, engine: Engine) -> None:
     for client in _client(settings, engine, ""):  # no allow-list: loopback is refused
         sign_in(client, make_token(engine, "subscriptions", name="hooks"), "/webhooks")

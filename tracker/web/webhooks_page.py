@@ -8,9 +8,10 @@ echoing the session's CSRF token, answered by a redirect back to the page (post/
 or by the page again with the error beside the form (422/404/409).
 
 A signing secret is shown once: on the page the create or rotate redirects to. It travels
-there in a short-lived cookie (`tracker_reveal`, path /webhooks, HttpOnly, SameSite=Strict),
-encrypted and authenticated with the session key and bound to the session's CSRF token; that
-page deletes it, so a reload no longer shows the secret.
+there by way of a short-lived cookie (`tracker_reveal`, path /webhooks, HttpOnly,
+SameSite=Strict) that holds no secret: the subscription's id and a fingerprint of the new secret,
+signed with the session key and bound to the session's CSRF token; that page reads the secret from
+the database and deletes the cookie, so a reload no longer shows it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -64,59 +64,70 @@ FIELD_LABELS = {
 }
 
 
-# --- the one-time secret, carried to the page after a redirect ---
+# --- the one-time secret, shown on the page a create or rotate redirects to ---
+#
+# The cookie carries no secret: only which subscription, which of its secrets (a fingerprint, so
+# a cookie from before a rotation reveals nothing) and until when, signed with the session key
+# and bound to the session's CSRF token. The page reads the secret itself from the database.
 
 
-def _keystream(key: bytes, nonce: bytes, length: int) -> bytes:
-    blocks = (length + 31) // 32
-    return b"".join(
-        hmac.new(key, b"reveal-stream:" + nonce + i.to_bytes(4, "big"), hashlib.sha256).digest()
-        for i in range(blocks)
-    )[:length]
+def _fingerprint(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:32]
+
+
+def _sign(key: bytes, csrf: str, body: bytes) -> bytes:
+    return hmac.new(key, b"reveal:" + csrf.encode() + b":" + body, hashlib.sha256).digest()
 
 
 def _seal(key: bytes, csrf: str, payload: dict[str, Any]) -> str:
-    """`payload` encrypted (HMAC-SHA256 in counter mode) then authenticated (HMAC-SHA256),
-    bound to the session's CSRF token."""
-    nonce = secrets.token_bytes(16)
-    plain = json.dumps(payload, separators=(",", ":")).encode()
-    cipher = bytes(a ^ b for a, b in zip(plain, _keystream(key, nonce, len(plain)), strict=True))
-    body = nonce + cipher
-    tag = hmac.new(key, b"reveal-tag:" + csrf.encode() + b":" + body, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(body + tag).decode().rstrip("=")
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(body + _sign(key, csrf, body)).decode().rstrip("=")
 
 
-def _open(key: bytes, csrf: str, value: str) -> dict[str, Any] | None:
+def _open(
+    key: bytes, csrf: str, value: str, session: Session, now: dt.datetime
+) -> dict[str, Any] | None:
+    """The secret to show, if the cookie is genuine, unexpired and names the current secret."""
     try:
         raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
     except (binascii.Error, ValueError):
         return None
-    if len(raw) < 16 + 32:
-        return None
     body, tag = raw[:-32], raw[-32:]
-    expected = hmac.new(key, b"reveal-tag:" + csrf.encode() + b":" + body, hashlib.sha256)
-    if not hmac.compare_digest(tag, expected.digest()):
+    if len(raw) < 33 or not hmac.compare_digest(tag, _sign(key, csrf, body)):
         return None
-    nonce, cipher = body[:16], body[16:]
-    plain = bytes(a ^ b for a, b in zip(cipher, _keystream(key, nonce, len(cipher)), strict=True))
     try:
-        data = json.loads(plain)
-    except ValueError:
+        data = json.loads(body)
+        sub_id, what, fingerprint = int(data["id"]), str(data["what"]), str(data["fp"])
+        until = float(data["until"])
+    except (ValueError, KeyError, TypeError):
         return None
-    return data if isinstance(data, dict) else None
+    if now.timestamp() > until:
+        return None
+    sub = session.get(WebhookSubscription, sub_id)
+    if sub is None or not hmac.compare_digest(_fingerprint(sub.secret), fingerprint):
+        return None
+    return {"id": sub_id, "secret": sub.secret, "what": what}
 
 
 def _revealing(
-    request: Request, state: SessionState, sub: WebhookSubscription, secret: str, what: str
+    request: Request,
+    state: SessionState,
+    sub: WebhookSubscription,
+    secret: str,
+    what: str,
+    now: dt.datetime,
 ) -> Response:
-    """303 back to the page, carrying the new secret to be shown there once."""
+    """303 back to the page, which then shows the new secret once."""
     response = _redirect(request, f"{PAGE}#secret")
-    sealed = _seal(
-        _session_key(request), state.session.csrf, {"id": sub.id, "secret": secret, "what": what}
-    )
+    payload = {
+        "id": sub.id,
+        "what": what,
+        "fp": _fingerprint(secret),
+        "until": now.timestamp() + REVEAL_SECONDS,
+    }
     response.set_cookie(
         REVEAL_COOKIE,
-        sealed,
+        _seal(_session_key(request), state.session.csrf, payload),
         max_age=REVEAL_SECONDS,
         path=PAGE,
         httponly=True,
@@ -208,7 +219,7 @@ def webhooks_page(
     revealed = None
     sealed = request.cookies.get(REVEAL_COOKIE)
     if sealed:
-        revealed = _open(_session_key(request), state.session.csrf, sealed)
+        revealed = _open(_session_key(request), state.session.csrf, sealed, session, now)
     response = _page(request, session, state, now, revealed=revealed)
     if sealed:  # shown once: a reload finds no secret
         response.delete_cookie(REVEAL_COOKIE, path=PAGE, httponly=True, samesite="strict")
@@ -261,7 +272,7 @@ def create(
         error = (exc.field, str(exc))
         return _page(request, session, state, now, form=form, error=error, status_code=422)
     session.commit()
-    return _revealing(request, state, sub, secret, "created")
+    return _revealing(request, state, sub, secret, "created", now)
 
 
 def _subscription_or_404(
@@ -326,7 +337,7 @@ def rotate(
         return sub
     secret = subs.rotate_secret(session, sub, now=now)
     session.commit()
-    return _revealing(request, state, sub, secret, "rotated")
+    return _revealing(request, state, sub, secret, "rotated", now)
 
 
 @router.post("/webhooks/{subscription_id}/enable", response_model=None)
