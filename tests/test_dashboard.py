@@ -130,13 +130,13 @@ def test_login_rejects_unknown_malformed_and_revoked_tokens(client, engine):
     assert r.status_code == 401
 
 
-def test_login_needs_the_resolve_scope(client, engine):
+def test_login_takes_any_valid_token_but_a_verdict_needs_resolve(client, engine, seeded):
     token = make_token(engine, "claims:write", name="writer")
-    csrf = csrf_of(client.get("/login").text)
-    r = client.post("/login", data={"token": token, "csrf_token": csrf})
-    assert r.status_code == 403
-    assert "lacks the <code>resolve</code> scope" in r.text
-    assert "`" not in r.text  # a message's code spans are markup, not literal backticks
+    sign_in(client, token)
+    assert "Signed in as <strong>writer</strong>" in client.get("/").text
+    page = client.get(f"/claims/{seeded['agi']}")
+    assert "lacks the <code>resolve</code> scope" in page.text
+    assert "`" not in page.text  # a message's code spans are markup, not literal backticks
 
 
 def test_login_and_logout_need_the_csrf_token(client, engine):

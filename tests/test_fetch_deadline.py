@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from test_ingest_support import OWID_CSV, OWID_META, make_owid_indicator, owid_key
@@ -25,6 +26,7 @@ from tracker.ingest import ingest_indicator
 from tracker.models import FetchRun, Indicator, JobRun
 from tracker.scheduler import TrackerScheduler, run_recorded
 from tracker.sources.http import HttpFetcher, make_http_client
+from tracker.web.app import create_app
 
 DEADLINE = 2.0
 TRICKLE_FOR = 20.0  # the server gives up by itself after this (bounded)
@@ -120,6 +122,13 @@ def test_a_trickling_body_fails_as_timeout_within_the_deadline(
     # what arrived before the deadline is kept with the failed run (issue 15, item 9)
     (page,) = run.meta["responses"]
     assert 0 < page["bytes"] < len(OWID_CSV) and page["declared_bytes"] == len(OWID_CSV)
+    # reported as a plain timeout is (status error, kind timeout), its message naming the deadline
+    with TestClient(create_app(tuned, engine=engine)) as web:
+        (served,) = web.get("/api/v1/fetch-runs").json()
+        page_html = web.get("/indicators").text
+    assert (served["status"], served["error_kind"]) == ("error", "timeout")
+    assert "overall deadline of 2 s" in served["error"]
+    assert "timeout error" in page_html and "overall deadline of 2 s" in page_html
 
 
 def test_a_silent_body_fails_at_the_deadline_not_the_longer_read_timeout(
@@ -132,7 +141,8 @@ def test_a_silent_body_fails_at_the_deadline_not_the_longer_read_timeout(
         started = time.monotonic()
         summary = ingest_indicator(engine, HttpFetcher(client, tuned), owid_key("CHN"), trigger="t")
         took = time.monotonic() - started
-    assert summary.error_kind == "timeout", summary
+    assert summary.status == "error" and summary.error_kind == "timeout", summary
+    assert "overall deadline of 2 s" in (summary.error or "")
     assert took < DEADLINE + 1.5, took
 
 

@@ -23,7 +23,7 @@ def test_page_lists_subscriptions_and_attempts(engine, settings) -> None:
             _, secret = create_subscription(
                 session, settings, url=receiver.url, created_by="newsroom", now=system_clock()
             )
-            token = create_token(session, "reviewer", ["resolve"], now=system_clock()).plaintext
+            token = create_token(session, "hooks", ["subscriptions"], now=system_clock()).plaintext
             session.commit()
         resolve(engine, claim_id)
         with make_client(settings) as http:

@@ -149,16 +149,6 @@ def require_scope(scope: str) -> Any:
     return Depends(dependency)
 
 
-async def read_access(request: Request) -> None:
-    """Reads are public unless settings.require_token_for_reads (then any valid token).
-
-    Async and free of sync sub-dependencies: on the public path it costs no thread hop.
-    """
-    if request.app.state.settings.require_token_for_reads:
-        await run_in_threadpool(authenticate, request, request.app.state.engine)
-
-
-ReadAccess = Annotated[None, Depends(read_access)]
 WriteToken = Annotated[ApiToken, require_scope("claims:write")]
 ResolveToken = Annotated[ApiToken, require_scope("resolve")]
 
@@ -281,7 +271,6 @@ def _claim_stamp(engine: Engine, slug: str) -> tuple[Any, ...] | None:
 def list_claims(
     request: Request,
     session: SessionDep,
-    _access: ReadAccess,
     params: Annotated[ClaimQuery, Query()],
 ) -> Response:
     """Filters combine with AND. Pages are keyset-paginated: pass `next_cursor` back as
@@ -332,7 +321,6 @@ def list_claims(
 async def get_claim(
     request: Request,
     slug: str,
-    _access: ReadAccess,
     as_of: Annotated[
         # read by parse_as_of (not pydantic's date) so the dashboard and the API agree; the
         # schema still says a date
@@ -409,9 +397,7 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
     response_model=schemas.HistoryOut,
     summary="The claim's status over time, with metric and projection at each point",
 )
-def claim_history(
-    request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
-) -> Response:
+def claim_history(request: Request, claim: ClaimDep, session: SessionDep) -> Response:
     """One point per evaluation that changed anything (state, trend, metric, projection)."""
     points = queries.claim_history(session, claim.claim.id or 0)
     body = schemas.HistoryOut(
@@ -426,9 +412,7 @@ def claim_history(
     response_model=schemas.RevisionsOut,
     summary="Every version of the claim with its diff, note and content hash",
 )
-def claim_revisions(
-    request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
-) -> Response:
+def claim_revisions(request: Request, claim: ClaimDep, session: SessionDep) -> Response:
     """Append-only: creation, each amendment (with its note and unified diff), withdrawal."""
     rows = queries.claim_revisions(session, claim.claim.id or 0)
     body = schemas.RevisionsOut(
@@ -443,9 +427,7 @@ def claim_revisions(
     response_model=schemas.ResolutionsOut,
     summary="Every verdict on the claim, superseded ones included",
 )
-def claim_resolutions(
-    request: Request, claim: ClaimDep, session: SessionDep, _access: ReadAccess
-) -> Response:
+def claim_resolutions(request: Request, claim: ClaimDep, session: SessionDep) -> Response:
     """Automatic and manual verdicts; a newer one names the one it supersedes."""
     rows = queries.claim_resolutions(session, claim.claim.id or 0)
     body = schemas.ResolutionsOut(
@@ -462,7 +444,7 @@ def claim_resolutions(
     response_model=ClaimFile,
     summary="The claim as a claim document (the schema of claim files and of POST /claims)",
 )
-def claim_document(request: Request, claim: ClaimDep, _access: ReadAccess) -> Response:
+def claim_document(request: Request, claim: ClaimDep) -> Response:
     """The stored normalised document of the current version; `tracker claims export` writes
     the same documents out as YAML files."""
     from tracker.claims import claim_to_document
@@ -482,7 +464,6 @@ def deadlines(
     request: Request,
     session: SessionDep,
     now: NowDep,
-    _access: ReadAccess,
     within_days: Annotated[int, Query(ge=0, le=36500, description="Horizon in days.")] = 90,
 ) -> Response:
     """For reviewers: what is due within `within_days`, and what already waits on them.
@@ -511,7 +492,7 @@ def deadlines(
     tags=["claimants"],
     summary="A claimant's track record and claims",
 )
-def claimant(request: Request, slug: str, session: SessionDep, _access: ReadAccess) -> Response:
+def claimant(request: Request, slug: str, session: SessionDep) -> Response:
     """Counts over the claimant's statements and their current verdicts: withdrawn claims and
     variant readings (another report's reading of a statement counted) are listed, not counted;
     share kept = true / (true + false + partial); lateness = verdict date − deadline in days;
@@ -620,7 +601,7 @@ def spreadsheet_safe(value: Any) -> Any:
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-def export_csv(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+def export_csv(request: Request, session: SessionDep) -> Response:
     """One row per claim (RFC 4180 quoting via the csv module); tags joined with `;`. Text
     cells starting with =, +, -, @, tab or CR get a leading `'` so a spreadsheet shows them
     rather than running them as formulas (the JSON export keeps every value exact)."""
@@ -646,7 +627,7 @@ def export_csv(request: Request, session: SessionDep, _access: ReadAccess) -> Re
     summary="Every claim with its current status, as JSON",
     response_model=list[schemas.ClaimSummary],
 )
-def export_json(request: Request, session: SessionDep, _access: ReadAccess) -> Response:
+def export_json(request: Request, session: SessionDep) -> Response:
     """The same rows as the CSV, as the claim summaries of the list endpoint."""
     items = queries.all_claims(session)
     body = json.dumps(
@@ -759,7 +740,7 @@ def _expected_releases(
     response_class=Response,
     responses={200: {"content": {"text/calendar": {}}}},
 )
-def calendar(request: Request, session: SessionDep, now: NowDep, _access: ReadAccess) -> Response:
+def calendar(request: Request, session: SessionDep, now: NowDep) -> Response:
     """All-day events with stable UIDs, each linking to the claim's dashboard page:
     `deadline-<slug>@tracker` for each deadline; `review-<slug>@tracker` for each open-ended
     claim (`review: yearly`), every 31 Dec (RRULE:FREQ=YEARLY); and
@@ -871,7 +852,6 @@ def _atom_time(value: dt.datetime) -> str:
 def feed(
     request: Request,
     session: SessionDep,
-    _access: ReadAccess,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_LIMIT)] = 100,
 ) -> Response:
     """One entry per change of a claim's state or trend (a first evaluation is a change from

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, WithJsonSchema
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -27,7 +27,7 @@ from tracker.data_health import (
 from tracker.models import ApiToken, FetchRun, FetchStatus, Indicator, QuarantineDecision
 from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.quarantine import QuarantineConflict, review_vintage
-from tracker.web.api import PROBLEM_RESPONSES, ResolveToken, read_access
+from tracker.web.api import PROBLEM_RESPONSES, ResolveToken
 from tracker.web.caching import conditional_response
 from tracker.web.deps import (
     AsOfError,
@@ -46,7 +46,6 @@ router = APIRouter(
     prefix="/api/v1",
     tags=["data"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[Depends(read_access)],
     route_class=GuardedRoute,
 )
 

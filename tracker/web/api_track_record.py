@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.calibration import HORIZON_MONTHS, TrackerRecord, tracker_track_record
-from tracker.web.api import PROBLEM_RESPONSES, read_access
+from tracker.web.api import PROBLEM_RESPONSES
 from tracker.web.caching import conditional_response
 from tracker.web.deps import NowDep, SessionDep
 from tracker.web.guard import GuardedRoute
@@ -18,7 +18,6 @@ router = APIRouter(
     prefix="/api/v1",
     tags=["track record"],
     responses=PROBLEM_RESPONSES,
-    dependencies=[Depends(read_access)],
     route_class=GuardedRoute,
 )
 

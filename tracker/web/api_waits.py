@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from tracker.clock import utcnow
 from tracker.models import WaitExtension
 from tracker.overdue import InvalidExtension, extend_wait, wait_extensions
-from tracker.web.api import PROBLEM_RESPONSES, ClaimDep, ResolveToken, read_access, status_cache
+from tracker.web.api import PROBLEM_RESPONSES, ClaimDep, ResolveToken, status_cache
 from tracker.web.deps import SessionDep
 from tracker.web.guard import GuardedRoute
 from tracker.web.problems import ProblemError
@@ -122,7 +122,6 @@ def extend_claim_wait(
     response_model=WaitExtensionList,
     summary="Every extension of a claim's wait for overdue data, oldest first",
     description="Append-only: who extended the wait, when, why, and to which day.",
-    dependencies=[Depends(read_access)],
 )
 def list_wait_extensions(claim: ClaimDep, session: SessionDep) -> WaitExtensionList:
     assert claim.claim.id is not None

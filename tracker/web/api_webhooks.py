@@ -353,16 +353,12 @@ def replay(
     _token: SubscriptionsToken,
 ) -> DeliveryOut:
     _found(session, subscription_id)
-    delivery = session.get(WebhookDelivery, delivery_id)
-    if delivery is None or delivery.subscription_id != subscription_id:
-        raise ProblemError(
-            404,
-            f"no delivery {delivery_id} for subscription {subscription_id}",
-            code="not-found",
-            title="Not Found",
-        )
-    if delivery.status == "sending":
-        raise ProblemError(409, "this delivery is being sent right now; retry", code="conflict")
+    try:
+        delivery = subs.replayable_delivery(session, subscription_id, delivery_id)
+    except subs.ReplayRefused as exc:
+        if exc.status == 404:
+            raise ProblemError(404, str(exc), code="not-found", title="Not Found") from None
+        raise ProblemError(409, str(exc), code="conflict") from None
     subs.replay_delivery(session, delivery, now=utcnow())
     session.commit()
     view = next(

@@ -1,9 +1,13 @@
 """The dashboard: server-rendered pages for readers, reviewers and operators (Jinja2).
 
 Pages read through tracker.queries; the writes (a reviewer's verdict, a reviewer's decision on a
-quarantined vintage) go through tracker.status and tracker.quarantine. Reviewers sign in with an
-API token holding the `resolve` scope; the session is an HMAC-signed cookie carrying a
-per-session CSRF token that every POST form must echo back.
+quarantined vintage) go through tracker.status and tracker.quarantine. Anyone holding a valid API
+token may sign in; the session is an HMAC-signed cookie carrying the token's scopes and a
+per-session CSRF token that every POST form must echo back. Each page or action checks the scope
+it needs (checked against the token row on every request): any sign-in reads the pages when
+reads require a token; `resolve` records verdicts, reviews quarantined data and sees the
+operator details of /indicators; `subscriptions` manages webhooks (tracker.web.webhooks_page).
+A signed-in user without the scope gets a 403 page naming it (`missing_scope`).
 """
 
 from __future__ import annotations
@@ -88,6 +92,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "tracker_session"
 SESSION_LIFETIME = dt.timedelta(hours=12)
 RESOLVE_SCOPE = "resolve"
+SUBSCRIPTIONS_SCOPE = "subscriptions"
 PAGE_SIZE = 50
 OVERVIEW_LIST_LIMIT = 12
 HEALTH_LIST_LIMIT = 6
@@ -235,9 +240,12 @@ class WebSession:
     def signed_in(self) -> bool:
         return self.token_id is not None
 
+    def has_scope(self, scope: str) -> bool:
+        return self.signed_in and scope in self.scopes
+
     @property
     def can_resolve(self) -> bool:
-        return self.signed_in and RESOLVE_SCOPE in self.scopes
+        return self.has_scope(RESOLVE_SCOPE)
 
 
 _key_lock = threading.Lock()
@@ -345,8 +353,6 @@ def _token_lapse(token: ApiToken | None, who: str | None) -> str | None:
         return f"the token you signed in with{name} no longer exists"
     if token.revoked_at is not None:
         return f"the token you signed in with{name} has been revoked"
-    if not auth.has_scope(token, RESOLVE_SCOPE):
-        return f"the token you signed in with{name} lacks the `resolve` scope"
     return None
 
 
@@ -421,6 +427,33 @@ def _refuse(
     link returns to `next_path`."""
     context = {"message": message, "next": _safe_next(next_path)}
     return _render(request, "error.html", context, state, now=now, status_code=status_code)
+
+
+SCOPE_NEEDS = {
+    RESOLVE_SCOPE: "record verdicts and review quarantined data",
+    SUBSCRIPTIONS_SCOPE: "see and manage webhook subscriptions",
+}
+
+
+def scope_lack(web_session: WebSession, scope: str) -> str:
+    """Why a signed-in session may not do what `scope` allows, in words naming the scope."""
+    who = f" ({web_session.who})" if web_session.who else ""
+    return (
+        f"the token you signed in with{who} lacks the `{scope}` scope needed to "
+        f"{SCOPE_NEEDS.get(scope, 'do this')}"
+    )
+
+
+def missing_scope(
+    request: Request, state: SessionState, now: dt.datetime, scope: str, *, next_path: str
+) -> HTMLResponse:
+    """403: signed in, but without `scope`; the page names it and offers another sign-in."""
+    message = (
+        f"Not allowed: {scope_lack(state.session, scope)}. Sign in with a token that has it "
+        f"(`tracker token create --name NAME --scope {scope}`)."
+    )
+    context = {"message": message, "next": _safe_next(next_path), "missing_scope": scope}
+    return _render(request, "error.html", context, state, now=now, status_code=403)
 
 
 def _secure_headers(response: Response) -> None:
@@ -1050,8 +1083,8 @@ def _indicators_page(
     held = held_back_vintages(session, [h.indicator for h in health if h.quarantine is not None])
     context = {
         "health": health,
-        # configuration (settings to set, HTTP details) is for signed-in reviewers/operators
-        "operator": state.session.signed_in,
+        # configuration (settings to set, HTTP details) is for reviewers/operators (`resolve`)
+        "operator": state.session.can_resolve,
         "held_back": {h.indicator.key: h for h in held},
         "review_errors": dict(review_errors or {}),
     }
@@ -1189,10 +1222,6 @@ def login(
     found = _verify_token(session, token.strip(), now) if token.strip() else None
     if found is None:
         return refused("Not signed in: that token is not valid (unknown or revoked).", 401)
-    if not auth.has_scope(found, RESOLVE_SCOPE):
-        return refused(
-            "Not signed in: that token is valid but lacks the `resolve` scope reviewers need.", 403
-        )
     session.commit()  # the token's last_used_at, if tracker.auth recorded it
     signed_in = _new_session(now, token_id=found.id, who=found.name, scopes=list(found.scopes))
     if detail is not None:
@@ -1302,19 +1331,27 @@ def _verdict_page(
     return _render(request, "claim.html", context, state, now=now, status_code=status_code)
 
 
-def _reviewer_token(session: Session, web_session: WebSession) -> ApiToken | None:
-    """The signed-in reviewer's token row if it still exists, is not revoked and may resolve."""
+def scoped_token(session: Session, web_session: WebSession, scope: str) -> ApiToken | None:
+    """The signed-in token row if it still exists, is not revoked and carries `scope`."""
     if web_session.token_id is None:
         return None
     token = session.get(ApiToken, web_session.token_id)
     if token is None or _token_lapse(token, None) is not None:
         return None
-    return token
+    return token if auth.has_scope(token, scope) else None
 
 
-def _not_recorded_because(state: SessionState, signed_in: bool) -> str:
+def _reviewer_token(session: Session, web_session: WebSession) -> ApiToken | None:
+    """The signed-in reviewer's token row if it still exists, is not revoked and may resolve."""
+    return scoped_token(session, web_session, RESOLVE_SCOPE)
+
+
+def _not_recorded_because(state: SessionState, signed_in: bool, scope: str = RESOLVE_SCOPE) -> str:
+    """Why a reviewer action was refused; `signed_in`: by a token that carries `scope`."""
     if signed_in:
         return "the form's security token was missing or stale"
+    if state.session.signed_in:
+        return scope_lack(state.session, scope)
     if state.lapsed:
         return f"your sign-in is no longer valid: {state.lapsed}"
     return "you are not signed in as a reviewer"
@@ -1356,6 +1393,8 @@ def resolve(
             return _refuse(request, state, now, message, next_path=f"/claims/{quote(slug)}")
         if token is not None:
             then = "The form below has a fresh one and what you typed: check it and record it."
+        elif state.session.signed_in:
+            then = "Sign in below with a token that has it; what you typed is kept."
         else:
             then = "Sign in again below; what you typed is kept."
         alert = f"Nothing was recorded: {reason}. {then}"

@@ -173,6 +173,28 @@ def enable_subscription(session: Session, sub: WebhookSubscription) -> None:
     session.add(sub)
 
 
+class ReplayRefused(LookupError):
+    """A delivery that cannot be replayed; `status` is the HTTP answer (404 unknown, 409 busy)."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def replayable_delivery(
+    session: Session, subscription_id: int, delivery_id: int
+) -> WebhookDelivery:
+    """The subscription's delivery `delivery_id`, if it may be replayed now (ReplayRefused)."""
+    delivery = session.get(WebhookDelivery, delivery_id)
+    if delivery is None or delivery.subscription_id != subscription_id:
+        raise ReplayRefused(
+            f"no delivery {delivery_id} for subscription {subscription_id}", status=404
+        )
+    if delivery.status == "sending":
+        raise ReplayRefused("this delivery is being sent right now; retry", status=409)
+    return delivery
+
+
 def replay_delivery(session: Session, delivery: WebhookDelivery, *, now: dt.datetime) -> None:
     """Send a delivery again (same webhook-id and body) at the next run of the delivery job."""
     delivery.status = "pending"
