@@ -41,6 +41,7 @@ from tracker.evaluation import (
     SeriesPoint,
     compact_json,
     evaluate,
+    fast_frozen_init,
     lookback_start,
     needed_since,
     serialise,
@@ -84,6 +85,7 @@ class ResolutionConflict(RuntimeError):
     """Another resolution of the claim was recorded at the same time; retry."""
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class ClaimInputs:
     """Everything `evaluate` needs for one claim, plus the row ids status.py writes against."""
