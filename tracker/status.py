@@ -1188,6 +1188,9 @@ def _bind(column: sa.Column[Any], name: str, dialect: sa.Dialect) -> Any:
     return sa.bindparam(name, type_=column.type)
 
 
+_UNSEEN = object()
+
+
 def _executemany(
     session: Session,
     stmt: Any,
@@ -1214,21 +1217,24 @@ def _executemany(
         for name in names
     ]
     caches: list[dict[Any, Any]] = [{} for _ in names]
+    # a Float column's converter makes a float of its value: a float already is one (and most
+    # are distinct, so caching them would only fill the cache)
+    floats = [isinstance(compiled.binds[name].type, sa.Float) for name in names]
 
     def convert(index: int, value: Any) -> Any:
         if names[index] in json_names:
             return value if type(value) is _JsonText else serializer(value)
         conv = converters[index]
-        if conv is None or value is None:
+        if conv is None or value is None or (type(value) is float and floats[index]):
             return value
         cache = caches[index]
         try:
-            return cache[value]
-        except KeyError:
-            out = cache[value] = conv(value)
-            return out
+            out = cache.get(value, _UNSEEN)
         except TypeError:  # unhashable
             return conv(value)
+        if out is _UNSEEN:
+            out = cache[value] = conv(value)
+        return out
 
     converted_at = [
         i

@@ -194,6 +194,8 @@ def _jsonable(value: Any) -> Any:
         return value
     if kind is float:
         return value if math.isfinite(value) else None
+    if kind is dict:  # a criterion's details (the Mapping case below, without its checks)
+        return {str(k): _jsonable(v) for k, v in value.items()}
     names = _field_names(kind)
     if names is not None:  # a dataclass: primitives inline (this runs for every result)
         out: dict[str, Any] = {}
