@@ -276,6 +276,45 @@ def _claims(session: Session, n: int, offset: int = 0) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda cls: cls(key="k", type="threshold", role="resolves", context=False, reason="r"),
+        lambda cls: cls("k", "growth", "context", True, "r", True, False, Trend.off_track),
+        lambda cls: cls(slug="a", deadline=dt.date(2030, 12, 31), wait_until=dt.date(2031, 1, 1)),
+        lambda cls: cls("a", "soft"),
+    ],
+    ids=["criterion-keywords", "criterion-positional", "facts-keywords", "facts-positional"],
+)
+def test_fast_frozen_init_builds_what_the_dataclass_init_builds(make: Any) -> None:
+    """`fast_frozen_init` (on the results and claim facts) against the `__init__` dataclasses
+    generates for the same class: same fields, defaults and fresh default factories, still
+    frozen and hashable alike."""
+    import dataclasses
+
+    for fast in (CriterionResult, ClaimFacts):
+        try:
+            built = make(fast)
+        except TypeError:
+            continue  # a shape of the other class
+        plain = dataclasses.dataclass(frozen=True)(
+            type(fast.__name__, (), {"__annotations__": fast.__annotations__,
+                                     **{f.name: f for f in dataclasses.fields(fast)}})
+        )  # fmt: skip
+        reference = make(plain)
+        assert dataclasses.asdict(built) == dataclasses.asdict(reference)
+        assert vars(built) == vars(reference)
+        assert built == make(fast)
+        if fast is ClaimFacts:
+            assert hash(built) == hash(make(fast)) == hash(dataclasses.astuple(built))
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            built.reason = "changed"  # type: ignore[misc]
+        if fast is CriterionResult:
+            assert built.details == {} and built.details is not make(fast).details
+    with pytest.raises(TypeError):
+        CriterionResult(key="k")  # type: ignore[call-arg]
+
+
 def test_stored_rows_are_the_row_values_of_the_results(engine: Engine) -> None:
     with Session(engine) as session:
         china_claim(session)

@@ -41,6 +41,7 @@ from tracker.evaluation import (
     SeriesPoint,
     compact_json,
     evaluate,
+    fast_frozen_init,
     lookback_start,
     needed_since,
     serialise,
@@ -84,6 +85,7 @@ class ResolutionConflict(RuntimeError):
     """Another resolution of the claim was recorded at the same time; retry."""
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class ClaimInputs:
     """Everything `evaluate` needs for one claim, plus the row ids status.py writes against."""
@@ -980,7 +982,12 @@ def _evaluate_claims(
     evaluation_of = {item.claim_id: item.status_evaluation_id for item in inputs}
     for (item, _), evaluation_id in zip(changed, new_ids, strict=True):
         evaluation_of[item.claim_id] = evaluation_id
-    _point_claims_at(session, new_ids, [item.claim_id for item, _ in changed], now=now)
+    appended = {
+        item.claim_id: (evaluation_id, row["state"], row["trend"])
+        for (item, _), row, evaluation_id in zip(changed, new_rows, new_ids, strict=True)
+    }
+    # the claims' rows: what this run read, and the status of each evaluation just appended
+    _record_checks(session, inputs, results, keys, watermark, appended, now=now)
     webhook_events.record_status_moves(
         session,
         (
@@ -997,7 +1004,6 @@ def _evaluate_claims(
         ),
         now=now,
     )
-    _record_checks(session, inputs, results, keys, watermark, now=now)
     _record_auto_resolutions(session, inputs, results, evaluation_of, now=now)
     return results
 
@@ -1044,41 +1050,65 @@ def _record_checks(
     results: Sequence[EvaluationResult],
     keys: Mapping[int, str],
     watermark: int,
+    appended: Mapping[int, tuple[int, str, str | None]],
     *,
     now: dt.datetime,
 ) -> None:
     """Note on each evaluated claim's row what this run read and until when its answer holds,
     whether or not it appended an Evaluation: a result equal to the stored one appends nothing
     (the history stays free of repeats), and without this the sweep would compare with the
-    older inputs of that stored one and evaluate the claim again on every run. One executemany.
+    older inputs of that stored one and evaluate the claim again on every run.
+
+    The claims that did append one (`appended`: claim id -> the new evaluation's id, state and
+    trend) get their status from it in the same statement: state, trend, evaluation id, and
+    `status_changed_at` = `now` where the state or trend differs from the claim's. One
+    executemany per shape (claims that appended, claims that did not), each row written once.
     """
     claim_t = Claim.__table__  # type: ignore[attr-defined]
-    stmt = (
-        sa.update(claim_t)
-        .where(claim_t.c.id == sa.bindparam("b_id", type_=claim_t.c.id.type))
-        .values(
-            status_checked_at=sa.bindparam("b_checked_at", type_=claim_t.c.status_checked_at.type),
-            status_inputs_key=sa.bindparam("b_inputs_key", type_=claim_t.c.status_inputs_key.type),
-            status_data_watermark=sa.bindparam(
-                "b_watermark", type_=claim_t.c.status_data_watermark.type
-            ),
-            status_stable_until=sa.bindparam(
-                "b_stable_until", type_=claim_t.c.status_stable_until.type
-            ),
-        )
-    )
-    rows = [
-        {
+    c = claim_t.c
+    checks = {
+        "status_checked_at": sa.bindparam("b_checked_at", type_=c.status_checked_at.type),
+        "status_inputs_key": sa.bindparam("b_inputs_key", type_=c.status_inputs_key.type),
+        "status_data_watermark": sa.bindparam("b_watermark", type_=c.status_data_watermark.type),
+        "status_stable_until": sa.bindparam("b_stable_until", type_=c.status_stable_until.type),
+    }
+    where = c.id == sa.bindparam("b_id", type_=c.id.type)
+    state = sa.bindparam("b_state", type_=c.status_state.type)
+    trend = sa.bindparam("b_trend", type_=c.status_trend.type)
+    moved = sa.or_(c.status_state.is_distinct_from(state), c.status_trend.is_distinct_from(trend))
+    status = {
+        "status_state": state,
+        "status_trend": trend,
+        "status_evaluation_id": sa.bindparam("b_evaluation_id", type_=c.status_evaluation_id.type),
+        "status_changed_at": sa.case(
+            (moved, sa.bindparam("b_changed_at", type_=c.status_changed_at.type)),
+            else_=c.status_changed_at,
+        ),
+    }
+    checked: list[dict[str, Any]] = []
+    pointed: list[dict[str, Any]] = []
+    for item, result in zip(inputs, results, strict=True):
+        row = {
             "b_id": item.claim_id,
             "b_checked_at": now,
             "b_inputs_key": keys[item.claim_id],
             "b_watermark": watermark,
             "b_stable_until": result.stable_until,
         }
-        for item, result in zip(inputs, results, strict=True)
-    ]
-    if rows:
-        _executemany(session, stmt, rows)
+        new = appended.get(item.claim_id)
+        if new is None:
+            checked.append(row)
+        else:
+            row["b_evaluation_id"], row["b_state"], row["b_trend"] = new
+            row["b_changed_at"] = now
+            pointed.append(row)
+    if checked:
+        _executemany(session, sa.update(claim_t).where(where).values(checks), checked)
+    if pointed:
+        _executemany(session, sa.update(claim_t).where(where).values({**checks, **status}), pointed)
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Claim) and obj.id in appended:
+                session.expire(obj)
 
 
 def _current_evaluations(session: Session, evaluation_ids: Sequence[int | None]) -> dict[int, Any]:
@@ -1158,6 +1188,9 @@ def _bind(column: sa.Column[Any], name: str, dialect: sa.Dialect) -> Any:
     return sa.bindparam(name, type_=column.type)
 
 
+_UNSEEN = object()
+
+
 def _executemany(
     session: Session,
     stmt: Any,
@@ -1184,21 +1217,24 @@ def _executemany(
         for name in names
     ]
     caches: list[dict[Any, Any]] = [{} for _ in names]
+    # a Float column's converter makes a float of its value: a float already is one (and most
+    # are distinct, so caching them would only fill the cache)
+    floats = [isinstance(compiled.binds[name].type, sa.Float) for name in names]
 
     def convert(index: int, value: Any) -> Any:
         if names[index] in json_names:
             return value if type(value) is _JsonText else serializer(value)
         conv = converters[index]
-        if conv is None or value is None:
+        if conv is None or value is None or (type(value) is float and floats[index]):
             return value
         cache = caches[index]
         try:
-            return cache[value]
-        except KeyError:
-            out = cache[value] = conv(value)
-            return out
+            out = cache.get(value, _UNSEEN)
         except TypeError:  # unhashable
             return conv(value)
+        if out is _UNSEEN:
+            out = cache[value] = conv(value)
+        return out
 
     converted_at = [
         i
@@ -1246,49 +1282,6 @@ def _insert_rows(
     )
     newest = {row[0]: row[1] for row in found}
     return [newest[row["claim_id"]] for row in rows]
-
-
-def _point_claims_at(
-    session: Session, new_ids: Sequence[int], claim_ids: Sequence[int], *, now: dt.datetime
-) -> None:
-    """Copy each claim's evaluation just appended (`new_ids`, all stamped `now`) onto the claim
-    row: state, trend, evaluation id, and `status_changed_at` = `now` where the state or trend
-    differs. One set-based UPDATE … FROM (no per-claim statement or parameters).
-    """
-    if not new_ids:
-        return
-    claim_t = Claim.__table__  # type: ignore[attr-defined]
-    ev_t = Evaluation.__table__  # type: ignore[attr-defined]
-    stamped = sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type)
-    # the rows of this run: as `_insert_rows` reads their ids back (the newest per claim)
-    newest = (
-        sa.select(ev_t.c.claim_id, sa.func.max(ev_t.c.id).label("id"))
-        .where(ev_t.c.id >= min(new_ids), ev_t.c.evaluated_at == stamped)
-        .group_by(ev_t.c.claim_id)
-        .subquery("newest")
-    )
-    row = ev_t.alias("appended")
-    moved = sa.or_(
-        claim_t.c.status_state.is_distinct_from(row.c.state),
-        claim_t.c.status_trend.is_distinct_from(row.c.trend),
-    )
-    session.execute(
-        sa.update(claim_t)
-        .where(claim_t.c.id == newest.c.claim_id, row.c.id == newest.c.id)
-        .values(
-            status_state=row.c.state,
-            status_trend=row.c.trend,
-            status_evaluation_id=row.c.id,
-            status_changed_at=sa.case(
-                (moved, sa.bindparam("changed_at", now, type_=claim_t.c.status_changed_at.type)),
-                else_=claim_t.c.status_changed_at,
-            ),
-        )
-    )
-    changed_ids = set(claim_ids)
-    for obj in list(session.identity_map.values()):
-        if isinstance(obj, Claim) and obj.id in changed_ids:
-            session.expire(obj)
 
 
 def _record_auto_resolutions(

@@ -86,6 +86,7 @@ from tracker.evaluation.model import (
     ResolutionFacts,
     SeriesData,
     SeriesPoint,
+    fast_frozen_init,
 )
 from tracker.evaluation.projection import (
     FIT_POINTS,
@@ -163,6 +164,7 @@ __all__ = [
     "decimal_year",
     "evaluate",
     "evaluate_criterion",
+    "fast_frozen_init",
     "fit_trend",
     "format_number",
     "format_rate",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tracker.models import ClaimKind, Lifecycle, Outcome, State, Trend
 
@@ -20,6 +21,53 @@ EVALUATOR_VERSION = "1.4.0"
 
 # A per-run cache shared by evaluations of the same series (see `evaluate`'s `memo`).
 Memo = dict[Any, Any]
+
+_T = TypeVar("_T")
+
+
+class _Factory:
+    """The default of a field with a default factory in a `fast_frozen_init` signature."""
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+def fast_frozen_init(cls: type[_T]) -> type[_T]:
+    """Give a frozen dataclass (without slots) an `__init__` that sets its instance dict in one
+    step, for classes built once or more per claim in a sweep.
+
+    The generated `__init__` of a frozen dataclass sets each field with `object.__setattr__`,
+    one call per field: for the two dozen fields of a result, most of its construction. This
+    one has the same signature (the fields in order, their defaults and default factories)
+    and leaves the same instance; the class stays frozen (assignment still raises). Apply it
+    on top of `@dataclass(frozen=True)`, to classes with no `__post_init__` or InitVar.
+    """
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    assert not hasattr(cls, "__post_init__") and not hasattr(cls, "__slots__")
+    assert all(f.init and not f.kw_only for f in fields)
+    namespace: dict[str, Any] = {"_set": object.__setattr__, "_UNSET": _Factory()}
+    params, lines = [], []
+    for f in fields:
+        if f.default is not dataclasses.MISSING:
+            namespace[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            namespace[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_UNSET")
+            lines.append(f"    if {f.name} is _UNSET: {f.name} = _factory_{f.name}()")
+        else:
+            params.append(f.name)
+    stored = ", ".join(f"{f.name!r}: {f.name}" for f in fields)
+    lines.append(f"    _set(self, '__dict__', {{{stored}}})")
+    source = f"def __init__(self, {', '.join(params)}) -> None:\n" + "\n".join(lines)
+    # as dataclasses itself builds `__init__`: source made of the class's own field names only
+    exec(source, namespace)  # noqa: S102
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[method-assign]
+    return cls
+
 
 # --- inputs ---
 
@@ -64,6 +112,7 @@ class ResolutionFacts:
     id: int | None = None
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class ClaimFacts:
     """What the evaluator needs to know about a claim."""
@@ -112,6 +161,7 @@ class Evidence:
     fetch_run_ids: tuple[int, ...] = ()
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class CriterionResult:
     """The result of one criterion. `met` is None until it is decided."""
@@ -145,6 +195,7 @@ class CriterionResult:
     recheck_on: dt.date | None = field(default=None, metadata={"serialise": False})
 
 
+@fast_frozen_init
 @dataclass(frozen=True)
 class EvaluationResult:
     """A claim's status at one moment: the evaluator's whole answer."""

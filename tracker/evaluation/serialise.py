@@ -163,8 +163,14 @@ def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:
     """
     criteria_json = "[" + ",".join(_criterion_json(c, memo) for c in result.criteria) + "]"
     evidence_json = _part_json(result.evidence, _evidence_dict, memo)
-    blob = f"{_headline(result)!r}\n{criteria_json}\n{evidence_json}"
-    return Serialised(criteria_json, evidence_json, hashlib.sha256(blob.encode()).hexdigest())
+    # the digest of f"{headline!r}\n{criteria_json}\n{evidence_json}" in UTF-8, fed in parts: the
+    # JSON texts are ASCII (encoded as is), and only the headline (its reason may hold "–")
+    # needs a real UTF-8 encoding, not the whole text joined into one wide string first
+    digest = hashlib.sha256(f"{_headline(result)!r}\n".encode())
+    digest.update(criteria_json.encode("ascii"))
+    digest.update(b"\n")
+    digest.update(evidence_json.encode("ascii"))
+    return Serialised(criteria_json, evidence_json, digest.hexdigest())
 
 
 _PLAIN = (str, int, bool, type(None))
@@ -188,6 +194,8 @@ def _jsonable(value: Any) -> Any:
         return value
     if kind is float:
         return value if math.isfinite(value) else None
+    if kind is dict:  # a criterion's details (the Mapping case below, without its checks)
+        return {str(k): _jsonable(v) for k, v in value.items()}
     names = _field_names(kind)
     if names is not None:  # a dataclass: primitives inline (this runs for every result)
         out: dict[str, Any] = {}

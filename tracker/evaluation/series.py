@@ -439,6 +439,7 @@ def _target_period(
     return str(claim.deadline.year) if claim.deadline else None
 
 
+@functools.lru_cache(maxsize=65_536)  # a few periods and lags recur across every claim
 def _expected_on(period: str, lag: int) -> dt.date:
     return period_end(period) + dt.timedelta(days=lag)
 
