@@ -291,7 +291,7 @@ CLAIM_FIELD_OF = {
     "quote.original": "quote_original",
     "quote.language": "quote_language",
     "quote.en": "quote_en",
-    "quote": "quote_en",
+    "quote": "quote_original",
     "stated.date": "stated_date",
     "stated.precision": "stated_precision",
     "stated": "stated_date",
