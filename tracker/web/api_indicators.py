@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from tracker.clock import utcnow
@@ -55,13 +55,34 @@ DeclarationBody = Annotated[
 ]
 
 
+EX_FIRST: dict[str, Any] = {"period": "1960", "value": 435000000.0}
+EX_LAST: dict[str, Any] = {"period": "2024", "value": 1450935791.0}
+EX_FETCH: dict[str, Any] = {
+    "ok": True,
+    "unit": "persons",
+    "points": 65,
+    "first": EX_FIRST,
+    "last": EX_LAST,
+    "urls": [
+        "https://api.worldbank.org/v2/country/IND/indicator/SP.POP.TOTL?format=json"
+        "&per_page=1000&page=1"
+    ],
+    "error": None,
+    "error_kind": None,
+}
+
+
 class PointOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EX_LAST]})
+
     period: str = Field(description='"2024", "2024-03", …')
     value: float
 
 
 class FetchPreviewOut(BaseModel):
     """What one fetch of the series gave (nothing of it stored)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [EX_FETCH]})
 
     ok: bool = Field(description="The fetch succeeded and gave at least one value.")
     unit: str = Field(description="The unit the declaration gives the values.")
@@ -74,6 +95,14 @@ class FetchPreviewOut(BaseModel):
 
 
 class IndicatorDryRunOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"valid": True, "saved": False, "indicator": EX_DECLARATION, "fetch": EX_FETCH}
+            ]
+        }
+    )
+
     valid: bool
     saved: bool = Field(description="Always false: a dry run stores nothing.")
     indicator: dict[str, Any] = Field(description="The entry as it would be stored.")
@@ -81,6 +110,19 @@ class IndicatorDryRunOut(BaseModel):
 
 
 class IndicatorDeclaredOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key": EX_DECLARATION["key"],
+                    "action": "created",
+                    "origin": "api",
+                    "indicator": EX_DECLARATION,
+                }
+            ]
+        }
+    )
+
     key: str
     action: str = Field(description="created")
     origin: str = Field(description="api: declared here (`tracker claims export` writes it).")
