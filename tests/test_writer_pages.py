@@ -98,3 +98,37 @@ def test_a_writer_checks_then_saves_a_claim(client, essay_engine):
     assert (claim.origin, revision.author, revision.change) == ("api", "writer-wu", "created")
     again = client.post("/claims/new", data={**CLAIM_FORM, "csrf_token": csrf, "step": "save"})
     assert again.status_code == 422 and "already exists" in again.text
+
+
+def test_an_indicator_of_an_unknown_source_is_refused_in_the_summary(client, essay_engine):
+    sign_in(client, make_token(essay_engine, "resolve", "claims:write", name="writer-wu"))
+    csrf = csrf_of(client.get("/indicators/new?source=worldbank").text)
+    r = client.post(
+        "/indicators/new",
+        data={"csrf_token": csrf, "source": "nosuch", "key": "x.y", "title": "X", "unit": "1"},
+    )
+    assert r.status_code == 422
+    summary = r.text[r.text.index('id="form-errors"') :]
+    assert "source: unknown source &#39;nosuch&#39;" in summary[:800]
+
+
+def test_an_indicator_is_saved_once_and_a_second_check_names_its_key(client, essay_engine):
+    sign_in(client, make_token(essay_engine, "resolve", "claims:write", name="writer-wu"))
+    csrf = csrf_of(client.get("/indicators/new?source=worldbank").text)
+    form = {
+        "csrf_token": csrf,
+        "source": "worldbank",
+        "param_indicator": "SP.POP.TOTL",
+        "param_country": "CHN",
+        "key": "worldbank.population.chn-form",
+        "title": "Population, China",
+        "unit": "persons",
+        "frequency": "annual",
+        "refresh": "weekly",
+    }
+    saved = client.post("/indicators/new", data={**form, "step": "save"}, follow_redirects=False)
+    assert saved.status_code == 303
+    assert saved.headers["location"] == "/claims/new?indicator=worldbank.population.chn-form"
+    again = client.post("/indicators/new", data=form)
+    assert again.status_code == 409
+    assert 'id="key-error"' in again.text and "already exists" in again.text

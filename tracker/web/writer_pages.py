@@ -147,9 +147,7 @@ def _indicator_field(path: str) -> str | None:
     if path.startswith("params."):
         return "param_" + path.split(".", 1)[1]
     head = path.split(".", 1)[0]
-    if head in (*INDICATOR_FIELDS, "source"):
-        return head
-    return None
+    return head if head in INDICATOR_FIELDS else None  # the source's: in the summary
 
 
 def _indicator_page(
@@ -243,6 +241,11 @@ def new_indicator(
             request, state, now, source=source, form=form, errors=errors, status_code=422
         )
     stored = entry.model_dump(mode="json", exclude_none=True)
+    if session.exec(select(Indicator.id).where(col(Indicator.key) == entry.key)).first():
+        errors.add("key", f"an indicator with key {entry.key!r} already exists: pick another key")
+        return _indicator_page(
+            request, state, now, source=source, form=form, errors=errors, status_code=409
+        )
     if step == "save":
         try:
             declare_indicator(session, entry, author=token.name, now=now)
