@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
+import httpx
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from sqlalchemy.engine import Engine
 from test_api_write import CLAIM_DOC, JUDGED_DOC, bearer, seeded, tokens  # noqa: F401
+from test_http_support import fixture_bytes, make_fetcher
 
 from tracker.config import Settings
 from tracker.web.app import create_app
@@ -29,6 +31,7 @@ from tracker.web.app import create_app
 FUZZ_CASES = 400
 PAGE_CASES = 120
 SLUGS = ["agi-2026", "china-power-4x-us-2035", "elon-musk"]
+WORLDBANK_SAMPLE = "worldbank_v2_CHN_SP.POP.TOTL_2015_2024.json"
 KEYS = ["owid.electricity_generation.chn", "worldbank.population.chn"]
 
 
@@ -39,6 +42,10 @@ def app_client(
     tokens: dict[str, str],  # noqa: F811
 ) -> Iterator[TestClient]:
     app = create_app(settings, engine=seeded)
+    # an indicator's dry run fetches: from the recorded World Bank payload, never the network
+    app.state.source_http = make_fetcher(
+        lambda r: httpx.Response(200, content=fixture_bytes(WORLDBANK_SAMPLE)), settings
+    )[0]
     with TestClient(app, raise_server_exceptions=False) as client:
         for doc in (CLAIM_DOC, JUDGED_DOC):
             r = client.post("/api/v1/claims", json=doc, headers=bearer(tokens["both"]))

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
 from tracker import claims, criteria
-from tracker.web import api_data, api_webhooks, schemas
+from tracker.web import api_data, api_indicators, api_webhooks, schemas
 from tracker.web.app import create_app
 from tracker.web.openapi import EXAMPLES, SWAGGER_ASSETS
 
@@ -74,7 +74,9 @@ def _models(module: Any) -> list[type[BaseModel]]:
 
 
 @pytest.mark.parametrize(
-    "module", [schemas, api_data, api_webhooks], ids=["schemas", "api_data", "api_webhooks"]
+    "module",
+    [schemas, api_data, api_webhooks, api_indicators],
+    ids=["schemas", "api_data", "api_webhooks", "api_indicators"],
 )
 def test_web_model_examples_are_accepted_by_their_models(module):
     models = _models(module)

@@ -179,8 +179,23 @@ class BundledSummary:
         return text
 
 
+def retrieved_at(key: str, now: dt.datetime) -> dt.datetime:
+    """Since when the snapshot's values of `key` were known: the start (UTC) of the retrieval
+    date its manifest records (the indicator's own, else the snapshot's), never after `now`.
+    So a replay on a fresh install reads them from that date, not from the day they were
+    loaded."""
+    info = manifest()["indicators"].get(key, {})
+    raw = str(info.get("retrieved_on") or manifest()["retrieved_on"])
+    try:
+        day = dt.date.fromisoformat(raw)
+    except ValueError:
+        return now
+    return min(dt.datetime.combine(day, dt.time.min, tzinfo=dt.UTC), now)
+
+
 def load_bundled(engine: Engine, *, now: dt.datetime | None = None) -> BundledSummary:
-    """Load the snapshot for each catalogue indicator that has no observations at all.
+    """Load the snapshot for each catalogue indicator that has no observations at all, its
+    values known from the snapshot's recorded retrieval date (`retrieved_at`).
 
     Idempotent: an indicator with any observation (bundled or live, current or closed) is left
     alone. Each indicator is its own ingest (one FetchRun, trigger "bundled", one transaction).
@@ -207,7 +222,15 @@ def load_bundled(engine: Engine, *, now: dt.datetime | None = None) -> BundledSu
             summary.already_had_data.append(key)
         else:
             summary.loaded.append(
-                ingest_indicator(engine, None, key, trigger="bundled", now=now, source=source)
+                ingest_indicator(
+                    engine,
+                    None,
+                    key,
+                    trigger="bundled",
+                    now=now,
+                    source=source,
+                    known_from=retrieved_at(key, now),
+                )
             )
     for failed in summary.failed:
         log.error("loading bundled data for %s failed: %s", failed.indicator_key, failed.error)

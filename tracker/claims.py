@@ -2036,7 +2036,8 @@ def _sync_listings(
         ) is not None:
             changes.append(f"source {source.slug} {change}")
     for entry in result.catalogue:
-        values = entry_to_row_values(entry)
+        # listed in a file: the file owns it now, an indicator declared over the API included
+        values = {**entry_to_row_values(entry), "origin": "file"}
         if (change := _upsert(session, Indicator, "key", entry.key, values, now)) is not None:
             changes.append(f"indicator {entry.key} {change}")
             indicators.append(entry.key)

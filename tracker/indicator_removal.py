@@ -1,7 +1,8 @@
 """An indicator taken out of `indicators.yaml` is never silently ignored by a sync: it is removed
 when nothing was ever recorded about it (no observation, no fetch run, no claim criterion reads
 it), and otherwise the sync is refused, saying what keeps it (its observations and fetch runs
-are history, never deleted)."""
+are history, never deleted). An indicator declared over the API (origin `api`) is not the file's
+to remove: a sync leaves it alone until a file lists it (`tracker claims export` writes it out)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from tracker.models import Criterion, FetchRun, Indicator, Observation
+from tracker.models import Criterion, FetchRun, Indicator, IndicatorRevision, Observation, Origin
 
 
 @dataclass(slots=True)
@@ -38,7 +39,7 @@ def unlisted_indicators(session: Session, listed: Collection[str]) -> Removal:
     found = Removal()
     rows = session.exec(
         select(Indicator)
-        .where(col(Indicator.key).not_in(list(listed)))
+        .where(col(Indicator.key).not_in(list(listed)), col(Indicator.origin) != Origin.api)
         .order_by(col(Indicator.key))
     ).all()
     for row in rows:
@@ -51,7 +52,12 @@ def unlisted_indicators(session: Session, listed: Collection[str]) -> Removal:
             select(sa.func.count()).select_from(FetchRun).where(FetchRun.indicator_id == row.id)
         ).one()
         readers = _readers(session, row.key)
-        if not (observations or runs or readers):
+        declared = session.exec(
+            select(sa.func.count())
+            .select_from(IndicatorRevision)
+            .where(IndicatorRevision.indicator_id == row.id)
+        ).one()
+        if not (observations or runs or readers or declared):
             found.removable.append(row)
             continue
         held = []
@@ -61,6 +67,8 @@ def unlisted_indicators(session: Session, listed: Collection[str]) -> Removal:
             held.append(f"{runs} fetch run(s)")
         if readers:
             held.append("criteria reading it (" + ", ".join(readers) + ")")
+        if declared:
+            held.append(f"{declared} declaration(s) made over the API")
         found.kept[row.key] = (
             f"indicator {row.key!r} is stored but no longer listed: not removed, because tracker "
             f"holds {' and '.join(held)} for it (history is never deleted); put its entry back "

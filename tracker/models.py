@@ -1,9 +1,9 @@
 """The data model: every table, with history built in.
 
 Append-only tables (never UPDATEd except for the write-once closing columns named below):
-ClaimRevision, Criterion (closed by `valid_until`), Observation (closed by `known_until`),
-FetchRun (finished once), RawBody, Evaluation, Resolution (closed by `superseded_by_id`),
-QuarantineDecision.
+ClaimRevision, IndicatorRevision, Criterion (closed by `valid_until`), Observation (closed by
+`known_until`), FetchRun (finished once), RawBody, Evaluation, Resolution (closed by
+`superseded_by_id`), QuarantineDecision.
 Claim carries a copy of its current status for cheap reads; the truth is in Evaluation.
 """
 
@@ -293,8 +293,29 @@ class Indicator(SQLModel, table=True):
     last_success_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     last_error_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     spec: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    # file: from indicators.yaml (a sync updates it, and removes it once unlisted); api: declared
+    # over the API or the dashboard form (a sync leaves it alone until a file lists it)
+    origin: str = Field(
+        default=Origin.file, max_length=10, sa_column_kwargs={"server_default": "file"}
+    )
     created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
+
+
+class IndicatorRevision(SQLModel, table=True):
+    """Append-only: one row per declaration of an indicator over the API (its catalogue entry
+    as declared, who declared it and when), as ClaimRevision is for claims."""
+
+    __table_args__ = (sa.UniqueConstraint("indicator_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    indicator_id: int = Field(foreign_key="indicator.id", index=True)
+    version: int
+    change: str = Field(max_length=20)  # created
+    content: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    origin: str = Field(default=Origin.api, max_length=10)
+    author: str | None = Field(default=None, max_length=200)
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_column=ts_column())
 
 
 class RawBody(SQLModel, table=True):

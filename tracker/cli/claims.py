@@ -332,7 +332,11 @@ def export(
         bool, typer.Option("--all", help="Export every claim, not only API-created ones.")
     ] = False,
 ) -> None:
-    """Write claims from the database as claim files (plus the listings they refer to)."""
+    """Write claims from the database as claim files (plus the listings they refer to).
+
+    indicators.yaml lists every stored indicator, those declared over the API or the dashboard
+    included: put it in the claims directory and the files and the database agree again.
+    """
     from tracker.cli import fail, load_settings
 
     settings = load_settings()
@@ -401,7 +405,11 @@ def export(
         raise fail(str(exc)) from exc
     finally:
         engine.dispose()
-    typer.echo(f"exported {len(rows)} claim(s) to {directory}")
+    declared = sum(1 for i in indicators if i.origin == "api")
+    typer.echo(
+        f"exported {len(rows)} claim(s) to {directory}; indicators.yaml lists all "
+        f"{len(indicators)} stored indicator(s), {declared} of them declared over the API"
+    )
 
 
 def _without_none(values: dict[str, object]) -> dict[str, object]:

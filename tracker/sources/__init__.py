@@ -5,6 +5,8 @@ Adding a provider:
    `fetch(http, spec) -> SourceResult` (requests go through `http.get`, the shared
    `tracker.sources.http.HttpFetcher`; base URL from `http.settings.base_url(name)`, key from
    `http.settings.api_key(name)`) and a pure generator `parse(body, spec) -> Iterator[Point]`;
+   state its series parameters in `series_params` (tracker.sources.params) so its indicators
+   can be declared over the API and the dashboard form;
 2. add `<name>_base_url` / `<name>_api_key` to `tracker.config.Settings` and `SOURCE_NAMES`;
 3. add one line to `_build_registry` below;
 4. record a payload under `tests/fixtures/sources/` (with a PROVENANCE.md entry) and test the

@@ -14,6 +14,7 @@ from typing import Any
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
+from tracker.sources.params import SourceParam
 from tracker.sources.parsing import load_json, paged, require_param, to_float
 
 DEFAULT_DATASET = "electricity-generation"
@@ -51,6 +52,23 @@ class EmberSource:
     """Ember yearly series for one entity."""
 
     name = "ember"
+    series_params = (
+        SourceParam(
+            "entity_code",
+            "Entity code",
+            "an ISO 3166 alpha-3 code",
+            r"[A-Z]{3}",
+            "CHN",
+        ),
+        SourceParam(
+            "series",
+            "Series (optional)",
+            'a fuel series or aggregate, e.g. Solar, Clean, Fossil (default: "Total")',
+            r"[A-Za-z][A-Za-z ]{0,39}",
+            "Solar",
+            required=False,
+        ),
+    )
     needs_key = True
 
     def parse(self, body: bytes, spec: IndicatorSpec) -> Iterator[Point]:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from tracker.periods import FREQUENCY_KIND, period_of
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
+from tracker.sources.params import SourceParam
 from tracker.sources.parsing import load_json, paged, require_param, to_float
 
 ALL_VINTAGES = {"realtime_start": "1776-07-04", "realtime_end": "9999-12-31"}
@@ -68,6 +69,31 @@ class FredSource:
     """FRED series; with `vintages: true`, every ALFRED vintage as its own point."""
 
     name = "fred"
+    series_params = (
+        SourceParam(
+            "series_id",
+            "FRED series",
+            "the series id, as in fred.stlouisfed.org/series/<id>",
+            r"[A-Za-z0-9_]{1,40}",
+            "PCOPPUSDM",
+        ),
+        SourceParam(
+            "frequency",
+            "Frequency (optional)",
+            "a FRED frequency code to aggregate to: d, w, bw, m, q, sa or a",
+            r"d|w|bw|m|q|sa|a",
+            "m",
+            required=False,
+        ),
+        SourceParam(
+            "aggregation_method",
+            "Aggregation (optional)",
+            "avg, sum or eop",
+            r"avg|sum|eop",
+            "avg",
+            required=False,
+        ),
+    )
     needs_key = True
 
     def parse(self, body: bytes, spec: IndicatorSpec) -> Iterator[Point]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
+from tracker.sources.params import SourceParam
 from tracker.sources.parsing import (
     column_index,
     csv_rows,
@@ -66,6 +67,29 @@ class OwidSource:
     """OWID grapher CSV for one (chart, column, entity)."""
 
     name = "owid"
+    series_params = (
+        SourceParam(
+            "chart",
+            "Grapher chart",
+            "the chart's slug, as in ourworldindata.org/grapher/<slug>",
+            r"[a-z0-9][a-z0-9-]{0,199}",
+            "electricity-generation",
+        ),
+        SourceParam(
+            "column",
+            "Column",
+            "the short column name in the chart's CSV",
+            r"[A-Za-z0-9_]{1,200}",
+            "total_generation__twh",
+        ),
+        SourceParam(
+            "entity_code",
+            "Entity code",
+            "the entity's code in the CSV: ISO 3166 alpha-3 or an OWID_ code",
+            r"[A-Z]{3}|OWID_[A-Z0-9_]{1,20}",
+            "CHN",
+        ),
+    )
     needs_key = False
 
     def parse(self, body: bytes, spec: IndicatorSpec) -> Iterator[Point]:

@@ -18,6 +18,7 @@ from tracker.sources.base import (
     SourceResult,
 )
 from tracker.sources.http import HttpFetcher
+from tracker.sources.params import SourceParam
 from tracker.sources.parsing import load_json, paged, require_param, to_float
 
 PER_PAGE = 1000
@@ -65,6 +66,22 @@ class WorldBankSource:
 
     name = "worldbank"
     needs_key = False
+    series_params = (
+        SourceParam(
+            "indicator",
+            "World Bank indicator",
+            "a WDI indicator code: letters, digits, dots and underscores",
+            r"[A-Za-z0-9][A-Za-z0-9._]{1,79}",
+            "SP.POP.TOTL",
+        ),
+        SourceParam(
+            "country",
+            "Country",
+            "an ISO 3166 alpha-2 or alpha-3 code, or a World Bank aggregate code",
+            r"[A-Za-z0-9]{2,3}",
+            "CHN",
+        ),
+    )
 
     def parse(self, body: bytes, spec: IndicatorSpec) -> Iterator[Point]:
         """Rows of one page → annual points (null values skipped), oldest first."""

@@ -34,6 +34,7 @@ from tracker.web import (
     admission,
     api,
     api_data,
+    api_indicators,
     api_track_record,
     api_waits,
     api_webhooks,
@@ -42,6 +43,7 @@ from tracker.web import (
     health,
     problems,
     webhooks_page,
+    writer_pages,
 )
 from tracker.web.openapi import install_openapi
 from tracker.web.problems import (
@@ -361,11 +363,13 @@ def create_app(
     if engine is not None:
         app.state.engine = engine
     app.include_router(health.router)
+    app.include_router(writer_pages.router)  # /claims/new before dashboard's /claims/{slug}
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=dashboard.STATIC_DIR), name="static")
     install_problem_handlers(app)
     admission.install(app)
     app.include_router(api.router)
+    app.include_router(api_indicators.router)
     app.include_router(api_data.router)
     app.include_router(api_waits.router)
     app.include_router(api_track_record.router)
@@ -378,7 +382,9 @@ def create_app(
         health.router,
         dashboard.router,
         api.router,
+        api_indicators.router,
         api_data.router,
+        writer_pages.router,
         api_waits.router,
         api_track_record.router,
         problems.router,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy.engine import Engine
@@ -99,3 +100,31 @@ def as_of_problem(exc: AsOfError) -> Exception:
             {"field": exc.field, "location": "query", "message": exc.message, "type": exc.kind}
         ],
     )
+
+
+_http_lock = threading.Lock()
+
+
+def get_source_http(request: Request) -> Any:
+    """The HttpFetcher a request fetches from data sources with (an indicator's dry run): the
+    app's `source_http` when set (tests give one over httpx.MockTransport), else one made on
+    first use from settings and closed with the app."""
+    http = getattr(request.app.state, "source_http", None)
+    if http is not None:
+        return http
+    from tracker.sources.http import HttpFetcher, make_http_client
+
+    with _http_lock:
+        http = getattr(request.app.state, "source_http", None)
+        if http is None:
+            settings: Settings = request.app.state.settings
+            client = make_http_client(settings)
+            http = HttpFetcher(client, settings)
+            request.app.state.source_http = http
+            closers = getattr(request.app.state, "closers", None)
+            if closers is not None:
+                closers.append(client.close)
+    return http
+
+
+SourceHttpDep = Annotated[Any, Depends(get_source_http)]
