@@ -65,7 +65,7 @@ def test_only_a_signed_in_writer_gets_the_forms(client, essay_engine):
 
 
 def test_a_writer_checks_then_saves_a_claim(client, essay_engine):
-    sign_in(client, make_token(essay_engine, "resolve", "claims:write", name="writer-wu"))
+    sign_in(client, make_token(essay_engine, "claims:write", name="writer-wu"))
     form = client.get("/claims/new").text
     assert 'href="/claims/new">Add a claim' in form
     csrf = csrf_of(form)
@@ -101,7 +101,7 @@ def test_a_writer_checks_then_saves_a_claim(client, essay_engine):
 
 
 def test_an_indicator_of_an_unknown_source_is_refused_in_the_summary(client, essay_engine):
-    sign_in(client, make_token(essay_engine, "resolve", "claims:write", name="writer-wu"))
+    sign_in(client, make_token(essay_engine, "claims:write", name="writer-wu"))
     csrf = csrf_of(client.get("/indicators/new?source=worldbank").text)
     r = client.post(
         "/indicators/new",
@@ -113,7 +113,7 @@ def test_an_indicator_of_an_unknown_source_is_refused_in_the_summary(client, ess
 
 
 def test_an_indicator_is_saved_once_and_a_second_check_names_its_key(client, essay_engine):
-    sign_in(client, make_token(essay_engine, "resolve", "claims:write", name="writer-wu"))
+    sign_in(client, make_token(essay_engine, "claims:write", name="writer-wu"))
     csrf = csrf_of(client.get("/indicators/new?source=worldbank").text)
     form = {
         "csrf_token": csrf,

@@ -58,9 +58,7 @@ def _axe_both_widths(page: Any, name: str, found: dict[str, list[str]]) -> None:
 
 def test_indicator_then_claim_added_through_the_web_forms(settings, essay_engine, browser):
     with Session(essay_engine) as session:
-        token = auth.create_token(
-            session, "writer-wu", ["resolve", "claims:write"], now=NOW
-        ).plaintext
+        token = auth.create_token(session, "writer-wu", ["claims:write"], now=NOW).plaintext
         session.commit()
     fetcher, _, seen = make_fetcher(
         lambda r: httpx.Response(200, content=fixture_bytes(SAMPLE)), settings
