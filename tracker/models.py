@@ -224,6 +224,9 @@ class Claim(SQLModel, table=True):
     status_trend: str | None = Field(default=None, max_length=20)
     status_evaluation_id: int | None = Field(default=None)
     status_changed_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # what a reader asks of the status (tracker.outlook.Outlook; '' none), stored with it so
+    # the overview counts by one indexed column; NULL until evaluated (no data yet)
+    status_outlook: str | None = Field(default=None, max_length=20, index=True)
     # the last run that evaluated this claim, whether or not it appended an Evaluation (an
     # unchanged result appends nothing): when, on which inputs (tracker.status inputs key), up
     # to which observation row, and until when its answer holds. The sweep skips the claim

@@ -62,6 +62,7 @@ from tracker.models import (
     WaitExtension,
 )
 from tracker.observations import known_as_of_clause
+from tracker.outlook import outlook_value
 from tracker.sources.base import period_start
 from tracker.webhooks import events as webhook_events
 
@@ -1279,6 +1280,14 @@ def _point_claims_at(
             status_state=row.c.state,
             status_trend=row.c.trend,
             status_evaluation_id=row.c.id,
+            status_outlook=outlook_value(
+                row.c.state,
+                row.c.trend,
+                row.c.projection_low,
+                row.c.projection_high,
+                row.c.projection_value,
+                row.c.threshold,
+            ),
             status_changed_at=sa.case(
                 (moved, sa.bindparam("changed_at", now, type_=claim_t.c.status_changed_at.type)),
                 else_=claim_t.c.status_changed_at,
