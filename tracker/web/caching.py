@@ -19,6 +19,8 @@ from typing import Any
 from fastapi import Response
 from starlette.requests import HTTPConnection
 
+from tracker.web import compression
+
 CACHE_CONTROL = "no-cache"  # clients may store but must revalidate (cheap with the ETag)
 
 
@@ -79,8 +81,11 @@ class CachedBody:
     body: bytes
     etag: str
     last_modified: dt.datetime | None
-    # the headers of a 200 JSON answer (conditional_response's), made once: ASGI header pairs
+    # the headers of a 200 JSON answer (conditional_response's), made once: ASGI header pairs;
+    # and the gzip representation Compression would send, with its headers (empty: too small)
     json_headers: tuple[tuple[bytes, bytes], ...] = ()
+    gzip_body: bytes = b""
+    gzip_headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class StatusCache:
@@ -115,12 +120,25 @@ class StatusCache:
         ]
         if last_modified is not None:
             headers.append((b"last-modified", http_date(last_modified).encode()))
+        gzip_body = b""
+        gzip_headers: tuple[tuple[bytes, bytes], ...] = ()
+        if len(body) >= compression.MINIMUM_SIZE:
+            gzip_body = compression.compress(body)
+            gzip_headers = (
+                (b"content-length", str(len(gzip_body)).encode()),
+                (b"content-type", b"application/json"),
+                (b"etag", compression.gzip_etag(etag).encode()),
+                *headers[3:],
+                (b"content-encoding", b"gzip"),
+            )
         entry = CachedBody(
             stamp=stamp,
             body=body,
             etag=etag,
             last_modified=last_modified,
             json_headers=tuple(headers),
+            gzip_body=gzip_body,
+            gzip_headers=gzip_headers,
         )
         with self._lock:
             self._entries[slug] = entry

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tracker.claims import SLUG_PATTERN
 from tracker.web.admission import RETRY_AFTER_SECONDS
 from tracker.web.api import API_PREFIX, cached_claim, claim_response
+from tracker.web.compression import accepts_gzip
 from tracker.web.problems import scope_problem
 
 CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
@@ -61,20 +62,27 @@ class ClaimReads:
             if entry is None:  # the route answers the 404 problem
                 await self.app(scope, receive, send)
                 return
-            if not _conditional(scope):
-                # conditional_response's 200, its headers made once with the cached body
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": list(entry.json_headers),  # a later middleware may edit it
-                    }
-                )
-                await send({"type": "http.response.body", "body": entry.body})
+            conditional, gzip_ok = _asks(scope)
+            if not conditional:
+                # conditional_response's 200, its headers made once with the cached body; in
+                # gzip when accepted, as Compression would make it (which passes it on as is)
+                body, headers = entry.body, entry.json_headers
+                if gzip_ok and entry.gzip_body:
+                    body, headers = entry.gzip_body, entry.gzip_headers
+                start = {"type": "http.response.start", "status": 200, "headers": list(headers)}
+                await send(start)  # a copy of the headers: a later middleware may edit them
+                await send({"type": "http.response.body", "body": body})
                 return
             response = claim_response(HTTPConnection(scope), entry)
         await response(scope, receive, send)
 
 
-def _conditional(scope: Scope) -> bool:
-    return any(name in CONDITIONAL for name, _ in scope["headers"])
+def _asks(scope: Scope) -> tuple[bool, bool]:
+    """(a conditional request, gzip accepted)."""
+    conditional, encoding = False, None
+    for name, value in scope["headers"]:
+        if name in CONDITIONAL:
+            conditional = True
+        elif name == b"accept-encoding":
+            encoding = value.decode("latin-1")
+    return conditional, accepts_gzip(encoding)
