@@ -56,7 +56,7 @@ def test_the_migration_fills_outlooks_as_the_rule_does(engine) -> None:
                 session, make_claim(session, f"in-{state}-{trend}"), state=state, trend=trend
             )
         session.commit()
-    path = Path(tracker.__file__).parent / "migrations/versions/20261207_0008_claim_outlook.py"
+    path = Path(tracker.__file__).parent / "migrations/versions/20261207_0008_claim_overview.py"
     spec = importlib.util.spec_from_file_location("claim_outlook_migration", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)

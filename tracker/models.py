@@ -181,12 +181,24 @@ class SourceDocument(SQLModel, table=True):
 # --- claims and their checks ---
 
 
+# the deadline an undated claim sorts by (9999-12-31), as SQL text both databases read as a date
+DEADLINE_KEY_DEFAULT = "'9999-12-31'"
+
+
 class Claim(SQLModel, table=True):
     """A dated prediction. `spec` holds the whole normalised claim document of `version`."""
 
     __table_args__ = (
         sa.Index("ix_claim_deadline_state", "deadline", "status_state"),
         sa.Index("ix_claim_lifecycle_state", "lifecycle", "status_state"),
+        # the claim lists' deadline order (undated last; tracker.queries._deadline_key) and the
+        # first day on record: read from an index, not by sorting or scanning every claim
+        sa.Index(
+            "ix_claim_deadline_key",
+            sa.text(f"coalesce(deadline, {DEADLINE_KEY_DEFAULT})"),
+            "id",
+        ),
+        sa.Index("ix_claim_created_at", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,4 +1,4 @@
-"""Claim: status_outlook, the reader's outlook stored with the status (indexed)
+"""Claim: status_outlook stored with the status, and indexes for the lists' deadline order
 
 The overview counts claims by outlook (tracker.outlook). It joined every claim to its status
 evaluation and classified each row on every request, so it grew with the claims; the outlook
@@ -6,7 +6,11 @@ is now stored with the status (tracker.status sets it in the same UPDATE) and co
 indexed column. Existing rows are filled here by the rule as it stands (tracker.outlook at this
 revision, UNCERTAIN_RATIO 100 and UNCERTAIN_WIDTH 4); never-evaluated claims stay NULL.
 
-Revision ID: 0008_claim_outlook
+The claim lists sort by deadline, undated last (`coalesce(deadline, '9999-12-31')`, id): an
+index on that expression lets a page read its rows in order instead of sorting every claim; and
+one on created_at answers the first day on record without a scan.
+
+Revision ID: 0008_claim_overview
 Revises: 0007_lease_epoch
 Create Date: 2026-12-07 06:20:00+00:00
 """
@@ -16,7 +20,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0008_claim_outlook"
+revision: str = "0008_claim_overview"
 down_revision: str | None = "0007_lease_epoch"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -60,9 +64,18 @@ def upgrade() -> None:
     op.add_column("claim", sa.Column("status_outlook", sa.String(length=20), nullable=True))
     op.create_index("ix_claim_status_outlook", "claim", ["status_outlook"], unique=False)
     op.execute(_FILL)
+    op.create_index(
+        "ix_claim_deadline_key",
+        "claim",
+        [sa.text("coalesce(deadline, '9999-12-31')"), "id"],
+        unique=False,
+    )
+    op.create_index("ix_claim_created_at", "claim", ["created_at"], unique=False)
 
 
 def downgrade() -> None:
     # in place, as upgrade adds it (SQLite >= 3.35 drops a column without copying the table)
+    op.drop_index("ix_claim_created_at", table_name="claim")
+    op.drop_index("ix_claim_deadline_key", table_name="claim")
     op.drop_index("ix_claim_status_outlook", table_name="claim")
     op.drop_column("claim", "status_outlook")
