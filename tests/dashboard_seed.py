@@ -27,6 +27,7 @@ from tracker.models import (
     Resolution,
     SourceDocument,
 )
+from tracker.outlook import refresh_outlooks
 from tracker.sources.base import period_start
 
 NOW = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -191,6 +192,7 @@ def make_evaluation(
     claim.status_changed_at = at
     session.add(claim)
     session.flush()
+    refresh_outlooks(session, [claim.id or 0])  # as tracker.status stores it
     return ev
 
 

@@ -21,6 +21,7 @@ from tracker.models import (
     Resolution,
     SourceDocument,
 )
+from tracker.outlook import refresh_outlooks
 from tracker.status import status_change_columns
 
 T0 = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.UTC)
@@ -174,6 +175,7 @@ def make_evaluation(
         claim.updated_at = max(claim.updated_at, at)
         session.add(claim)
         session.flush()
+        refresh_outlooks(session, [claim.id or 0])  # as tracker.status stores it
     return evaluation
 
 

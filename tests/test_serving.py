@@ -5,6 +5,7 @@ not slowed by Nagle's algorithm (TCP_NODELAY on every accepted connection)."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import socket
 import subprocess
@@ -274,3 +275,88 @@ def test_tracker_serve_engine_has_a_short_pool_timeout(tmp_path) -> None:
         assert CAPACITY < engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
     finally:
         engine.dispose()
+
+
+def test_concurrent_claim_reads_share_one_stamp_query_and_see_a_later_write(
+    engine, monkeypatch
+) -> None:
+    """Reads waiting at one moment are validated by one stamp query (one thread hop, one pooled
+    connection); an unknown slug is None; a write before the next read is seen by it."""
+    import sqlalchemy as sa
+    from sqlmodel import Session
+    from test_api_support import make_claim
+
+    from tracker.web import api
+
+    with Session(engine) as session:
+        make_claim(session, "alpha-claim")
+        make_claim(session, "beta-claim")
+        session.commit()
+    batches: list[list[str]] = []
+    real = api._claim_stamps
+
+    def recorded(engine: sa.Engine, slugs: list[str]) -> dict[str, tuple[object, ...]]:
+        batches.append(list(slugs))
+        return real(engine, slugs)
+
+    monkeypatch.setattr(api, "_claim_stamps", recorded)
+    stamps = api.ClaimStamps(engine)
+    slugs = ["alpha-claim", "beta-claim", "alpha-claim", "no-such-claim"] * 3
+
+    async def read_all() -> list[object]:
+        return list(await asyncio.gather(*(stamps.stamp(slug) for slug in slugs)))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # an event loop of its own
+        first = pool.submit(asyncio.run, read_all()).result()
+        with Session(engine) as session:
+            session.execute(sa.text("UPDATE claim SET version = version + 1"))
+            session.commit()
+        second = pool.submit(asyncio.run, read_all()).result()
+    alpha, beta, _, missing = first[:4]
+    assert alpha is not None and beta is not None and missing is None
+    assert first == first[:4] * 3  # each waiter has its own slug's stamp
+    assert second[0] is not None and second[0] != alpha  # the write is seen at once
+    assert second[1] is not None and second[1] != beta
+    # twelve reads, two moments: one query each, for the three distinct slugs
+    assert batches == [["alpha-claim", "beta-claim", "no-such-claim"]] * 2
+
+
+def test_the_plain_claim_read_answers_as_the_route_does(settings, engine, clock) -> None:
+    """The plain GET of a claim (answered before FastAPI routes, tracker.web.claim_reads) gives
+    the route's body and headers: `?as_of=` (empty: now) goes through the route; HEAD, 304,
+    the unknown slug's 404 problem, and reads needing a token stay as the route answers them."""
+    from fastapi.testclient import TestClient
+    from sqlmodel import Session
+    from test_api_support import make_claim, make_evaluation
+
+    from tracker.web.app import create_app
+
+    with Session(engine) as session:
+        make_evaluation(session, make_claim(session, "alpha-claim"))
+        session.commit()
+    identity = {"Accept-Encoding": "identity"}
+    with TestClient(create_app(settings, engine=engine, clock=clock)) as client:
+        fast = client.get("/api/v1/claims/alpha-claim", headers=identity)
+        routed = client.get("/api/v1/claims/alpha-claim?as_of=", headers=identity)
+        head = client.head("/api/v1/claims/alpha-claim", headers=identity)
+        again = client.get(
+            "/api/v1/claims/alpha-claim", headers={"If-None-Match": fast.headers["etag"]}
+        )
+        gzipped = client.get("/api/v1/claims/alpha-claim", headers={"Accept-Encoding": "gzip"})
+        missing = client.get("/api/v1/claims/no-such-claim")
+    assert fast.status_code == routed.status_code == head.status_code == 200
+    assert fast.content == routed.content and fast.json()["slug"] == "alpha-claim"
+    names = ("content-type", "content-length", "etag", "last-modified", "cache-control")
+    assert [fast.headers[n] for n in names] == [routed.headers[n] for n in names]
+    assert [head.headers[n] for n in names] == [fast.headers[n] for n in names]
+    assert head.content == b""
+    assert again.status_code == 304 and again.headers["etag"] == fast.headers["etag"]
+    assert gzipped.headers["content-encoding"] == "gzip"
+    assert gzipped.headers["etag"] == fast.headers["etag"][:-1] + '-gzip"'
+    assert gzipped.content == fast.content  # httpx decodes it
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+
+    guarded = settings.model_copy(update={"require_token_for_reads": True})
+    with TestClient(create_app(guarded, engine=engine, clock=clock)) as client:
+        assert client.get("/api/v1/claims/alpha-claim").status_code == 401

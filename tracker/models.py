@@ -181,12 +181,24 @@ class SourceDocument(SQLModel, table=True):
 # --- claims and their checks ---
 
 
+# the deadline an undated claim sorts by (9999-12-31), as SQL text both databases read as a date
+DEADLINE_KEY_DEFAULT = "'9999-12-31'"
+
+
 class Claim(SQLModel, table=True):
     """A dated prediction. `spec` holds the whole normalised claim document of `version`."""
 
     __table_args__ = (
         sa.Index("ix_claim_deadline_state", "deadline", "status_state"),
         sa.Index("ix_claim_lifecycle_state", "lifecycle", "status_state"),
+        # the claim lists' deadline order (undated last; tracker.queries._deadline_key) and the
+        # first day on record: read from an index, not by sorting or scanning every claim
+        sa.Index(
+            "ix_claim_deadline_key",
+            sa.text(f"coalesce(deadline, {DEADLINE_KEY_DEFAULT})"),
+            "id",
+        ),
+        sa.Index("ix_claim_created_at", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -224,6 +236,9 @@ class Claim(SQLModel, table=True):
     status_trend: str | None = Field(default=None, max_length=20)
     status_evaluation_id: int | None = Field(default=None)
     status_changed_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
+    # what a reader asks of the status (tracker.outlook.Outlook; '' none), stored with it so
+    # the overview counts by one indexed column; NULL until evaluated (no data yet)
+    status_outlook: str | None = Field(default=None, max_length=20, index=True)
     # the last run that evaluated this claim, whether or not it appended an Evaluation (an
     # unchanged result appends nothing): when, on which inputs (tracker.status inputs key), up
     # to which observation row, and until when its answer holds. The sweep skips the claim

@@ -10,7 +10,9 @@ overview's counts and the filtered lists (`?outlook=` on the API and the dashboa
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col
@@ -63,11 +65,11 @@ OUTLOOK_DESCRIPTION = (
 LIVE_STATES = (State.open.value, State.upcoming.value)
 
 
-def _uncertainty() -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+def _uncertainty(
+    trend: Any, low: Any, high: Any, value: Any, threshold: Any
+) -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
     """(straddles, too wide): the band straddles the threshold; an insufficient-data trend's
     projection is too wide to call. Both definite (never NULL) for any stored row."""
-    low, high = col(Evaluation.projection_low), col(Evaluation.projection_high)
-    value, threshold = col(Evaluation.projection_value), col(Evaluation.threshold)
     straddles = sa.and_(
         low.is_not(None),
         high.is_not(None),
@@ -76,7 +78,7 @@ def _uncertainty() -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
         threshold <= high,
     )
     too_wide = sa.and_(
-        sa.func.coalesce(col(Claim.status_trend), "") == Trend.insufficient_data.value,
+        trend == Trend.insufficient_data.value,
         value.is_not(None),
         sa.or_(
             low.is_(None),
@@ -88,18 +90,19 @@ def _uncertainty() -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
     return straddles, too_wide
 
 
-def outlook_clause(outlook: Outlook | str) -> sa.ColumnElement[bool]:
-    """The claims with this outlook; the query must outer-join the claim's status evaluation
-    (`Evaluation.id == Claim.status_evaluation_id`), as tracker.queries' claim lists do."""
-    outlook = Outlook(outlook)
-    state = sa.func.coalesce(col(Claim.status_state), "")
-    trend = sa.func.coalesce(col(Claim.status_trend), "")
-    live = state.in_(LIVE_STATES)
-    straddles, too_wide = _uncertainty()
+def _rule(
+    outlook: Outlook, state: Any, trend: Any, low: Any, high: Any, value: Any, threshold: Any
+) -> sa.ColumnElement[bool]:
+    """The outlook's rule over a claim's status state and trend (coalesced to '') and its
+    status evaluation's projection band and threshold."""
+    # equalities, not IN: the rule is also bound per row in tracker.status's executemany,
+    # where an IN list would need expanding parameters
+    live = sa.or_(*(state == value for value in LIVE_STATES))
+    straddles, too_wide = _uncertainty(trend, low, high, value, threshold)
     if outlook in (Outlook.on_track, Outlook.off_track):
         return sa.and_(live, trend == outlook.value, sa.not_(straddles))
     if outlook is Outlook.too_uncertain:
-        on_or_off = trend.in_((Trend.on_track.value, Trend.off_track.value))
+        on_or_off = sa.or_(trend == Trend.on_track.value, trend == Trend.off_track.value)
         return sa.and_(live, sa.or_(sa.and_(on_or_off, straddles), too_wide))
     if outlook is Outlook.no_data:
         thin = sa.or_(trend == "", sa.and_(trend == Trend.insufficient_data.value, ~too_wide))
@@ -112,16 +115,65 @@ def outlook_clause(outlook: Outlook | str) -> sa.ColumnElement[bool]:
         Outlook.kept: State.resolved_true,
         Outlook.not_kept: State.resolved_false,
     }
-    return state == states[outlook].value
+    same: sa.ColumnElement[bool] = state == states[outlook].value
+    return same
+
+
+def outlook_clause(outlook: Outlook | str) -> sa.ColumnElement[bool]:
+    """The claims with this outlook; the query must outer-join the claim's status evaluation
+    (`Evaluation.id == Claim.status_evaluation_id`), as tracker.queries' claim lists do."""
+    return _rule(
+        Outlook(outlook),
+        sa.func.coalesce(col(Claim.status_state), ""),
+        sa.func.coalesce(col(Claim.status_trend), ""),
+        col(Evaluation.projection_low),
+        col(Evaluation.projection_high),
+        col(Evaluation.projection_value),
+        col(Evaluation.threshold),
+    )
+
+
+def outlook_value(
+    state: Any, trend: Any, low: Any, high: Any, value: Any, threshold: Any
+) -> sa.ColumnElement[str]:
+    """The outlook (its value; '' when no outlook covers the row) of a status state, trend and
+    band: stored as `claim.status_outlook` with the status (tracker.status), so the overview
+    counts claims by one indexed column instead of joining every claim to its evaluation."""
+    state, trend = sa.func.coalesce(state, ""), sa.func.coalesce(trend, "")
+    whens = [(_rule(o, state, trend, low, high, value, threshold), o.value) for o in Outlook]
+    return sa.case(*whens, else_="")
+
+
+def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None) -> None:
+    """Store `claim.status_outlook` from each claim's status columns and status evaluation (one
+    UPDATE): for status written other than by tracker.status (which sets it with the status)."""
+    claim_t = Claim.__table__  # type: ignore[attr-defined]
+    ev_t = Evaluation.__table__  # type: ignore[attr-defined]
+
+    def of_status(column: Any) -> Any:
+        return (
+            sa.select(column).where(ev_t.c.id == claim_t.c.status_evaluation_id).scalar_subquery()
+        )
+
+    stmt = sa.update(claim_t).values(
+        status_outlook=outlook_value(
+            claim_t.c.status_state,
+            claim_t.c.status_trend,
+            of_status(ev_t.c.projection_low),
+            of_status(ev_t.c.projection_high),
+            of_status(ev_t.c.projection_value),
+            of_status(ev_t.c.threshold),
+        )
+    )
+    if claim_ids is not None:
+        stmt = stmt.where(claim_t.c.id.in_(list(claim_ids)))
+    session.execute(stmt)
 
 
 def counts_by_outlook(session: Session) -> dict[Outlook, int]:
-    """How many claims have each outlook (one query)."""
-    columns = [sa.func.count(sa.case((outlook_clause(o), 1))).label(o.value) for o in Outlook]
-    stmt = (
-        sa.select(*columns)
-        .select_from(Claim)
-        .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
-    )
-    row = session.execute(stmt).one()
-    return {o: int(n) for o, n in zip(Outlook, row, strict=True)}
+    """How many claims have each outlook: one aggregate over the indexed `status_outlook`
+    (never evaluated: no data yet), so its cost does not grow with the claims' evaluations."""
+    outlook = sa.func.coalesce(col(Claim.status_outlook), Outlook.no_data.value)
+    rows = session.execute(sa.select(outlook, sa.func.count()).group_by(outlook)).all()
+    found = {str(value): int(n) for value, n in rows}
+    return {o: found.get(o.value, 0) for o in Outlook}

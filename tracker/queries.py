@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 from tracker import bounds
 from tracker.evaluation import EvaluationResult
 from tracker.models import (
+    DEADLINE_KEY_DEFAULT,
     ChangeKind,
     Claim,
     Claimant,
@@ -42,6 +43,7 @@ SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated
 SORT_KEYS: tuple[str, ...] = ("deadline", "-deadline", "slug", "-slug", "updated", "-updated")
 MAX_LIMIT = 500
 _FAR_FUTURE = dt.date(9999, 12, 31)
+
 
 AWAITING_STATES = (State.awaiting_data.value,)
 REVIEW_STATES = (State.needs_review.value,)
@@ -234,7 +236,10 @@ def decode_cursor(cursor: str, sort: str) -> tuple[Any, int]:
 
 def _deadline_key() -> sa.ColumnElement[Any]:
     """The deadline to sort by: undated claims sort after every dated one."""
-    return sa.func.coalesce(col(Claim.deadline), sa.literal(_FAR_FUTURE, sa.Date()))
+    # written out, not bound: the expression is indexed (ix_claim_deadline_key, tracker.models),
+    # and the planner matches an index only to the same literal; a page reads 51 index entries
+    # instead of sorting every claim
+    return sa.func.coalesce(col(Claim.deadline), sa.literal_column(DEADLINE_KEY_DEFAULT, sa.Date()))
 
 
 def _like_pattern(text: str) -> str:

@@ -63,6 +63,7 @@ from tracker.models import (
     WaitExtension,
 )
 from tracker.observations import known_as_of_clause
+from tracker.outlook import outlook_value
 from tracker.sources.base import period_start
 from tracker.webhooks import events as webhook_events
 
@@ -983,7 +984,7 @@ def _evaluate_claims(
     for (item, _), evaluation_id in zip(changed, new_ids, strict=True):
         evaluation_of[item.claim_id] = evaluation_id
     appended = {
-        item.claim_id: (evaluation_id, row["state"], row["trend"])
+        item.claim_id: (evaluation_id, row)
         for (item, _), row, evaluation_id in zip(changed, new_rows, new_ids, strict=True)
     }
     # the claims' rows: what this run read, and the status of each evaluation just appended
@@ -1050,7 +1051,7 @@ def _record_checks(
     results: Sequence[EvaluationResult],
     keys: Mapping[int, str],
     watermark: int,
-    appended: Mapping[int, tuple[int, str, str | None]],
+    appended: Mapping[int, tuple[int, Mapping[str, Any]]],
     *,
     now: dt.datetime,
 ) -> None:
@@ -1059,10 +1060,11 @@ def _record_checks(
     (the history stays free of repeats), and without this the sweep would compare with the
     older inputs of that stored one and evaluate the claim again on every run.
 
-    The claims that did append one (`appended`: claim id -> the new evaluation's id, state and
-    trend) get their status from it in the same statement: state, trend, evaluation id, and
-    `status_changed_at` = `now` where the state or trend differs from the claim's. One
-    executemany per shape (claims that appended, claims that did not), each row written once.
+    The claims that did append one (`appended`: claim id -> the new evaluation's id and row)
+    get their status from it in the same statement: state, trend, evaluation id, outlook
+    (tracker.outlook, from the row's state, trend and band), and `status_changed_at` = `now`
+    where the state or trend differs from the claim's. One executemany per shape (claims that
+    appended, claims that did not), each row written once.
     """
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     c = claim_t.c
@@ -1076,9 +1078,14 @@ def _record_checks(
     state = sa.bindparam("b_state", type_=c.status_state.type)
     trend = sa.bindparam("b_trend", type_=c.status_trend.type)
     moved = sa.or_(c.status_state.is_distinct_from(state), c.status_trend.is_distinct_from(trend))
+    band = [  # cast: PostgreSQL cannot infer a type for `$n IS NOT NULL` alone
+        sa.cast(sa.bindparam(name, type_=sa.Float()), sa.Float())
+        for name in ("b_low", "b_high", "b_projected", "b_threshold")
+    ]
     status = {
         "status_state": state,
         "status_trend": trend,
+        "status_outlook": outlook_value(state, trend, *band),
         "status_evaluation_id": sa.bindparam("b_evaluation_id", type_=c.status_evaluation_id.type),
         "status_changed_at": sa.case(
             (moved, sa.bindparam("b_changed_at", type_=c.status_changed_at.type)),
@@ -1099,8 +1106,11 @@ def _record_checks(
         if new is None:
             checked.append(row)
         else:
-            row["b_evaluation_id"], row["b_state"], row["b_trend"] = new
-            row["b_changed_at"] = now
+            evaluation_id, stored = new
+            row["b_evaluation_id"], row["b_changed_at"] = evaluation_id, now
+            row["b_state"], row["b_trend"] = stored["state"], stored["trend"]
+            row["b_low"], row["b_high"] = stored["projection_low"], stored["projection_high"]
+            row["b_projected"], row["b_threshold"] = stored["projection_value"], stored["threshold"]
             pointed.append(row)
     if checked:
         _executemany(session, sa.update(claim_t).where(where).values(checks), checked)
@@ -1209,6 +1219,11 @@ def _executemany(
     dialect = connection.dialect
     compiled = stmt.compile(dialect=dialect)
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
+    # literals inside the statement (e.g. the outlook rule's constants) are bound parameters
+    # too: their values come from the statement, the same for every row
+    constants = {n: compiled.binds[n].effective_value for n in names if rows and n not in rows[0]}
+    if constants:
+        rows = [{**constants, **row} for row in rows]
     serializer = getattr(dialect, "_json_serializer", None) or json.dumps
     converters = [
         None

@@ -55,9 +55,13 @@ class Admission:
             self._slots = anyio.Semaphore(self.capacity)
         slots = self._slots
         admitted = False
-        with anyio.move_on_after(self.wait_seconds):
-            await slots.acquire()
+        if slots.value > 0 and not slots.statistics().tasks_waiting:
+            slots.acquire_nowait()  # a free slot, nobody queued: no timer to arm
             admitted = True
+        else:
+            with anyio.move_on_after(self.wait_seconds):
+                await slots.acquire()
+                admitted = True
         if admitted:
             try:
                 await self.app(scope, receive, send)

@@ -38,6 +38,7 @@ from tracker.web import (
     api_track_record,
     api_waits,
     api_webhooks,
+    claim_reads,
     compression,
     dashboard,
     health,
@@ -393,7 +394,9 @@ def create_app(
     ]
     # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard, then
     # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503), then
-    # Compression (gzip of text bodies, ETag per encoding; inside RequestGuard so HEAD sees it)
+    # Compression (gzip of text bodies, ETag per encoding; inside RequestGuard so HEAD sees it),
+    # then ClaimReads (the plain GET of a claim answered from its cache, before FastAPI routes)
+    app.add_middleware(claim_reads.ClaimReads, state=app.state)
     app.add_middleware(compression.Compression)
     app.add_middleware(admission.Admission)
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)

@@ -16,7 +16,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Response
+from starlette.requests import HTTPConnection
+
+from tracker.web import compression
 
 CACHE_CONTROL = "no-cache"  # clients may store but must revalidate (cheap with the ETag)
 
@@ -36,7 +39,7 @@ def _etag_matches(header: str, etag: str) -> bool:
     return any(part.strip().removeprefix("W/") == bare for part in header.split(","))
 
 
-def not_modified(request: Request, etag: str, last_modified: dt.datetime | None) -> bool:
+def not_modified(request: HTTPConnection, etag: str, last_modified: dt.datetime | None) -> bool:
     """RFC 9110 §13.1: If-None-Match wins; If-Modified-Since only when it is absent."""
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
@@ -54,7 +57,7 @@ def not_modified(request: Request, etag: str, last_modified: dt.datetime | None)
 
 
 def conditional_response(
-    request: Request,
+    request: HTTPConnection,
     body: bytes,
     media_type: str,
     *,
@@ -78,6 +81,11 @@ class CachedBody:
     body: bytes
     etag: str
     last_modified: dt.datetime | None
+    # the headers of a 200 JSON answer (conditional_response's), made once: ASGI header pairs;
+    # and the gzip representation Compression would send, with its headers (empty: too small)
+    json_headers: tuple[tuple[bytes, bytes], ...] = ()
+    gzip_body: bytes = b""
+    gzip_headers: tuple[tuple[bytes, bytes], ...] = ()
 
 
 class StatusCache:
@@ -103,8 +111,34 @@ class StatusCache:
     def put(
         self, slug: str, stamp: tuple[Any, ...], body: bytes, last_modified: dt.datetime | None
     ) -> CachedBody:
+        etag = make_etag(body)
+        headers = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+            (b"etag", etag.encode()),
+            (b"cache-control", CACHE_CONTROL.encode()),
+        ]
+        if last_modified is not None:
+            headers.append((b"last-modified", http_date(last_modified).encode()))
+        gzip_body = b""
+        gzip_headers: tuple[tuple[bytes, bytes], ...] = ()
+        if len(body) >= compression.MINIMUM_SIZE:
+            gzip_body = compression.compress(body)
+            gzip_headers = (
+                (b"content-length", str(len(gzip_body)).encode()),
+                (b"content-type", b"application/json"),
+                (b"etag", compression.gzip_etag(etag).encode()),
+                *headers[3:],
+                (b"content-encoding", b"gzip"),
+            )
         entry = CachedBody(
-            stamp=stamp, body=body, etag=make_etag(body), last_modified=last_modified
+            stamp=stamp,
+            body=body,
+            etag=etag,
+            last_modified=last_modified,
+            json_headers=tuple(headers),
+            gzip_body=gzip_body,
+            gzip_headers=gzip_headers,
         )
         with self._lock:
             self._entries[slug] = entry

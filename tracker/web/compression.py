@@ -59,6 +59,11 @@ def accepts_gzip(header: str | None) -> bool:
     return allowed.get("*", False)
 
 
+def compress(body: bytes) -> bytes:
+    """The gzip representation of a whole body (deterministic: no timestamp)."""
+    return gzip.compress(body, compresslevel=LEVEL, mtime=0)
+
+
 def gzip_etag(etag: str) -> str:
     """The ETag of the gzip representation of the body whose ETag is `etag`."""
     match = _ENTITY_TAG.fullmatch(etag.strip())
@@ -160,7 +165,7 @@ class _Responder:
             return
         _mark_gzip(headers)
         if not more:
-            compressed = gzip.compress(body, compresslevel=LEVEL, mtime=0)
+            compressed = compress(body)
             headers["Content-Length"] = str(len(compressed))
             self.passthrough = True
             await self._send(start)
