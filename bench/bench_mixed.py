@@ -149,10 +149,11 @@ async def connection(
             kind = "write" if method == "POST" else "read"
             started = time.perf_counter()
             try:
-                response = await client.request(
-                    method, url, json=body, headers=auth if write else None
-                )
-            except httpx.TimeoutException:
+                async with asyncio.timeout(REQUEST_TIMEOUT):  # the whole request, not per read
+                    response = await client.request(
+                        method, url, json=body, headers=auth if write else None
+                    )
+            except (TimeoutError, httpx.TimeoutException):
                 tally.timeouts += 1
                 continue
             except httpx.TransportError as exc:
