@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import HOST, free_port  # noqa: E402
+from _common import HOST, free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
@@ -257,8 +257,16 @@ def run(args: argparse.Namespace) -> int:
         with serve_log.open("w") as out:
             procs.append(
                 subprocess.Popen(
-                    [*tracker_command(), "serve", "--host", HOST, "--port", str(port)]
-                    + ["--workers", "2"],
+                    [
+                        *tracker_command(),
+                        "serve",
+                        "--host",
+                        HOST,
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "2",
+                    ],
                     env=env,
                     cwd=work,
                     stdout=out,

@@ -114,9 +114,7 @@ def test_two_processes_under_concurrent_writes_and_reads(backend, empty_db_url, 
             engine.dispose()
 
         with ThreadPoolExecutor(CLIENTS) as pool:
-            outcomes = list(
-                pool.map(lambda i: _client(i, bases, token.plaintext), range(CLIENTS))
-            )
+            outcomes = list(pool.map(lambda i: _client(i, bases, token.plaintext), range(CLIENTS)))
         statuses: Counter[int] = sum((s for s, _ in outcomes), Counter())
         created = [slug for _, slugs in outcomes for slug in slugs]
 
