@@ -72,6 +72,12 @@ AUTO_DECIDER = "tracker"
 # pg_advisory_xact_lock key serialising evaluation runs per database (b"trk-eval"); distinct
 # from the scheduler's lease key, which shares PostgreSQL's advisory-lock key space
 EVALUATION_LOCK_KEY = 0x7472_6B2D_6576_616C
+# the first half of the two-int4 advisory-lock key of one claim's evaluation (b"trkc"; that key
+# space is separate from the one-bigint space above), the claim id the second
+CLAIM_LOCK_CLASS = 0x7472_6B63
+# a run over more claims than this takes the whole-run lock instead of one lock per claim
+# (PostgreSQL's lock table holds ~64 locks per connection)
+MAX_CLAIM_LOCKS = 16
 
 
 class InvalidResolution(ValueError):
@@ -867,31 +873,47 @@ def evaluate_claims(
     and returned unless `force=False` is passed. The stored history is the same either way;
     only the work differs.
 
-    Runs are serialised per database (`lock_evaluation_runs`, the first statement): processes
-    starting together, or the scheduler and an API write, each read the fingerprints the
-    previous run committed, so one change appends one Evaluation, not one per process. The
-    lock is held until the caller's transaction ends.
+    Runs that touch the same claim are serialised (`lock_evaluation_runs`, the first
+    statement): processes starting together, or the scheduler and an API write, each read the
+    fingerprints the previous run committed, so one change appends one Evaluation, not one per
+    process. A run of a few given claims (an API write) locks just those claims, so writes to
+    different claims evaluate side by side; a sweep (all claims, or those reading given
+    indicators) excludes every other run. The locks are held until the caller's transaction
+    ends.
 
     A fixed number of statements whatever the number of claims. Does not commit.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware UTC")
-    lock_evaluation_runs(session)
+    lock_evaluation_runs(session, None if indicator_ids is not None else claim_ids)
     with _collector_paused():
         return _evaluate_claims(
             session, now=now, claim_ids=claim_ids, indicator_ids=indicator_ids, force=force
         )
 
 
-def lock_evaluation_runs(session: Session) -> None:
-    """Wait for any other evaluation run on this database to commit, then exclude others until
-    this transaction ends (tracker.db.lock_until_end_of_transaction). Idempotent within a
-    transaction; call it before reading anything an evaluation depends on."""
-    lock_until_end_of_transaction(
-        session,
-        EVALUATION_LOCK_KEY,
-        Evaluation.__table__,  # type: ignore[attr-defined]
-    )
+def lock_evaluation_runs(session: Session, claim_ids: Sequence[int] | None = None) -> None:
+    """Wait for any other evaluation run that could touch the same claims to commit, then
+    exclude such runs until this transaction ends. Idempotent within a transaction; call it
+    before reading (and before writing) anything an evaluation depends on.
+
+    `claim_ids` None (or more than MAX_CLAIM_LOCKS of them): the whole-run lock, excluding
+    every other run (tracker.db.lock_until_end_of_transaction). A few claim ids (a write to a
+    claim): on PostgreSQL the whole-run lock shared (a sweep waits for these writes, and they
+    for it) and an exclusive lock per claim, in id order (no deadlock between two such runs),
+    so writes to different claims do not wait for each other; a new claim's own id can be
+    locked after its row is written (no other transaction sees the row). SQLite has one write
+    lock for the whole database: the same as the whole-run lock. A transaction that takes the
+    claim locks must not take the whole-run lock afterwards (take that one first).
+    """
+    table = Evaluation.__table__  # type: ignore[attr-defined]
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if claim_ids is None or len(set(claim_ids)) > MAX_CLAIM_LOCKS or not postgres:
+        lock_until_end_of_transaction(session, EVALUATION_LOCK_KEY, table)
+        return
+    session.execute(sa.select(sa.func.pg_advisory_xact_lock_shared(EVALUATION_LOCK_KEY)))
+    for claim_id in sorted(set(claim_ids)):
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(CLAIM_LOCK_CLASS, claim_id)))
 
 
 @contextmanager
@@ -1532,9 +1554,9 @@ def record_manual_resolution(
         raise InvalidResolution(
             "evidence must be a list of non-empty strings (URLs)", field="evidence"
         )
-    # the evaluation below takes this lock anyway; taking it before this verdict's own writes
-    # keeps the lock order one way (no deadlock with a sweep updating the same rows)
-    lock_evaluation_runs(session)
+    # the evaluation below takes this claim's lock anyway; taking it before this verdict's own
+    # writes keeps the lock order one way (no deadlock with a sweep updating the same rows)
+    lock_evaluation_runs(session, [claim.id])
     previous = current_resolution(session, claim.id)
     why = _note_required(session, claim, verdict, previous, note, now)
     if why is not None:

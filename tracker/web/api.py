@@ -1203,13 +1203,16 @@ def _conflict(slug: str) -> ProblemError:
     )
 
 
-def _lock_before_writing(session: Session) -> None:
-    """Take the evaluation-run lock before writing a claim that is then evaluated in the same
-    transaction: taken after the claim row is written, it could deadlock on PostgreSQL with a
-    sweep that holds the lock and waits for that row."""
+def _lock_before_writing(session: Session, claim_id: int | None) -> None:
+    """Take the claim's evaluation lock before writing a claim that is then evaluated in the
+    same transaction: taken after the claim row is written, it could deadlock on PostgreSQL
+    with a sweep that holds the lock and waits for that row. Only this claim's: writes to other
+    claims go on meanwhile (tracker.status.lock_evaluation_runs). A new claim (`claim_id`
+    None) has no id yet and no other transaction can see it: the lock shared with every
+    per-claim write is taken now, its own when it is evaluated."""
     from tracker.status import lock_evaluation_runs
 
-    lock_evaluation_runs(session)
+    lock_evaluation_runs(session, [] if claim_id is None else [claim_id])
 
 
 def _evaluate_now(session: Session, claim_id: int) -> None:
@@ -1257,7 +1260,7 @@ def create_claim(
     if queries.claim_exists(session, claim.slug):
         raise _conflict(claim.slug)
     try:
-        _lock_before_writing(session)
+        _lock_before_writing(session, None)
         result = apply_claim(session, claim, origin="api", author=token.name, now=utcnow())
         if result.outcome != "created":  # created by a concurrent request after our check
             raise _conflict(claim.slug)
@@ -1335,7 +1338,7 @@ def amend_claim(
 ) -> Response:
     from tracker.claims import ClaimValidationError, apply_claim
 
-    load_claim(session, slug)
+    current = load_claim(session, slug)
     document = {**amendment.claim}
     document.setdefault("slug", slug)
     if document["slug"] != slug:
@@ -1347,7 +1350,7 @@ def amend_claim(
         )
     claim = _validate_document(session, document)
     try:
-        _lock_before_writing(session)
+        _lock_before_writing(session, current.claim.id)
         result = apply_claim(
             session, claim, origin="api", author=token.name, note=amendment.note, now=utcnow()
         )
@@ -1487,6 +1490,7 @@ def withdraw(
     if claim.claim.lifecycle == "withdrawn":
         raise ProblemError(409, f"claim {claim.claim.slug!r} is already withdrawn", code="conflict")
     try:
+        _lock_before_writing(session, claim.claim.id)
         withdraw_claim(session, claim.claim, note=body.note, author=token.name, now=utcnow())
         assert claim.claim.id is not None
         _evaluate_now(session, claim.claim.id)

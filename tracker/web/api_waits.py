@@ -90,8 +90,9 @@ def extend_claim_wait(
     from tracker.status import lock_evaluation_runs
 
     now = utcnow()
+    assert claim.claim.id is not None
     try:
-        lock_evaluation_runs(session)  # as every write that then evaluates
+        lock_evaluation_runs(session, [claim.claim.id])  # as every write that then evaluates
         done = extend_wait(
             session,
             claim.claim,

@@ -1,0 +1,375 @@
+"""Mixed reads and writes on PostgreSQL, as users run it: two serving processes and a scheduler.
+
+Starts, on a fresh PostgreSQL database made for the run (dropped at the end):
+- `tracker serve --workers 2` (two worker processes behind one port; no in-process scheduler),
+- `tracker scheduler` (its fetches go to a refusing loopback proxy, so nothing leaves the
+  machine: each fails at once and is recorded as data, and its catch-up sweep evaluates every
+  claim while the load runs),
+then drives CONNECTIONS keep-alive connections (default 100) for DURATION seconds (default 60)
+from an asyncio/httpx load generator in this process (wrk cannot POST a unique body per request
+without a Lua script, and the generator also checks every answer). Each connection loops: with
+probability WRITE_SHARE a write (POST a new claim; one write in five amends one of the
+connection's own earlier claims), else a read (a claim, or the list). It prints 5xx, timeouts,
+write/read p50/p99, whether every 201 is readable afterwards (each checked on a new connection,
+so both workers answer some), and the result of 20 concurrent POSTs of one new slug.
+
+    python bench/bench_mixed.py [--duration 60] [--connections 100] \
+        [--admin-url postgresql://postgres@127.0.0.1:5432/postgres]
+
+Targets (issue 14, item 9): zero 5xx, zero timeouts, every 201 readable, write p99 < 1 s, and
+one 201 + nineteen 409 for the racing POSTs. The exit status is 1 when any target is missed.
+The load generator shares the machine's cores with the servers and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import HOST, free_port
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v1"
+READ_SLUG = "china-power-3x-us-2030"
+REQUEST_TIMEOUT = 10.0  # a request not answered within this counts as a timeout
+
+CLAIM_DOC: dict[str, Any] = {
+    "slug": "placeholder",
+    "title": "China's electricity production four times the US's in 2035",
+    "claimant": "elon-musk",
+    "quote": {
+        "original": "China will make four times the US's power by 2035.",
+        "language": "en",
+        "en": "China will make four times the US's power by 2035.",
+    },
+    "stated": {"date": "2026-01-06", "precision": "day"},
+    "window": {"start": "2035-01-01", "end": "2035-12-31"},
+    "deadline": "2035-12-31",
+    "deadline_interpretation": "the 2035 annual value",
+    "kind": "hard",
+    "tags": ["energy"],
+    "operationalised_by": "tracker",
+    "criteria": [
+        {
+            "key": "ratio-2035",
+            "type": "threshold",
+            "series": {
+                "ratio": [
+                    {"indicator": "owid.electricity_generation.chn"},
+                    {"indicator": "owid.electricity_generation.usa"},
+                ]
+            },
+            "comparator": ">=",
+            "threshold": 4.0,
+            "unit": "1",
+            "mode": "at_period",
+            "period": "2035",
+        }
+    ],
+}
+
+
+def claim_doc(slug: str, threshold: float = 4.0) -> dict[str, Any]:
+    doc = copy.deepcopy(CLAIM_DOC)
+    doc["slug"] = slug
+    doc["criteria"][0]["threshold"] = threshold
+    return doc
+
+
+def tracker_command() -> list[str]:
+    script = Path(sys.executable).parent / "tracker"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.statuses: Counter[tuple[str, int]] = Counter()
+        self.latency: dict[str, list[float]] = {"write": [], "read": []}
+        self.timeouts = 0
+        self.errors: Counter[str] = Counter()
+        self.created: list[str] = []
+        self.samples_5xx: list[str] = []
+
+    def record(self, kind: str, status: int, seconds: float, body: str) -> None:
+        self.statuses[(kind, status)] += 1
+        self.latency[kind].append(seconds)
+        if status >= 500 and len(self.samples_5xx) < 5:
+            self.samples_5xx.append(f"{kind} {status}: {body[:300]}")
+
+
+async def connection(
+    index: int, base: str, token: str, stop_at: float, write_share: float, tally: Tally
+) -> None:
+    rng = random.Random(index)
+    auth = {"Authorization": f"Bearer {token}"}
+    mine: list[str] = []
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=REQUEST_TIMEOUT) as client:
+        n = 0
+        while time.monotonic() < stop_at:
+            n += 1
+            write = rng.random() < write_share
+            if write and mine and rng.random() < 0.2:
+                slug = rng.choice(mine)
+                method, url = "POST", f"{API}/claims/{slug}/revisions"
+                body: dict[str, Any] | None = {
+                    "claim": claim_doc(slug, threshold=4.0 + n / 1000),
+                    "note": f"bench amendment {n}",
+                }
+            elif write:
+                slug = f"bench-{index}-{n}-{uuid.uuid4().hex[:6]}"
+                method, url, body = "POST", f"{API}/claims", claim_doc(slug)
+            elif rng.random() < 0.5:
+                target = rng.choice(tally.created) if tally.created else READ_SLUG
+                method, url, body = "GET", f"{API}/claims/{target}", None
+            else:
+                method, url, body = "GET", f"{API}/claims?limit=50", None
+            kind = "write" if method == "POST" else "read"
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(REQUEST_TIMEOUT):  # the whole request, not per read
+                    response = await client.request(
+                        method, url, json=body, headers=auth if write else None
+                    )
+            except (TimeoutError, httpx.TimeoutException):
+                tally.timeouts += 1
+                continue
+            except httpx.TransportError as exc:
+                tally.errors[type(exc).__name__] += 1
+                continue
+            tally.record(kind, response.status_code, time.perf_counter() - started, response.text)
+            if response.status_code == 201 and url == f"{API}/claims":
+                mine.append(slug)
+                tally.created.append(slug)
+
+
+async def drive(base: str, token: str, seconds: float, connections: int, share: float) -> Tally:
+    tally = Tally()
+    stop_at = time.monotonic() + seconds
+    await asyncio.gather(
+        *(connection(i, base, token, stop_at, share, tally) for i in range(connections))
+    )
+    return tally
+
+
+async def unreadable(base: str, slugs: list[str]) -> list[str]:
+    """The slugs whose GET is not 200, each read on a new connection (so both workers serve)."""
+    missing: list[str] = []
+    gate = asyncio.Semaphore(8)
+
+    async def check(slug: str) -> None:
+        async with gate, httpx.AsyncClient(base_url=base, timeout=30) as client:
+            response = await client.get(f"{API}/claims/{slug}", headers={"Connection": "close"})
+            if response.status_code != 200:
+                missing.append(f"{slug}: {response.status_code}")
+
+    await asyncio.gather(*(check(s) for s in slugs))
+    return missing
+
+
+async def race(base: str, token: str, racers: int = 20) -> Counter[int]:
+    """`racers` concurrent POSTs of one new slug, each on its own connection."""
+    slug = f"bench-race-{uuid.uuid4().hex[:8]}"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def post() -> int:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            response = await client.post(f"{API}/claims", json=claim_doc(slug), headers=auth)
+            return response.status_code
+
+    return Counter(await asyncio.gather(*(post() for _ in range(racers))))
+
+
+def wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, seconds: float = 180) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"tracker serve exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise SystemExit(f"tracker serve did not answer within {seconds} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from tracker.auth import create_token
+    from tracker.clock import utcnow
+    from tracker.db import make_engine, session_scope
+
+    admin_url = make_url(args.admin_url).set(drivername="postgresql+psycopg")
+    name = f"tracker_bench_mixed_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    db_url = admin_url.set(database=name).render_as_string(hide_password=False)
+    procs: list[subprocess.Popen[bytes]] = []
+    work = Path(tempfile.mkdtemp(prefix="bench_mixed_"))
+    try:
+        port = free_port()
+        base = f"http://{HOST}:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TRACKER_")}
+        env.update(
+            TRACKER_DATABASE_URL=db_url,
+            TRACKER_DATA_DIR=str(work / "data"),
+            TRACKER_CLAIMS_DIR=str(REPO_ROOT / "claims"),
+            TRACKER_RUN_SCHEDULER="false",
+            TRACKER_LOG_LEVEL="WARNING",
+        )
+        serve_log = work / "serve.log"
+        with serve_log.open("w") as out:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *tracker_command(),
+                        "serve",
+                        "--host",
+                        HOST,
+                        "--port",
+                        str(port),
+                        "--workers",
+                        "2",
+                    ],
+                    env=env,
+                    cwd=work,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
+        wait_ready(procs[0], f"{base}{API}/claims/{READ_SLUG}", serve_log)
+        # the scheduler: every fetch through a proxy on a loopback port nobody listens on
+        dead = f"http://{HOST}:{free_port()}"
+        scheduler_env = {
+            **env,
+            "HTTP_PROXY": dead,
+            "HTTPS_PROXY": dead,
+            "ALL_PROXY": dead,
+            "NO_PROXY": "",
+        }
+        scheduler_log = work / "scheduler.log"
+        with scheduler_log.open("w") as out:
+            procs.append(
+                subprocess.Popen(
+                    [*tracker_command(), "scheduler"],
+                    env=scheduler_env,
+                    cwd=work,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                )
+            )
+        engine = make_engine(db_url)
+        try:
+            with session_scope(engine) as session:
+                token = create_token(session, "bench-mixed", ["claims:write"], now=utcnow())
+        finally:
+            engine.dispose()
+        print(
+            f"bench_mixed: PostgreSQL, `tracker serve --workers 2` + `tracker scheduler`, "
+            f"{args.connections} connections, {args.duration:.0f} s, write share "
+            f"{args.write_share:.0%}, {os.cpu_count()} CPUs",
+            flush=True,
+        )
+        started = time.monotonic()
+        tally = asyncio.run(
+            drive(base, token.plaintext, args.duration, args.connections, args.write_share)
+        )
+        elapsed = time.monotonic() - started
+        missing = asyncio.run(unreadable(base, tally.created))
+        raced = asyncio.run(race(base, token.plaintext))
+    finally:
+        for proc in reversed(procs):
+            stop(proc)
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    writes, reads = tally.latency["write"], tally.latency["read"]
+    fivexx = sum(n for (_, status), n in tally.statuses.items() if status >= 500)
+    by_status = ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(tally.statuses.items()))
+    print(f"answers: {len(writes) + len(reads)} in {elapsed:.1f} s ({by_status})")
+    print(f"writes: {len(writes)} ({len(writes) / elapsed:.1f}/s)  reads: {len(reads)}")
+    print(f"5xx: {fivexx}  timeouts (>{REQUEST_TIMEOUT:.0f} s): {tally.timeouts}  ", end="")
+    print(f"transport errors: {dict(tally.errors) or 0}")
+    for sample in tally.samples_5xx:
+        print(f"  5xx sample: {sample}")
+    for kind, values in (("write", writes), ("read", reads)):
+        p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
+        mean = statistics.fmean(values) if values else float("nan")
+        print(f"{kind} latency: p50 {p50 * 1000:.0f} ms  p99 {p99 * 1000:.0f} ms  ", end="")
+        print(f"mean {mean * 1000:.0f} ms  max {max(values, default=0) * 1000:.0f} ms")
+    print(
+        f"every 201 readable afterwards: {not missing} "
+        f"({len(tally.created) - len(missing)}/{len(tally.created)})"
+    )
+    for line in missing[:5]:
+        print(f"  unreadable: {line}")
+    print(f"20 concurrent POSTs of one new slug: {dict(sorted(raced.items()))}")
+    checks = {
+        "zero 5xx": fivexx == 0,
+        "zero timeouts": tally.timeouts == 0 and not tally.errors,
+        "every 201 readable": not missing and bool(tally.created),
+        "write p99 < 1 s": percentile(writes, 0.99) < 1.0,
+        "race: one 201, nineteen 409": raced == Counter({201: 1, 409: 19}),
+    }
+    for label, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {label}")
+    return 0 if all(checks.values()) else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument("--connections", type=int, default=100)
+    parser.add_argument("--write-share", type=float, default=0.2, help="share of writes")
+    parser.add_argument(
+        "--admin-url",
+        default=os.environ.get(
+            "TRACKER_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+        help="a PostgreSQL URL allowed to CREATE DATABASE (the run's database is made and "
+        "dropped through it)",
+    )
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
