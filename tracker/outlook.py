@@ -95,14 +95,12 @@ def _rule(
 ) -> sa.ColumnElement[bool]:
     """The outlook's rule over a claim's status state and trend (coalesced to '') and its
     status evaluation's projection band and threshold."""
-    # equalities, not IN: the rule is also bound per row in tracker.status's executemany,
-    # where an IN list would need expanding parameters
-    live = sa.or_(*(state == value for value in LIVE_STATES))
+    live = state.in_(LIVE_STATES)
     straddles, too_wide = _uncertainty(trend, low, high, value, threshold)
     if outlook in (Outlook.on_track, Outlook.off_track):
         return sa.and_(live, trend == outlook.value, sa.not_(straddles))
     if outlook is Outlook.too_uncertain:
-        on_or_off = sa.or_(trend == Trend.on_track.value, trend == Trend.off_track.value)
+        on_or_off = trend.in_((Trend.on_track.value, Trend.off_track.value))
         return sa.and_(live, sa.or_(sa.and_(on_or_off, straddles), too_wide))
     if outlook is Outlook.no_data:
         thin = sa.or_(trend == "", sa.and_(trend == Trend.insufficient_data.value, ~too_wide))

@@ -1073,7 +1073,7 @@ def _record_checks(
     results: Sequence[EvaluationResult],
     keys: Mapping[int, str],
     watermark: int,
-    appended: Mapping[int, tuple[int, Mapping[str, Any]]],
+    appended: Mapping[int, tuple[int, Mapping[str, Any]]],  # claim id -> (new id, its row)
     *,
     now: dt.datetime,
 ) -> None:
@@ -1083,10 +1083,10 @@ def _record_checks(
     older inputs of that stored one and evaluate the claim again on every run.
 
     The claims that did append one (`appended`: claim id -> the new evaluation's id and row)
-    get their status from it in the same statement: state, trend, evaluation id, outlook
-    (tracker.outlook, from the row's state, trend and band), and `status_changed_at` = `now`
-    where the state or trend differs from the claim's. One executemany per shape (claims that
-    appended, claims that did not), each row written once.
+    get their status from it in the same statement: state, trend, evaluation id, and
+    `status_changed_at` = `now` where the state or trend differs from the claim's (one
+    executemany per shape: claims that appended, claims that did not); then their outlook, in
+    one set-based UPDATE (`_store_outlooks`).
     """
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     c = claim_t.c
@@ -1100,14 +1100,9 @@ def _record_checks(
     state = sa.bindparam("b_state", type_=c.status_state.type)
     trend = sa.bindparam("b_trend", type_=c.status_trend.type)
     moved = sa.or_(c.status_state.is_distinct_from(state), c.status_trend.is_distinct_from(trend))
-    band = [  # cast: PostgreSQL cannot infer a type for `$n IS NOT NULL` alone
-        sa.cast(sa.bindparam(name, type_=sa.Float()), sa.Float())
-        for name in ("b_low", "b_high", "b_projected", "b_threshold")
-    ]
     status = {
         "status_state": state,
         "status_trend": trend,
-        "status_outlook": outlook_value(state, trend, *band),
         "status_evaluation_id": sa.bindparam("b_evaluation_id", type_=c.status_evaluation_id.type),
         "status_changed_at": sa.case(
             (moved, sa.bindparam("b_changed_at", type_=c.status_changed_at.type)),
@@ -1131,16 +1126,41 @@ def _record_checks(
             evaluation_id, stored = new
             row["b_evaluation_id"], row["b_changed_at"] = evaluation_id, now
             row["b_state"], row["b_trend"] = stored["state"], stored["trend"]
-            row["b_low"], row["b_high"] = stored["projection_low"], stored["projection_high"]
-            row["b_projected"], row["b_threshold"] = stored["projection_value"], stored["threshold"]
             pointed.append(row)
     if checked:
         _executemany(session, sa.update(claim_t).where(where).values(checks), checked)
     if pointed:
         _executemany(session, sa.update(claim_t).where(where).values({**checks, **status}), pointed)
+        _store_outlooks(session, min(new for new, _ in appended.values()), now=now)
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Claim) and obj.id in appended:
                 session.expire(obj)
+
+
+def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> None:
+    """Set `claim.status_outlook` (tracker.outlook) of the claims whose status evaluation was just
+    appended (ids from `first_id` on, stamped `now`) from that evaluation's state, trend and band:
+    one set-based UPDATE, the rule evaluated by the database, not bound row by row."""
+    claim_t = Claim.__table__  # type: ignore[attr-defined]
+    ev_t = Evaluation.__table__  # type: ignore[attr-defined]
+    session.execute(
+        sa.update(claim_t)
+        .where(
+            claim_t.c.status_evaluation_id == ev_t.c.id,
+            ev_t.c.id >= first_id,
+            ev_t.c.evaluated_at == sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type),
+        )
+        .values(
+            status_outlook=outlook_value(
+                ev_t.c.state,
+                ev_t.c.trend,
+                ev_t.c.projection_low,
+                ev_t.c.projection_high,
+                ev_t.c.projection_value,
+                ev_t.c.threshold,
+            )
+        )
+    )
 
 
 def _current_evaluations(session: Session, evaluation_ids: Sequence[int | None]) -> dict[int, Any]:
@@ -1241,11 +1261,6 @@ def _executemany(
     dialect = connection.dialect
     compiled = stmt.compile(dialect=dialect)
     names = list(compiled.positiontup or []) if compiled.positional else list(compiled.binds)
-    # literals inside the statement (e.g. the outlook rule's constants) are bound parameters
-    # too: their values come from the statement, the same for every row
-    constants = {n: compiled.binds[n].effective_value for n in names if rows and n not in rows[0]}
-    if constants:
-        rows = [{**constants, **row} for row in rows]
     serializer = getattr(dialect, "_json_serializer", None) or json.dumps
     converters = [
         None
