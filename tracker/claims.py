@@ -230,6 +230,15 @@ class ClaimFile(_Strict):
         default=None, ge=0, le=1, description="Stated probability (for Brier scores)."
     )
     criteria: list[Criterion] = Field(min_length=1)
+    catalogued: DateField | None = Field(
+        default=None,
+        description=(
+            "The day this claim file was reviewed into the catalogue (e.g. its commit date). "
+            "A sync that creates the claim for the first time dates its first version from it "
+            "(never later than the sync), so replays of earlier dates know the claim; "
+            "on or after `stated.date`, not in the future. Claim files only, not the API."
+        ),
+    )
     revision_note: str | None = Field(
         default=None,
         description="Why this version differs; required when criteria of an active claim change.",
@@ -1125,6 +1134,21 @@ def _lint_parts(
     window_end: dt.date | None = parts.get("window.end")
     kind: str | None = parts.get("kind")
 
+    catalogued: dt.date | None = parts.get("catalogued")
+    if catalogued is not None:
+        today = utcnow().date()
+        if catalogued > today:
+            add(
+                ("catalogued",),
+                f"{catalogued.isoformat()} is in the future (today is {today.isoformat()}): "
+                "expected the day the file was reviewed into the catalogue",
+            )
+        elif stated_date is not None and catalogued < stated_date:
+            add(
+                ("catalogued",),
+                f"{catalogued.isoformat()} is before the stated date {stated_date.isoformat()}: "
+                "expected a day on or after it (a claim is catalogued after it was made)",
+            )
     if quote is not None and quote.original is None and not quote.note:
         add(("quote",), "`original` is missing: give the exact words, or a `note` saying why not")
     precision: str | None = parts.get("stated.precision")
@@ -1773,6 +1797,28 @@ def _last_note(session: Session, claim_id: int) -> str | None:
     ).first()
 
 
+def first_known(claim: ClaimFile, now: dt.datetime) -> dt.datetime:
+    """When a claim file's claim is known from, created by a sync at `now`: the start of its
+    `catalogued` day (UTC) when the file gives one, never later than `now`; else `now`."""
+    if claim.catalogued is None:
+        return now
+    return min(now, dt.datetime.combine(claim.catalogued, dt.time(), tzinfo=dt.UTC))
+
+
+def catalogued_on(revision: ClaimRevision) -> dt.date | None:
+    """The claim file's `catalogued` day when a sync dated this first version from it (the
+    revision then says so: it was loaded later than its date), else None."""
+    if revision.version != 1 or revision.change != "created" or revision.origin != "file":
+        return None
+    raw = (revision.content or {}).get("catalogued")
+    if not isinstance(raw, str):
+        return None
+    day = dt.date.fromisoformat(raw)
+    at = revision.created_at
+    at = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return day if at == dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC) else None
+
+
 def apply_claim(
     session: Session,
     claim: ClaimFile,
@@ -1797,16 +1843,28 @@ def apply_claim(
     refusal = None
     if row is not None:
         refusal = _change_refusal(session, claim, row, doc, origin, given_note)
+    if origin != "file" and claim.catalogued is not None:
+        problems = [
+            *problems,
+            ClaimIssue(
+                claim.source_label,
+                claim.line_of("catalogued"),
+                "catalogued",
+                "only claim files synced from the claims directory date their first version "
+                "from `catalogued`; a claim created here is catalogued now: remove the field",
+            ),
+        ]
     if problems or refusal is not None:
         raise ClaimValidationError([*problems, *([refusal] if refusal is not None else [])])
     if row is None:
+        known_from = first_known(claim, now) if origin == "file" else now
         row = Claim(
             slug=claim.slug,
             origin=origin,
             origin_path=origin_path,
             version=1,
             criteria_version=1,
-            created_at=now,
+            created_at=known_from,
             updated_at=now,
             **values,
         )
@@ -1823,10 +1881,10 @@ def apply_claim(
             content=doc,
             origin=origin,
             author=author,
-            created_at=now,
+            created_at=known_from,
         )
         session.add(revision)
-        session.add_all(_criterion_rows(row.id, claim, 1, now))
+        session.add_all(_criterion_rows(row.id, claim, 1, known_from))
         session.flush()
         return ApplyResult("created", row, revision)
 

@@ -55,6 +55,7 @@ from tracker.models import (
     Claim,
     Claimant,
     ClaimKind,
+    ClaimRevision,
     Evaluation,
     FetchRun,
     Indicator,
@@ -211,7 +212,14 @@ def _templates() -> Jinja2Templates:
         chance=format_chance,
     )
     env.filters["pct"] = format_percent
+    env.filters["catalogued_on"] = _catalogued_on
     return Jinja2Templates(env=env)
+
+
+def _catalogued_on(revision: ClaimRevision) -> dt.date | None:
+    from tracker.claims import catalogued_on  # the claim-file loader, only for claim pages
+
+    return catalogued_on(revision)
 
 
 def _growth_needed(ev: Evaluation) -> str:

@@ -737,6 +737,14 @@ class RevisionOut(_Out):
     origin: str
     author: str | None = None
     created_at: dt.datetime
+    catalogued: dt.date | None = Field(
+        default=None,
+        description=(
+            "Set on a first version dated from its claim file's `catalogued` day (the file was "
+            "reviewed into the catalogue then; this install loaded it later): provenance of "
+            "`created_at`."
+        ),
+    )
 
 
 class RevisionsOut(BaseModel):
@@ -748,7 +756,10 @@ class RevisionsOut(BaseModel):
 
 
 def revision_out(row: ClaimRevision) -> RevisionOut:
-    return RevisionOut.model_validate(row)
+    from tracker.claims import catalogued_on
+
+    out = RevisionOut.model_validate(row)
+    return out.model_copy(update={"catalogued": catalogued_on(row)})
 
 
 class ResolutionsOut(BaseModel):
