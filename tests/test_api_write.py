@@ -282,6 +282,17 @@ def test_create_claim_422_names_each_bad_field(client: TestClient, tokens: dict[
     assert r.status_code == 422
 
 
+def test_a_claim_created_over_the_api_cannot_backdate_itself(
+    client: TestClient, tokens: dict[str, str], seeded: Engine
+) -> None:
+    doc = {**copy.deepcopy(CLAIM_DOC), "catalogued": "2026-11-01"}
+    r = client.post("/api/v1/claims", json=doc, headers=bearer(tokens["writer"]))
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "catalogued" and "claim file" in error["message"]
+    assert _count(seeded, ClaimRevision) == 0
+
+
 def test_create_claim_422_reports_every_stage_in_one_answer(
     client: TestClient, tokens: dict[str, str], seeded: Engine
 ) -> None:

@@ -1843,14 +1843,14 @@ def apply_claim(
     refusal = None
     if row is not None:
         refusal = _change_refusal(session, claim, row, doc, origin, given_note)
-    if origin != "file" and claim.catalogued is not None:
+    if row is None and origin != "file" and claim.catalogued is not None:
         problems = [
             *problems,
             ClaimIssue(
                 claim.source_label,
                 claim.line_of("catalogued"),
                 "catalogued",
-                "only claim files synced from the claims directory date their first version "
+                "only a claim file synced from the claims directory may date its first version "
                 "from `catalogued`; a claim created here is catalogued now: remove the field",
             ),
         ]
