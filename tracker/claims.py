@@ -236,7 +236,7 @@ class ClaimFile(_Strict):
             "The day this claim file was reviewed into the catalogue (e.g. its commit date). "
             "A sync that creates the claim for the first time dates its first version from it "
             "(never later than the sync), so replays of earlier dates know the claim; "
-            "on or after `stated.date`, not in the future. Claim files only, not the API."
+            "on or after `stated.date`. Claim files only, not the API."
         ),
     )
     revision_note: str | None = Field(
@@ -1135,20 +1135,14 @@ def _lint_parts(
     kind: str | None = parts.get("kind")
 
     catalogued: dt.date | None = parts.get("catalogued")
-    if catalogued is not None:
-        today = utcnow().date()
-        if catalogued > today:
-            add(
-                ("catalogued",),
-                f"{catalogued.isoformat()} is in the future (today is {today.isoformat()}): "
-                "expected the day the file was reviewed into the catalogue",
-            )
-        elif stated_date is not None and catalogued < stated_date:
-            add(
-                ("catalogued",),
-                f"{catalogued.isoformat()} is before the stated date {stated_date.isoformat()}: "
-                "expected a day on or after it (a claim is catalogued after it was made)",
-            )
+    # a day after the sync's is not refused but capped at the sync (see _first_dated): refusing
+    # it would make the shipped files invalid under any clock set before their catalogue day
+    if catalogued is not None and stated_date is not None and catalogued < stated_date:
+        add(
+            ("catalogued",),
+            f"{catalogued.isoformat()} is before the stated date {stated_date.isoformat()}: "
+            "expected a day on or after it (a claim is catalogued after it was made)",
+        )
     if quote is not None and quote.original is None and not quote.note:
         add(("quote",), "`original` is missing: give the exact words, or a `note` saying why not")
     precision: str | None = parts.get("stated.precision")
