@@ -26,10 +26,12 @@ PUBLIC_PAGES = [
     "/claims/agi-2026?as_of=2026-11-28",  # a replay
     "/claimants/elon-musk",
     "/indicators",
+    "/track-record",
     "/login",
     "/no-such-page",  # the HTML 404
 ]
-SIGNED_IN_PAGES = ["/indicators"]  # operator details (the verdict form: below)
+# operator details; the writer's forms; webhook management (the verdict form: below)
+SIGNED_IN_PAGES = ["/indicators", "/claims/new", "/indicators/new", "/webhooks"]
 
 
 def _violations(page: Any) -> list[str]:
@@ -46,7 +48,8 @@ def _violations(page: Any) -> list[str]:
 
 def test_every_page_type_has_no_axe_violations_at_both_widths(live_server, engine, browser):
     with Session(engine) as session:
-        token = auth.create_token(session, "reviewer-ann", ["resolve"], now=NOW).plaintext
+        scopes = ["resolve", "claims:write", "subscriptions"]
+        token = auth.create_token(session, "reviewer-ann", scopes, now=NOW).plaintext
         session.commit()
     found: dict[str, list[str]] = {}
     for width, height in WIDTHS:
