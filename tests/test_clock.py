@@ -225,8 +225,12 @@ def test_the_cli_takes_its_time_from_the_clock(settings, engine, monkeypatch):
         result = CliRunner().invoke(cli_app, ["claims", "sync", str(REPO / "claims")])
     assert result.exit_code == 0, result.output
     with Session(engine) as session:
+        synced = {c.updated_at for c in session.exec(select(Claim)).all()}
+        assert synced == {at}
+        # their first versions are dated from the files' `catalogued` day, which the clock
+        # also bounds (never later than the sync): here every essay file says 2026-11-28
         stamps = {r.created_at for r in session.exec(select(ClaimRevision)).all()}
-        assert stamps == {at}
+        assert stamps == {dt.datetime(2026, 11, 28, tzinfo=dt.UTC)}
 
 
 def test_fetch_runs_are_stamped_by_the_clock(engine, settings):
