@@ -276,8 +276,18 @@ def create(
 
 
 def _subscription_or_404(
-    request: Request, session: Session, state: SessionState, now: dt.datetime, sub_id: int
+    request: Request,
+    session: Session,
+    state: SessionState,
+    now: dt.datetime,
+    sub_id: int,
+    csrf_token: str,
 ) -> WebhookSubscription | Response:
+    """The subscription a form acts on, once the sign-in (and CSRF token) allow it, or the page
+    refusing the request (as `_allowed`, or 404)."""
+    allowed = _allowed(request, session, state, now, csrf_token)
+    if isinstance(allowed, Response):
+        return allowed
     sub = subs.get_subscription(session, sub_id)
     if sub is None:
         return _refuse(
@@ -291,10 +301,7 @@ def confirm_delete(
     subscription_id: DbId, request: Request, session: SessionDep, now: NowDep, state: WebSessionDep
 ) -> Response:
     """The confirmation asked before a subscription is deleted."""
-    allowed = _allowed(request, session, state, now, "")
-    if isinstance(allowed, Response):
-        return allowed
-    sub = _subscription_or_404(request, session, state, now, subscription_id)
+    sub = _subscription_or_404(request, session, state, now, subscription_id, "")
     if isinstance(sub, Response):
         return sub
     return _render(request, "webhook_delete.html", {"sub": sub}, state, now=now)
@@ -309,10 +316,7 @@ def delete(
     state: WebSessionDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    allowed = _allowed(request, session, state, now, csrf_token)
-    if isinstance(allowed, Response):
-        return allowed
-    sub = _subscription_or_404(request, session, state, now, subscription_id)
+    sub = _subscription_or_404(request, session, state, now, subscription_id, csrf_token)
     if isinstance(sub, Response):
         return sub
     subs.delete_subscription(session, sub, now=now)
@@ -329,10 +333,7 @@ def rotate(
     state: WebSessionDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    allowed = _allowed(request, session, state, now, csrf_token)
-    if isinstance(allowed, Response):
-        return allowed
-    sub = _subscription_or_404(request, session, state, now, subscription_id)
+    sub = _subscription_or_404(request, session, state, now, subscription_id, csrf_token)
     if isinstance(sub, Response):
         return sub
     secret = subs.rotate_secret(session, sub, now=now)
@@ -349,10 +350,7 @@ def enable(
     state: WebSessionDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    allowed = _allowed(request, session, state, now, csrf_token)
-    if isinstance(allowed, Response):
-        return allowed
-    sub = _subscription_or_404(request, session, state, now, subscription_id)
+    sub = _subscription_or_404(request, session, state, now, subscription_id, csrf_token)
     if isinstance(sub, Response):
         return sub
     subs.enable_subscription(session, sub)
@@ -370,10 +368,7 @@ def replay(
     state: WebSessionDep,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    allowed = _allowed(request, session, state, now, csrf_token)
-    if isinstance(allowed, Response):
-        return allowed
-    sub = _subscription_or_404(request, session, state, now, subscription_id)
+    sub = _subscription_or_404(request, session, state, now, subscription_id, csrf_token)
     if isinstance(sub, Response):
         return sub
     try:
