@@ -42,6 +42,7 @@ from tracker.web import (
     compression,
     dashboard,
     health,
+    language,
     problems,
     webhooks_page,
     writer_pages,
@@ -392,7 +393,8 @@ def create_app(
         api_webhooks.router,
         webhooks_page.router,
     ]
-    # the last added runs first: UnhandledErrors, then TrustedHosts, then RequestGuard, then
+    # the last added runs first: ClockContext, LanguageContext (the reader's language,
+    # tracker.web.language), UnhandledErrors, then TrustedHosts, then RequestGuard, then
     # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503), then
     # Compression (gzip of text bodies, ETag per encoding; inside RequestGuard so HEAD sees it),
     # then ClaimReads (the plain GET of a claim answered from its cache, before FastAPI routes)
@@ -402,5 +404,6 @@ def create_app(
     app.add_middleware(RequestGuard, routers=routers, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, allowed_hosts=settings.trusted_hosts())
     app.add_middleware(UnhandledErrors)
+    app.add_middleware(language.LanguageContext)
     app.add_middleware(ClockContext, state=app.state)
     return app
