@@ -297,9 +297,9 @@ def _load_meta(
         return column.in_(sa.bindparam("claim_ids", expanding=True)) if scope else sa.true()
 
     crit_t = Criterion.__table__.c  # type: ignore[attr-defined]
-    # the spec as the driver returns it (SQLite: the JSON text, decoded only for the claims
-    # evaluated, see `_parse_criterion`; its indicator keys come from `_criterion_keys`)
-    spec = sa.type_coerce(crit_t.spec, _Raw()).label("spec")
+    # the spec as its JSON text, decoded only for the claims evaluated (`_parse_criterion`);
+    # its indicator keys come from `_criterion_keys`, which knows the texts of earlier runs
+    spec = sa.cast(crit_t.spec, sa.Text()).label("spec")
     columns = [crit_t.id, crit_t.claim_id, crit_t.key, crit_t.role, crit_t.kind, spec]
     if as_of is None:  # the rows in force: those not closed (no version or validity to pick)
         crit_stmt = sa.select(*columns).where(
