@@ -647,3 +647,35 @@ def test_a_sweep_reads_criteria_alike_with_and_without_the_process_cache(engine:
         session.commit()
         assert len(status_history(session, claim.id)) == 2
         assert evaluate_claims(session, now=at("2026-06-04")) == []
+
+
+def test_claims_with_alike_criteria_rows_are_answered_each_as_alone(engine: Engine) -> None:
+    """A run parses alike criteria rows once and lets the claims share the criterion: each claim
+    still gets what it gets evaluated on its own (its deadline, its error), and a spec that does
+    not parse is reported on every claim that has it."""
+    with Session(engine) as session:
+        early, chn, usa = china_claim(session)
+        late = make_claim(  # the same criteria, a deadline already passed
+            session, "china-power-3x-us-2025", CHINA_CRITERIA, deadline=dt.date(2025, 12, 31)
+        )
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        bad = [{"key": "k", "type": "threshold", "series": {"indicator": "owid.gen.chn"}}]
+        broken = [make_claim(session, f"broken-{n}", bad) for n in range(2)]
+        for claim in broken:
+            crit = session.exec(select(Criterion).where(Criterion.claim_id == claim.id)).one()
+            crit.spec = {"key": "k", "type": "threshold", "threshold": "lots"}
+        session.commit()
+        ids = {claim.slug: claim.id for claim in (early, late, *broken)}
+        together = {r.slug: r for r in evaluate_claims(session, now=at("2026-06-01"))}
+        session.rollback()
+        assert set(together) == set(ids)
+        for slug, claim_id in ids.items():
+            (alone,) = evaluate_claims(session, now=at("2026-06-01"), claim_ids=[claim_id])
+            session.rollback()
+            assert together[slug] == alone, slug
+        assert together[early.slug].state == "open"
+        assert together["china-power-3x-us-2025"].state == "awaiting_data"
+        for slug in ("broken-0", "broken-1"):
+            result = together[slug]
+            assert result.state == "error" and "criterion 'k' is invalid" in result.reason

@@ -448,17 +448,29 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
 def _parse_all(
     meta: _Meta, claim_ids: Iterable[int]
 ) -> dict[int, tuple[list[CriterionSpec], str | None]]:
+    """Each claim's criteria (the rows in force, parsed) and the error of the last that does not
+    parse. Rows alike (the same spec text, type, key and role) are parsed once per run and
+    share one (frozen) criterion; evaluation keys nothing on a criterion's identity."""
     parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
+    seen: dict[tuple[Any, ...], CriterionSpec | str] = {}  # row content -> criterion or error
     for claim_id in claim_ids:
         specs: list[CriterionSpec] = []
         error = None
         for row in meta.criteria_rows.get(claim_id, []):
-            try:
-                specs.append(_parse_criterion(row))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                error = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+            content = (row["spec"], row["kind"], row["key"], row["role"])
+            done = seen.get(content)
+            if done is None:
+                try:
+                    done = _parse_criterion(row)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    done = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+                seen[content] = done
+            if isinstance(done, str):
+                error = done
+            else:
+                specs.append(done)
         parsed[claim_id] = (specs, error)
     return parsed
 
