@@ -6,8 +6,9 @@ of observations and C claims: 70 % "value at 2030-12 ≥ threshold" on one indic
 ratio of two indicators, 10 % "any time within 2026-01..2030-12". Then times, in one process:
 
   baseline     one query: the latest current observation of every indicator, as a GROUP BY
-               pass over the current rows (timed 3 times right before every timed run below,
-               so that it shares their conditions; the median of all those samples)
+               pass over the current rows (sampled right before every timed run below, so
+               that it shares their conditions, each sample the best of 3 executions in a
+               row; the median of those samples)
   first        evaluate_claims(all) on a fresh status table: evaluates every claim and appends
                C evaluations (the cold start: every claim fitted, serialised and stored; median
                of --repeat runs, the status tables reset and the process's caches cleared
@@ -296,7 +297,6 @@ def timed_evaluation(engine: sa.Engine, now: dt.datetime) -> Timing:
     """One evaluate_claims run at `now` (wall and CPU seconds; results; evaluations appended)."""
     with Session(engine) as session:
         before = session.scalar(sa.select(sa.func.count()).select_from(Evaluation))
-        session.commit()  # the count's read transaction ends: the run starts its own
         gc.collect()
         started, cpu_started = time.perf_counter(), time.process_time()
         results = evaluate_claims(session, now=now)
