@@ -1196,12 +1196,20 @@ def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> Non
     one set-based UPDATE, the rule evaluated by the database, not bound row by row."""
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     ev_t = Evaluation.__table__  # type: ignore[attr-defined]
+    stamped = sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type)
+    # the claims of those evaluations, by primary key: without it SQLite scans every claim
+    # row for the few whose status evaluation is new (a claim points only at its own)
+    appended = ev_t.alias("appended")
+    owners = sa.select(appended.c.claim_id).where(
+        appended.c.id >= first_id, appended.c.evaluated_at == stamped
+    )
     session.execute(
         sa.update(claim_t)
         .where(
+            claim_t.c.id.in_(owners),
             claim_t.c.status_evaluation_id == ev_t.c.id,
             ev_t.c.id >= first_id,
-            ev_t.c.evaluated_at == sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type),
+            ev_t.c.evaluated_at == stamped,
         )
         .values(
             status_outlook=outlook_value(
