@@ -6,6 +6,7 @@ Runs on SQLite and PostgreSQL (TRACKER_TEST_DATABASE_URL); a fixed clock through
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 
 import pytest
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from test_status_factories import (
 from tracker.models import Claim, Criterion, Evaluation, Indicator, Observation, Resolution
 from tracker.status import (
     InvalidResolution,
+    clear_caches,
     current_resolution,
     evaluate_claims,
     evaluation_status,
@@ -567,3 +569,113 @@ def test_a_re_evaluation_with_an_unchanged_result_is_not_repeated_by_later_sweep
             assert evaluate_claims(session, now=at(day)) == [], day
             session.commit()
         assert len(status_history(session, claim.id)) == 1
+
+
+def test_the_inputs_key_keeps_its_recipe(engine: Engine) -> None:
+    """The key a run stores (claim row and details) is the sha256 of the repr of the list of
+    what the claim's evaluation reads, then each indicator's metadata: the recipe every stored
+    key was made with. Built another way, it must give the same text, or an upgrade would
+    re-evaluate every claim once for nothing."""
+    from tracker.evaluation import EVALUATOR_VERSION
+
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        evaluate_claims(session, now=at("2026-06-01"))
+        session.commit()
+        session.refresh(claim)
+        criteria_ids = sorted(
+            session.exec(
+                select(Criterion.id).where(
+                    Criterion.claim_id == claim.id, col(Criterion.valid_until).is_(None)
+                )
+            ).all()
+        )
+        material = [
+            EVALUATOR_VERSION,
+            claim.version,
+            claim.kind,
+            claim.lifecycle,
+            str(claim.deadline),
+            str(claim.window_start),
+            str(claim.window_end),
+            criteria_ids,
+            None,  # no resolution
+            None,  # no wait extension
+        ]
+        metadata = {  # id, unit, frequency, lag, revision window, spec's model, grace, gaps
+            ind.key: [
+                ind.id,
+                ind.unit,
+                ind.frequency,
+                ind.publication_lag_days,
+                ind.revision_window_days,
+                None,
+                None,
+                None,
+            ]
+            for ind in (chn, usa)
+        }
+        # in the order the claim's criteria name them
+        used = ", ".join(f"{key!r}: {metadata[key]!r}" for key in ("owid.gen.chn", "owid.gen.usa"))
+        expected = hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
+        assert claim.status_inputs_key == expected
+        (row,) = status_history(session, claim.id)
+        assert row.details["inputs_key"] == expected
+
+
+def test_a_sweep_reads_criteria_alike_with_and_without_the_process_cache(engine: Engine) -> None:
+    """The indicator keys of each criterion spec are cached per spec text for the process
+    (`clear_caches` empties it): a warm sweep finds new data of a claim's indicators exactly
+    as a cold one does, and a cleared cache changes nothing either."""
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        clear_caches()
+        assert len(evaluate_claims(session, now=at("2026-06-01"))) == 1  # cold
+        session.commit()
+        assert evaluate_claims(session, now=at("2026-06-02")) == []  # warm: nothing new
+        observe(session, usa, {"2025": DATA["USA"]["2025"] * 1.5}, at("2026-06-03", 1))
+        session.commit()
+        (warm,) = evaluate_claims(session, now=at("2026-06-03"))  # warm: the USA's new vintage
+        session.rollback()
+        clear_caches()
+        (cold,) = evaluate_claims(session, now=at("2026-06-03"))
+        assert cold == warm
+        session.commit()
+        assert len(status_history(session, claim.id)) == 2
+        assert evaluate_claims(session, now=at("2026-06-04")) == []
+
+
+def test_claims_with_alike_criteria_rows_are_answered_each_as_alone(engine: Engine) -> None:
+    """A run parses alike criteria rows once and lets the claims share the criterion: each claim
+    still gets what it gets evaluated on its own (its deadline, its error), and a spec that does
+    not parse is reported on every claim that has it."""
+    with Session(engine) as session:
+        early, chn, usa = china_claim(session)
+        late = make_claim(  # the same criteria, a deadline already passed
+            session, "china-power-3x-us-2025", CHINA_CRITERIA, deadline=dt.date(2025, 12, 31)
+        )
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        bad = [{"key": "k", "type": "threshold", "series": {"indicator": "owid.gen.chn"}}]
+        broken = [make_claim(session, f"broken-{n}", bad) for n in range(2)]
+        for claim in broken:
+            crit = session.exec(select(Criterion).where(Criterion.claim_id == claim.id)).one()
+            crit.spec = {"key": "k", "type": "threshold", "threshold": "lots"}
+        session.commit()
+        ids = {claim.slug: claim.id for claim in (early, late, *broken)}
+        together = {r.slug: r for r in evaluate_claims(session, now=at("2026-06-01"))}
+        session.rollback()
+        assert set(together) == set(ids)
+        for slug, claim_id in ids.items():
+            (alone,) = evaluate_claims(session, now=at("2026-06-01"), claim_ids=[claim_id])
+            session.rollback()
+            assert together[slug] == alone, slug
+        assert together[early.slug].state == "open"
+        assert together["china-power-3x-us-2025"].state == "awaiting_data"
+        for slug in ("broken-0", "broken-1"):
+            result = together[slug]
+            assert result.state == "error" and "criterion 'k' is invalid" in result.reason

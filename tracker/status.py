@@ -44,6 +44,7 @@ from tracker.evaluation import (
     fast_frozen_init,
     lookback_start,
     needed_since,
+    remember_since,
     serialise,
 )
 from tracker.models import (
@@ -118,7 +119,8 @@ def end_of_day(day: dt.date) -> dt.datetime:
 
 
 def _parse_criterion(row: Any) -> CriterionSpec:
-    spec = dict(row["spec"] or {})
+    raw = row["spec"]
+    spec = dict((json.loads(raw) if type(raw) is str else raw) or {})
     spec.setdefault("type", row["kind"])
     spec.setdefault("key", row["key"])
     spec.setdefault("role", row["role"])
@@ -235,6 +237,29 @@ def _spec_indicator_keys(spec: Any) -> list[str]:
     return found
 
 
+# spec text -> the indicator keys it names (`_spec_indicator_keys`), kept across runs in this
+# process: a sweep reads every claim's criteria, and the daily one finds the same texts
+_SPEC_KEYS: dict[str, tuple[str, ...]] = {}
+_SPEC_KEYS_MAX = 200_000
+
+
+def clear_caches() -> None:
+    """Forget what runs in this process cached (the next run starts cold, as after a restart)."""
+    _SPEC_KEYS.clear()
+
+
+def _criterion_keys(raw: Any) -> tuple[str, ...] | list[str]:
+    """`_spec_indicator_keys` of a criterion spec as the driver returned it (JSON text or value)."""
+    if type(raw) is not str:
+        return _spec_indicator_keys(raw)
+    keys = _SPEC_KEYS.get(raw)
+    if keys is None:
+        if len(_SPEC_KEYS) >= _SPEC_KEYS_MAX:
+            _SPEC_KEYS.clear()
+        keys = _SPEC_KEYS[raw] = tuple(_spec_indicator_keys(json.loads(raw)))
+    return keys
+
+
 def _load_meta(
     session: Session, claim_ids: Sequence[int] | None, as_of: dt.datetime | None
 ) -> _Meta | None:
@@ -272,7 +297,10 @@ def _load_meta(
         return column.in_(sa.bindparam("claim_ids", expanding=True)) if scope else sa.true()
 
     crit_t = Criterion.__table__.c  # type: ignore[attr-defined]
-    columns = [crit_t.id, crit_t.claim_id, crit_t.key, crit_t.role, crit_t.kind, crit_t.spec]
+    # the spec as its JSON text, decoded only for the claims evaluated (`_parse_criterion`);
+    # its indicator keys come from `_criterion_keys`, which knows the texts of earlier runs
+    spec = sa.cast(crit_t.spec, sa.Text()).label("spec")
+    columns = [crit_t.id, crit_t.claim_id, crit_t.key, crit_t.role, crit_t.kind, spec]
     if as_of is None:  # the rows in force: those not closed (no version or validity to pick)
         crit_stmt = sa.select(*columns).where(
             in_claims(crit_t.claim_id), crit_t.valid_until.is_(None)
@@ -294,7 +322,9 @@ def _load_meta(
         criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
     indicator_keys = {
-        cid: list(dict.fromkeys(k for r in rows for k in _spec_indicator_keys(r["spec"])))
+        cid: list(_criterion_keys(rows[0]["spec"]))  # each call's keys are distinct
+        if len(rows) == 1
+        else list(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"])))
         for cid, rows in criteria_rows.items()
     }
     keys = sorted({k for ks in indicator_keys.values() for k in ks})
@@ -397,52 +427,75 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
     watermark): the same claim version and dates, criteria rows, current resolution and
     indicator metadata.
     """
-    resolution = meta.resolutions.get(claim["id"])
-    rows = meta.criteria_rows.get(claim["id"], [])
-    used = ", ".join(_indicator_material(meta, k) for k in meta.indicator_keys.get(claim["id"], []))
-    material = [
-        EVALUATOR_VERSION,
-        claim["version"],
-        claim["kind"],
-        claim["lifecycle"],
-        str(claim["deadline"]),
-        str(claim["window_start"]),
-        str(claim["window_end"]),
-        [row["id"] for row in rows],
-        resolution["id"] if resolution is not None else None,
-        meta.waits[claim["id"]]["id"] if claim["id"] in meta.waits else None,
-    ]
-    return hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
+    claim_id = claim["id"]
+    resolution = meta.resolutions.get(claim_id)
+    wait = meta.waits.get(claim_id)
+    used = ", ".join(_indicator_material(meta, k) for k in meta.indicator_keys.get(claim_id, []))
+    # the repr of the list [EVALUATOR_VERSION, version, kind, lifecycle, str(deadline),
+    # str(window_start), str(window_end), criteria row ids, resolution id, wait id], written
+    # out (the same text: the keys stored by earlier runs stay valid)
+    material = (
+        f"[{EVALUATOR_VERSION!r}, {claim['version']!r}, {claim['kind']!r}, "
+        f"{claim['lifecycle']!r}, {str(claim['deadline'])!r}, {str(claim['window_start'])!r}, "
+        f"{str(claim['window_end'])!r}, "
+        f"{[row['id'] for row in meta.criteria_rows.get(claim_id, [])]!r}, "
+        f"{resolution['id'] if resolution is not None else None!r}, "
+        f"{wait['id'] if wait is not None else None!r}]"
+    )
+    return hashlib.sha256(f"{material}{{{used}}}".encode()).hexdigest()
 
 
 def _parse_all(
     meta: _Meta, claim_ids: Iterable[int]
 ) -> dict[int, tuple[list[CriterionSpec], str | None]]:
+    """Each claim's criteria (the rows in force, parsed) and the error of the last that does not
+    parse. Rows alike (the same spec text, type, key and role) are parsed once per run and
+    share one (frozen) criterion; evaluation keys nothing on a criterion's identity."""
     parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
+    seen: dict[tuple[Any, ...], CriterionSpec | str] = {}  # row content -> criterion or error
     for claim_id in claim_ids:
         specs: list[CriterionSpec] = []
         error = None
         for row in meta.criteria_rows.get(claim_id, []):
-            try:
-                specs.append(_parse_criterion(row))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                error = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+            content = (row["spec"], row["kind"], row["key"], row["role"])
+            done = seen.get(content)
+            if done is None:
+                try:
+                    done = _parse_criterion(row)
+                except ValidationError as exc:
+                    first = exc.errors()[0]
+                    where = ".".join(str(p) for p in first["loc"])
+                    done = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+                seen[content] = done
+            if isinstance(done, str):
+                error = done
+            else:
+                specs.append(done)
         parsed[claim_id] = (specs, error)
     return parsed
 
 
-def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[ClaimInputs]:
-    """Parse the criteria of `claims`, read the observations they can use, assemble inputs."""
+def _build_inputs(
+    session: Session, meta: _Meta, claims: Sequence[Any], memo: Memo | None = None
+) -> list[ClaimInputs]:
+    """Parse the criteria of `claims`, read the observations they can use, assemble inputs.
+
+    `memo`: the one the inputs will be evaluated with; it keeps what the loading already
+    worked out of each claim's criteria (`remember_since`), for the evaluation to reuse.
+    """
     parsed = _parse_all(meta, (c["id"] for c in claims))
+    criteria = {claim_id: tuple(specs) for claim_id, (specs, _) in parsed.items()}
+    since_of = {
+        claim_id: needed_since(specs) if memo is None else remember_since(memo, specs)
+        for claim_id, specs in criteria.items()
+    }
     reads = {  # claim id -> the indicator keys its criteria read, in order, once each
         claim_id: list(dict.fromkeys(k for c in specs for k in criterion_indicators(c)))
         for claim_id, (specs, _) in parsed.items()
     }
     wanted_keys = {k for keys in reads.values() for k in keys}
     indicators = [meta.indicators[k] for k in sorted(wanted_keys) if k in meta.indicators]
-    points = _load_points(session, indicators, parsed, meta.as_of)
+    points = _load_points(session, indicators, since_of.values(), meta.as_of)
     shared = {  # one SeriesData per indicator, shared by every claim that reads it
         row["key"]: SeriesData(
             key=row["key"],
@@ -459,7 +512,7 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
     }
     inputs: list[ClaimInputs] = []
     for claim in claims:
-        specs, error = parsed[claim["id"]]
+        error = parsed[claim["id"]][1]
         res = meta.resolutions.get(claim["id"])
         facts = ClaimFacts(
             slug=claim["slug"],
@@ -483,7 +536,7 @@ def _build_inputs(session: Session, meta: _Meta, claims: Sequence[Any]) -> list[
                 claim_id=claim["id"],
                 claim_version=version,
                 facts=facts,
-                criteria=tuple(specs),
+                criteria=criteria[claim["id"]],
                 series=series,
                 criteria_error=error,
                 resolution_id=res["id"] if res is not None else None,
@@ -526,7 +579,7 @@ def _resolution_facts(row: Mapping[str, Any]) -> ResolutionFacts:
 def _load_points(
     session: Session,
     indicators: Sequence[Any],
-    parsed: Mapping[int, tuple[list[CriterionSpec], str | None]],
+    needed: Iterable[Mapping[str, dt.date]],  # each claim's `needed_since`
     as_of: dt.datetime | None,
 ) -> dict[int, tuple[SeriesPoint, ...]]:
     """Observations known at `as_of` that an evaluation can use (two queries).
@@ -556,8 +609,8 @@ def _load_points(
         if row[1] is not None
     }
     since: dict[str, dt.date] = {}
-    for specs, _ in parsed.values():
-        for key, day in needed_since(specs).items():
+    for claim_since in needed:
+        for key, day in claim_since.items():
             if key not in since or day < since[key]:
                 since[key] = day
     groups: dict[dt.date | None, list[int]] = defaultdict(list)
@@ -973,11 +1026,11 @@ def _evaluate_claims(
     if not todo:
         return []
     current = _current_evaluations(session, [c["status_evaluation_id"] for c in todo])
-    inputs = _build_inputs(session, meta, todo)
+    memo: Memo = {}  # the inputs share one SeriesData per indicator: fit each series once
+    inputs = _build_inputs(session, meta, todo, memo)
     results: list[EvaluationResult] = []
     new_rows: list[dict[str, Any]] = []
     changed: list[tuple[ClaimInputs, EvaluationResult]] = []
-    memo: Memo = {}  # the inputs share one SeriesData per indicator: fit each series once
     for item in inputs:
         result = evaluate_inputs(item, now=now, memo=memo)
         results.append(result)
@@ -1143,12 +1196,20 @@ def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> Non
     one set-based UPDATE, the rule evaluated by the database, not bound row by row."""
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     ev_t = Evaluation.__table__  # type: ignore[attr-defined]
+    stamped = sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type)
+    # the claims of those evaluations, by primary key: without it SQLite scans every claim
+    # row for the few whose status evaluation is new (a claim points only at its own)
+    appended = ev_t.alias("appended")
+    owners = sa.select(appended.c.claim_id).where(
+        appended.c.id >= first_id, appended.c.evaluated_at == stamped
+    )
     session.execute(
         sa.update(claim_t)
         .where(
+            claim_t.c.id.in_(owners),
             claim_t.c.status_evaluation_id == ev_t.c.id,
             ev_t.c.id >= first_id,
-            ev_t.c.evaluated_at == sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type),
+            ev_t.c.evaluated_at == stamped,
         )
         .values(
             status_outlook=outlook_value(

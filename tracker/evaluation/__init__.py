@@ -124,6 +124,7 @@ from tracker.evaluation.series import (
     period_end,
     period_kind,
     period_start,
+    remember_since,
 )
 from tracker.evaluation.states import REVIEW_DATA_OVERDUE, evaluate, outcome_state
 from tracker.numbers import format_number, format_rate
@@ -176,6 +177,7 @@ __all__ = [
     "period_kind",
     "period_start",
     "projection_chance",
+    "remember_since",
     "serialise",
     "signed_margin",
     "t_95",

@@ -304,6 +304,14 @@ def needed_since(criteria: Sequence[Criterion]) -> dict[str, dt.date]:
     return since
 
 
+def remember_since(memo: Memo, criteria: Sequence[Criterion]) -> dict[str, dt.date]:
+    """`needed_since(criteria)`, kept in `memo` for the evaluation of this same sequence (the
+    loader needs it first, to bound what it reads)."""
+    since = needed_since(criteria)
+    memo[("since", id(criteria))] = (criteria, since)  # the sequence: keeps its id unique
+    return since
+
+
 def lookback_start(latest: dt.date, frequency: str) -> dt.date | None:
     """The earliest period start the fit may use, given a series' latest point (None: any)."""
     days = LOOKBACK_DAYS.get(frequency)
@@ -318,8 +326,17 @@ def _prepare(
     as_of: dt.datetime | None,
     memo: Memo | None = None,
 ) -> dict[str, SeriesData]:
-    """Keep, per period, the latest vintage known at `as_of`, trimmed to what can be used."""
-    since = needed_since(criteria)
+    """Keep, per period, the latest vintage known at `as_of`, trimmed to what can be used.
+
+    `memo` may already hold `needed_since(criteria)` for this very sequence (`remember_since`).
+    """
+    since = None
+    if memo is not None:
+        known = memo.get(("since", id(criteria)))
+        if known is not None and known[0] is criteria:
+            since = known[1]
+    if since is None:
+        since = needed_since(criteria)
     prepared: dict[str, SeriesData] = {}
     for key, data in series.items():
         if memo is not None:
