@@ -1,0 +1,87 @@
+"""Reason texts as structured parts: a message id (the English text with `{name}` slots) and its
+typed arguments, rendered in English here (the evaluator's `reason`) and in other languages at
+read time (tracker.i18n.reasons).
+
+A part is JSON-ready, so it is stored with the evaluation as it is built:
+- a `str`: verbatim text (a criterion key, a rubric, an error message, an aggregate function);
+- a list `[kind, text]`: a typed value, its text as the English reason prints it (so every
+  language shows the same digits): "n" a number (tracker.numbers.format_number/format_pair),
+  "r" a growth rate ("+5.1 %/yr"), "c" a change ("+2.3 %"), "x" a factor rate ("2.5x/yr"),
+  "p" a period ("2030", "2026-07", "2026-Q3", "2026-W05", "2026-07-03", "2020..2030"),
+  "d" a day (ISO), "o" an outcome ("true"), "i" a count;
+- a dict `{"m": msgid, name: part, ...}`: a message with its arguments;
+- a dict `{"j": separator, "i": [part, ...]}`: parts joined ("; " between clauses).
+
+Pure and cheap: building a part is building a few dicts and lists; rendering English is one
+`str.format_map` per message. Nothing here imports the catalogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Part = Any  # str | list[str] | dict[str, Any] (JSON-ready; see the module docstring)
+
+
+def msg(msgid: str, **args: Part) -> dict[str, Any]:
+    """A message: `msgid` is the English text with `{name}` slots for `args`."""
+    args["m"] = msgid
+    return args
+
+
+def join(separator: str, items: Sequence[Part]) -> dict[str, Any]:
+    return {"j": separator, "i": list(items)}
+
+
+def num(text: str) -> list[str]:
+    return ["n", text]
+
+
+def period(value: str) -> list[str]:
+    return ["p", value]
+
+
+def day(iso: str) -> list[str]:
+    return ["d", iso]
+
+
+def rate(text: str) -> list[str]:
+    """A growth rate as tracker.numbers prints it: "+5.1 %/yr", or "2.5x/yr" (a factor)."""
+    return ["x" if text.endswith("x/yr") else "r", text]
+
+
+def change(text: str) -> list[str]:
+    return ["c", text]
+
+
+def count(value: int) -> list[str]:
+    return ["i", str(value)]
+
+
+def outcome(value: str) -> list[str]:
+    return ["o", value]
+
+
+def rule(comparator: str, threshold: Part) -> dict[str, Any]:
+    """ "<comparator> <threshold>" (">= 3.0"): one message per comparator, so a language can
+    put the number first ("3.0以上")."""
+    return {"m": comparator + " {x}", "x": threshold}
+
+
+def en(part: Part) -> str:
+    """A part in English: exactly the text the evaluator prints."""
+    kind = type(part)
+    if kind is str:
+        return part  # type: ignore[no-any-return]
+    if kind is list:
+        return part[1]  # type: ignore[no-any-return]
+    if "j" in part:
+        return part["j"].join([en(p) for p in part["i"]])  # type: ignore[no-any-return]
+    msgid = part["m"]
+    return msgid.format_map({k: en(v) for k, v in part.items() if k != "m"})  # type: ignore[no-any-return]
+
+
+def verbatim(reason: str, parts: Part | None) -> Part:
+    """`parts`, or the reason itself as verbatim text when it has none."""
+    return reason if parts is None else parts
