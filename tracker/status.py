@@ -787,6 +787,10 @@ def _row_parts(
         "inputs_key": inputs_key,
         "stable_until": stable.isoformat() if stable is not None else None,
         "data_watermark": data_watermark,
+        # the reason as structured parts, rendered per language at read time (tracker.i18n.
+        # reasons); not fingerprinted: the English reason they render is
+        "reason_parts": result.reason_parts,
+        "criteria_reason_parts": [c.reason_parts for c in result.criteria],
     }
     return values, details, ser
 

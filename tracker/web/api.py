@@ -36,6 +36,7 @@ from tracker.clock import utcnow
 from tracker.criteria import criterion_indicators
 from tracker.dry_run import release_date as _release_date
 from tracker.dry_run import target_periods as _target_periods
+from tracker.i18n import Lang, current_lang, use_lang
 from tracker.models import (
     ApiToken,
     Claim,
@@ -340,17 +341,19 @@ def claim_stamps(state: Any) -> ClaimStamps:
     return reader
 
 
-async def cached_claim(state: Any, slug: str) -> CachedBody | None:
-    """The current body of a claim (None: no such claim), from the cache when its stamp still
-    matches; a batched stamp read, and on a miss one more hop to a worker thread to fill it.
-    Nothing blocking runs on the event loop."""
+async def cached_claim(state: Any, slug: str, lang: Lang = "en") -> CachedBody | None:
+    """The current body of a claim in `lang` (None: no such claim), from the cache when its
+    stamp still matches; a batched stamp read, and on a miss one more hop to a worker thread to
+    fill it. Nothing blocking runs on the event loop. Each language has its own entry (its
+    reason texts differ); English is keyed by the slug alone."""
     stamp = await claim_stamps(state).stamp(slug)
     if stamp is None:
         return None
     cache = app_status_cache(state)
-    entry = cache.get(slug, stamp)
+    key = slug if lang == "en" else f"{slug}\x00{lang}"
+    entry = cache.get(key, stamp)
     if entry is None:
-        entry = await run_in_threadpool(_fill_cache, cache, state.engine, slug, stamp)
+        entry = await run_in_threadpool(_fill_cache, cache, state.engine, slug, stamp, lang)
     return entry
 
 
@@ -429,10 +432,15 @@ async def get_claim(
     engine: Engine = request.app.state.engine
     if as_of:  # empty: now, as on the dashboard (deps.read_as_of)
         return await run_in_threadpool(_replayed_claim, request, engine, slug, as_of)
-    entry = await cached_claim(request.app.state, slug)
+    entry = await cached_claim(request.app.state, slug, current_lang())
     if entry is None:
         raise not_found(slug)
     return claim_response(request, entry)
+
+
+def language_headers(lang: Lang | None = None) -> dict[str, str]:
+    """The headers of an answer whose text follows the reader's language (reasons)."""
+    return {"Content-Language": lang or current_lang(), "Vary": "Accept-Language"}
 
 
 def claim_response(request: HTTPConnection, entry: CachedBody) -> Response:
@@ -442,19 +450,21 @@ def claim_response(request: HTTPConnection, entry: CachedBody) -> Response:
         "application/json",
         etag=entry.etag,
         last_modified=entry.last_modified,
+        headers=language_headers(entry.language),  # type: ignore[arg-type]
     )
 
 
 def _fill_cache(
-    cache: StatusCache, engine: Engine, slug: str, stamp: tuple[Any, ...]
+    cache: StatusCache, engine: Engine, slug: str, stamp: tuple[Any, ...], lang: Lang = "en"
 ) -> CachedBody:
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(engine, expire_on_commit=False) as session, use_lang(lang):
         detail = load_claim(session, slug)
         body = json_bytes(schemas.claim_out(detail))
         modified = claim_modified(detail.claim, detail.evaluation, detail.resolution)
         linked = [detail.variant_parent, *detail.variants]
         modified = max([modified, *(r.updated_at for r in linked if r and r.updated_at)])
-        return cache.put(slug, stamp, body, modified)
+        key = slug if lang == "en" else f"{slug}\x00{lang}"
+        return cache.put(key, stamp, body, modified, language=lang)
 
 
 def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> Response:

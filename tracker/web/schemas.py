@@ -12,6 +12,7 @@ from urllib.parse import quote, urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tracker import verdict_marks
+from tracker.i18n.reasons import public_details, reason_text
 from tracker.models import (
     Claim,
     ClaimRevision,
@@ -387,7 +388,7 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
             evaluation.threshold,
         ),
         probability=evaluation.probability,
-        reason=evaluation.reason,
+        reason=reason_text(evaluation),
         metric=Metric(
             value=evaluation.metric_value,
             unit=evaluation.metric_unit,
@@ -409,7 +410,7 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
         data_expected_on=evaluation.data_expected_on,
         evaluated_at=evaluation.evaluated_at,
         as_of=evaluation.as_of,
-        details=evaluation.details or {},
+        details=public_details(evaluation.details),
         review_reason=evaluation.review_reason,
         overdue_since=evaluation.overdue_since,
     )
@@ -420,7 +421,14 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
     metric = getattr(result, "metric", None)
     projection = getattr(result, "projection", None)
     # the same shape as a stored evaluation's details: one entry per criterion (context included)
-    details: dict[str, Any] = {"criteria": result.to_dict().get("criteria", [])}
+    details: dict[str, Any] = public_details(
+        {
+            "criteria": result.to_dict().get("criteria", []),
+            "criteria_reason_parts": [
+                getattr(c, "reason_parts", None) for c in getattr(result, "criteria", ())
+            ],
+        }
+    )
     if getattr(result, "outcome", None) is not None:
         details["outcome"] = str(result.outcome)
         details["provisional"] = result.provisional
@@ -435,7 +443,7 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
             result.threshold,
         ),
         probability=getattr(result, "probability", None),
-        reason=result.reason,
+        reason=reason_text(result),
         metric=Metric.model_validate(metric) if metric is not None else Metric(),
         threshold=result.threshold,
         comparator=result.comparator,
