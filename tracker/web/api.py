@@ -389,7 +389,7 @@ def list_claims(
     body = schemas.ClaimPageOut(
         items=[schemas.summary_out(i) for i in page.items], next_cursor=page.next_cursor
     )
-    headers = {}
+    headers = language_headers()  # titles and reasons follow the reader's language
     if page.next_cursor:
         query = request.url.include_query_params(cursor=page.next_cursor).query
         next_url = f"{public_base(request)}{request.url.path}?{query}"
@@ -494,7 +494,7 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
         replayed = schemas.status_from_result(then.result, replay=True)
         body = json_bytes(schemas.claim_out(then.detail, status=replayed, as_of=then.as_of))
         session.rollback()  # a replay never writes
-    return conditional_response(request, body, "application/json")
+    return conditional_response(request, body, "application/json", headers=language_headers())
 
 
 @router.get(
@@ -509,7 +509,13 @@ def claim_history(request: Request, claim: ClaimDep, session: SessionDep) -> Res
         slug=claim.claim.slug, points=[schemas.history_point(p) for p in points]
     )
     newest = max((p.evaluated_at for p in points), default=None)  # points are append-only
-    return conditional_response(request, json_bytes(body), "application/json", last_modified=newest)
+    return conditional_response(
+        request,
+        json_bytes(body),
+        "application/json",
+        last_modified=newest,
+        headers=language_headers(),  # reasons in the reader's language
+    )
 
 
 @router.get(
@@ -607,7 +613,9 @@ def claimant(request: Request, slug: str, session: SessionDep) -> Response:
     if record is None:
         raise ProblemError(404, f"no claimant with slug {slug!r}", code="not-found")
     body = schemas.track_record_out(record)
-    return conditional_response(request, json_bytes(body), "application/json")
+    return conditional_response(
+        request, json_bytes(body), "application/json", headers=language_headers()
+    )
 
 
 EXPORT_COLUMNS = (

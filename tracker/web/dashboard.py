@@ -51,6 +51,7 @@ from tracker import (
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.i18n import current_lang
+from tracker.i18n.content import claim_text, criterion_text, marked, quote_order
 from tracker.i18n.reasons import reason_is_translated, reason_text, render
 from tracker.models import (
     ApiToken,
@@ -218,6 +219,13 @@ def _templates() -> Jinja2Templates:
     # reason texts in the reader's language (tracker.i18n.reasons); `reason_lang`: the
     # language the text is in (English for an evaluation stored before reasons had parts)
     env.filters["reason"] = reason_text
+    # a claim's own words in the reader's language, English marked where it gives none
+    env.filters["claim_text"] = lambda claim, name: marked(*claim_text(claim, name))
+    env.filters["claim_title"] = lambda claim: claim_text(claim, "title")[0] or ""
+    env.filters["criterion_text"] = lambda claim, key, english: marked(
+        *criterion_text(claim, key, english)
+    )
+    env.globals["quote_order"] = quote_order
     env.filters["reason_lang"] = _reason_lang
     return Jinja2Templates(env=env)
 
