@@ -192,15 +192,15 @@ class Translation(_Strict):
     deadline_alternative: str | None = Field(
         default=None, min_length=1, description="`deadline_alternative` in this language."
     )
-    criteria: dict[
-        Annotated[str, Field(pattern=SLUG_PATTERN)], Annotated[str, Field(min_length=1)]
-    ] = Field(
-        default_factory=dict,
-        description="Criterion descriptions in this language, by criterion key.",
+    criteria: dict[Annotated[str, Field(max_length=120)], Annotated[str, Field(min_length=1)]] = (
+        Field(
+            default_factory=dict,
+            description="Criterion descriptions in this language, by criterion key.",
+        )
     )
 
 
-# the languages a claim file may give its words in besides English (tracker.i18n.SUPPORTED)
+# the claim fields a translation block may give (beside `criteria`)
 TRANSLATED_FIELDS = ("title", "deadline_interpretation", "deadline_alternative")
 
 
