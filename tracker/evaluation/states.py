@@ -17,7 +17,7 @@ from tracker.evaluation.model import (
 from tracker.evaluation.projection import claim_probability
 from tracker.evaluation.rules import evaluate_criterion
 from tracker.evaluation.series import _prepare, period_end
-from tracker.evaluation.text import Part, day, en, msg, period
+from tracker.evaluation.text import Part, day, en_reusing, msg, period
 from tracker.evaluation.text import join as _join
 from tracker.evaluation.text import outcome as outcome_part
 from tracker.evaluation.wording import _context_part, _overdue_part, _summary_part, parts_of
@@ -111,7 +111,10 @@ def evaluate(
         slug=claim.slug,
         state=state,
         trend=trend,
-        reason=en(reason),
+        # the criteria's reasons are rendered already: their text is reused, not re-rendered
+        reason=en_reusing(
+            reason, {id(r.reason_parts): r.reason for r in results if r.reason_parts is not None}
+        ),
         reason_parts=reason,
         metric=headline.metric if headline else None,
         threshold=headline.threshold if headline else None,

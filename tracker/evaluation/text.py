@@ -70,16 +70,44 @@ def rule(comparator: str, threshold: Part) -> dict[str, Any]:
 
 
 def en(part: Part) -> str:
-    """A part in English: exactly the text the evaluator prints."""
+    """A part in English: exactly the text the evaluator prints (a leaf or a plain string
+    inline, no call for it: this runs for every reason of a sweep)."""
     kind = type(part)
     if kind is str:
         return part  # type: ignore[no-any-return]
     if kind is list:
         return part[1]  # type: ignore[no-any-return]
-    if "j" in part:
-        return part["j"].join([en(p) for p in part["i"]])  # type: ignore[no-any-return]
-    msgid = part["m"]
-    return msgid.format_map({k: en(v) for k, v in part.items() if k != "m"})  # type: ignore[no-any-return]
+    separator = part.get("j")
+    if separator is not None:
+        return separator.join([en(p) for p in part["i"]])  # type: ignore[no-any-return]
+    args = {}
+    for name, value in part.items():  # "m" too: an argument no message names
+        kind = type(value)
+        args[name] = value if kind is str else value[1] if kind is list else en(value)
+    return part["m"].format_map(args)  # type: ignore[no-any-return]
+
+
+def en_reusing(part: Part, rendered: dict[int, str]) -> str:
+    """`en(part)`, taking the text of a sub-part from `rendered` (by the sub-part's id) where it
+    is already rendered: a claim's reason embeds its criteria's, rendered once each."""
+    hit = rendered.get(id(part))
+    if hit is not None:
+        return hit
+    kind = type(part)
+    if kind is str:
+        return part  # type: ignore[no-any-return]
+    if kind is list:
+        return part[1]  # type: ignore[no-any-return]
+    separator = part.get("j")
+    if separator is not None:
+        return separator.join([en_reusing(p, rendered) for p in part["i"]])  # type: ignore[no-any-return]
+    args = {}
+    for name, value in part.items():
+        kind = type(value)
+        args[name] = (
+            value if kind is str else value[1] if kind is list else en_reusing(value, rendered)
+        )
+    return part["m"].format_map(args)  # type: ignore[no-any-return]
 
 
 def verbatim(reason: str, parts: Part | None) -> Part:
