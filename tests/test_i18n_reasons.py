@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import re
 from collections import Counter
 from decimal import Decimal
@@ -29,6 +30,7 @@ from tracker.i18n.reasons import (
     ja_number,
     ja_period,
     ja_rate,
+    parts_of,
     reason_is_translated,
     reason_text,
     render,
@@ -280,7 +282,12 @@ def test_every_essay_claim_says_the_same_numbers_in_both_languages(engine, now) 
             for claim in claims:
                 row = session.get(Evaluation, claim.status_evaluation_id)
                 assert row is not None, claim.slug
-                parts = row.details["reason_parts"]
+                stored = row.details["reason_parts"]
+                parts = parts_of(row)  # references to the criteria's parts resolved
+                # a criterion's parts are stored once, the claim's reason referring to them
+                assert len(json.dumps(stored)) <= len(json.dumps(parts))
+                if claim.kind == "hard" and row.state != "error":
+                    assert '{"c": ' in json.dumps(stored), (claim.slug, stored)
                 assert render(parts, "en") == row.reason  # the stored English, byte for byte
                 for msgid in _walk_msgids(parts):
                     if _has_words(msgid):

@@ -10,7 +10,9 @@ A part is JSON-ready, so it is stored with the evaluation as it is built:
   "p" a period ("2030", "2026-07", "2026-Q3", "2026-W05", "2026-07-03", "2020..2030"),
   "d" a day (ISO), "o" an outcome ("true"), "i" a count;
 - a dict `{"m": msgid, name: part, ...}`: a message with its arguments;
-- a dict `{"j": separator, "i": [part, ...]}`: parts joined ("; " between clauses).
+- a dict `{"j": separator, "i": [part, ...]}`: parts joined ("; " between clauses);
+- stored only, a dict `{"c": index}`: the parts of the evaluation's criterion `index` (a claim's
+  reason embeds its criteria's, stored once beside it; see `referring`/`resolved`).
 
 Pure and cheap: building a part is building a few dicts and lists; rendering English is one
 `str.format_map` per message. Nothing here imports the catalogs.
@@ -108,6 +110,33 @@ def en_reusing(part: Part, rendered: dict[int, str]) -> str:
             value if kind is str else value[1] if kind is list else en_reusing(value, rendered)
         )
     return part["m"].format_map(args)  # type: ignore[no-any-return]
+
+
+def referring(part: Part, shared: dict[int, int]) -> Part:
+    """`part` for storing beside its criteria's parts: each sub-part that is a criterion's own
+    (by id, in `shared`: id → the criterion's index) written as `{"c": index}`, not again."""
+    index = shared.get(id(part))
+    if index is not None:
+        return {"c": index}
+    if type(part) is not dict:
+        return part
+    separator = part.get("j")
+    if separator is not None:
+        return {"j": separator, "i": [referring(p, shared) for p in part["i"]]}
+    return {name: referring(value, shared) for name, value in part.items()}
+
+
+def resolved(part: Part, criteria: list[Part]) -> Part:
+    """A stored part with its `{"c": index}` references replaced by those criteria's parts."""
+    if type(part) is not dict:
+        return part
+    index = part.get("c")
+    if index is not None:
+        return resolved(criteria[index], criteria) if 0 <= index < len(criteria) else ""
+    separator = part.get("j")
+    if separator is not None:
+        return {"j": separator, "i": [resolved(p, criteria) for p in part["i"]]}
+    return {name: resolved(value, criteria) for name, value in part.items()}
 
 
 def verbatim(reason: str, parts: Part | None) -> Part:

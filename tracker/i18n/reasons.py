@@ -18,6 +18,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
+from tracker.evaluation.text import resolved
 from tracker.i18n import Lang, current_lang, format_date
 from tracker.i18n.catalogs import gettext_in
 
@@ -203,19 +204,24 @@ def _render(part: Any, lang: Lang) -> str:
 
 
 def parts_of(item: Any) -> Any:
-    """The stored parts of an evaluation (row, result, status dict or schema), or None."""
+    """The parts of an evaluation's reason (a stored row, a result, a status dict or schema),
+    their references to the criteria's parts resolved; None when it has none."""
     if isinstance(item, dict):
         details = item.get("details")
-        if isinstance(details, dict) and PARTS_KEY in details:
-            return details[PARTS_KEY]
-        return item.get(PARTS_KEY)
-    parts = getattr(item, PARTS_KEY, None)
-    if parts is not None:
-        return parts
-    details = getattr(item, "details", None)
-    if isinstance(details, dict):
-        return details.get(PARTS_KEY)
-    return None
+        if not (isinstance(details, dict) and PARTS_KEY in details):
+            return item.get(PARTS_KEY)
+    else:
+        parts = getattr(item, PARTS_KEY, None)
+        if parts is not None:
+            return parts  # a result: its parts as built
+        details = getattr(item, "details", None)
+        if not isinstance(details, dict):
+            return None
+    parts = details.get(PARTS_KEY)
+    if parts is None:
+        return None
+    criteria = details.get(CRITERIA_PARTS_KEY)
+    return resolved(parts, criteria if isinstance(criteria, list) else [])
 
 
 def _reason_of(item: Any) -> str:
