@@ -118,12 +118,15 @@ def referring(part: Part, shared: dict[int, int]) -> Part:
     index = shared.get(id(part))
     if index is not None:
         return {"c": index}
-    if type(part) is not dict:
+    if type(part) is not dict or not shared:
         return part
     separator = part.get("j")
     if separator is not None:
         return {"j": separator, "i": [referring(p, shared) for p in part["i"]]}
-    return {name: referring(value, shared) for name, value in part.items()}
+    return {  # leaves (strings, lists) as they are, without a call each
+        name: referring(value, shared) if type(value) is dict else value
+        for name, value in part.items()
+    }
 
 
 def resolved(part: Part, criteria: list[Part]) -> Part:
