@@ -94,6 +94,7 @@ def test_claim_file_and_criteria_examples_are_valid():
         "tracker__claims__Quote": claims.Quote,
         "Stated": claims.Stated,
         "DateWindow": claims.DateWindow,
+        "Translation": claims.Translation,
         **{
             name: getattr(criteria, name)
             for name in EXAMPLES

@@ -180,6 +180,30 @@ class DateWindow(_Strict):
     end: DateField | None = None
 
 
+class Translation(_Strict):
+    """The claim's own words in another language, beside the English fields (a `ja:` block).
+
+    Every field is optional: what is missing is shown in English, marked as such."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=500)
+    deadline_interpretation: str | None = Field(
+        default=None, min_length=1, description="`deadline_interpretation` in this language."
+    )
+    deadline_alternative: str | None = Field(
+        default=None, min_length=1, description="`deadline_alternative` in this language."
+    )
+    criteria: dict[Annotated[str, Field(max_length=120)], Annotated[str, Field(min_length=1)]] = (
+        Field(
+            default_factory=dict,
+            description="Criterion descriptions in this language, by criterion key.",
+        )
+    )
+
+
+# the claim fields a translation block may give (beside `criteria`)
+TRANSLATED_FIELDS = ("title", "deadline_interpretation", "deadline_alternative")
+
+
 class ClaimFile(_Strict):
     """One claim file, `claims/<slug>.yaml` (see claims/README.md for every field)."""
 
@@ -242,6 +266,13 @@ class ClaimFile(_Strict):
     revision_note: str | None = Field(
         default=None,
         description="Why this version differs; required when criteria of an active claim change.",
+    )
+    ja: Translation | None = Field(
+        default=None,
+        description=(
+            "The title, deadline readings and criterion descriptions in Japanese (the quote's "
+            "original words stay in `quote`); what is missing is shown in English, marked."
+        ),
     )
 
     _source_label: str = PrivateAttr(default="<claim>")
@@ -1184,6 +1215,18 @@ def _lint_parts(
         add(where, f"vague deadline: {what}", "warning")
     if parts.get("variant_of") is not None and parts.get("variant_of") == parts.get("slug"):
         add(("variant_of",), "a claim cannot be a variant of itself")
+    translation: Translation | None = parts.get("ja")
+    if translation is not None and not failed_items:
+        given = [c.key for _, c in criteria]
+        for translated_key in translation.criteria:
+            if translated_key not in given:
+                add(
+                    ("ja", "criteria", translated_key),
+                    f"unknown criterion key {translated_key!r}: expected one of {', '.join(given)}",
+                )
+        for name in TRANSLATED_FIELDS[1:]:
+            if getattr(translation, name) is not None and not parts.get(name):
+                add(("ja", name), f"a translation of `{name}`, which the claim does not give")
 
     keys: set[str] = set()
     criterion_keys: list[tuple[int, str]] = [(index, c.key) for index, c in criteria]

@@ -47,6 +47,7 @@ from tracker.evaluation import (
     remember_since,
     serialise,
 )
+from tracker.evaluation.text import referring
 from tracker.models import (
     ChangeKind,
     Claim,
@@ -840,6 +841,13 @@ def _row_parts(
         "inputs_key": inputs_key,
         "stable_until": stable.isoformat() if stable is not None else None,
         "data_watermark": data_watermark,
+        # the reason as structured parts, rendered per language at read time (tracker.i18n.
+        # reasons); not fingerprinted: the English reason they render is
+        "reason_parts": referring(
+            result.reason_parts,
+            {id(c.reason_parts): i for i, c in enumerate(result.criteria) if c.reason_parts},
+        ),
+        "criteria_reason_parts": [c.reason_parts for c in result.criteria],
     }
     return values, details, ser
 

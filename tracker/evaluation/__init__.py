@@ -59,12 +59,17 @@ latest year.
 
 Numbers in reasons come from `tracker.numbers` (one formatter for reasons, API, dashboard and
 CLI): a value beside its threshold carries enough digits to differ from it; rates are per year
-only over a horizon of a year or more.
+only over a horizon of a year or more. Each reason is built as structured parts (`text`: message
+ids with typed arguments: numbers as printed, periods, days, rates, counts) and the English
+`reason` is rendered from them; results keep the parts (`reason_parts`, not fingerprinted), the
+stored evaluation keeps them in its details, and tracker.i18n.reasons renders them in another
+language at read time with the same digits.
 
 Modules (this package re-exports the names callers use, so `from tracker.evaluation import X`
 keeps working): `model` the inputs and results; `compare` a value against its threshold;
 `series` expression points, periods, windows, lookback and waits; `projection` trend fits,
-projections, too-uncertain bands and the chance of coming true; `wording` reason-text helpers;
+projections, too-uncertain bands and the chance of coming true; `text` reason parts and their
+English; `wording` reason-text helpers;
 `rules` one criterion (threshold, growth, aggregate, judged, signal); `states` the claim state
 machine (`evaluate`); `serialise` canonical JSON, the stored dicts and the fingerprint. Only
 data flows down that list (states → rules → projection → series → model); nothing here imports

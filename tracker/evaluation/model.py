@@ -193,6 +193,9 @@ class CriterionResult:
     # not shown (not serialised): the first day after which the passage of time alone changes
     # what this criterion says of its missing data (a window's period ends, data falls overdue)
     recheck_on: dt.date | None = field(default=None, metadata={"serialise": False})
+    # the reason as structured parts (tracker.evaluation.text), rendered per language at read
+    # time; not serialised into the criterion (stored beside it, out of the fingerprint)
+    reason_parts: Any = field(default=None, metadata={"serialise": False})
 
 
 @fast_frozen_init
@@ -229,6 +232,9 @@ class EvaluationResult:
     overdue_since: dt.date | None = None  # the expected date of the overdue data
     # the chance the claim's criteria are met at the deadline (see `claim_probability`)
     probability: float | None = None
+    # the reason as structured parts (tracker.evaluation.text); stored in the evaluation's
+    # details, not fingerprinted (the English `reason` is)
+    reason_parts: Any = field(default=None, metadata={"serialise": False})
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (dates as ISO strings)."""

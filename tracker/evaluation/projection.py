@@ -19,6 +19,7 @@ from tracker.evaluation.series import (
     _in_window,
     _x,
 )
+from tracker.evaluation.text import Part, count, en, msg, num, period
 from tracker.models import ClaimKind, State, Trend
 from tracker.numbers import format_number
 
@@ -369,27 +370,47 @@ def claim_probability(
 def _projection_text(
     projection: Projection | None,
     memo: Memo | None = None,
-    threshold: tuple[float, str] | None = None,
+    threshold: tuple[float, str] | tuple[float, str, str] | None = None,
 ) -> str:
     """ "projected V (low–high)", with the turn the fit starts at, and a warning when the band
-    is too wide to call or contains the threshold (`threshold`: its value and text)."""
+    is too wide to call or contains the threshold (`threshold`: its value and text, and the
+    kind of that text as a part: "n" a number by default, "r"/"x" a rate)."""
+    return en(_projection_part(projection, memo, threshold))
+
+
+def _projection_part(
+    projection: Projection | None,
+    memo: Memo | None = None,
+    threshold: tuple[float, str] | tuple[float, str, str] | None = None,
+) -> Part:
+    """`_projection_text` as parts (tracker.evaluation.text)."""
     if memo is not None and projection is not None:  # projections are shared through the memo
-        key = ("projection text", id(projection), threshold)
+        key = ("projection part", id(projection), threshold)
         hit = memo.get(key)
         if hit is None:
-            hit = memo[key] = (projection, _projection_text(projection, None, threshold))
-        return hit[1]  # type: ignore[no-any-return]
+            hit = memo[key] = (projection, _projection_part(projection, None, threshold))
+        return hit[1]
     if projection is None:
-        return f"too few points to project (needs {MIN_FIT_POINTS})"
+        return msg("too few points to project (needs {n})", n=count(MIN_FIT_POINTS))
     beside = threshold[0] if threshold is not None else None
-    text = (
-        f"projected {format_number(projection.value, beside)} "
-        f"({format_number(projection.low)}–{format_number(projection.high)})"
+    part: Part = msg(
+        "projected {value} ({low}–{high})",
+        value=num(format_number(projection.value, beside)),
+        low=num(format_number(projection.low)),
+        high=num(format_number(projection.high)),
     )
     if projection.fit_from is not None:
-        text += f" on the trend since its {projection.fit_from} turn"
+        part = msg(
+            "{projected} on the trend since its {turn} turn",
+            projected=part,
+            turn=period(projection.fit_from),
+        )
     if too_uncertain(projection):
-        text += ": too uncertain to call"
+        part = msg("{projected}: too uncertain to call", projected=part)
     elif threshold is not None and projection.low <= threshold[0] <= projection.high:
-        text += f": the band includes {threshold[1]}, so this could go either way"
-    return text
+        part = msg(
+            "{projected}: the band includes {threshold}, so this could go either way",
+            projected=part,
+            threshold=[threshold[2] if len(threshold) > 2 else "n", threshold[1]],
+        )
+    return part

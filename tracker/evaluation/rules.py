@@ -39,7 +39,7 @@ from tracker.evaluation.projection import (
     _fit_points,
     _model_text,
     _project,
-    _projection_text,
+    _projection_part,
     _trend_from,
     projection_chance,
 )
@@ -68,9 +68,18 @@ from tracker.evaluation.series import (
     period_end,
     period_start,
 )
-from tracker.evaluation.wording import _describe_threshold, _gap_text, _threshold_text, _versus
+from tracker.evaluation.text import Part, en, join, msg, num, period
+from tracker.evaluation.text import count as _count
+from tracker.evaluation.text import rule as _rule
+from tracker.evaluation.wording import (
+    _gap_part,
+    _rate_part,
+    _rule_part,
+    _threshold_text,
+    _versus_parts,
+)
 from tracker.models import Trend
-from tracker.numbers import format_number, format_pair, format_rate, rate_text
+from tracker.numbers import format_number, format_pair, format_rate
 
 # --- criteria ---
 
@@ -110,10 +119,12 @@ def _measured(
             unit = criterion_unit(c, {k: s.unit for k, s in series.items()})
         points = _expr_points(c.series, series, ctx.memo)
     except _MissingSeries as exc:
-        message = f"indicator {exc.args[0]!r} is not in the catalogue"
-        return CriterionResult(**base, reason=message, error=message)
+        parts = msg("indicator {key} is not in the catalogue", key=repr(exc.args[0]))
+        message = en(parts)
+        return CriterionResult(**base, reason=message, error=message, reason_parts=parts)
     except UnitError as exc:
-        return CriterionResult(**base, reason=f"unit mismatch: {exc}", error=str(exc))
+        parts = msg("unit mismatch: {error}", error=str(exc))
+        return CriterionResult(**base, reason=en(parts), error=str(exc), reason_parts=parts)
 
     threshold: float | None
     details: dict[str, Any] = {}
@@ -135,9 +146,11 @@ def _measured(
     if threshold is None:
         window = details.get("baseline_window")
         target = _target_period(c, ctx.claim)
+        parts = msg("no data yet for the baseline {window}", window=period(str(window)))
         return CriterionResult(
             **base,
-            reason=f"no data yet for the baseline {window}",
+            reason=en(parts),
+            reason_parts=parts,
             trend=Trend.insufficient_data,
             comparator=c.comparator,
             target_period=target,
@@ -160,6 +173,9 @@ def _measured(
     else:
         result = _aggregate(c, points, threshold, unit, model, frequency, lag, revision, ctx, wait)
     fields, used_points = result
+    reason_parts = fields.get("reason_parts")
+    if reason_parts is not None:  # the English reason, from the parts every language reads
+        fields["reason"] = en(reason_parts)
     if fields.get("decided"):
         fields["probability"] = 1.0 if fields.get("met") else 0.0
     elif "probability" not in fields and fields.get("projection") is not None:
@@ -226,7 +242,6 @@ def _threshold(
     ctx: _Context,
     wait: _Wait,
 ) -> tuple[dict[str, Any], list[_ExprPoint]]:
-    rule = _describe_threshold(c.comparator, threshold)
     latest = points[-1] if points else None
     fields: dict[str, Any] = {}
     details: dict[str, Any] = {}
@@ -252,21 +267,32 @@ def _threshold(
                     met=True,
                     metric=Metric(0.0, unit, gap),
                     final_after=_expected_on(gap, lag) + dt.timedelta(days=revision),
-                    reason=f"no reading in {gap} (a gap reads as 0) meets {rule} within "
-                    f"{c.window.start}–{c.window.end}",
+                    reason_parts=msg(
+                        "no reading in {gap} (a gap reads as 0) meets {rule} within {start}–{end}",
+                        gap=period(gap),
+                        rule=_rule_part(c.comparator, threshold),
+                        start=period(c.window.start),
+                        end=period(c.window.end),
+                    ),
                     details={"gaps": "zero"},
                     **_margin_fields(0.0, c.comparator, threshold),
                 )
                 return fields, []
         if hit is not None:
-            hit_text, hit_rule = _versus(hit.value, c.comparator, threshold)
+            hit_text, hit_rule = _versus_parts(hit.value, c.comparator, threshold)
             fields.update(
                 decided=True,
                 met=True,
                 metric=Metric(hit.value, unit, hit.period),
                 final_after=_final_after(_expected_on(hit.period, lag), [hit], revision),
-                reason=f"{hit_text} in {hit.period} meets {hit_rule} within "
-                f"{c.window.start}–{c.window.end}",
+                reason_parts=msg(
+                    "{value} in {period} meets {rule} within {start}–{end}",
+                    value=hit_text,
+                    period=period(hit.period),
+                    rule=hit_rule,
+                    start=period(c.window.start),
+                    end=period(c.window.end),
+                ),
                 **_margin_fields(hit.value, c.comparator, threshold),
             )
             return fields, [hit]
@@ -290,25 +316,36 @@ def _threshold(
         if gaps and periods is not None:
             details.update(_gap_details(gaps, len(periods), lag, wait.grace, ctx.today))
         if complete:
-            last, shown_rule = "", rule
+            last: Part = ""
+            shown_rule = _rule_part(c.comparator, threshold)
             if shown is not None:
-                shown_text, shown_rule = _versus(shown.value, c.comparator, threshold)
-                last = f" (last {shown_text} in {shown.period})"
+                shown_text, shown_rule = _versus_parts(shown.value, c.comparator, threshold)
+                last = msg(
+                    " (last {value} in {period})", value=shown_text, period=period(shown.period)
+                )
             fields.update(
                 decided=True,
                 met=False,
                 final_after=_final_after(expected, inside[-1:], revision),
-                reason=f"never met {shown_rule} within {c.window.start}–{c.window.end}{last}",
+                reason_parts=msg(
+                    "never met {rule} within {start}–{end}{last}",
+                    rule=shown_rule,
+                    start=period(c.window.start),
+                    end=period(c.window.end),
+                    last=last,
+                ),
                 details=details,
             )
             return fields, inside
         fields.update(_projected(points, latest, model, target, c.comparator, threshold, ctx))
         reason = _open_reason(
-            latest, rule, threshold, target, fields, fields["projection"], ctx.memo
+            latest, c.comparator, threshold, target, fields, fields["projection"], ctx.memo
         )
         if gaps and periods is not None:
-            reason = f"missing {_gap_text(gaps, len(periods))}; {reason}"
-        fields["reason"] = reason
+            reason = msg(
+                "missing {gaps}; {reason}", gaps=_gap_part(gaps, len(periods)), reason=reason
+            )
+        fields["reason_parts"] = reason
         fields["details"] = details
         return fields, _fit_points(points) + inside[-1:]
 
@@ -335,31 +372,48 @@ def _threshold(
     fields.update(target_period=target, data_expected_on=expected)
     if reading is not None and ctx.today > period_end(target):
         ok = meets(reading.value, c.comparator, threshold)
-        value_text, value_rule = _versus(reading.value, c.comparator, threshold)
+        value_text, value_rule = _versus_parts(reading.value, c.comparator, threshold)
         fields.update(
             metric=_metric_of(reading, unit, ctx.memo),
             decided=True,
             met=ok,
             final_after=_final_after(_expected_on(target, lag), [reading], revision),
-            reason=f"{value_text} in {reading.period} {'meets' if ok else 'misses'} {value_rule}",
+            reason_parts=msg(
+                "{value} in {period} meets {rule}" if ok else "{value} in {period} misses {rule}",
+                value=value_text,
+                period=period(reading.period),
+                rule=value_rule,
+            ),
             details=details,
             **_margin_fields(reading.value, c.comparator, threshold),
         )
         return fields, [reading]
     if so_far is not None and period_start(so_far.period) <= period_end(target):
         ok = meets(so_far.value, c.comparator, threshold)
-        value_text, value_rule = _versus(so_far.value, c.comparator, threshold)
+        value_text, value_rule = _versus_parts(so_far.value, c.comparator, threshold)
         fields.update(
             metric=_metric_of(so_far, unit, ctx.memo),
             trend=Trend.on_track if ok else Trend.off_track,
-            reason=f"{value_text} so far in {target} ({'meets' if ok else 'misses'} {value_rule})",
+            reason_parts=msg(
+                "{value} so far in {target} (meets {rule})"
+                if ok
+                else "{value} so far in {target} (misses {rule})",
+                value=value_text,
+                target=period(target),
+                rule=value_rule,
+            ),
             details=details,
             **_margin_fields(so_far.value, c.comparator, threshold),
         )
         if ctx.today > period_end(target):
-            fields["reason"] = (
-                f"{value_text} in {so_far.period}, not yet the end of "
-                f"{target} ({'meets' if ok else 'misses'} {value_rule} so far)"
+            fields["reason_parts"] = msg(
+                "{value} in {period}, not yet the end of {target} (meets {rule} so far)"
+                if ok
+                else "{value} in {period}, not yet the end of {target} (misses {rule} so far)",
+                value=value_text,
+                period=period(so_far.period),
+                target=period(target),
+                rule=value_rule,
             )
         return fields, [so_far]
     if latest is not None:
@@ -368,8 +422,8 @@ def _threshold(
             **_margin_fields(latest.value, c.comparator, threshold),
         )
     fields.update(_projected(points, latest, model, target, c.comparator, threshold, ctx))
-    fields["reason"] = _open_reason(
-        latest, rule, threshold, target, fields, fields["projection"], ctx.memo
+    fields["reason_parts"] = _open_reason(
+        latest, c.comparator, threshold, target, fields, fields["projection"], ctx.memo
     )
     fields["details"] = details
     return fields, _fit_points(points)
@@ -436,19 +490,25 @@ def _required(latest: _ExprPoint, threshold: float, target: str) -> float | None
 
 def _open_reason(
     latest: _ExprPoint | None,
-    rule: str,
+    comparator: str,
     threshold: float,
     target: str,
     fields: Mapping[str, Any],
     projection: Projection | None,
     memo: Memo | None = None,
-) -> str:
+) -> Part:
     if latest is None:
-        return f"no data yet; needs {rule} in {target}"
+        return msg(
+            "no data yet; needs {rule} in {target}",
+            rule=_rule_part(comparator, threshold),
+            target=period(target),
+        )
     latest_text, threshold_text = format_pair(latest.value, threshold)
     if projection is not None and math.isfinite(projection.value):
         threshold_text = max(threshold_text, format_pair(projection.value, threshold)[1], key=len)
-    parts = [f"{latest_text} in {latest.period}"]
+    parts: list[Part] = [
+        msg("{value} in {period}", value=num(latest_text), period=period(latest.period))
+    ]
     required = fields.get("required_growth")
     observed = fields.get("observed_growth")
     # rates per year only over a year or more; over a shorter horizon, the change over it
@@ -456,20 +516,33 @@ def _open_reason(
     days = (period_start(target) - latest.start).days
     if required is not None:
         parts.append(
-            f"needs {rate_text(required, years, days, observed)} to reach {threshold_text} "
-            f"by {target}"
+            msg(
+                "needs {rate} to reach {threshold} by {target}",
+                rate=_rate_part(required, years, days, observed),
+                threshold=num(threshold_text),
+                target=period(target),
+            )
         )
     else:
-        comparator = rule.split(" ", 1)[0]
-        parts.append(f"needs {comparator} {threshold_text} by {target}")
-    projected = _projection_text(projection, memo, (threshold, threshold_text))
+        parts.append(
+            msg(
+                "needs {rule} by {target}",
+                rule=_rule(comparator, num(threshold_text)),
+                target=period(target),
+            )
+        )
+    projected = _projection_part(projection, memo, (threshold, threshold_text))
     # the trend's rate beside the one needed: the verdict is their comparison
     parts.append(
         projected
         if observed is None
-        else f"trend {rate_text(observed, years, days, required)}, {projected}"
+        else msg(
+            "trend {rate}, {projected}",
+            rate=_rate_part(observed, years, days, required),
+            projected=projected,
+        )
     )
-    return "; ".join(parts)
+    return join("; ", parts)
 
 
 def _growth(
@@ -497,14 +570,19 @@ def _growth(
             return f"{format_number(value)}x/yr"
         return format_rate(value)
 
-    def versus(value: float) -> tuple[str, str]:
+    def versus(value: float) -> tuple[Part, Part]:
         """The value and the rule, with enough digits to differ ("+5.08 %/yr misses >= +5.10")."""
         if c.measure == "annual_factor":
             value_text, threshold_text = format_pair(value, threshold)
-            return f"{value_text}x/yr", f"{c.comparator} {threshold_text}x/yr"
-        return format_rate(value, threshold), f"{c.comparator} {format_rate(threshold, value)}"
+            return ["x", f"{value_text}x/yr"], _rule(c.comparator, ["x", f"{threshold_text}x/yr"])
+        return ["r", format_rate(value, threshold)], _rule(
+            c.comparator, ["r", format_rate(threshold, value)]
+        )
 
-    rule = f"{c.comparator} {label(threshold)}"
+    def label_part(value: float) -> Part:
+        return ["x" if c.measure == "annual_factor" else "r", label(value)]
+
+    rule = _rule(c.comparator, label_part(threshold))
     fields: dict[str, Any] = {"required_growth": as_rate(threshold)}
     if c.window is not None:
         target = c.window.end
@@ -515,7 +593,10 @@ def _growth(
         if start is None:
             fields.update(
                 trend=Trend.insufficient_data,
-                reason=f"no value yet for {c.window.start}, the start of the growth window",
+                reason_parts=msg(
+                    "no value yet for {start}, the start of the growth window",
+                    start=period(c.window.start),
+                ),
             )
             return fields, []
         years = _x(target) - _x(c.window.start)
@@ -523,7 +604,8 @@ def _growth(
             value = measure(start.value, end.value, years)
             if value is None:
                 fields.update(
-                    reason="growth undefined for non-positive values", error="non-positive"
+                    reason_parts=msg("growth undefined for non-positive values"),
+                    error="non-positive",
                 )
                 return fields, [start, end]
             ok = meets(value, c.comparator, threshold)
@@ -534,8 +616,15 @@ def _growth(
                 metric=Metric(value, unit, f"{c.window.start}..{target}"),
                 observed_growth=as_rate(value),
                 final_after=_final_after(expected, [start, end], revision),
-                reason=f"{value_text} from {c.window.start} to {target} "
-                f"{'meets' if ok else 'misses'} {value_rule}",
+                reason_parts=msg(
+                    "{value} from {start} to {target} meets {rule}"
+                    if ok
+                    else "{value} from {start} to {target} misses {rule}",
+                    value=value_text,
+                    start=period(c.window.start),
+                    target=period(target),
+                    rule=value_rule,
+                ),
                 **_margin_fields(value, c.comparator, threshold),
             )
             return fields, [start, end]
@@ -576,12 +665,23 @@ def _growth(
             level = start.value * factor**years if factor > 0 else -math.inf
             fields["probability"] = projection_chance(projection, c.comparator, level)
         text = (
-            f"{label(so_far)} so far since {start.period}"
+            msg(
+                "{rate} so far since {period}",
+                rate=label_part(so_far),
+                period=period(start.period),
+            )
             if so_far is not None
-            else "no growth yet"
+            else msg("no growth yet")
         )
-        fields["reason"] = f"{text}; needs {rule} to {target}; " + (
-            _projection_text(growth_projection, None, (threshold, label(threshold)))
+        threshold_label = label_part(threshold)
+        fields["reason_parts"] = msg(
+            "{so_far}; needs {rule} to {target}; {projected}",
+            so_far=text,
+            rule=rule,
+            target=period(target),
+            projected=_projection_part(
+                growth_projection, None, (threshold, threshold_label[1], threshold_label[0])
+            ),
         )
         return fields, [start, *_fit_points(points)]
 
@@ -591,7 +691,10 @@ def _growth(
     if year_target is not None:
         fields.update(target_period=year_target, data_expected_on=_expected_on(year_target, lag))
     if not pairs:
-        fields.update(trend=Trend.insufficient_data, reason="needs two consecutive years of data")
+        fields.update(
+            trend=Trend.insufficient_data,
+            reason_parts=msg("needs two consecutive years of data"),
+        )
         return fields, []
     chosen = pairs[-1]
     if year_target is not None:
@@ -601,7 +704,9 @@ def _growth(
     before, after = chosen
     value = measure(before.value, after.value, _x(after.period) - _x(before.period))
     if value is None:
-        fields.update(reason="growth undefined for non-positive values", error="non-positive")
+        fields.update(
+            reason_parts=msg("growth undefined for non-positive values"), error="non-positive"
+        )
         return fields, [before, after]
     ok = meets(value, c.comparator, threshold)
     value_text, value_rule = versus(value)
@@ -621,8 +726,15 @@ def _growth(
             decided=True,
             met=ok,
             final_after=_final_after(_expected_on(year_target, lag), [before, after], revision),
-            reason=f"{value_text} in {after.period} over {before.period} "
-            f"{'meets' if ok else 'misses'} {value_rule}",
+            reason_parts=msg(
+                "{value} in {period} over {before} meets {rule}"
+                if ok
+                else "{value} in {period} over {before} misses {rule}",
+                value=value_text,
+                period=period(after.period),
+                before=period(before.period),
+                rule=value_rule,
+            ),
         )
     else:
         # One year over the previous is noisy (a dip the year before inflates it): the trend
@@ -634,25 +746,47 @@ def _growth(
             if span and latest_year - _x(span[0].period) > 1
             else None
         )
-        text = f"{value_text} in {after.period} over {before.period}"
         if sustained is None:
             fields.update(
                 trend=Trend.on_track if ok else Trend.off_track,
-                reason=f"{text} ({'meets' if ok else 'misses'} {value_rule})",
+                reason_parts=msg(
+                    "{value} in {period} over {before} (meets {rule})"
+                    if ok
+                    else "{value} in {period} over {before} (misses {rule})",
+                    value=value_text,
+                    period=period(after.period),
+                    before=period(before.period),
+                    rule=value_rule,
+                ),
             )
         else:
             # the headline is the sustained rate (metric, margin, progress, trend agree); the
             # single latest year stays in the details and the reason
             sustained_ok = meets(sustained, c.comparator, threshold)
             sustained_text, sustained_rule = versus(sustained)
-            single = f"{format_number(value)}x" if c.measure == "annual_factor" else label(value)
+            single: Part = (
+                ["f", f"{format_number(value)}x"]
+                if c.measure == "annual_factor"
+                else label_part(value)
+            )
             fields.update(
                 trend=Trend.on_track if sustained_ok else Trend.off_track,
                 metric=Metric(sustained, unit, f"{span[0].period}..{after.period}"),
                 observed_growth=as_rate(sustained),
-                reason=f"{sustained_text} sustained over {span[0].period}–{after.period} "
-                f"({'meets' if sustained_ok else 'misses'} {sustained_rule}); "
-                f"{single} in {after.period} over {before.period}",
+                reason_parts=msg(
+                    "{value} sustained over {start}–{end} (meets {rule}); "
+                    "{single} in {period} over {before}"
+                    if sustained_ok
+                    else "{value} sustained over {start}–{end} (misses {rule}); "
+                    "{single} in {period} over {before}",
+                    value=sustained_text,
+                    start=period(span[0].period),
+                    end=period(after.period),
+                    rule=sustained_rule,
+                    single=single,
+                    period=period(after.period),
+                    before=period(before.period),
+                ),
                 details={
                     "latest_year_value": value,
                     "latest_year_period": after.period,
@@ -697,7 +831,6 @@ def _aggregate(
     window = c.window
     target = window.end
     expected = _expected_on(target, lag)
-    rule = _describe_threshold(c.comparator, threshold)
     span = f"{window.start}..{window.end}"
     inside = [p for p in points if _in_window(p, window.start, window.end)]
     periods = _window_periods(window.start, window.end, frequency)
@@ -738,13 +871,21 @@ def _aggregate(
     if complete:
         value = aggregate(observed_sum)
         ok = meets(value, c.comparator, threshold)
-        value_text, rule = _versus(value, c.comparator, threshold)
+        value_part, rule_part = _versus_parts(value, c.comparator, threshold)
         fields.update(
             decided=True,
             met=ok,
             metric=Metric(value, unit, span),
             final_after=_final_after(expected, inside[-1:], revision),
-            reason=f"{c.function} {value_text} over {span} {'meets' if ok else 'misses'} {rule}",
+            reason_parts=msg(
+                "{function} {value} over {span} meets {rule}"
+                if ok
+                else "{function} {value} over {span} misses {rule}",
+                function=["a", c.function],
+                value=value_part,
+                span=period(span),
+                rule=rule_part,
+            ),
             details=details,
             **_margin_fields(value, c.comparator, threshold),
         )
@@ -775,22 +916,35 @@ def _aggregate(
     threshold_text = _threshold_text(
         threshold, details.get("so_far"), projection.value if projection is not None else None
     )
-    rule = f"{c.comparator} {threshold_text}"
+    head: Part
     if count:
         so_far_text = format_pair(details["so_far"], threshold)[0]
-        head = f"{c.function} {so_far_text} over {count} of {total} periods of {span}"
+        head = msg(
+            "{function} {value} over {count} of {total} periods of {span}",
+            function=["a", c.function],
+            value=num(so_far_text),
+            count=_count(count),
+            total=_count(total),
+            span=period(span),
+        )
     else:
-        head = f"no data yet for {span}"
-    parts = [head, f"needs {rule}"]
+        head = msg("no data yet for {span}", span=period(span))
+    parts: list[Part] = [
+        head,
+        msg("needs {rule}", rule=_rule(c.comparator, num(threshold_text))),
+    ]
     if ended_missing and count:
-        parts.insert(1, f"missing {_gap_text(ended_missing, total)}")
+        parts.insert(1, msg("missing {gaps}", gaps=_gap_part(ended_missing, total)))
     if remaining > 0 and count:
         parts.append(
-            f"the remaining {remaining} must average "
-            f"{format_number(details['remaining_must_average'])}"
+            msg(
+                "the remaining {n} must average {value}",
+                n=_count(remaining),
+                value=num(format_number(details["remaining_must_average"])),
+            )
         )
-    parts.append(_projection_text(projection, None, (threshold, threshold_text)))
-    fields["reason"] = "; ".join(parts)
+    parts.append(_projection_part(projection, None, (threshold, threshold_text)))
+    fields["reason_parts"] = join("; ", parts)
     return fields, inside + _fit_points(points)
 
 
@@ -802,6 +956,7 @@ def _judged(c: JudgedCriterion) -> CriterionResult:
         context=c.role == "context",
         trend=Trend.not_applicable,
         reason=f"judged by a reviewer: {c.rubric}",
+        reason_parts=msg("judged by a reviewer: {rubric}", rubric=c.rubric),
     )
 
 
@@ -812,18 +967,26 @@ def _signal(c: SignalCriterion, series: Mapping[str, SeriesData]) -> CriterionRe
         unit = expression_unit(c.series, units)
         points = _expr_points(c.series, series)
     except (_MissingSeries, KeyError) as exc:
-        message = f"indicator {exc.args[0]!r} is not in the catalogue"
-        return CriterionResult(**base, reason=message, error=message)
+        parts = msg("indicator {key} is not in the catalogue", key=repr(exc.args[0]))
+        message = en(parts)
+        return CriterionResult(**base, reason=message, error=message, reason_parts=parts)
     except UnitError as exc:
-        return CriterionResult(**base, reason=f"unit mismatch: {exc}", error=str(exc))
+        parts = msg("unit mismatch: {error}", error=str(exc))
+        return CriterionResult(**base, reason=en(parts), error=str(exc), reason_parts=parts)
     if not points:
-        return CriterionResult(**base, reason="no data yet")
+        return CriterionResult(**base, reason="no data yet", reason_parts=msg("no data yet"))
     latest = points[-1]
     label = (c.note or c.key).rstrip().rstrip(".;:,")  # a note is often a full sentence
-    text = f"{label}: {format_number(latest.value)} in {latest.period}"
+    parts = msg(
+        "{label}: {value} in {period}",
+        label=label,
+        value=num(format_number(latest.value)),
+        period=period(latest.period),
+    )
     return CriterionResult(
         **base,
-        reason=text,
+        reason=en(parts),
+        reason_parts=parts,
         metric=Metric(latest.value, unit, latest.period),
         evidence=_evidence([latest]),
     )

@@ -17,7 +17,10 @@ from tracker.evaluation.model import (
 from tracker.evaluation.projection import claim_probability
 from tracker.evaluation.rules import evaluate_criterion
 from tracker.evaluation.series import _prepare, period_end
-from tracker.evaluation.wording import _context_text, _overdue_text, _summary
+from tracker.evaluation.text import Part, day, en_reusing, msg, period
+from tracker.evaluation.text import join as _join
+from tracker.evaluation.text import outcome as outcome_part
+from tracker.evaluation.wording import _context_part, _overdue_part, _summary_part, parts_of
 from tracker.models import ClaimKind, Lifecycle, Outcome, ResolutionMethod, State, Trend
 
 # --- the claim ---
@@ -86,23 +89,33 @@ def evaluate(
         overdue_since = _overdue_since(resolving)
         if overdue_since is not None:
             if claim.wait_until is not None and today <= claim.wait_until:
-                reason += f"; data overdue since {overdue_since.isoformat()}, wait extended "
-                reason += f"to {claim.wait_until.isoformat()}"
+                reason = msg(
+                    "{reason}; data overdue since {since}, wait extended to {until}",
+                    reason=reason,
+                    since=day(overdue_since.isoformat()),
+                    until=day(claim.wait_until.isoformat()),
+                )
                 overdue_since = None
             else:
                 state = State.needs_review
                 review_reason = REVIEW_DATA_OVERDUE
-                what = _overdue_text(resolving)
-                reason = (
-                    f"data overdue since {overdue_since.isoformat()}: {what}; a reviewer "
-                    f"voids the claim or extends the wait; {reason}"
+                reason = msg(
+                    "data overdue since {since}: {what}; a reviewer voids the claim or extends "
+                    "the wait; {reason}",
+                    since=day(overdue_since.isoformat()),
+                    what=_overdue_part(resolving),
+                    reason=reason,
                 )
     headline = primary
     return EvaluationResult(
         slug=claim.slug,
         state=state,
         trend=trend,
-        reason=reason,
+        # the criteria's reasons are rendered already: their text is reused, not re-rendered
+        reason=en_reusing(
+            reason, {id(r.reason_parts): r.reason for r in results if r.reason_parts is not None}
+        ),
+        reason_parts=reason,
         metric=headline.metric if headline else None,
         threshold=headline.threshold if headline else None,
         comparator=headline.comparator if headline else None,
@@ -176,7 +189,7 @@ def _stable_until(
 
 
 _StateParts = tuple[
-    State, Trend | None, str, Outcome | None, bool | None, dt.date | None, dt.date | None
+    State, Trend | None, Part, Outcome | None, bool | None, dt.date | None, dt.date | None
 ]
 
 
@@ -190,14 +203,14 @@ def _claim_state(
     judged = claim.kind == ClaimKind.judged or any(r.type == "judged" for r in resolving)
     resolution = claim.resolution
     deadline_passed = claim.deadline is not None and today > claim.deadline
-    summary = _summary(measured)
+    summary = _summary_part(measured)
     expected = _latest_expected(measured)
 
     if claim.lifecycle == Lifecycle.withdrawn:
         return (
             State.withdrawn,
             None,
-            "withdrawn; no longer evaluated" + summary,
+            msg("withdrawn; no longer evaluated{summary}", summary=summary),
             None,
             None,
             None,
@@ -205,10 +218,15 @@ def _claim_state(
         )
 
     if resolution is not None and resolution.method == ResolutionMethod.manual:
-        who = f" by {resolution.decided_by}" if resolution.decided_by else ""
-        text = (
-            f"resolved {resolution.outcome}{who} on {resolution.decided_at.date().isoformat()} "
-            f"(reviewer's verdict)" + summary + _context_text(context)
+        text = msg(
+            "resolved {outcome} by {who} on {on} (reviewer's verdict){summary}{context}"
+            if resolution.decided_by
+            else "resolved {outcome} on {on} (reviewer's verdict){summary}{context}",
+            outcome=outcome_part(str(resolution.outcome)),
+            who=resolution.decided_by or "",
+            on=day(resolution.decided_at.date().isoformat()),
+            summary=summary,
+            context=_context_part(context),
         )
         return (
             outcome_state(resolution.outcome),
@@ -222,15 +240,16 @@ def _claim_state(
 
     errors = [r for r in resolving if r.error is not None]
     if errors:
-        return State.error, None, f"{errors[0].key}: {errors[0].reason}", None, None, None, None
+        text = msg("{key}: {reason}", key=errors[0].key, reason=parts_of(errors[0]))
+        return State.error, None, text, None, None, None, None
 
     if judged:
-        extra = _context_text(context)
+        extra = _context_part(context)
         if claim.deadline is None:
             return (
                 State.open,
                 Trend.not_applicable,
-                "judged by a reviewer; no deadline" + extra,
+                msg("judged by a reviewer; no deadline{context}", context=extra),
                 None,
                 None,
                 None,
@@ -240,8 +259,11 @@ def _claim_state(
             return (
                 State.needs_review,
                 Trend.not_applicable,
-                f"deadline {claim.deadline.isoformat()} passed; a reviewer decides by the rubric"
-                + extra,
+                msg(
+                    "deadline {deadline} passed; a reviewer decides by the rubric{context}",
+                    deadline=day(claim.deadline.isoformat()),
+                    context=extra,
+                ),
                 None,
                 None,
                 None,
@@ -251,7 +273,11 @@ def _claim_state(
         return (
             state,
             Trend.not_applicable,
-            f"judged by a reviewer after the deadline {claim.deadline.isoformat()}" + extra,
+            msg(
+                "judged by a reviewer after the deadline {deadline}{context}",
+                deadline=day(claim.deadline.isoformat()),
+                context=extra,
+            ),
             None,
             None,
             None,
@@ -259,28 +285,49 @@ def _claim_state(
         )
 
     if not measured:
-        return State.open, Trend.insufficient_data, "no resolving criterion", None, None, None, None
+        return (
+            State.open,
+            Trend.insufficient_data,
+            msg("no resolving criterion"),
+            None,
+            None,
+            None,
+            None,
+        )
 
     if all(r.decided for r in measured):
         met = [bool(r.met) for r in measured]
         outcome = Outcome.true if all(met) else Outcome.false if not any(met) else Outcome.partial
         final_after = max((r.final_after for r in measured if r.final_after), default=None)
         provisional = final_after is not None and today < final_after
+        head: Part
         if len(measured) == 1:
-            text = measured[0].reason
+            head = parts_of(measured[0])
         else:
-            text = f"{sum(met)} of {len(met)} criteria met"
-        text += (
-            f"; provisional until {final_after.isoformat()}"
+            head = msg(
+                "{met} of {total} criteria met",
+                met=["i", str(sum(met))],
+                total=["i", str(len(met))],
+            )
+        text = (
+            msg(
+                "{reason}; provisional until {until}",
+                reason=head,
+                until=day(final_after.isoformat()),
+            )
             if provisional and final_after
-            else "; final"
+            else msg("{reason}; final", reason=head)
         )
         if resolution is not None and not resolution.provisional and resolution.outcome != outcome:
             return (
                 State.needs_review,
                 None,
-                f"the data now say {outcome.value} but the final resolution was "
-                f"{resolution.outcome}: {text}",
+                msg(
+                    "the data now say {now} but the final resolution was {final}: {reason}",
+                    now=outcome_part(outcome.value),
+                    final=outcome_part(str(resolution.outcome)),
+                    reason=text,
+                ),
                 outcome,
                 provisional,
                 final_after,
@@ -293,7 +340,10 @@ def _claim_state(
         return (
             outcome_state(resolution.outcome),
             None,
-            f"resolved {resolution.outcome} (final); the current data no longer decide it",
+            msg(
+                "resolved {outcome} (final); the current data no longer decide it",
+                outcome=outcome_part(str(resolution.outcome)),
+            ),
             None,
             False,
             resolution.final_after,
@@ -301,16 +351,28 @@ def _claim_state(
         )
 
     trend = _combined_trend(measured)
-    primary_reason = measured[0].reason if len(measured) == 1 else summary.lstrip("; ")
+    primary_reason = parts_of(measured[0]) if len(measured) == 1 else summary["items"]
     if deadline_passed and claim.deadline is not None:
-        when = f"expected on {expected.isoformat()}" if expected else "expected date unknown"
-        overdue = " (overdue)" if expected is not None and today > expected else ""
+        when = (
+            msg("expected on {on}", on=day(expected.isoformat()))
+            if expected
+            else msg("expected date unknown")
+        )
+        overdue = msg(" (overdue)") if expected is not None and today > expected else ""
         waiting = sorted({r.target_period for r in measured if not r.decided and r.target_period})
         return (
             State.awaiting_data,
             trend,
-            f"deadline {claim.deadline.isoformat()} passed; waiting for "
-            f"{', '.join(waiting) or 'the'} data, {when}{overdue}; {primary_reason}",
+            msg(
+                "deadline {deadline} passed; waiting for {periods} data, {when}{overdue}; {reason}"
+                if waiting
+                else "deadline {deadline} passed; waiting for the data, {when}{overdue}; {reason}",
+                deadline=day(claim.deadline.isoformat()),
+                periods=_join(", ", [period(p) for p in waiting]),
+                when=when,
+                overdue=overdue,
+                reason=primary_reason,
+            ),
             None,
             None,
             None,

@@ -36,6 +36,7 @@ from tracker.clock import utcnow
 from tracker.criteria import criterion_indicators
 from tracker.dry_run import release_date as _release_date
 from tracker.dry_run import target_periods as _target_periods
+from tracker.i18n import Lang, current_lang, use_lang
 from tracker.models import (
     ApiToken,
     Claim,
@@ -340,17 +341,19 @@ def claim_stamps(state: Any) -> ClaimStamps:
     return reader
 
 
-async def cached_claim(state: Any, slug: str) -> CachedBody | None:
-    """The current body of a claim (None: no such claim), from the cache when its stamp still
-    matches; a batched stamp read, and on a miss one more hop to a worker thread to fill it.
-    Nothing blocking runs on the event loop."""
+async def cached_claim(state: Any, slug: str, lang: Lang = "en") -> CachedBody | None:
+    """The current body of a claim in `lang` (None: no such claim), from the cache when its
+    stamp still matches; a batched stamp read, and on a miss one more hop to a worker thread to
+    fill it. Nothing blocking runs on the event loop. Each language has its own entry (its
+    reason texts differ); English is keyed by the slug alone."""
     stamp = await claim_stamps(state).stamp(slug)
     if stamp is None:
         return None
     cache = app_status_cache(state)
-    entry = cache.get(slug, stamp)
+    key = slug if lang == "en" else f"{slug}\x00{lang}"
+    entry = cache.get(key, stamp)
     if entry is None:
-        entry = await run_in_threadpool(_fill_cache, cache, state.engine, slug, stamp)
+        entry = await run_in_threadpool(_fill_cache, cache, state.engine, slug, stamp, lang)
     return entry
 
 
@@ -386,7 +389,7 @@ def list_claims(
     body = schemas.ClaimPageOut(
         items=[schemas.summary_out(i) for i in page.items], next_cursor=page.next_cursor
     )
-    headers = {}
+    headers = language_headers()  # titles and reasons follow the reader's language
     if page.next_cursor:
         query = request.url.include_query_params(cursor=page.next_cursor).query
         next_url = f"{public_base(request)}{request.url.path}?{query}"
@@ -429,10 +432,15 @@ async def get_claim(
     engine: Engine = request.app.state.engine
     if as_of:  # empty: now, as on the dashboard (deps.read_as_of)
         return await run_in_threadpool(_replayed_claim, request, engine, slug, as_of)
-    entry = await cached_claim(request.app.state, slug)
+    entry = await cached_claim(request.app.state, slug, current_lang())
     if entry is None:
         raise not_found(slug)
     return claim_response(request, entry)
+
+
+def language_headers(lang: Lang | None = None) -> dict[str, str]:
+    """The headers of an answer whose text follows the reader's language (reasons)."""
+    return {"Content-Language": lang or current_lang(), "Vary": "Accept-Language"}
 
 
 def claim_response(request: HTTPConnection, entry: CachedBody) -> Response:
@@ -442,19 +450,21 @@ def claim_response(request: HTTPConnection, entry: CachedBody) -> Response:
         "application/json",
         etag=entry.etag,
         last_modified=entry.last_modified,
+        headers=language_headers(entry.language),  # type: ignore[arg-type]
     )
 
 
 def _fill_cache(
-    cache: StatusCache, engine: Engine, slug: str, stamp: tuple[Any, ...]
+    cache: StatusCache, engine: Engine, slug: str, stamp: tuple[Any, ...], lang: Lang = "en"
 ) -> CachedBody:
-    with Session(engine, expire_on_commit=False) as session:
+    with Session(engine, expire_on_commit=False) as session, use_lang(lang):
         detail = load_claim(session, slug)
         body = json_bytes(schemas.claim_out(detail))
         modified = claim_modified(detail.claim, detail.evaluation, detail.resolution)
         linked = [detail.variant_parent, *detail.variants]
         modified = max([modified, *(r.updated_at for r in linked if r and r.updated_at)])
-        return cache.put(slug, stamp, body, modified)
+        key = slug if lang == "en" else f"{slug}\x00{lang}"
+        return cache.put(key, stamp, body, modified, language=lang)
 
 
 def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> Response:
@@ -484,7 +494,7 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
         replayed = schemas.status_from_result(then.result, replay=True)
         body = json_bytes(schemas.claim_out(then.detail, status=replayed, as_of=then.as_of))
         session.rollback()  # a replay never writes
-    return conditional_response(request, body, "application/json")
+    return conditional_response(request, body, "application/json", headers=language_headers())
 
 
 @router.get(
@@ -499,7 +509,13 @@ def claim_history(request: Request, claim: ClaimDep, session: SessionDep) -> Res
         slug=claim.claim.slug, points=[schemas.history_point(p) for p in points]
     )
     newest = max((p.evaluated_at for p in points), default=None)  # points are append-only
-    return conditional_response(request, json_bytes(body), "application/json", last_modified=newest)
+    return conditional_response(
+        request,
+        json_bytes(body),
+        "application/json",
+        last_modified=newest,
+        headers=language_headers(),  # reasons in the reader's language
+    )
 
 
 @router.get(
@@ -597,7 +613,9 @@ def claimant(request: Request, slug: str, session: SessionDep) -> Response:
     if record is None:
         raise ProblemError(404, f"no claimant with slug {slug!r}", code="not-found")
     body = schemas.track_record_out(record)
-    return conditional_response(request, json_bytes(body), "application/json")
+    return conditional_response(
+        request, json_bytes(body), "application/json", headers=language_headers()
+    )
 
 
 EXPORT_COLUMNS = (

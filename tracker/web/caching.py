@@ -86,6 +86,7 @@ class CachedBody:
     json_headers: tuple[tuple[bytes, bytes], ...] = ()
     gzip_body: bytes = b""
     gzip_headers: tuple[tuple[bytes, bytes], ...] = ()
+    language: str = "en"  # the language of its text (Content-Language; Vary: Accept-Language)
 
 
 class StatusCache:
@@ -109,7 +110,13 @@ class StatusCache:
             return entry
 
     def put(
-        self, slug: str, stamp: tuple[Any, ...], body: bytes, last_modified: dt.datetime | None
+        self,
+        slug: str,
+        stamp: tuple[Any, ...],
+        body: bytes,
+        last_modified: dt.datetime | None,
+        *,
+        language: str = "en",
     ) -> CachedBody:
         etag = make_etag(body)
         headers = [
@@ -117,6 +124,8 @@ class StatusCache:
             (b"content-type", b"application/json"),
             (b"etag", etag.encode()),
             (b"cache-control", CACHE_CONTROL.encode()),
+            (b"content-language", language.encode()),
+            (b"vary", b"Accept-Language"),
         ]
         if last_modified is not None:
             headers.append((b"last-modified", http_date(last_modified).encode()))
@@ -139,6 +148,7 @@ class StatusCache:
             json_headers=tuple(headers),
             gzip_body=gzip_body,
             gzip_headers=gzip_headers,
+            language=language,
         )
         with self._lock:
             self._entries[slug] = entry

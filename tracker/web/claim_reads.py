@@ -4,8 +4,10 @@
 request guard, admission and compression) answers a plain read of a claim — GET or HEAD, no
 query string, reads public — from the status cache (tracker.web.api.cached_claim: the stamp
 read batched in the thread pool, never on the event loop), with the route's own conditional
-response. FastAPI's routing and dependency resolution cost several times the read itself
-(measured in-process: ~1 ms of ~1.3 ms per request on a loaded 2-core machine).
+response, in the reader's language (its reason texts; one cache entry per language, each
+answer with `Content-Language` and `Vary: Accept-Language`). FastAPI's routing and
+dependency resolution cost several times the read itself (measured in-process: ~1 ms of
+~1.3 ms per request on a loaded 2-core machine).
 
 Everything else goes on to the route (`api.get_claim`), which reads the same cache: an unknown
 slug (its 404 problem), `?as_of=`, reads that need a token. A pool that stays exhausted answers
@@ -25,6 +27,7 @@ from tracker.claims import SLUG_PATTERN
 from tracker.web.admission import RETRY_AFTER_SECONDS
 from tracker.web.api import API_PREFIX, cached_claim, claim_response
 from tracker.web.compression import accepts_gzip
+from tracker.web.language import request_language
 from tracker.web.problems import scope_problem
 
 CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
@@ -49,7 +52,9 @@ class ClaimReads:
             await self.app(scope, receive, send)
             return
         try:
-            entry = await cached_claim(self.state, match.group(1))
+            # in the reader's language (tracker.web.language set it; each has its cache entry)
+            lang = scope.get("state", {}).get("lang") or request_language(scope)
+            entry = await cached_claim(self.state, match.group(1), lang)
         except PoolTimeout:
             response: Any = scope_problem(
                 scope,

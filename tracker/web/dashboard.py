@@ -50,6 +50,9 @@ from tracker import (
 )
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
+from tracker.i18n import current_lang
+from tracker.i18n.content import claim_text, criterion_text, marked, quote_order
+from tracker.i18n.reasons import reason_is_translated, reason_text, render
 from tracker.models import (
     ApiToken,
     Claim,
@@ -80,7 +83,7 @@ from tracker.web.wording import (
     describe_criterion,
     expected_on_text,
     format_number,
-    growth_needed_text,
+    growth_needed_parts,
     outcome_label,
     parse_criterion,
     state_label,
@@ -213,6 +216,17 @@ def _templates() -> Jinja2Templates:
     )
     env.filters["pct"] = format_percent
     env.filters["catalogued_on"] = _catalogued_on
+    # reason texts in the reader's language (tracker.i18n.reasons); `reason_lang`: the
+    # language the text is in (English for an evaluation stored before reasons had parts)
+    env.filters["reason"] = reason_text
+    # a claim's own words in the reader's language, English marked where it gives none
+    env.filters["claim_text"] = lambda claim, name: marked(*claim_text(claim, name))
+    env.filters["claim_title"] = lambda claim: claim_text(claim, "title")[0] or ""
+    env.filters["criterion_text"] = lambda claim, key, english: marked(
+        *criterion_text(claim, key, english)
+    )
+    env.globals["quote_order"] = quote_order
+    env.filters["reason_lang"] = _reason_lang
     return Jinja2Templates(env=env)
 
 
@@ -222,12 +236,21 @@ def _catalogued_on(revision: ClaimRevision) -> dt.date | None:
     return catalogued_on(revision)
 
 
+def _reason_lang(item: Any) -> str:
+    lang = current_lang()
+    return lang if reason_is_translated(item, lang) else "en"
+
+
 def _growth_needed(ev: Evaluation) -> str:
-    """The claim page's "Growth needed" line, as the reason words it (see growth_needed_text)."""
+    """The claim page's "Growth needed" line, as the reason words it (see growth_needed_text),
+    in the reader's language."""
     if ev.required_growth is None:
         return "—"
-    return growth_needed_text(
-        ev.required_growth, ev.observed_growth, ev.metric_period, ev.projection_at
+    return render(
+        growth_needed_parts(
+            ev.required_growth, ev.observed_growth, ev.metric_period, ev.projection_at
+        ),
+        current_lang(),
     )
 
 

@@ -89,6 +89,10 @@ _CLAIM_FILE = {
     "tags": ["energy", "electricity", "china"],
     "operationalised_by": "tracker",
     "criteria": [_THRESHOLD, _SIGNAL],
+    "ja": {
+        "title": "2030年には中国の電力生産量が米国の3倍になる",
+        "deadline_interpretation": "「2030年には」を「2030年に」と読む。2030年の年間値。",
+    },
 }
 
 # Examples for component schemas whose models live outside the web layer, by schema name.
@@ -101,6 +105,7 @@ EXAMPLES: dict[str, Any] = {
         "note": "Date of the interview (Moonshots podcast #220).",
     },
     "DateWindow": {"start": "2030-01-01", "end": "2030-12-31"},
+    "Translation": _CLAIM_FILE["ja"],
     "ThresholdCriterion": _THRESHOLD,
     "AggregateCriterion": _AGGREGATE,
     "GrowthCriterion": _GROWTH,

@@ -12,6 +12,8 @@ from urllib.parse import quote, urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tracker import verdict_marks
+from tracker.i18n.content import claim_text
+from tracker.i18n.reasons import public_details, reason_text
 from tracker.models import (
     Claim,
     ClaimRevision,
@@ -387,7 +389,7 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
             evaluation.threshold,
         ),
         probability=evaluation.probability,
-        reason=evaluation.reason,
+        reason=reason_text(evaluation),
         metric=Metric(
             value=evaluation.metric_value,
             unit=evaluation.metric_unit,
@@ -409,7 +411,7 @@ def status_out(evaluation: Evaluation | None, claim: Claim | None = None) -> Sta
         data_expected_on=evaluation.data_expected_on,
         evaluated_at=evaluation.evaluated_at,
         as_of=evaluation.as_of,
-        details=evaluation.details or {},
+        details=public_details(evaluation.details),
         review_reason=evaluation.review_reason,
         overdue_since=evaluation.overdue_since,
     )
@@ -420,7 +422,14 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
     metric = getattr(result, "metric", None)
     projection = getattr(result, "projection", None)
     # the same shape as a stored evaluation's details: one entry per criterion (context included)
-    details: dict[str, Any] = {"criteria": result.to_dict().get("criteria", [])}
+    details: dict[str, Any] = public_details(
+        {
+            "criteria": result.to_dict().get("criteria", []),
+            "criteria_reason_parts": [
+                getattr(c, "reason_parts", None) for c in getattr(result, "criteria", ())
+            ],
+        }
+    )
     if getattr(result, "outcome", None) is not None:
         details["outcome"] = str(result.outcome)
         details["provisional"] = result.provisional
@@ -435,7 +444,7 @@ def status_from_result(result: Any, *, replay: bool) -> Status:
             result.threshold,
         ),
         probability=getattr(result, "probability", None),
-        reason=result.reason,
+        reason=reason_text(result),
         metric=Metric.model_validate(metric) if metric is not None else Metric(),
         threshold=result.threshold,
         comparator=result.comparator,
@@ -541,6 +550,14 @@ class ClaimSummary(BaseModel):
 
     slug: str = Field(examples=["china-power-3x-us-2030"])
     title: str = Field(examples=["China's electricity production 3x the US's by 2030"])
+    title_lang: str = Field(
+        default="en",
+        examples=["en"],
+        description=(
+            "The language of `title`: the reader's (Accept-Language, ?lang=) where the claim "
+            "gives its title in it, else en (the English title, untranslated)."
+        ),
+    )
     deadline: dt.date | None = Field(examples=["2030-12-31"])
     kind: str = Field(examples=["hard"], description="hard (data-checked) or judged.")
     lifecycle: str = Field(examples=["active"], description="draft, active or withdrawn.")
@@ -553,9 +570,11 @@ class ClaimSummary(BaseModel):
 
 def summary_out(item: ClaimItem) -> ClaimSummary:
     claim = item.claim
+    title, title_lang = claim_text(claim, "title")
     return ClaimSummary(
         slug=claim.slug,
-        title=claim.title,
+        title=title or claim.title,
+        title_lang=title_lang,
         deadline=claim.deadline,
         kind=claim.kind,
         lifecycle=claim.lifecycle,
@@ -612,6 +631,23 @@ class ClaimOut(ClaimSummary):
         default=None, examples=["during 2030 (the 2030 annual value)"]
     )
     deadline_alternative: str | None = None
+    text_lang: dict[str, str] = Field(
+        default_factory=dict,
+        examples=[{"deadline_interpretation": "ja", "deadline_alternative": "en"}],
+        description=(
+            "The language of `deadline_interpretation` and `deadline_alternative` when given: "
+            "the reader's where the claim gives them in it, else en (untranslated)."
+        ),
+    )
+    translations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        examples=[{"ja": {"title": "2030年に中国の電力生産量は米国の3倍になる"}}],
+        description=(
+            "The claim's words in other languages as its file gives them, by language: "
+            "title, deadline_interpretation, deadline_alternative and criteria (descriptions "
+            "by criterion key)."
+        ),
+    )
     origin: str = Field(examples=["file"], description="file or api.")
     operationalised_by: str | None = Field(default=None, examples=["tracker"])
     variant_of: ClaimLink | None = Field(
@@ -651,6 +687,8 @@ def claim_out(
     claim = detail.claim
     summary = summary_out(ClaimItem(claim, detail.claimant, detail.evaluation))
     criteria = [criterion_out(c) for c in detail.criteria]
+    reading, reading_lang = claim_text(claim, "deadline_interpretation")
+    alternative, alternative_lang = claim_text(claim, "deadline_alternative")
     return ClaimOut(
         **summary.model_dump(exclude={"status"}),
         status=status or summary.status,
@@ -667,8 +705,21 @@ def claim_out(
         stated_precision=claim.stated_precision,
         stated_note=claim.stated_note,
         window=WindowOut(start=claim.window_start, end=claim.window_end),
-        deadline_interpretation=claim.deadline_interpretation,
-        deadline_alternative=claim.deadline_alternative,
+        deadline_interpretation=reading,
+        deadline_alternative=alternative,
+        text_lang={
+            name: lang
+            for name, (text, lang) in (
+                ("deadline_interpretation", (reading, reading_lang)),
+                ("deadline_alternative", (alternative, alternative_lang)),
+            )
+            if text is not None
+        },
+        translations={
+            lang: dict(block)
+            for lang in ("ja",)
+            if isinstance(block := (claim.spec or {}).get(lang), dict)
+        },
         origin=claim.origin,
         operationalised_by=claim.operationalised_by,
         variant_of=claim_link(detail.variant_parent) if detail.variant_parent else None,

@@ -27,7 +27,9 @@ from tracker.criteria import (
     ThresholdCriterion,
 )
 from tracker.evaluation import TREND_YEARS, band_too_uncertain, decimal_year, period_start
-from tracker.numbers import format_chance, format_quantity, rate_text
+from tracker.evaluation.text import Part, en, msg
+from tracker.evaluation.wording import _rate_part
+from tracker.numbers import format_chance, format_quantity
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
@@ -173,6 +175,16 @@ def growth_needed_text(
     """The growth needed (and the trend's) as the reason says it: per year over a year or
     more ("+5.08 %/yr (observed trend +5.10 %/yr)"), else the change over the horizon from
     the latest period to the target ("+6.7 % in 15 days (observed trend +3.1 % in 15 days)")."""
+    return en(growth_needed_parts(required, observed, from_period, to_period))
+
+
+def growth_needed_parts(
+    required: float,
+    observed: float | None,
+    from_period: str | None,
+    to_period: str | None,
+) -> Part:
+    """`growth_needed_text` as parts (tracker.evaluation.text), for any language."""
     years, days = 1.0, 365
     if from_period and to_period:
         try:
@@ -183,10 +195,14 @@ def growth_needed_text(
             years, days = decimal_year(end) - decimal_year(start), (end - start).days
     if years <= 0:
         years, days = 1.0, 365
-    text = rate_text(required, years, days, observed)
-    if observed is not None:
-        text += f" (observed trend {rate_text(observed, years, days, required)})"
-    return text
+    needed = _rate_part(required, years, days, observed)
+    if observed is None:
+        return needed
+    return msg(
+        "{rate} (observed trend {trend})",
+        rate=needed,
+        trend=_rate_part(observed, years, days, required),
+    )
 
 
 # the dashboard's `num` filter and chart labels: the one formatter of tracker.numbers
