@@ -91,6 +91,10 @@ def claim_doc(slug: str, threshold: float = 4.0) -> dict[str, Any]:
     return doc
 
 
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def tracker_command() -> list[str]:
     script = Path(sys.executable).parent / "tracker"
     return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
@@ -305,7 +309,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"bench_mixed: PostgreSQL, `tracker serve --workers 2` + `tracker scheduler`, "
             f"{args.connections} connections, {args.duration:.0f} s, write share "
-            f"{args.write_share:.0%}, {os.cpu_count()} CPUs",
+            f"{args.write_share:.0%}, {os.cpu_count()} CPUs, load average before: {load()}",
             flush=True,
         )
         started = time.monotonic()
@@ -323,6 +327,7 @@ def run(args: argparse.Namespace) -> int:
         admin.dispose()
 
     writes, reads = tally.latency["write"], tally.latency["read"]
+    print(f"load average after: {load()} (1, 5, 15 min; the machine's other work counts too)")
     fivexx = sum(n for (_, status), n in tally.statuses.items() if status >= 500)
     by_status = ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(tally.statuses.items()))
     print(f"answers: {len(writes) + len(reads)} in {elapsed:.1f} s ({by_status})")
@@ -335,7 +340,8 @@ def run(args: argparse.Namespace) -> int:
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
         mean = statistics.fmean(values) if values else float("nan")
         print(f"{kind} latency: p50 {p50 * 1000:.0f} ms  p99 {p99 * 1000:.0f} ms  ", end="")
-        print(f"mean {mean * 1000:.0f} ms  max {max(values, default=0) * 1000:.0f} ms")
+        print(f"mean {mean * 1000:.0f} ms  max {max(values, default=0) * 1000:.0f} ms  ", end="")
+        print(f"over 1 s: {sum(v >= 1.0 for v in values)}")
     print(
         f"every 201 readable afterwards: {not missing} "
         f"({len(tally.created) - len(missing)}/{len(tally.created)})"
