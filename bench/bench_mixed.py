@@ -115,6 +115,8 @@ class Tally:
         self.errors: Counter[str] = Counter()
         self.created: list[str] = []
         self.samples_5xx: list[str] = []
+        self.slow_writes: list[float] = []  # when (seconds into the run) a write over 1 s began
+        self.began = time.perf_counter()
 
     def record(self, kind: str, status: int, seconds: float, body: str) -> None:
         self.statuses[(kind, status)] += 1
@@ -163,7 +165,10 @@ async def connection(
             except httpx.TransportError as exc:
                 tally.errors[type(exc).__name__] += 1
                 continue
-            tally.record(kind, response.status_code, time.perf_counter() - started, response.text)
+            took = time.perf_counter() - started
+            tally.record(kind, response.status_code, took, response.text)
+            if kind == "write" and took >= 1.0:
+                tally.slow_writes.append(started - tally.began)
             if response.status_code == 201 and url == f"{API}/claims":
                 mine.append(slug)
                 tally.created.append(slug)
@@ -342,6 +347,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind} latency: p50 {p50 * 1000:.0f} ms  p99 {p99 * 1000:.0f} ms  ", end="")
         print(f"mean {mean * 1000:.0f} ms  max {max(values, default=0) * 1000:.0f} ms  ", end="")
         print(f"over 1 s: {sum(v >= 1.0 for v in values)}")
+    if tally.slow_writes:
+        spans = Counter(int(t // 5) * 5 for t in tally.slow_writes)
+        print("writes over 1 s by when they began (s into the run: count): ", end="")
+        print(", ".join(f"{t}: {n}" for t, n in sorted(spans.items())))
     print(
         f"every 201 readable afterwards: {not missing} "
         f"({len(tally.created) - len(missing)}/{len(tally.created)})"
