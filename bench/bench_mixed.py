@@ -6,10 +6,12 @@ Starts, on a fresh PostgreSQL database made for the run (dropped at the end):
   machine: each fails at once and is recorded as data, and its catch-up sweep evaluates every
   claim while the load runs),
 then drives CONNECTIONS keep-alive connections (default 100) for DURATION seconds (default 60)
-from an asyncio/httpx load generator in this process (wrk cannot POST a unique body per request
-without a Lua script, and the generator also checks every answer). Each connection loops: with
-probability WRITE_SHARE a write (POST a new claim; one write in five amends one of the
-connection's own earlier claims), else a read (a claim, or the list). It prints 5xx, timeouts,
+from an asyncio load generator in this process speaking HTTP/1.1 on its own streams (wrk cannot
+POST a unique body per request without a Lua script, and the generator also checks every
+answer; with httpx it used ~40% of the CPU time the two server workers did, on the cores they
+share). Each connection loops: with probability WRITE_SHARE a write (POST a new claim; one
+write in five amends one of the connection's own earlier claims), else a read (a claim, or the
+list). It prints 5xx, timeouts,
 write/read p50/p99, whether every 201 is readable afterwards (each checked on a new connection,
 so both workers answer some), and the result of 20 concurrent POSTs of one new slug.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import json
 import os
 import random
 import statistics
@@ -125,53 +128,106 @@ class Tally:
             self.samples_5xx.append(f"{kind} {status}: {body[:300]}")
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection, spoken directly on asyncio streams (the generator
+    shares the machine's cores with the servers: httpx cost it ~40% of the servers' CPU time).
+    Reopened after a timeout or a closed connection."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.reader, self.writer
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        status = int(head[9:12])
+        length, chunked, close = 0, False, False
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value:
+                chunked = True
+            elif name == "connection" and "close" in value:
+                close = True
+        if chunked:
+            parts = []
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                parts.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            await reader.readuntil(b"\r\n")
+            payload = b"".join(parts)
+        else:
+            payload = await reader.readexactly(length)
+        if close:
+            self.close()
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def connection(
     index: int, base: str, token: str, stop_at: float, write_share: float, tally: Tally
 ) -> None:
     rng = random.Random(index)
     auth = {"Authorization": f"Bearer {token}"}
     mine: list[str] = []
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=REQUEST_TIMEOUT) as client:
-        n = 0
-        while time.monotonic() < stop_at:
-            n += 1
-            write = rng.random() < write_share
-            if write and mine and rng.random() < 0.2:
-                slug = rng.choice(mine)
-                method, url = "POST", f"{API}/claims/{slug}/revisions"
-                body: dict[str, Any] | None = {
-                    "claim": claim_doc(slug, threshold=4.0 + n / 1000),
-                    "note": f"bench amendment {n}",
-                }
-            elif write:
-                slug = f"bench-{index}-{n}-{uuid.uuid4().hex[:6]}"
-                method, url, body = "POST", f"{API}/claims", claim_doc(slug)
-            elif rng.random() < 0.5:
-                target = rng.choice(tally.created) if tally.created else READ_SLUG
-                method, url, body = "GET", f"{API}/claims/{target}", None
-            else:
-                method, url, body = "GET", f"{API}/claims?limit=50", None
-            kind = "write" if method == "POST" else "read"
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT):  # the whole request, not per read
-                    response = await client.request(
-                        method, url, json=body, headers=auth if write else None
-                    )
-            except (TimeoutError, httpx.TimeoutException):
-                tally.timeouts += 1
-                continue
-            except httpx.TransportError as exc:
-                tally.errors[type(exc).__name__] += 1
-                continue
-            took = time.perf_counter() - started
-            tally.record(kind, response.status_code, took, response.text)
-            if kind == "write" and took >= 1.0:
-                tally.slow_writes.append(started - tally.began)
-            if response.status_code == 201 and url == f"{API}/claims":
-                mine.append(slug)
-                tally.created.append(slug)
+    host, _, port = base.removeprefix("http://").partition(":")
+    client = Connection(host, int(port))
+    n = 0
+    while time.monotonic() < stop_at:
+        n += 1
+        write = rng.random() < write_share
+        if write and mine and rng.random() < 0.2:
+            slug = rng.choice(mine)
+            method, url = "POST", f"{API}/claims/{slug}/revisions"
+            body: dict[str, Any] | None = {
+                "claim": claim_doc(slug, threshold=4.0 + n / 1000),
+                "note": f"bench amendment {n}",
+            }
+        elif write:
+            slug = f"bench-{index}-{n}-{uuid.uuid4().hex[:6]}"
+            method, url, body = "POST", f"{API}/claims", claim_doc(slug)
+        elif rng.random() < 0.5:
+            target = rng.choice(tally.created) if tally.created else READ_SLUG
+            method, url, body = "GET", f"{API}/claims/{target}", None
+        else:
+            method, url, body = "GET", f"{API}/claims?limit=50", None
+        kind = "write" if method == "POST" else "read"
+        payload = None if body is None else json.dumps(body).encode()
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):  # the whole request, not per read
+                status, answer = await client.request(method, url, payload, auth if write else {})
+        except TimeoutError:
+            tally.timeouts += 1
+            client.close()  # its answer may still come: never read it as the next one's
+            continue
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            tally.errors[type(exc).__name__] += 1
+            client.close()
+            continue
+        took = time.perf_counter() - started
+        tally.record(kind, status, took, answer.decode("utf-8", "replace"))
+        if kind == "write" and took >= 1.0:
+            tally.slow_writes.append(started - tally.began)
+        if status == 201 and url == f"{API}/claims":
+            mine.append(slug)
+            tally.created.append(slug)
+    client.close()
 
 
 async def drive(base: str, token: str, seconds: float, connections: int, share: float) -> Tally:
