@@ -1241,16 +1241,32 @@ def _evaluate_now(session: Session, claim_id: int) -> None:
     evaluate_claims(session, now=utcnow(), claim_ids=[claim_id])
 
 
-def _written(
-    request: Request, session: Session, slug: str, action: str, status_code: int
-) -> Response:
-    cache = status_cache(request)
-    cache.invalidate(slug)
-    # the claim as written is what its next read answers: cached here (stamp first, then the
-    # body, in the session's next transaction), that read does not load and serialise it again
+WrittenClaim = tuple[tuple[Any, ...] | None, Any, schemas.ClaimOut]
+
+
+def _read_written(session: Session, slug: str) -> WrittenClaim:
+    """The claim as written (its stamp first, then the claim): read in the write's own
+    transaction just before its commit, it is what the commit makes current, without the
+    connection checkout and transaction of reading it afterwards."""
     stamp = _session_stamp(session, slug)
     detail = load_claim(session, slug)
-    out = schemas.claim_out(detail)
+    return stamp, detail, schemas.claim_out(detail)
+
+
+def _written(
+    request: Request,
+    session: Session,
+    slug: str,
+    action: str,
+    status_code: int,
+    written: WrittenClaim | None = None,
+) -> Response:
+    """The answer to a committed write (`written`: the claim read before the commit, else now).
+    The claim as written is also cached under its stamp: its next read answers it from there
+    instead of loading and serialising it again."""
+    cache = status_cache(request)
+    cache.invalidate(slug)
+    stamp, detail, out = written or _read_written(session, slug)
     if stamp is not None:
         _cache_claim(cache, slug, stamp, detail, out)
     body = schemas.WriteResult(slug=slug, version=detail.claim.version, action=action, claim=out)
@@ -1291,6 +1307,7 @@ def create_claim(
             raise _conflict(claim.slug)
         assert result.claim.id is not None
         _evaluate_now(session, result.claim.id)
+        written = _read_written(session, claim.slug)
         session.commit()
     except IntegrityError as exc:
         # the unique constraint on claim.slug settles races: the loser answers 409, never 5xx
@@ -1299,7 +1316,7 @@ def create_claim(
     except ClaimValidationError as exc:
         session.rollback()
         raise _issues_problem(exc) from exc
-    return _written(request, session, claim.slug, "created", 201)
+    return _written(request, session, claim.slug, "created", 201, written)
 
 
 @router.post(
@@ -1384,6 +1401,7 @@ def amend_claim(
             return _written(request, session, slug, "unchanged", 200)
         assert result.claim.id is not None
         _evaluate_now(session, result.claim.id)
+        written = _read_written(session, slug)
         session.commit()
     except ClaimValidationError as exc:
         session.rollback()
@@ -1393,7 +1411,7 @@ def amend_claim(
         raise ProblemError(
             409, "the claim changed while amending it; retry", code="conflict"
         ) from exc
-    return _written(request, session, slug, result.outcome, 201)
+    return _written(request, session, slug, result.outcome, 201, written)
 
 
 VerdictDocument = Annotated[
