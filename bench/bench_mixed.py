@@ -6,10 +6,12 @@ Starts, on a fresh PostgreSQL database made for the run (dropped at the end):
   machine: each fails at once and is recorded as data, and its catch-up sweep evaluates every
   claim while the load runs),
 then drives CONNECTIONS keep-alive connections (default 100) for DURATION seconds (default 60)
-from an asyncio/httpx load generator in this process (wrk cannot POST a unique body per request
-without a Lua script, and the generator also checks every answer). Each connection loops: with
-probability WRITE_SHARE a write (POST a new claim; one write in five amends one of the
-connection's own earlier claims), else a read (a claim, or the list). It prints 5xx, timeouts,
+from an asyncio load generator in this process speaking HTTP/1.1 on its own streams (wrk cannot
+POST a unique body per request without a Lua script, and the generator also checks every
+answer; with httpx it used ~40% of the CPU time the two server workers did, on the cores they
+share). Each connection loops: with probability WRITE_SHARE a write (POST a new claim; one
+write in five amends one of the connection's own earlier claims), else a read (a claim, or the
+list). It prints 5xx, timeouts,
 write/read p50/p99, whether every 201 is readable afterwards (each checked on a new connection,
 so both workers answer some), and the result of 20 concurrent POSTs of one new slug.
 
@@ -26,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import json
 import os
 import random
 import statistics
@@ -47,6 +50,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
 READ_SLUG = "china-power-3x-us-2030"
 REQUEST_TIMEOUT = 10.0  # a request not answered within this counts as a timeout
+RAMP_SECONDS = 1.0  # the connections open one after another over this long
+WARM_UP_SECONDS = 10.0
 
 CLAIM_DOC: dict[str, Any] = {
     "slug": "placeholder",
@@ -91,6 +96,10 @@ def claim_doc(slug: str, threshold: float = 4.0) -> dict[str, Any]:
     return doc
 
 
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def tracker_command() -> list[str]:
     script = Path(sys.executable).parent / "tracker"
     return [str(script)] if script.exists() else [sys.executable, "-m", "tracker"]
@@ -111,6 +120,8 @@ class Tally:
         self.errors: Counter[str] = Counter()
         self.created: list[str] = []
         self.samples_5xx: list[str] = []
+        self.slow_writes: list[float] = []  # when (seconds into the run) a write over 1 s began
+        self.began = time.perf_counter()
 
     def record(self, kind: str, status: int, seconds: float, body: str) -> None:
         self.statuses[(kind, status)] += 1
@@ -119,57 +130,126 @@ class Tally:
             self.samples_5xx.append(f"{kind} {status}: {body[:300]}")
 
 
+class Connection:
+    """One keep-alive HTTP/1.1 connection, spoken directly on asyncio streams (the generator
+    shares the machine's cores with the servers: httpx cost it ~40% of the servers' CPU time).
+    Reopened after a timeout or a closed connection."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        if self.reader is None or self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.reader, self.writer
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        if body is not None:
+            lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + (body or b""))
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        status = int(head[9:12])
+        length, chunked, close = 0, False, False
+        for line in head.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value:
+                chunked = True
+            elif name == "connection" and "close" in value:
+                close = True
+        if chunked:
+            parts = []
+            while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+                parts.append(await reader.readexactly(size))
+                await reader.readexactly(2)
+            await reader.readuntil(b"\r\n")
+            payload = b"".join(parts)
+        else:
+            payload = await reader.readexactly(length)
+        if close:
+            self.close()
+        return status, payload
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def connection(
-    index: int, base: str, token: str, stop_at: float, write_share: float, tally: Tally
+    index: int,
+    connections: int,
+    base: str,
+    token: str,
+    stop_at: float,
+    write_share: float,
+    tally: Tally,
 ) -> None:
     rng = random.Random(index)
     auth = {"Authorization": f"Bearer {token}"}
     mine: list[str] = []
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=REQUEST_TIMEOUT) as client:
-        n = 0
-        while time.monotonic() < stop_at:
-            n += 1
-            write = rng.random() < write_share
-            if write and mine and rng.random() < 0.2:
-                slug = rng.choice(mine)
-                method, url = "POST", f"{API}/claims/{slug}/revisions"
-                body: dict[str, Any] | None = {
-                    "claim": claim_doc(slug, threshold=4.0 + n / 1000),
-                    "note": f"bench amendment {n}",
-                }
-            elif write:
-                slug = f"bench-{index}-{n}-{uuid.uuid4().hex[:6]}"
-                method, url, body = "POST", f"{API}/claims", claim_doc(slug)
-            elif rng.random() < 0.5:
-                target = rng.choice(tally.created) if tally.created else READ_SLUG
-                method, url, body = "GET", f"{API}/claims/{target}", None
-            else:
-                method, url, body = "GET", f"{API}/claims?limit=50", None
-            kind = "write" if method == "POST" else "read"
-            started = time.perf_counter()
-            try:
-                async with asyncio.timeout(REQUEST_TIMEOUT):  # the whole request, not per read
-                    response = await client.request(
-                        method, url, json=body, headers=auth if write else None
-                    )
-            except (TimeoutError, httpx.TimeoutException):
-                tally.timeouts += 1
-                continue
-            except httpx.TransportError as exc:
-                tally.errors[type(exc).__name__] += 1
-                continue
-            tally.record(kind, response.status_code, time.perf_counter() - started, response.text)
-            if response.status_code == 201 and url == f"{API}/claims":
-                mine.append(slug)
-                tally.created.append(slug)
+    host, _, port = base.removeprefix("http://").partition(":")
+    client = Connection(host, int(port))
+    # the connections open over RAMP_SECONDS, not in one instant: the two workers share one
+    # listening socket and asyncio accepts every pending connection at once, so a burst of
+    # connects lands on whichever worker wakes first (one held 93 of 100 in a trial)
+    await asyncio.sleep(RAMP_SECONDS * index / max(1, connections))
+    n = 0
+    while time.monotonic() < stop_at:
+        n += 1
+        write = rng.random() < write_share
+        if write and mine and rng.random() < 0.2:
+            slug = rng.choice(mine)
+            method, url = "POST", f"{API}/claims/{slug}/revisions"
+            body: dict[str, Any] | None = {
+                "claim": claim_doc(slug, threshold=4.0 + n / 1000),
+                "note": f"bench amendment {n}",
+            }
+        elif write:
+            slug = f"bench-{index}-{n}-{uuid.uuid4().hex[:6]}"
+            method, url, body = "POST", f"{API}/claims", claim_doc(slug)
+        elif rng.random() < 0.5:
+            target = rng.choice(tally.created) if tally.created else READ_SLUG
+            method, url, body = "GET", f"{API}/claims/{target}", None
+        else:
+            method, url, body = "GET", f"{API}/claims?limit=50", None
+        kind = "write" if method == "POST" else "read"
+        payload = None if body is None else json.dumps(body).encode()
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):  # the whole request, not per read
+                status, answer = await client.request(method, url, payload, auth if write else {})
+        except TimeoutError:
+            tally.timeouts += 1
+            client.close()  # its answer may still come: never read it as the next one's
+            continue
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            tally.errors[type(exc).__name__] += 1
+            client.close()
+            continue
+        took = time.perf_counter() - started
+        tally.record(kind, status, took, answer.decode("utf-8", "replace"))
+        if kind == "write" and took >= 1.0:
+            tally.slow_writes.append(started - tally.began)
+        if status == 201 and url == f"{API}/claims":
+            mine.append(slug)
+            tally.created.append(slug)
+    client.close()
 
 
 async def drive(base: str, token: str, seconds: float, connections: int, share: float) -> Tally:
     tally = Tally()
     stop_at = time.monotonic() + seconds
     await asyncio.gather(
-        *(connection(i, base, token, stop_at, share, tally) for i in range(connections))
+        *(
+            connection(i, connections, base, token, stop_at, share, tally)
+            for i in range(connections)
+        )
     )
     return tally
 
@@ -242,6 +322,7 @@ def run(args: argparse.Namespace) -> int:
     db_url = admin_url.set(database=name).render_as_string(hide_password=False)
     procs: list[subprocess.Popen[bytes]] = []
     work = Path(tempfile.mkdtemp(prefix="bench_mixed_"))
+    serve_log = work / "serve.log"
     try:
         port = free_port()
         base = f"http://{HOST}:{port}"
@@ -251,9 +332,8 @@ def run(args: argparse.Namespace) -> int:
             TRACKER_DATA_DIR=str(work / "data"),
             TRACKER_CLAIMS_DIR=str(REPO_ROOT / "claims"),
             TRACKER_RUN_SCHEDULER="false",
-            TRACKER_LOG_LEVEL="WARNING",
+            TRACKER_LOG_LEVEL="INFO",  # uvicorn's supervisor says so at INFO when a worker dies
         )
-        serve_log = work / "serve.log"
         with serve_log.open("w") as out:
             procs.append(
                 subprocess.Popen(
@@ -305,9 +385,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"bench_mixed: PostgreSQL, `tracker serve --workers 2` + `tracker scheduler`, "
             f"{args.connections} connections, {args.duration:.0f} s, write share "
-            f"{args.write_share:.0%}, {os.cpu_count()} CPUs",
+            f"{args.write_share:.0%}, {os.cpu_count()} CPUs, load average before: {load()}",
             flush=True,
         )
+        # a light warm-up first, not counted: `wait_ready` saw one worker answer, and the
+        # other may still be starting; connections opened before it listens all go to the first
+        asyncio.run(drive(base, token.plaintext, WARM_UP_SECONDS, 10, args.write_share))
         started = time.monotonic()
         tally = asyncio.run(
             drive(base, token.plaintext, args.duration, args.connections, args.write_share)
@@ -318,11 +401,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for proc in reversed(procs):
             stop(proc)
+        restarts = serve_log.read_text().count("] died") if serve_log.exists() else 0
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
     writes, reads = tally.latency["write"], tally.latency["read"]
+    print(f"load average after: {load()} (1, 5, 15 min; the machine's other work counts too)")
     fivexx = sum(n for (_, status), n in tally.statuses.items() if status >= 500)
     by_status = ", ".join(f"{k} {s}: {n}" for (k, s), n in sorted(tally.statuses.items()))
     print(f"answers: {len(writes) + len(reads)} in {elapsed:.1f} s ({by_status})")
@@ -335,13 +420,19 @@ def run(args: argparse.Namespace) -> int:
         p50, p99 = percentile(values, 0.5), percentile(values, 0.99)
         mean = statistics.fmean(values) if values else float("nan")
         print(f"{kind} latency: p50 {p50 * 1000:.0f} ms  p99 {p99 * 1000:.0f} ms  ", end="")
-        print(f"mean {mean * 1000:.0f} ms  max {max(values, default=0) * 1000:.0f} ms")
+        print(f"mean {mean * 1000:.0f} ms  max {max(values, default=0) * 1000:.0f} ms  ", end="")
+        print(f"over 1 s: {sum(v >= 1.0 for v in values)}")
+    if tally.slow_writes:
+        spans = Counter(int(t // 5) * 5 for t in tally.slow_writes)
+        print("writes over 1 s by when they began (s into the run: count): ", end="")
+        print(", ".join(f"{t}: {n}" for t, n in sorted(spans.items())))
     print(
         f"every 201 readable afterwards: {not missing} "
         f"({len(tally.created) - len(missing)}/{len(tally.created)})"
     )
     for line in missing[:5]:
         print(f"  unreadable: {line}")
+    print(f"serving workers that died and were restarted: {restarts}")
     print(f"20 concurrent POSTs of one new slug: {dict(sorted(raced.items()))}")
     checks = {
         "zero 5xx": fivexx == 0,

@@ -255,6 +255,34 @@ def test_create_claim_evaluates_at_once(
     assert again.json()["type"].endswith("/conflict")
 
 
+def test_a_write_caches_the_claim_its_next_read_answers(
+    client: TestClient, tokens: dict[str, str]
+) -> None:
+    """The body a create or an amendment answers is cached with the claim's stamp: the next
+    read is a cache hit with the same claim, no second load; a later change is still seen."""
+    from tracker.web.api import app_status_cache
+
+    cache = app_status_cache(client.app.state)  # type: ignore[attr-defined]
+    created = client.post("/api/v1/claims", json=CLAIM_DOC, headers=bearer(tokens["writer"]))
+    assert created.status_code == 201, created.text
+    misses = cache.misses
+    read = client.get(created.headers["location"])
+    assert read.status_code == 200 and read.json() == created.json()["claim"]
+    assert cache.misses == misses  # served as written
+
+    changed = copy.deepcopy(CLAIM_DOC)
+    changed["criteria"][0]["threshold"] = 3.5
+    amended = client.post(
+        f"{created.headers['location']}/revisions",
+        json={"claim": changed, "note": "threshold read from the transcript"},
+        headers=bearer(tokens["writer"]),
+    )
+    assert amended.status_code == 201, amended.text
+    read = client.get(created.headers["location"])
+    assert read.json() == amended.json()["claim"] and read.json()["status"]["threshold"] == 3.5
+    assert cache.misses == misses
+
+
 def test_create_claim_422_names_each_bad_field(client: TestClient, tokens: dict[str, str]) -> None:
     doc = copy.deepcopy(CLAIM_DOC)
     del doc["title"]

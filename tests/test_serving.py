@@ -246,6 +246,114 @@ def test_admission_answers_503_with_retry_after_when_every_slot_stays_busy() -> 
     assert answers["after"].status_code == 200
 
 
+def _run_in_own_loop(main: object) -> None:
+    # on a thread of its own: a browser test's Playwright (sync API) may keep an event loop
+    # running on this one when both share a process (pytest-xdist)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(anyio.run, main).result()
+
+
+def test_admission_queues_and_gives_a_freed_slot_to_a_waiting_write_first() -> None:
+    """Two slots, one of them reserved for writes: a write arriving while a read fills the read
+    slot starts at once; a second write waits, and gets the first freed slot before the reads
+    that queued earlier; every queued request is then served (queued, not shed)."""
+    from starlette.types import Receive, Scope, Send
+
+    from tracker.web.admission import Admission
+
+    releases: dict[str, anyio.Event] = {}
+    started: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        name = scope["path"].strip("/")
+        started.append(name)
+        await releases[name].wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": name.encode()})
+
+    gate = Admission(app, capacity=2, wait_seconds=10.0, write_reserve=1)
+    answers: dict[str, int] = {}
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def call(method: str, name: str) -> None:
+                releases[name] = anyio.Event()
+                answers[name] = (await client.request(method, f"/{name}")).status_code
+
+            async with anyio.create_task_group() as tg:
+                for method, name in [
+                    ("GET", "read-1"),
+                    ("GET", "read-2"),
+                    ("GET", "read-3"),
+                    ("POST", "write-1"),
+                    ("POST", "write-2"),
+                ]:
+                    tg.start_soon(call, method, name)
+                    await anyio.sleep(0.05)  # arrive in this order
+                # read-1 holds the read slot, write-1 the reserved one; the rest wait
+                assert started == ["read-1", "write-1"]
+                assert (len(gate.reads.waiters), len(gate.writes.waiters)) == (2, 1)
+                for name in ["read-1", "write-1", "write-2", "read-2", "read-3"]:
+                    releases[name].set()
+                    await anyio.sleep(0.05)
+
+    _run_in_own_loop(main)
+    # the freed read slot went to the waiting write, before the reads queued ahead of it
+    assert started == ["read-1", "write-1", "write-2", "read-2", "read-3"]
+    assert answers == dict.fromkeys(started, 200)
+    assert gate.shed == 0 and gate.working == 0
+
+
+def test_admission_refuses_at_once_when_the_queue_promises_too_long_a_wait() -> None:
+    """When the reads ahead would take longer than the bound (each read has been taking 2 s,
+    the bound is 1 s), a new read is answered 503 + Retry-After at once, not after waiting;
+    /healthz and /readyz never queue."""
+    from starlette.types import Receive, Scope, Send
+
+    from tracker.web.admission import Admission
+
+    release = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == "/slow":
+            await release.wait()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    gate = Admission(app, capacity=2, wait_seconds=1.0, write_reserve=1)
+    gate.reads.service = 2.0  # the reads' mean working time so far
+    answers: dict[str, httpx.Response] = {}
+    took: dict[str, float] = {}
+
+    async def main() -> None:
+        transport = httpx.ASGITransport(app=gate)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+
+            async def get(name: str, path: str) -> None:
+                began = time.monotonic()
+                answers[name] = await client.get(path)
+                took[name] = time.monotonic() - began
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(get, "slow", "/slow")
+                await anyio.sleep(0.05)
+                await get("refused", "/api/v1/claims")
+                await get("health", "/healthz")
+                await get("ready", "/readyz")
+                release.set()
+
+    _run_in_own_loop(main)
+    refused = answers["refused"]
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "1"
+    assert refused.json()["type"].endswith("/service-unavailable")
+    assert took["refused"] < 0.5  # at once, not after the 1 s bound
+    assert answers["health"].status_code == answers["ready"].status_code == 200
+    assert answers["slow"].status_code == 200
+    assert gate.shed == 1
+
+
 def test_pool_timeout_is_answered_503_with_retry_after(settings, engine) -> None:
     """A checkout that times out (every pooled connection held) is 503 + Retry-After, not 500."""
     from fastapi.testclient import TestClient

@@ -1,11 +1,14 @@
 """Two `tracker serve` processes on one PostgreSQL database under a short burst of concurrent
 writes and reads: no 5xx, no timeout, and every claim created through one process is readable
-from the other afterwards (issue 14, item 9; the long run is bench/bench_mixed.py)."""
+from the other afterwards (issue 14, item 9; the long run is bench/bench_mixed.py). Readers
+that keep both processes busier than their admission slots meanwhile are queued, not shed
+(tracker.web.admission): every one of their reads answers 200 too, and the writes still land."""
 
 from __future__ import annotations
 
 import copy
 import subprocess
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +29,7 @@ from tracker.models import Claim, Evaluation
 READ_SLUG = "china-power-3x-us-2030"
 CLIENTS = 20
 ROUNDS = 2  # each client: ROUNDS × (one create, one read of it from the other process, a list)
+READERS = 10  # and these read (the list, a claim) in a loop meanwhile, half on each process
 
 
 def _start(port: int, env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -61,6 +65,17 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _reader(index: int, bases: list[str], stop: threading.Event) -> Counter[int]:
+    statuses: Counter[int] = Counter()
+    paths = ["/api/v1/claims?limit=50", f"/api/v1/claims/{READ_SLUG}"]
+    with httpx.Client(base_url=bases[index % 2], timeout=10) as client:
+        n = 0
+        while not stop.is_set():
+            statuses[client.get(paths[n % 2]).status_code] += 1
+            n += 1
+    return statuses
 
 
 def _client(index: int, bases: list[str], token: str) -> tuple[Counter[int], list[str]]:
@@ -113,10 +128,20 @@ def test_two_processes_under_concurrent_writes_and_reads(backend, empty_db_url, 
         finally:
             engine.dispose()
 
-        with ThreadPoolExecutor(CLIENTS) as pool:
-            outcomes = list(pool.map(lambda i: _client(i, bases, token.plaintext), range(CLIENTS)))
+        stop = threading.Event()
+        with ThreadPoolExecutor(CLIENTS + READERS) as pool:
+            readers = [pool.submit(_reader, i, bases, stop) for i in range(READERS)]
+            try:
+                clients = [pool.submit(_client, i, bases, token.plaintext) for i in range(CLIENTS)]
+                outcomes = [future.result() for future in clients]
+            finally:
+                stop.set()
+            read_statuses: Counter[int] = sum((r.result() for r in readers), Counter())
         statuses: Counter[int] = sum((s for s, _ in outcomes), Counter())
         created = [slug for _, slugs in outcomes for slug in slugs]
+
+        # the readers were queued, never shed (a timeout would have raised in their thread)
+        assert set(read_statuses) == {200} and read_statuses[200] >= READERS, read_statuses
 
         # every answer a success (a timeout would have raised in the client thread)
         assert statuses == Counter({201: CLIENTS * ROUNDS, 200: 2 * CLIENTS * ROUNDS}), statuses

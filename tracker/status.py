@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -1202,21 +1203,30 @@ def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> Non
     """Set `claim.status_outlook` (tracker.outlook) of the claims whose status evaluation was just
     appended (ids from `first_id` on, stamped `now`) from that evaluation's state, trend and band:
     one set-based UPDATE, the rule evaluated by the database, not bound row by row."""
+    session.execute(_outlook_update(), {"first_id": first_id, "now": now})
+
+
+@cache
+def _outlook_update() -> sa.Update:
+    """_store_outlooks' statement, built once: the outlook rule is a CASE of ~100 clauses, and
+    building it took longer than the rest of an API write's evaluation (its cache key, memoised
+    on the statement, is computed once too)."""
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     ev_t = Evaluation.__table__  # type: ignore[attr-defined]
-    stamped = sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type)
+    first = sa.bindparam("first_id", type_=ev_t.c.id.type)
+    stamped = sa.bindparam("now", type_=ev_t.c.evaluated_at.type)
     # the claims of those evaluations, by primary key: without it SQLite scans every claim
     # row for the few whose status evaluation is new (a claim points only at its own)
     appended = ev_t.alias("appended")
     owners = sa.select(appended.c.claim_id).where(
-        appended.c.id >= first_id, appended.c.evaluated_at == stamped
+        appended.c.id >= first, appended.c.evaluated_at == stamped
     )
-    session.execute(
+    return (
         sa.update(claim_t)
         .where(
             claim_t.c.id.in_(owners),
             claim_t.c.status_evaluation_id == ev_t.c.id,
-            ev_t.c.id >= first_id,
+            ev_t.c.id >= first,
             ev_t.c.evaluated_at == stamped,
         )
         .values(

@@ -395,7 +395,8 @@ def create_app(
     ]
     # the last added runs first: ClockContext, LanguageContext (the reader's language,
     # tracker.web.language), UnhandledErrors, then TrustedHosts, then RequestGuard, then
-    # Admission (at most admission.CAPACITY requests at once; the rest wait, then 503), then
+    # Admission (at most admission.CAPACITY requests at once; the rest queue, writes first, and
+    # only a wait past admission.WAIT_SECONDS is answered 503), then
     # Compression (gzip of text bodies, ETag per encoding; inside RequestGuard so HEAD sees it),
     # then ClaimReads (the plain GET of a claim answered from its cache, before FastAPI routes)
     app.add_middleware(claim_reads.ClaimReads, state=app.state)

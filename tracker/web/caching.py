@@ -19,6 +19,7 @@ from typing import Any
 from fastapi import Response
 from starlette.requests import HTTPConnection
 
+from tracker.i18n import SUPPORTED
 from tracker.web import compression
 
 CACHE_CONTROL = "no-cache"  # clients may store but must revalidate (cheap with the ETag)
@@ -164,3 +165,5 @@ class StatusCache:
                 self._entries.clear()
             else:
                 self._entries.pop(slug, None)
+                for lang in SUPPORTED:  # the slug's bodies in other languages
+                    self._entries.pop(f"{slug}\x00{lang}", None)
