@@ -49,6 +49,8 @@ from tracker import (
     verdict_marks,
 )
 from tracker.config import Settings
+from tracker.i18n import current_lang, format_date
+from tracker.i18n.catalogs import _, ngettext
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
     ApiToken,
@@ -137,14 +139,16 @@ def _days_left(deadline: dt.date | None, today: dt.date) -> int | None:
 def _countdown(deadline: dt.date | None, today: dt.date) -> str:
     days = _days_left(deadline, today)
     if days is None:
-        return "no deadline"
+        return _("no deadline")
     if days > 1:
-        return f"in {days} days"
+        return ngettext("in %(num)d day", "in %(num)d days", days) % {"num": days}
     if days == 1:
-        return "tomorrow"
+        return _("tomorrow")
     if days == 0:
-        return "today"
-    return f"{-days} days ago" if days < -1 else "yesterday"
+        return _("today")
+    if days < -1:
+        return ngettext("%(num)d day ago", "%(num)d days ago", -days) % {"num": -days}
+    return _("yesterday")
 
 
 # "expected 2025-01-30 (overdue)": the claim page, the overview and the calendar say it alike
@@ -178,9 +182,44 @@ def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
 
 
 def _fmt_datetime(value: dt.datetime | None) -> str:
+    """A moment in UTC as the reader's language writes it: "2026-12-31 14:05 UTC" or
+    "2026年12月31日 14:05 UTC"."""
     if value is None:
         return "—"
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    moment = value.astimezone(dt.UTC)
+    return f"{format_date(moment.date())} {moment:%H:%M} UTC"
+
+
+def _format_day(value: dt.date | str | None) -> str:
+    """A calendar day in the reader's language (tracker.i18n.format_date); an ISO string is
+    read first; anything else is shown as it is."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            return format_date(dt.date.fromisoformat(value[:10]))
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return format_date(value)
+
+
+def _switch_url(request: Request | None, lang: str) -> str:
+    """The same page and query in `lang` (the language switch): `lang=` replaced, every
+    other parameter kept."""
+    if request is None:
+        return f"?lang={lang}"
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + "?" + urlencode([*pairs, ("lang", lang)])
+
+
+def _with_lang(url: str) -> str:
+    """`url` (a feed or calendar link) in the page's language: `lang=ja` added for Japanese."""
+    lang = current_lang()
+    if lang == "en":
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode({"lang": lang})
 
 
 @cache
@@ -191,6 +230,13 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # gettext in the request's language (tracker.i18n.current_lang), newstyle: `_("%(n)s x",
+    # n=n)` escapes its arguments; `{% trans %}` collapses whitespace like the extraction does
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_, ngettext=ngettext, newstyle=True
     )
     env.filters.update(
         num=format_number,
@@ -202,6 +248,8 @@ def _templates() -> Jinja2Templates:
         safe_url=_url_or_none,
         code_spans=_code_spans,
         precise_date=date_at_precision,
+        day=_format_day,
+        tr=_,
     )
     env.globals.update(
         countdown=_countdown,
@@ -210,6 +258,9 @@ def _templates() -> Jinja2Templates:
         trend_badge=_trend_badge,
         growth_needed=_growth_needed,
         chance=format_chance,
+        current_lang=current_lang,
+        switch_url=_switch_url,
+        with_lang=_with_lang,
     )
     env.filters["pct"] = format_percent
     env.filters["catalogued_on"] = _catalogued_on
@@ -505,6 +556,7 @@ def error_page_response(
     html = page.render(
         web_session=WebSession(csrf="", expires=0),
         session_lapsed=None,
+        request=None,
         csrf_token="",
         **context,
     )
