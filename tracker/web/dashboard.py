@@ -49,9 +49,9 @@ from tracker import (
     verdict_marks,
 )
 from tracker.config import Settings
+from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.i18n import current_lang, format_date
 from tracker.i18n.catalogs import _, ngettext
-from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
 from tracker.models import (
     ApiToken,
     Claim,
@@ -1007,7 +1007,7 @@ def _outcome_choices(views: Iterable[CriterionView]) -> list[OutcomeChoice]:
         OutcomeChoice(
             o.value,
             outcome_label(o.value),
-            rubric.get(o.value, OUTCOME_MEANINGS[o.value]),
+            rubric.get(o.value) or _(OUTCOME_MEANINGS[o.value]),
             o.value in rubric,
         )
         for o in Outcome

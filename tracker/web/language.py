@@ -99,7 +99,9 @@ class LanguageContext:
                     if chosen is None:
                         add_vary(headers, VARY_BY)
                 if remember and chosen is not None and media == "text/html":
-                    headers.append("Set-Cookie", lang_cookie(chosen, scope.get("scheme") == "https"))
+                    headers.append(
+                        "Set-Cookie", lang_cookie(chosen, scope.get("scheme") == "https")
+                    )
             await send(message)
 
         with use_lang(lang):

@@ -29,6 +29,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from tracker.i18n.catalogs import N_
 from tracker.models import ApiToken, WebhookSubscription
 from tracker.web.dashboard import (
     CSRF_MESSAGE,
@@ -54,13 +55,13 @@ PAGE = "/webhooks"
 REVEAL_COOKIE = "tracker_reveal"
 REVEAL_SECONDS = 120
 FIELD_LABELS = {
-    "url": "Destination URL",
-    "events": "Events",
-    "filter": "Filter",
-    "filter.claims": "Claims",
-    "filter.tags": "Tags",
-    "filter.claimant": "Claimants",
-    "deadline_days": "Days before a deadline",
+    "url": N_("Destination URL"),
+    "events": N_("Events"),
+    "filter": N_("Filter"),
+    "filter.claims": N_("Claims"),
+    "filter.tags": N_("Tags"),
+    "filter.claimant": N_("Claimants"),
+    "deadline_days": N_("Days before a deadline"),
 }
 
 
