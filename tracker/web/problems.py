@@ -231,11 +231,12 @@ def problem_json(
 ) -> JSONResponse:
     """The problem+json response; `type` is always one of PROBLEM_TYPES, with its one title."""
     kind = problem_code(status, code)
+    title = _phrase(status) if kind == "http-error" else PROBLEM_TYPES[kind].title
     # `title` and `detail` in the request's language (tracker.i18n.current_lang: `?lang=`, the
     # cookie, `Accept-Language`); a detail without a catalog entry stays as it is
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{kind}",
-        "title": _(_phrase(status) if kind == "http-error" else PROBLEM_TYPES[kind].title),
+        "title": _(title),
         "status": status,
         "detail": _(detail) if detail else _(_phrase(status)),
         "instance": path,
