@@ -86,6 +86,7 @@ from tracker.web.wording import (
     outcome_label,
     parse_criterion,
     state_label,
+    status_word,
     trend_badge,
     trend_label,
 )
@@ -243,6 +244,7 @@ def _templates() -> Jinja2Templates:
         state_label=state_label,
         trend_label=trend_label,
         outcome_label=outcome_label,
+        status_word=status_word,
         dtime=_fmt_datetime,
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,

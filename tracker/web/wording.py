@@ -310,6 +310,29 @@ OUTCOME_MEANINGS = {
 }
 
 
+# stored words shown as they are in English (a fetch run's, a delivery's status, a verdict's
+# method): the reader's words for them; unknown values are shown unchanged
+STATUS_WORDS = {
+    "ok": N_("ok"),
+    "error": N_("error"),
+    "running": N_("running"),
+    "abandoned": N_("abandoned"),
+    "pending": N_("pending"),
+    "sending": N_("sending"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "auto": N_("auto"),
+    "manual": N_("manual"),
+}
+
+
+def status_word(value: str | None) -> str:
+    if not value:
+        return ""
+    word = STATUS_WORDS.get(value)
+    return _(word) if word else value
+
+
 def outcome_label(outcome: str | None) -> str:
     if not outcome:
         return _("no verdict")
