@@ -12,11 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir, extract_from_file
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po, write_po
 
@@ -32,7 +33,7 @@ CREATED: Final = dt.datetime(2026, 12, 7, tzinfo=dt.UTC)  # fixed: the file chan
 def extract() -> Catalog:
     """Every `messages` id used in tracker/'s Python and templates, as a template catalog."""
     with MAPPING.open(encoding="utf-8") as handle:
-        method_map, options_map = parse_mapping_cfg(handle, str(MAPPING))
+        method_map, options_map = parse_mapping_cfg(handle, str(MAPPING))  # type: ignore[no-untyped-call]
     catalog = Catalog(
         project="tracker",
         domain="messages",
@@ -48,15 +49,13 @@ def extract() -> Catalog:
         ):
             location = (f"tracker/{path.name}/{filename}", lineno)
             catalog.add(message, None, [location], auto_comments=comments, context=context)
-    for filename, lineno, message, comments, context in _top_level(method_map, options_map):
+    for filename, lineno, message, comments, context in _top_level():
         catalog.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     return catalog
 
 
-def _top_level(method_map: list[tuple[str, str]], options_map: dict[str, dict[str, str]]):  # type: ignore[no-untyped-def]
-    """The modules directly in tracker/ (extract_from_dir walks directories)."""
-    from babel.messages.extract import extract_from_file
-
+def _top_level() -> Iterator[tuple[str, int, str | tuple[str, ...], list[str], str | None]]:
+    """The modules directly in tracker/ (extract_from_dir walks directories only)."""
     for path in sorted(PACKAGE_DIR.glob("*.py")):
         for lineno, message, comments, context in extract_from_file(
             "python", str(path), keywords=DEFAULT_KEYWORDS, strip_comment_tags=True
@@ -64,8 +63,12 @@ def _top_level(method_map: list[tuple[str, str]], options_map: dict[str, dict[st
             yield f"tracker/{path.name}", lineno, message, comments, context
 
 
-def message_ids(catalog: Catalog) -> set[str | tuple[str, ...]]:
-    return {m.id for m in catalog if m.id}
+MessageId = str | tuple[str, ...]
+
+
+def message_ids(catalog: Catalog) -> set[MessageId]:
+    """The ids of `catalog` (a plural message: its (singular, plural) pair)."""
+    return {m.id if isinstance(m.id, str) else tuple(m.id) for m in catalog if m.id}
 
 
 def pot_bytes(catalog: Catalog) -> bytes:
@@ -79,7 +82,7 @@ def read_catalog(path: Path, locale: str | None = None) -> Catalog:
         return read_po(handle, locale=locale, domain="messages")
 
 
-def untranslated(catalog: Catalog, ids: set[str | tuple[str, ...]]) -> list[str]:
+def untranslated(catalog: Catalog, ids: set[MessageId]) -> list[str]:
     """The ids of `ids` missing from `catalog`, fuzzy, or with an empty translation."""
     missing: list[str] = []
     for mid in sorted(ids, key=str):
