@@ -43,6 +43,7 @@ PUBLIC = {
 SIGNED_IN = {
     "add a claim": "/claims/new",
     "declare an indicator": "/indicators/new",
+    "declare an indicator (source chosen)": "/indicators/new?source=owid",
     "webhooks": "/webhooks",
 }
 OVERFLOW = "() => [document.scrollingElement.scrollWidth, window.innerWidth]"

@@ -27,7 +27,7 @@ from tracker.criteria import (
     ThresholdCriterion,
 )
 from tracker.evaluation import TREND_YEARS, band_too_uncertain, decimal_year, period_start
-from tracker.i18n import format_date
+from tracker.i18n import current_lang, format_date
 from tracker.i18n.catalogs import N_, _
 from tracker.numbers import format_chance, format_quantity, rate_text
 
@@ -77,11 +77,12 @@ def date_at_precision(day: dt.date | None, precision: str | None = None) -> str:
     """A date as precisely as it is known: "2026-01" (month), "2026" (year), else the day."""
     if day is None:
         return "—"
+    japanese = current_lang() == "ja"  # "2026年", "2026年1月", "2026年1月31日"
     if precision == "year":
-        return f"{day.year:04d}"
+        return f"{day.year}年" if japanese else f"{day.year:04d}"
     if precision == "month":
-        return f"{day.year:04d}-{day.month:02d}"
-    return day.isoformat()
+        return f"{day.year}年{day.month}月" if japanese else f"{day.year:04d}-{day.month:02d}"
+    return format_date(day)
 
 
 @dataclass(frozen=True, slots=True)
