@@ -134,6 +134,7 @@ def test_japanese_404_page_and_problem_details(client) -> None:
     assert set(body) >= {"type", "title", "status", "detail", "instance"}
     assert body["type"] == "/api/v1/problems/not-found"
     assert body["title"] == "見つかりません"
+    assert body["detail"] == "スラッグ 'no-such-claim' の主張はありません"
     assert problem.headers["content-language"] == "ja"
     client.cookies.clear()  # the ?lang=ja page above remembered Japanese
     english = client.get("/api/v1/claims/no-such-claim").json()

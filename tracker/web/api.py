@@ -141,7 +141,7 @@ def require_scope(scope: str) -> Any:
         if not has_scope(token, scope):
             raise ProblemError(
                 403,
-                f"this token lacks the scope {scope!r}",
+                _("this token lacks the scope %(scope)r") % {"scope": scope},
                 code="insufficient-scope",
                 title="Forbidden",
                 headers={
@@ -163,7 +163,9 @@ ResolveToken = Annotated[ApiToken, require_scope("resolve")]
 
 
 def not_found(slug: str) -> ProblemError:
-    return ProblemError(404, f"no claim with slug {slug!r}", code="not-found", title="Not Found")
+    return ProblemError(
+        404, _("no claim with slug %(slug)r") % {"slug": slug}, code="not-found", title="Not Found"
+    )
 
 
 def load_claim(session: Session, slug: str) -> queries.ClaimDetail:
@@ -473,7 +475,8 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
             session.rollback()
             raise ProblemError(
                 404,
-                f"claim {slug!r} not known to tracker on {as_of.isoformat()}",
+                _("claim %(slug)r not known to tracker on %(day)s")
+                % {"slug": slug, "day": as_of.isoformat()},
                 code="not-known-then",
                 title="Not Found",
                 errors=[
@@ -598,7 +601,9 @@ def claimant(request: Request, slug: str, session: SessionDep) -> Response:
     """
     record = queries.claimant_track_record(session, slug)
     if record is None:
-        raise ProblemError(404, f"no claimant with slug {slug!r}", code="not-found")
+        raise ProblemError(
+            404, _("no claimant with slug %(slug)r") % {"slug": slug}, code="not-found"
+        )
     body = schemas.track_record_out(record)
     return conditional_response(request, json_bytes(body), "application/json")
 
@@ -1404,7 +1409,7 @@ def amend_claim(
     except IntegrityError as exc:  # a concurrent amendment took this version number
         session.rollback()
         raise ProblemError(
-            409, "the claim changed while amending it; retry", code="conflict"
+            409, _("the claim changed while amending it; retry"), code="conflict"
         ) from exc
     return _written(request, session, slug, result.outcome, 201)
 
@@ -1499,7 +1504,7 @@ def resolve_claim(
         ) from exc
     except (ResolutionConflict, IntegrityError) as exc:
         session.rollback()
-        raise ProblemError(409, "another verdict was recorded at the same time; retry") from exc
+        raise ProblemError(409, _("another verdict was recorded at the same time; retry")) from exc
     return _written(request, session, claim.claim.slug, "resolved", 201)
 
 
@@ -1526,7 +1531,11 @@ def withdraw(
     from tracker.claims import withdraw_claim
 
     if claim.claim.lifecycle == "withdrawn":
-        raise ProblemError(409, f"claim {claim.claim.slug!r} is already withdrawn", code="conflict")
+        raise ProblemError(
+            409,
+            _("claim %(slug)r is already withdrawn") % {"slug": claim.claim.slug},
+            code="conflict",
+        )
     try:
         _lock_before_writing(session, claim.claim.id)
         withdraw_claim(session, claim.claim, note=body.note, author=token.name, now=utcnow())
@@ -1535,5 +1544,5 @@ def withdraw(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise ProblemError(409, "the claim changed while withdrawing it; retry") from exc
+        raise ProblemError(409, _("the claim changed while withdrawing it; retry")) from exc
     return _written(request, session, claim.claim.slug, "withdrawn", 200)
