@@ -76,6 +76,9 @@ def test_japanese_overview_lang_attribute_labels_dates_and_switch(client) -> Non
     # dates in Japanese style, the countdown in Japanese
     assert "2026年11月28日" in html  # today, in the footer
     assert re.search(r"残り<strong>33</strong>日", html)
+    # the feed and calendar links carry the page's language
+    assert 'href="/api/v1/feed.atom?lang=ja"' in html
+    assert 'href="/api/v1/calendar.ics?lang=ja"' in html
     # the switch back to English keeps the page
     assert 'href="/?lang=en"' in html and 'hreflang="en"' in html
     assert r.headers["content-language"] == "ja"
@@ -92,6 +95,7 @@ def test_english_stays_the_default_and_offers_japanese(client) -> None:
     assert '<html lang="en">' in r.text
     assert 'href="/claims?lang=ja"' in r.text and ">日本語</a>" in r.text
     assert r.headers["content-language"] == "en"
+    assert 'href="/api/v1/feed.atom"' in r.text  # English: the plain feed URL
     assert "Accept-Language" in r.headers["vary"] and "Cookie" in r.headers["vary"]
     assert "set-cookie" not in r.headers or "tracker_lang" not in r.headers["set-cookie"]
 
