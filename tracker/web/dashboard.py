@@ -251,7 +251,6 @@ def _templates() -> Jinja2Templates:
         code_spans=_code_spans,
         precise_date=date_at_precision,
         day=_format_day,
-        tr=_,
     )
     env.globals.update(
         countdown=_countdown,
