@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from tracker.evaluation import UNCERTAIN_RATIO, UNCERTAIN_WIDTH
+from tracker.i18n.catalogs import N_
 from tracker.models import Claim, Evaluation, State, Trend
 
 
@@ -35,26 +36,30 @@ class Outlook(StrEnum):
 
 # The reader's words for each outlook, in the overview's order.
 OUTLOOK_LABELS: dict[Outlook, str] = {
-    Outlook.on_track: "on track",
-    Outlook.off_track: "off track",
-    Outlook.too_uncertain: "too uncertain to say",
-    Outlook.no_data: "no data yet",
-    Outlook.judged_at_deadline: "judged at the deadline",
-    Outlook.awaiting_data: "deadline passed, awaiting data",
-    Outlook.needs_verdict: "needs a verdict",
-    Outlook.kept: "resolved: kept",
-    Outlook.not_kept: "resolved: not kept",
+    Outlook.on_track: N_("on track"),
+    Outlook.off_track: N_("off track"),
+    Outlook.too_uncertain: N_("too uncertain to say"),
+    Outlook.no_data: N_("no data yet"),
+    Outlook.judged_at_deadline: N_("judged at the deadline"),
+    Outlook.awaiting_data: N_("deadline passed, awaiting data"),
+    Outlook.needs_verdict: N_("needs a verdict"),
+    Outlook.kept: N_("resolved: kept"),
+    Outlook.not_kept: N_("resolved: not kept"),
 }
 OUTLOOK_HELP: dict[Outlook, str] = {
-    Outlook.on_track: "still open; the projection meets the claim, its range clear of the line",
-    Outlook.off_track: "still open; the projection misses the claim, its range clear of the line",
-    Outlook.too_uncertain: "still open; the projection's range includes the line, or is too wide",
-    Outlook.no_data: "still open; not enough data for a projection yet",
-    Outlook.judged_at_deadline: "still open; a reviewer decides at the deadline",
-    Outlook.awaiting_data: "the deadline passed; the data for it is not out yet",
-    Outlook.needs_verdict: "a reviewer must record a verdict",
-    Outlook.kept: "the claim came true",
-    Outlook.not_kept: "the claim did not come true",
+    Outlook.on_track: N_("still open; the projection meets the claim, its range clear of the line"),
+    Outlook.off_track: N_(
+        "still open; the projection misses the claim, its range clear of the line"
+    ),
+    Outlook.too_uncertain: N_(
+        "still open; the projection's range includes the line, or is too wide"
+    ),
+    Outlook.no_data: N_("still open; not enough data for a projection yet"),
+    Outlook.judged_at_deadline: N_("still open; a reviewer decides at the deadline"),
+    Outlook.awaiting_data: N_("the deadline passed; the data for it is not out yet"),
+    Outlook.needs_verdict: N_("a reviewer must record a verdict"),
+    Outlook.kept: N_("the claim came true"),
+    Outlook.not_kept: N_("the claim did not come true"),
 }
 OUTLOOK_DESCRIPTION = (
     "What a reader asks, derived from the state, the trend and the projection band: "

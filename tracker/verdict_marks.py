@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from tracker.i18n import format_date
+from tracker.i18n.catalogs import _
 from tracker.models import Claim, Resolution
 
 # the states a verdict puts a claim in
@@ -43,9 +45,11 @@ class VerdictMarks:
         """The marks as a reader reads them, e.g. ["early: before the 2026-12-31 deadline"]."""
         out = []
         if self.early and self.deadline is not None:
-            out.append(f"early: before the {self.deadline.isoformat()} deadline")
+            out.append(
+                _("early: before the %(day)s deadline") % {"day": format_date(self.deadline)}
+            )
         if self.overrides:
-            out.append("overrides an earlier verdict")
+            out.append(_("overrides an earlier verdict"))
         return out
 
     def terms(self) -> list[str]:

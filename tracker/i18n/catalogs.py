@@ -59,6 +59,17 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return ngettext_in(current_lang(), singular, plural, n)
 
 
+def N_(message: str) -> str:
+    """Mark `message` for extraction without translating it (module-level labels, translated
+    where they are shown: `_(LABELS[key])`)."""
+    return message
+
+
+def lazy_(message: str) -> str:
+    """`_` under another name, for code where `_` is a throwaway variable."""
+    return _(message)
+
+
 def reason_gettext(message: str) -> str:
     """`message` in the current language, domain `reasons`."""
     return gettext_in(current_lang(), message, "reasons")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tracker.i18n.catalogs import N_
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
 from tracker.sources.params import SourceParam
@@ -55,15 +56,15 @@ class EmberSource:
     series_params = (
         SourceParam(
             "entity_code",
-            "Entity code",
-            "an ISO 3166 alpha-3 code",
+            N_("Entity code"),
+            N_("an ISO 3166 alpha-3 code"),
             r"[A-Z]{3}",
             "CHN",
         ),
         SourceParam(
             "series",
-            "Series (optional)",
-            'a fuel series or aggregate, e.g. Solar, Clean, Fossil (default: "Total")',
+            N_("Series (optional)"),
+            N_('a fuel series or aggregate, e.g. Solar, Clean, Fossil (default: "Total")'),
             r"[A-Za-z][A-Za-z ]{0,39}",
             "Solar",
             required=False,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 
+from tracker.i18n.catalogs import N_
 from tracker.periods import FREQUENCY_KIND, period_of
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
@@ -72,23 +73,23 @@ class FredSource:
     series_params = (
         SourceParam(
             "series_id",
-            "FRED series",
-            "the series id, as in fred.stlouisfed.org/series/<id>",
+            N_("FRED series"),
+            N_("the series id, as in fred.stlouisfed.org/series/<id>"),
             r"[A-Za-z0-9_]{1,40}",
             "PCOPPUSDM",
         ),
         SourceParam(
             "frequency",
-            "Frequency (optional)",
-            "a FRED frequency code to aggregate to: d, w, bw, m, q, sa or a",
+            N_("Frequency (optional)"),
+            N_("a FRED frequency code to aggregate to: d, w, bw, m, q, sa or a"),
             r"d|w|bw|m|q|sa|a",
             "m",
             required=False,
         ),
         SourceParam(
             "aggregation_method",
-            "Aggregation (optional)",
-            "avg, sum or eop",
+            N_("Aggregation (optional)"),
+            N_("avg, sum or eop"),
             r"avg|sum|eop",
             "avg",
             required=False,

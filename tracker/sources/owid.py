@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
+from tracker.i18n.catalogs import N_
 from tracker.sources.base import IndicatorSpec, ParseError, Point, SourceError, SourceResult
 from tracker.sources.http import HttpFetcher
 from tracker.sources.params import SourceParam
@@ -70,22 +71,22 @@ class OwidSource:
     series_params = (
         SourceParam(
             "chart",
-            "Grapher chart",
-            "the chart's slug, as in ourworldindata.org/grapher/<slug>",
+            N_("Grapher chart"),
+            N_("the chart's slug, as in ourworldindata.org/grapher/<slug>"),
             r"[a-z0-9][a-z0-9-]{0,199}",
             "electricity-generation",
         ),
         SourceParam(
             "column",
-            "Column",
-            "the short column name in the chart's CSV",
+            N_("Column"),
+            N_("the short column name in the chart's CSV"),
             r"[A-Za-z0-9_]{1,200}",
             "total_generation__twh",
         ),
         SourceParam(
             "entity_code",
-            "Entity code",
-            "the entity's code in the CSV: ISO 3166 alpha-3 or an OWID_ code",
+            N_("Entity code"),
+            N_("the entity's code in the CSV: ISO 3166 alpha-3 or an OWID_ code"),
             r"[A-Z]{3}|OWID_[A-Z0-9_]{1,20}",
             "CHN",
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from tracker.i18n.catalogs import N_
 from tracker.sources.base import (
     IndicatorSpec,
     ParseError,
@@ -69,15 +70,15 @@ class WorldBankSource:
     series_params = (
         SourceParam(
             "indicator",
-            "World Bank indicator",
-            "a WDI indicator code: letters, digits, dots and underscores",
+            N_("World Bank indicator"),
+            N_("a WDI indicator code: letters, digits, dots and underscores"),
             r"[A-Za-z0-9][A-Za-z0-9._]{1,79}",
             "SP.POP.TOTL",
         ),
         SourceParam(
             "country",
-            "Country",
-            "an ISO 3166 alpha-2 or alpha-3 code, or a World Bank aggregate code",
+            N_("Country"),
+            N_("an ISO 3166 alpha-2 or alpha-3 code, or a World Bank aggregate code"),
             r"[A-Za-z0-9]{2,3}",
             "CHN",
         ),

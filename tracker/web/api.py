@@ -36,7 +36,8 @@ from tracker.clock import utcnow
 from tracker.criteria import criterion_indicators
 from tracker.dry_run import release_date as _release_date
 from tracker.dry_run import target_periods as _target_periods
-from tracker.i18n import Lang, current_lang, use_lang
+from tracker.i18n import Lang, current_lang, format_date, use_lang
+from tracker.i18n.catalogs import _
 from tracker.models import (
     ApiToken,
     Claim,
@@ -66,6 +67,7 @@ from tracker.web.wording import (
     expected_on_text,
     parse_criterion,
     release_overdue,
+    state_label,
     trend_uncertain,
 )
 
@@ -139,7 +141,7 @@ def require_scope(scope: str) -> Any:
         if not has_scope(token, scope):
             raise ProblemError(
                 403,
-                f"this token lacks the scope {scope!r}",
+                _("this token lacks the scope %(scope)r") % {"scope": scope},
                 code="insufficient-scope",
                 title="Forbidden",
                 headers={
@@ -161,7 +163,9 @@ ResolveToken = Annotated[ApiToken, require_scope("resolve")]
 
 
 def not_found(slug: str) -> ProblemError:
-    return ProblemError(404, f"no claim with slug {slug!r}", code="not-found", title="Not Found")
+    return ProblemError(
+        404, _("no claim with slug %(slug)r") % {"slug": slug}, code="not-found", title="Not Found"
+    )
 
 
 def load_claim(session: Session, slug: str) -> queries.ClaimDetail:
@@ -505,7 +509,8 @@ def _replayed_claim(request: Request, engine: Engine, slug: str, value: str) -> 
             session.rollback()
             raise ProblemError(
                 404,
-                f"claim {slug!r} not known to tracker on {as_of.isoformat()}",
+                _("claim %(slug)r not known to tracker on %(day)s")
+                % {"slug": slug, "day": as_of.isoformat()},
                 code="not-known-then",
                 title="Not Found",
                 errors=[
@@ -636,7 +641,9 @@ def claimant(request: Request, slug: str, session: SessionDep) -> Response:
     """
     record = queries.claimant_track_record(session, slug)
     if record is None:
-        raise ProblemError(404, f"no claimant with slug {slug!r}", code="not-found")
+        raise ProblemError(
+            404, _("no claimant with slug %(slug)r") % {"slug": slug}, code="not-found"
+        )
     body = schemas.track_record_out(record)
     return conditional_response(
         request, json_bytes(body), "application/json", headers=language_headers()
@@ -865,7 +872,7 @@ def _expected_releases(
             continue  # never observed, or a frequency without a next period
         for slug in slugs:
             add(key, following, slug, deciding=False)
-    for (_, period), release in releases.items():
+    for (_key, period), release in releases.items():
         observed = latest.get(release.indicator.id or 0)
         release.arrived = observed is not None and period_end(observed) >= period_end(period)
     return releases
@@ -897,20 +904,22 @@ def calendar(request: Request, session: SessionDep, now: NowDep) -> Response:
     cal = icalendar.Calendar()
     cal.add("prodid", "-//tracker//claims and data releases//EN")
     cal.add("version", "2.0")
-    cal.add("x-wr-calname", "tracker: deadlines and data releases")
+    cal.add("x-wr-calname", _("tracker: deadlines and data releases"))
+    lang = current_lang()  # `?lang=ja` in the calendar's URL (or the reader's cookie/headers)
+    page_query = "" if lang == "en" else f"?lang={lang}"
     for item in items:
         claim = item.claim
-        state = claim.status_state or "not evaluated"
+        state = state_label(claim.status_state)
         event = icalendar.Event()
         if claim.deadline is not None:
             day = claim.deadline
             event.add("uid", f"deadline-{claim.slug}@tracker")
-            event.add("summary", f"Deadline: {claim.title}")
+            event.add("summary", _("Deadline: %(title)s") % {"title": claim.title})
             event.add("categories", ["deadline"])
         elif (first_review := queries.first_review_date(claim)) is not None:
             day = first_review
             event.add("uid", f"review-{claim.slug}@tracker")
-            event.add("summary", f"Yearly review: {claim.title}")
+            event.add("summary", _("Yearly review: %(title)s") % {"title": claim.title})
             event.add("rrule", {"FREQ": "YEARLY"})
             event.add("categories", ["review"])
         else:
@@ -918,8 +927,13 @@ def calendar(request: Request, session: SessionDep, now: NowDep) -> Response:
         event.add("dtstamp", claim.updated_at)
         event.add("dtstart", day)
         event.add("dtend", day + dt.timedelta(days=1))
-        event.add("description", f"Claim {claim.slug} by {item.claimant.name}; status {state}.")
-        event.add("url", f"{base}/claims/{claim.slug}")  # the dashboard page, for people
+        event.add(
+            "description",
+            _("Claim %(slug)s by %(who)s; status %(state)s.")
+            % {"slug": claim.slug, "who": item.claimant.name, "state": state},
+        )
+        # the dashboard page, for people, in the calendar's language
+        event.add("url", f"{base}/claims/{claim.slug}{page_query}")
         cal.add_component(event)
     releases = _expected_releases(session, items)
     # the releases follow the indicators (metadata, new data) and, once overdue, the date
@@ -930,33 +944,49 @@ def calendar(request: Request, session: SessionDep, now: NowDep) -> Response:
     for (key, period), release in sorted(releases.items()):
         indicator = release.indicator
         title = indicator.title or key
-        details = (
-            f"Period {period} ends {period_end(period).isoformat()}; publication lag "
-            f"{indicator.publication_lag_days} days. Read by: {', '.join(release.slugs)}."
-        )
+        details = _(
+            "Period %(period)s ends %(end)s; publication lag %(lag)s days. Read by: %(slugs)s."
+        ) % {
+            "period": period,
+            "end": format_date(period_end(period)),
+            "lag": indicator.publication_lag_days,
+            "slugs": ", ".join(release.slugs),
+        }
         event = icalendar.Event()
         event.add("uid", f"release-{key}-{period}@tracker")
         if release.overdue(today):
             # a past event goes unnoticed in a calendar: an overdue release shows on today
             day = today
-            what = "Data" if release.deciding else "Next data"
+            what = _("Data") if release.deciding else _("Next data")
             expected = expected_on_text(release.expected, today)
             event.add("dtstamp", max(stamp, start_of_today))
             event.add(
-                "summary", f"Overdue since {release.expected.isoformat()}: {title} for {period}"
+                "summary",
+                _("Overdue since %(day)s: %(title)s for %(period)s")
+                % {"day": format_date(release.expected), "title": title, "period": period},
             )
             event.add(
                 "description",
-                f"{what} for {period}, {expected}: not published by {today.isoformat()}. "
+                _("%(what)s for %(period)s, %(expected)s: not published by %(today)s.")
+                % {
+                    "what": what,
+                    "period": period,
+                    "expected": expected,
+                    "today": format_date(today),
+                }
+                + " "
                 + details,
             )
             event.add("categories", ["data-release", "overdue"])
             modified.append(start_of_today)
         else:
             day = release.expected
-            what = "Data expected" if release.deciding else "Next data expected"
+            if release.deciding:
+                summary = _("Data expected: %(title)s for %(period)s")
+            else:
+                summary = _("Next data expected: %(title)s for %(period)s")
             event.add("dtstamp", stamp)
-            event.add("summary", f"{what}: {title} for {period}")
+            event.add("summary", summary % {"title": title, "period": period})
             event.add("description", details)
             event.add("categories", ["data-release"])
         event.add("dtstart", day)
@@ -1000,7 +1030,9 @@ def feed(
         changes[0].evaluation.evaluated_at if changes else dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     )
     ET.register_namespace("", ATOM_NS)
-    root = ET.Element(f"{{{ATOM_NS}}}feed")
+    lang = current_lang()  # `?lang=ja` in the feed's URL (or the reader's cookie/headers)
+    page_query = "" if lang == "en" else f"?lang={lang}"
+    root = ET.Element(f"{{{ATOM_NS}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": lang})
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
         element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attrs)
@@ -1009,10 +1041,10 @@ def feed(
         return element
 
     sub(root, "id", "tag:tracker,2026:status-changes")
-    sub(root, "title", "tracker: claim status changes")
+    sub(root, "title", _("tracker: claim status changes"))
     sub(root, "updated", _atom_time(updated))
-    sub(root, "link", rel="self", href=f"{base}{API_PREFIX}/feed.atom")
-    sub(root, "link", rel="alternate", type="text/html", href=f"{base}/")
+    sub(root, "link", rel="self", href=f"{base}{API_PREFIX}/feed.atom{page_query}")
+    sub(root, "link", rel="alternate", type="text/html", href=f"{base}/{page_query}")
     author = sub(root, "author")
     sub(author, "name", "tracker")
     # a change a verdict caused says when that verdict is early or overrides another
@@ -1025,13 +1057,23 @@ def feed(
         entry = sub(root, "entry")
         sub(entry, "id", f"tag:tracker,2026:evaluation:{ev.id}")
         mark = marks.get(ev.id) if ev.state in VERDICT_STATES else None
-        said = f" — verdict {'; '.join(mark.words())}" if mark and mark.any else ""
+        said = (
+            _(" — verdict %(marks)s") % {"marks": _("; ").join(mark.words())}
+            if mark and mark.any
+            else ""
+        )
         sub(entry, "title", f"{change_title(change)}{said}")
         for term in mark.terms() if mark else []:
             sub(entry, "category", term=term)
         sub(entry, "updated", _atom_time(ev.evaluated_at))
         slug = change.claim_slug  # slugs are URL-safe by the claim schema
-        sub(entry, "link", rel="alternate", type="text/html", href=f"{base}/claims/{slug}")
+        sub(
+            entry,
+            "link",
+            rel="alternate",
+            type="text/html",
+            href=f"{base}/claims/{slug}{page_query}",
+        )
         sub(
             entry,
             "link",
@@ -1432,7 +1474,7 @@ def amend_claim(
     except IntegrityError as exc:  # a concurrent amendment took this version number
         session.rollback()
         raise ProblemError(
-            409, "the claim changed while amending it; retry", code="conflict"
+            409, _("the claim changed while amending it; retry"), code="conflict"
         ) from exc
     return _written(request, session, slug, result.outcome, 201, written)
 
@@ -1527,7 +1569,7 @@ def resolve_claim(
         ) from exc
     except (ResolutionConflict, IntegrityError) as exc:
         session.rollback()
-        raise ProblemError(409, "another verdict was recorded at the same time; retry") from exc
+        raise ProblemError(409, _("another verdict was recorded at the same time; retry")) from exc
     return _written(request, session, claim.claim.slug, "resolved", 201)
 
 
@@ -1554,7 +1596,11 @@ def withdraw(
     from tracker.claims import withdraw_claim
 
     if claim.claim.lifecycle == "withdrawn":
-        raise ProblemError(409, f"claim {claim.claim.slug!r} is already withdrawn", code="conflict")
+        raise ProblemError(
+            409,
+            _("claim %(slug)r is already withdrawn") % {"slug": claim.claim.slug},
+            code="conflict",
+        )
     try:
         _lock_before_writing(session, claim.claim.id)
         withdraw_claim(session, claim.claim, note=body.note, author=token.name, now=utcnow())
@@ -1563,5 +1609,5 @@ def withdraw(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise ProblemError(409, "the claim changed while withdrawing it; retry") from exc
+        raise ProblemError(409, _("the claim changed while withdrawing it; retry")) from exc
     return _written(request, session, claim.claim.slug, "withdrawn", 200)

@@ -24,6 +24,7 @@ from tracker.data_health import (
     health_changed_at,
     indicator_health,
 )
+from tracker.i18n.catalogs import _
 from tracker.models import ApiToken, FetchRun, FetchStatus, Indicator, QuarantineDecision
 from tracker.observations import observations_as_of, quarantined_as_of
 from tracker.quarantine import QuarantineConflict, review_vintage
@@ -499,7 +500,7 @@ def end_of_day(day: dt.date) -> dt.datetime:
 def _indicator_or_404(session: Session, key: str) -> Indicator:
     indicator = session.exec(select(Indicator).where(Indicator.key == key)).first()
     if indicator is None:
-        raise ProblemError(404, f"no indicator with key {key!r}", code="not-found")
+        raise ProblemError(404, _("no indicator with key %(key)r") % {"key": key}, code="not-found")
     return indicator
 
 
@@ -711,7 +712,7 @@ def list_fetch_runs(
 def _run_or_404(session: Session, run_id: int) -> tuple[FetchRun, str | None]:
     run = session.get(FetchRun, run_id)
     if run is None:
-        raise ProblemError(404, f"no fetch run {run_id}", code="not-found")
+        raise ProblemError(404, _("no fetch run %(id)s") % {"id": run_id}, code="not-found")
     indicator = session.get(Indicator, run.indicator_id) if run.indicator_id else None
     return run, indicator.key if indicator is not None else None
 
@@ -758,7 +759,7 @@ def _review(
         raise ProblemError(409, str(exc), code="conflict") from exc
     except IntegrityError as exc:
         session.rollback()
-        raise ProblemError(409, "the vintage was decided at the same time; retry") from exc
+        raise ProblemError(409, _("the vintage was decided at the same time; retry")) from exc
     session.refresh(run)
     return _fetch_run_out(run, key, quarantine_views(session, [run]))
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Session
 
 from tracker.clock import utcnow
+from tracker.i18n.catalogs import _
 from tracker.models import ApiToken, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from tracker.web.api import PROBLEM_RESPONSES, require_scope
 from tracker.web.deps import SessionDep, SettingsDep
@@ -187,7 +188,10 @@ def _found(session: Session, subscription_id: int) -> WebhookSubscription:
     sub = subs.get_subscription(session, subscription_id)
     if sub is None:
         raise ProblemError(
-            404, f"no subscription with id {subscription_id}", code="not-found", title="Not Found"
+            404,
+            _("no subscription with id %(id)s") % {"id": subscription_id},
+            code="not-found",
+            title="Not Found",
         )
     return sub
 

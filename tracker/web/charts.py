@@ -32,6 +32,8 @@ from tracker.criteria import (
 
 # decimal_year (a date as a fractional year) is the chart's x axis, as it is the evaluator's
 from tracker.evaluation import TREND_YEARS, decimal_year
+from tracker.i18n import format_date
+from tracker.i18n.catalogs import _
 from tracker.models import Evaluation, Indicator
 from tracker.observations import ObservedValue, all_vintages
 from tracker.sources.base import period_start
@@ -143,8 +145,11 @@ class ClaimChart:
             return ""
         window = self.projection_window
         if window:
-            return f"Projected {self.projection['function']} {window}"
-        return f"Projection for {self.projection['at']}"
+            return _("Projected %(function)s %(window)s") % {
+                "function": self.projection["function"],
+                "window": window,
+            }
+        return _("Projection for %(period)s") % {"period": self.projection["at"]}
 
     @property
     def projection_phrase(self) -> str:
@@ -154,43 +159,75 @@ class ClaimChart:
         value = format_number(self.projection["value"])
         window = self.projection_window
         if window:
-            return f"projected {self.projection['function']} {value} over {window}"
-        return f"projected {value} for {self.projection['at']}"
+            return _("projected %(function)s %(value)s over %(window)s") % {
+                "function": self.projection["function"],
+                "value": value,
+                "window": window,
+            }
+        return _("projected %(value)s for %(period)s") % {
+            "value": value,
+            "period": self.projection["at"],
+        }
 
     def aria_label(self) -> str:
-        parts = [f"Chart of {self.title}" + (" (log scale)" if self.log_scale else "")]
+        if self.log_scale:
+            parts = [_("Chart of %(title)s (log scale)") % {"title": self.title}]
+        else:
+            parts = [_("Chart of %(title)s") % {"title": self.title}]
         current = self.current_points
         if current:
             last = current[-1]
-            parts.append(f"latest value {format_number(last.y, self.unit)} for {last.period}")
+            parts.append(
+                _("latest value %(value)s for %(period)s")
+                % {"value": format_number(last.y, self.unit), "period": last.period}
+            )
         if self.threshold is not None:
             symbol = COMPARATOR_SYMBOLS.get(self.comparator or ">=", self.comparator or "")
-            parts.append(f"threshold {symbol} {format_number(self.threshold, self.unit)}")
+            parts.append(
+                _("threshold %(symbol)s %(value)s")
+                % {"symbol": symbol, "value": format_number(self.threshold, self.unit)}
+            )
         if self.projection:
             p = self.projection
             start = (
-                f" starting from {format_number(p['from_y'])} in {p['from_period']}"
+                _(" starting from %(value)s in %(period)s")
+                % {"value": format_number(p["from_y"]), "period": p["from_period"]}
                 if p.get("from_period") and not self.projection_window
                 else ""
             )
             parts.append(
-                f"{self.projection_phrase} "
-                f"(range {format_number(p['low'])} to {format_number(p['high'])}){start}"
+                _("%(projection)s (range %(low)s to %(high)s)%(start)s")
+                % {
+                    "projection": self.projection_phrase,
+                    "low": format_number(p["low"]),
+                    "high": format_number(p["high"]),
+                    "start": start,
+                }
             )
         if self.required_path and self.required_label:
             (x0, y0), (x1, y1) = self.required_path[0], self.required_path[-1]
             parts.append(
-                f"{self.required_label}: from {format_number(y0)} in {math.floor(x0)} to "
-                f"{format_number(y1)} in {math.floor(x1)}"
+                _("%(label)s: from %(start)s in %(x0)s to %(end)s in %(x1)s")
+                % {
+                    "label": self.required_label,
+                    "start": format_number(y0),
+                    "x0": math.floor(x0),
+                    "end": format_number(y1),
+                    "x1": math.floor(x1),
+                }
             )
         if self.deadline:
-            parts.append(f"deadline {self.deadline.isoformat()}")
+            parts.append(_("deadline %(day)s") % {"day": format_date(self.deadline)})
         if self.superseded_points:
-            parts.append(f"{len(self.superseded_points)} revised earlier values shown faded")
+            parts.append(
+                _("%(n)s revised earlier values shown faded") % {"n": len(self.superseded_points)}
+            )
         hidden = self.hidden_before
         if hidden is not None:
-            parts.append(f"drawn from {hidden}, earlier values in the table only")
-        return "; ".join(parts) + ". The same data is in the table below."
+            parts.append(
+                _("drawn from %(start)s, earlier values in the table only") % {"start": hidden}
+            )
+        return _("; ").join(parts) + _(". The same data is in the table below.")
 
     def config(self) -> dict[str, Any]:
         """Chart.js configuration (datasets on a linear year axis); plain JSON.
@@ -243,7 +280,7 @@ class ClaimChart:
             x0, x1 = p["x0"], p["x"]
             datasets += [
                 {
-                    "label": "projection, lower bound",
+                    "label": _("projection, lower bound"),
                     "hideInLegend": True,  # the range's lower edge: "projection range" says it
                     "data": [{"x": x0, "y": p["low"]}, {"x": x1, "y": p["low"]}],
                     "borderColor": PROJECTION_FILL,
@@ -251,7 +288,7 @@ class ClaimChart:
                     "fill": False,
                 },
                 {
-                    "label": "projection range",
+                    "label": _("projection range"),
                     "data": [{"x": x0, "y": p["high"]}, {"x": x1, "y": p["high"]}],
                     "borderColor": PROJECTION_FILL,
                     "backgroundColor": PROJECTION_FILL,
@@ -259,7 +296,8 @@ class ClaimChart:
                     "fill": "-1",
                 },
                 {
-                    "label": f"projected {p['function']} {self.projection_window}",
+                    "label": _("projected %(function)s %(window)s")
+                    % {"function": p["function"], "window": self.projection_window},
                     "data": [{"x": x0, "y": p["value"]}, {"x": x1, "y": p["value"]}],
                     "borderColor": PROJECTION_COLOUR,
                     "borderDash": [6, 4],
@@ -278,7 +316,7 @@ class ClaimChart:
                 start = {"x": current[-1].x, "y": current[-1].y}
             datasets += [
                 {
-                    "label": "projection, lower bound",
+                    "label": _("projection, lower bound"),
                     "hideInLegend": True,  # the range's lower edge: "projection range" says it
                     "data": [start, {"x": p["x"], "y": p["low"]}],
                     "borderColor": PROJECTION_FILL,
@@ -286,7 +324,7 @@ class ClaimChart:
                     "fill": False,
                 },
                 {
-                    "label": "projection range",
+                    "label": _("projection range"),
                     "data": [start, {"x": p["x"], "y": p["high"]}],
                     "borderColor": PROJECTION_FILL,
                     "backgroundColor": PROJECTION_FILL,
@@ -294,7 +332,7 @@ class ClaimChart:
                     "fill": "-1",
                 },
                 {
-                    "label": f"projection ({p.get('model') or 'trend'})",
+                    "label": _("projection (%(model)s)") % {"model": p.get("model") or _("trend")},
                     "data": [start, {"x": p["x"], "y": p["value"]}],
                     "borderColor": PROJECTION_COLOUR,
                     "borderDash": [6, 4],
@@ -308,7 +346,8 @@ class ClaimChart:
             symbol = COMPARATOR_SYMBOLS.get(self.comparator or ">=", "")
             datasets.append(
                 {
-                    "label": f"threshold {symbol} {format_number(self.threshold)}",
+                    "label": _("threshold %(symbol)s %(value)s")
+                    % {"symbol": symbol, "value": format_number(self.threshold)},
                     "data": [{"x": x_min, "y": self.threshold}, {"x": x_max, "y": self.threshold}],
                     "borderColor": THRESHOLD_COLOUR,
                     "borderWidth": 2,
@@ -320,7 +359,7 @@ class ClaimChart:
             ys += [y for _, y in self.required_path]
             datasets.append(
                 {
-                    "label": self.required_label or "required path",
+                    "label": self.required_label or _("required path"),
                     "data": [{"x": x, "y": y} for x, y in self.required_path],
                     "borderColor": THRESHOLD_COLOUR,
                     "borderWidth": 2,
@@ -335,7 +374,7 @@ class ClaimChart:
             x = decimal_year(self.deadline)
             datasets.append(
                 {
-                    "label": f"deadline {self.deadline.isoformat()}",
+                    "label": _("deadline %(day)s") % {"day": format_date(self.deadline)},
                     "data": [{"x": x, "y": min(ys)}, {"x": x, "y": max(ys)}],
                     "borderColor": DEADLINE_COLOUR,
                     "borderDash": [2, 3],
@@ -415,9 +454,15 @@ def required_growth_path(
     ]
     symbol = COMPARATOR_SYMBOLS.get(criterion.comparator, criterion.comparator)
     if criterion.measure == "cagr":
-        label = f"required path ({symbol} {format_number(rate * 100)} %/yr)"
+        label = _("required path (%(symbol)s %(rate)s %%/yr)") % {
+            "symbol": symbol,
+            "rate": format_number(rate * 100),
+        }
     else:
-        label = f"required path ({symbol} {format_number(rate)}x a year)"
+        label = _("required path (%(symbol)s %(rate)sx a year)") % {
+            "symbol": symbol,
+            "rate": format_number(rate),
+        }
     return path, label
 
 
@@ -589,16 +634,18 @@ def build_claim_charts(
             if isinstance(criterion.threshold, float | int):
                 chart.threshold = float(criterion.threshold)
         if isinstance(criterion, GrowthCriterion):
-            chart.note = "The threshold applies to the growth rate, not to the level shown."
+            chart.note = _("The threshold applies to the growth rate, not to the level shown.")
             required = required_growth_path(chart.points, criterion, deadline)
             if required is not None:
                 chart.required_path, chart.required_label = required
-                chart.note = (
+                chart.note = _(
                     "The threshold applies to the growth rate; the dashed red line is the level "
                     "that rate would reach from the base year."
                 )
         if isinstance(criterion, AggregateCriterion):
-            chart.note = f"The threshold applies to the {criterion.function} over the window."
+            chart.note = _("The threshold applies to the %(function)s over the window.") % {
+                "function": criterion.function
+            }
         if is_resolving and not primary_done and evaluation is not None:
             primary_done = True
             if (

@@ -50,7 +50,8 @@ from tracker import (
 )
 from tracker.config import Settings
 from tracker.criteria import JudgedCriterion, SignalCriterion, criterion_indicators
-from tracker.i18n import current_lang
+from tracker.i18n import current_lang, format_date
+from tracker.i18n.catalogs import N_, _, ngettext
 from tracker.i18n.content import claim_text, criterion_text, marked, quote_order
 from tracker.i18n.reasons import reason_is_translated, reason_text, render
 from tracker.models import (
@@ -87,6 +88,7 @@ from tracker.web.wording import (
     outcome_label,
     parse_criterion,
     state_label,
+    status_word,
     trend_badge,
     trend_label,
 )
@@ -140,14 +142,16 @@ def _days_left(deadline: dt.date | None, today: dt.date) -> int | None:
 def _countdown(deadline: dt.date | None, today: dt.date) -> str:
     days = _days_left(deadline, today)
     if days is None:
-        return "no deadline"
+        return _("no deadline")
     if days > 1:
-        return f"in {days} days"
+        return ngettext("in %(num)d day", "in %(num)d days", days) % {"num": days}
     if days == 1:
-        return "tomorrow"
+        return _("tomorrow")
     if days == 0:
-        return "today"
-    return f"{-days} days ago" if days < -1 else "yesterday"
+        return _("today")
+    if days < -1:
+        return ngettext("%(num)d day ago", "%(num)d days ago", -days) % {"num": -days}
+    return _("yesterday")
 
 
 # "expected 2025-01-30 (overdue)": the claim page, the overview and the calendar say it alike
@@ -181,9 +185,44 @@ def _trend_badge(trend: str | None, status: Any = None) -> TrendBadge | None:
 
 
 def _fmt_datetime(value: dt.datetime | None) -> str:
+    """A moment in UTC as the reader's language writes it: "2026-12-31 14:05 UTC" or
+    "2026年12月31日 14:05 UTC"."""
     if value is None:
         return "—"
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    moment = value.astimezone(dt.UTC)
+    return f"{format_date(moment.date())} {moment:%H:%M} UTC"
+
+
+def _format_day(value: dt.date | str | None) -> str:
+    """A calendar day in the reader's language (tracker.i18n.format_date); an ISO string is
+    read first; anything else is shown as it is."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            return format_date(dt.date.fromisoformat(value[:10]))
+        except ValueError:
+            return value
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return format_date(value)
+
+
+def _switch_url(request: Request | None, lang: str) -> str:
+    """The same page and query in `lang` (the language switch): `lang=` replaced, every
+    other parameter kept."""
+    if request is None:
+        return f"?lang={lang}"
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return request.url.path + "?" + urlencode([*pairs, ("lang", lang)])
+
+
+def _with_lang(url: str) -> str:
+    """`url` (a feed or calendar link) in the page's language: `lang=ja` added for Japanese."""
+    lang = current_lang()
+    if lang == "en":
+        return url
+    return url + ("&" if "?" in url else "?") + urlencode({"lang": lang})
 
 
 @cache
@@ -194,17 +233,26 @@ def _templates() -> Jinja2Templates:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # gettext in the request's language (tracker.i18n.current_lang), newstyle: `_("%(n)s x",
+    # n=n)` escapes its arguments; `{% trans %}` collapses whitespace like the extraction does
+    env.policies["ext.i18n.trimmed"] = True
+    env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_, ngettext=ngettext, newstyle=True
     )
     env.filters.update(
         num=format_number,
         state_label=state_label,
         trend_label=trend_label,
         outcome_label=outcome_label,
+        status_word=status_word,
         dtime=_fmt_datetime,
         comparator=lambda c: COMPARATOR_SYMBOLS.get(c or "", c or ""),
         safe_url=_url_or_none,
         code_spans=_code_spans,
         precise_date=date_at_precision,
+        day=_format_day,
     )
     env.globals.update(
         countdown=_countdown,
@@ -213,6 +261,9 @@ def _templates() -> Jinja2Templates:
         trend_badge=_trend_badge,
         growth_needed=_growth_needed,
         chance=format_chance,
+        current_lang=current_lang,
+        switch_url=_switch_url,
+        with_lang=_with_lang,
     )
     env.filters["pct"] = format_percent
     env.filters["catalogued_on"] = _catalogued_on
@@ -379,11 +430,13 @@ class SessionState:
 
 def _token_lapse(token: ApiToken | None, who: str | None) -> str | None:
     """Why a session's token no longer signs its holder in, or None while it does."""
-    name = f" ({token.name})" if token is not None else f" ({who})" if who else ""
+    name = token.name if token is not None else who
     if token is None:
-        return f"the token you signed in with{name} no longer exists"
+        if name:
+            return _("the token you signed in with (%(name)s) no longer exists") % {"name": name}
+        return _("the token you signed in with no longer exists")
     if token.revoked_at is not None:
-        return f"the token you signed in with{name} has been revoked"
+        return _("the token you signed in with (%(name)s) has been revoked") % {"name": name}
     return None
 
 
@@ -399,7 +452,9 @@ def get_web_session(request: Request, now: NowDep, session: SessionDep) -> Sessi
         elif found.expires < int(now.timestamp()):
             if found.signed_in:
                 hours = int(SESSION_LIFETIME.total_seconds() // 3600)
-                lapsed = f"your sign-in expired (a sign-in lasts {hours} hours)"
+                lapsed = _("your sign-in expired (a sign-in lasts %(hours)s hours)") % {
+                    "hours": hours
+                }
         elif found.token_id is None:
             return SessionState(found, fresh=False)
         else:
@@ -429,8 +484,9 @@ def _set_cookie(request: Request, response: Response, web_session: WebSession) -
     )
 
 
-CSRF_MESSAGE = "The form's security token is missing or stale; reload the page and try again."
-LOGIN_CSRF_MESSAGE = (
+# marked for extraction; shown through _() where used
+CSRF_MESSAGE = N_("The form's security token is missing or stale; reload the page and try again.")
+LOGIN_CSRF_MESSAGE = N_(
     "Not signed in: the form's security token was missing or stale. This form has a fresh "
     "one: enter the token again."
 )
@@ -461,28 +517,32 @@ def _refuse(
 
 
 SCOPE_NEEDS = {
-    RESOLVE_SCOPE: "record verdicts and review quarantined data",
-    SUBSCRIPTIONS_SCOPE: "see and manage webhook subscriptions",
+    RESOLVE_SCOPE: N_("record verdicts and review quarantined data"),
+    SUBSCRIPTIONS_SCOPE: N_("see and manage webhook subscriptions"),
 }
 
 
 def scope_lack(web_session: WebSession, scope: str) -> str:
     """Why a signed-in session may not do what `scope` allows, in words naming the scope."""
-    who = f" ({web_session.who})" if web_session.who else ""
-    return (
-        f"the token you signed in with{who} lacks the `{scope}` scope needed to "
-        f"{SCOPE_NEEDS.get(scope, 'do this')}"
-    )
+    need = _(SCOPE_NEEDS[scope]) if scope in SCOPE_NEEDS else _("do this")
+    if web_session.who:
+        return _(
+            "the token you signed in with (%(who)s) lacks the `%(scope)s` scope needed to %(need)s"
+        ) % {"who": web_session.who, "scope": scope, "need": need}
+    return _("the token you signed in with lacks the `%(scope)s` scope needed to %(need)s") % {
+        "scope": scope,
+        "need": need,
+    }
 
 
 def missing_scope(
     request: Request, state: SessionState, now: dt.datetime, scope: str, *, next_path: str
 ) -> HTMLResponse:
     """403: signed in, but without `scope`; the page names it and offers another sign-in."""
-    message = (
-        f"Not allowed: {scope_lack(state.session, scope)}. Sign in with a token that has it "
-        f"(`tracker token create --name NAME --scope {scope}`)."
-    )
+    message = _(
+        "Not allowed: %(why)s. Sign in with a token that has it "
+        "(`tracker token create --name NAME --scope %(scope)s`)."
+    ) % {"why": scope_lack(state.session, scope), "scope": scope}
     context = {"message": message, "next": _safe_next(next_path), "missing_scope": scope}
     return _render(request, "error.html", context, state, now=now, status_code=403)
 
@@ -528,6 +588,7 @@ def error_page_response(
     html = page.render(
         web_session=WebSession(csrf="", expires=0),
         session_lapsed=None,
+        request=None,
         csrf_token="",
         **context,
     )
@@ -779,32 +840,36 @@ def claim_list(
 
 
 SORT_LABELS = {
-    "deadline": "nearest deadline first",
-    "-deadline": "furthest deadline first",
-    "slug": "slug A–Z",
-    "-slug": "slug Z–A",
-    "updated": "least recently updated first",
-    "-updated": "most recently updated first",
+    "deadline": N_("nearest deadline first"),
+    "-deadline": N_("furthest deadline first"),
+    "slug": N_("slug A–Z"),
+    "-slug": N_("slug Z–A"),
+    "updated": N_("least recently updated first"),
+    "-updated": N_("most recently updated first"),
 }
 
 
 def _list_caption(params: ClaimQuery) -> str:
     said = []
     if params.outlook is not None:
-        said.append(OUTLOOK_LABELS[params.outlook])
+        said.append(_(OUTLOOK_LABELS[params.outlook]))
     for name in ("state", "trend", "kind", "claimant", "tag", "lifecycle"):
         value = getattr(params, name)
         if value is not None:
             said.append(f"{name} {value}")
     if params.deadline_after:
-        said.append(f"deadline after {params.deadline_after.isoformat()}")
+        said.append(_("deadline after %(day)s") % {"day": format_date(params.deadline_after)})
     if params.deadline_before:
-        said.append(f"deadline before {params.deadline_before.isoformat()}")
+        said.append(_("deadline before %(day)s") % {"day": format_date(params.deadline_before)})
     if params.q:
-        said.append(f"matching “{params.q}”")
-    what = "Matching claims" if said else "All claims"
-    where = f" ({'; '.join(said)})" if said else ""
-    return f"{what}{where}, {SORT_LABELS[params.sort]}"
+        said.append(_("matching “%(q)s”") % {"q": params.q})
+    sort = _(SORT_LABELS[params.sort])
+    if said:
+        return _("Matching claims (%(filters)s), %(sort)s") % {
+            "filters": _("; ").join(said),
+            "sort": sort,
+        }
+    return _("All claims, %(sort)s") % {"sort": sort}
 
 
 def _claimant_choices(session: Session) -> list[tuple[str, str]]:
@@ -843,17 +908,21 @@ def claim_page(
         context["replay_day"] = day
         then = queries.claim_as_of(session, detail, day, now=now)
         if then is None:
-            context["replay_error"] = (
-                f"Claim not known to tracker on {day.isoformat()}: it was first recorded on "
-                f"{detail.claim.created_at.date().isoformat()}."
-            )
+            context["replay_error"] = _(
+                "Claim not known to tracker on %(day)s: it was first recorded on %(first)s."
+            ) % {"day": format_date(day), "first": format_date(detail.claim.created_at.date())}
             return _render(request, "claim.html", context, state, now=now, status_code=404)
         context["replay"] = then.result
         context["replay_then"] = then
         return _render(request, "claim.html", context, state, now=now)
     if detail is None:
         return _render(
-            request, "not_found.html", {"what": f"claim {slug!r}"}, state, now=now, status_code=404
+            request,
+            "not_found.html",
+            {"what": _("claim %(slug)r") % {"slug": slug}},
+            state,
+            now=now,
+            status_code=404,
         )
     return _render(
         request, "claim.html", _claim_context(session, detail, settings, now), state, now=now
@@ -978,7 +1047,7 @@ def _outcome_choices(views: Iterable[CriterionView]) -> list[OutcomeChoice]:
         OutcomeChoice(
             o.value,
             outcome_label(o.value),
-            rubric.get(o.value, OUTCOME_MEANINGS[o.value]),
+            rubric.get(o.value) or _(OUTCOME_MEANINGS[o.value]),
             o.value in rubric,
         )
         for o in Outcome
@@ -1070,7 +1139,7 @@ def claimant_page(
         return _render(
             request,
             "not_found.html",
-            {"what": f"claimant {slug!r}"},
+            {"what": _("claimant %(slug)r") % {"slug": slug}},
             state,
             now=now,
             status_code=404,
@@ -1144,19 +1213,29 @@ def review_quarantine(
     if not _csrf_ok(state, csrf_token) or token is None:
         reason_text = _not_recorded_because(state, signed_in=token is not None)
         return _refuse(
-            request, state, now, f"Nothing was recorded: {reason_text}.", next_path="/indicators"
+            request,
+            state,
+            now,
+            _("Nothing was recorded: %(why)s.") % {"why": reason_text},
+            next_path="/indicators",
         )
     indicator = session.exec(select(Indicator).where(Indicator.key == key)).first()
     if indicator is None:
-        return _refuse(request, state, now, f"There is no indicator {key!r}.", status_code=404)
+        return _refuse(
+            request, state, now, _("There is no indicator %(key)r.") % {"key": key}, status_code=404
+        )
     problem = None
+    conflict = False
     if decision not in REVIEW_DECISIONS:
-        problem = "Choose accept or reject."
+        problem = _("Choose accept or reject.")
     elif len(reason.strip()) < 3:
-        problem = "Write a reason: why accept or reject these values."
+        problem = _("Write a reason: why accept or reject these values.")
     run = session.get(FetchRun, fetch_run_id)
     if problem is None and (run is None or run.indicator_id != indicator.id):
-        problem = f"Fetch run {fetch_run_id} is not a fetch of {key}."
+        problem = _("Fetch run %(run)s is not a fetch of %(key)s.") % {
+            "run": fetch_run_id,
+            "key": key,
+        }
     if problem is None:
         try:
             status.lock_evaluation_runs(session)  # before any write, as every write that evaluates
@@ -1172,11 +1251,12 @@ def review_quarantine(
             status.evaluate_claims(session, now=now, indicator_ids=[indicator.id])
         except quarantine.QuarantineConflict as exc:
             session.rollback()
-            problem = f"Nothing was recorded: {exc}."
+            problem = _("Nothing was recorded: %(why)s.") % {"why": exc}
+            conflict = True
         else:
             session.commit()
             return _redirect(request, f"/indicators#ind-{quote(key)}")
-    code = 409 if problem.startswith("Nothing was recorded") else 422
+    code = 409 if conflict else 422
     return _indicators_page(
         request, session, settings, now, state, review_errors={key: problem}, status_code=code
     )
@@ -1249,17 +1329,17 @@ def login(
         return _login_page(request, state, now, next, message, status_code=status_code)
 
     if not csrf_ok:
-        return refused(LOGIN_CSRF_MESSAGE, 403)
+        return refused(_(LOGIN_CSRF_MESSAGE), 403)
     found = _verify_token(session, token.strip(), now) if token.strip() else None
     if found is None:
-        return refused("Not signed in: that token is not valid (unknown or revoked).", 401)
+        return refused(_("Not signed in: that token is not valid (unknown or revoked)."), 401)
     session.commit()  # the token's last_used_at, if tracker.auth recorded it
     signed_in = _new_session(now, token_id=found.id, who=found.name, scopes=list(found.scopes))
     if detail is not None:
-        info = (
-            f"Signed in as {found.name}. Nothing is recorded yet: check the verdict below, "
+        info = _(
+            "Signed in as %(who)s. Nothing is recorded yet: check the verdict below, "
             "then record it."
-        )
+        ) % {"who": found.name}
         state = SessionState(signed_in, fresh=False, rewrite=True)
         return _verdict_page(request, session, settings, now, state, detail, draft, info=info)
     return _redirect(request, _safe_next(next), signed_in)
@@ -1273,7 +1353,7 @@ def logout(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     if not _csrf_ok(state, csrf_token):
-        return _refuse(request, state, now, CSRF_MESSAGE)
+        return _refuse(request, state, now, _(CSRF_MESSAGE))
     return _redirect(request, "/", _new_session(now))
 
 
@@ -1380,12 +1460,12 @@ def _reviewer_token(session: Session, web_session: WebSession) -> ApiToken | Non
 def _not_recorded_because(state: SessionState, signed_in: bool, scope: str = RESOLVE_SCOPE) -> str:
     """Why a reviewer action was refused; `signed_in`: by a token that carries `scope`."""
     if signed_in:
-        return "the form's security token was missing or stale"
+        return _("the form's security token was missing or stale")
     if state.session.signed_in:
         return scope_lack(state.session, scope)
     if state.lapsed:
-        return f"your sign-in is no longer valid: {state.lapsed}"
-    return "you are not signed in as a reviewer"
+        return _("your sign-in is no longer valid: %(why)s") % {"why": state.lapsed}
+    return _("you are not signed in as a reviewer")
 
 
 @router.get("/claims/{slug}/resolve", response_model=None)
@@ -1420,32 +1500,37 @@ def resolve(
         reason = _not_recorded_because(state, signed_in=token is not None)
         detail = queries.get_claim(session, slug)
         if detail is None or not (csrf_ok or _from_this_site(request, settings)):
-            message = f"Nothing was recorded: {reason}."
+            message = _("Nothing was recorded: %(why)s.") % {"why": reason}
             return _refuse(request, state, now, message, next_path=f"/claims/{quote(slug)}")
         if token is not None:
-            then = "The form below has a fresh one and what you typed: check it and record it."
+            then = _("The form below has a fresh one and what you typed: check it and record it.")
         elif state.session.signed_in:
-            then = "Sign in below with a token that has it; what you typed is kept."
+            then = _("Sign in below with a token that has it; what you typed is kept.")
         else:
-            then = "Sign in again below; what you typed is kept."
-        alert = f"Nothing was recorded: {reason}. {then}"
+            then = _("Sign in again below; what you typed is kept.")
+        alert = _("Nothing was recorded: %(why)s.") % {"why": reason} + " " + then
         return _verdict_page(
             request, session, settings, now, state, detail, draft, alert=alert, status_code=403
         )
     detail = queries.get_claim(session, slug)
     if detail is None:
-        return _refuse(request, state, now, f"There is no claim {slug!r}.", status_code=404)
+        return _refuse(
+            request, state, now, _("There is no claim %(slug)r.") % {"slug": slug}, status_code=404
+        )
     if step == "edit":
         return _verdict_page(request, session, settings, now, state, detail, draft)
     errors: list[str] = []
     if outcome not in {o.value for o in Outcome}:
-        errors.append("Choose an outcome.")
+        errors.append(_("Choose an outcome."))
     if len(rationale.strip()) < 3:
-        errors.append("Write a rationale: why this verdict.")
+        errors.append(_("Write a rationale: why this verdict."))
     urls = [line.strip() for line in evidence.splitlines() if line.strip()]
     bad = [u for u in urls if _url_or_none(u) is None]
     if bad:
-        errors.append("Evidence must be http(s) links, one per line; not: " + ", ".join(bad))
+        errors.append(
+            _("Evidence must be http(s) links, one per line; not: %(bad)s")
+            % {"bad": ", ".join(bad)}
+        )
     if not errors and step == "review":  # the same rules record_manual_resolution applies
         why = status.verdict_note_problem(
             session, detail.claim, outcome=outcome, note=note.strip() or None, now=now
@@ -1454,7 +1539,7 @@ def resolve(
             return _verdict_page(
                 request, session, settings, now, state, detail, draft, confirm=True
             )
-        errors.append(f"Note: {why}.")
+        errors.append(_("Note: %(why)s.") % {"why": why})
     if not errors:
         try:
             status.record_manual_resolution(

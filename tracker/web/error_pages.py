@@ -17,6 +17,7 @@ from starlette.datastructures import Headers
 from starlette.types import Scope
 
 from tracker.clock import utcnow
+from tracker.i18n.catalogs import N_, _
 
 log = logging.getLogger("tracker.web")
 API_PREFIX = "/api"
@@ -25,15 +26,18 @@ JSON_TYPES = ("application/json", "application/problem+json")
 
 # what a reader is told for each status, beside the detail of this error
 HEADLINES: dict[int, tuple[str, str]] = {
-    400: ("Bad request", "The address could not be read."),
-    401: ("Sign-in needed", "This page needs a reviewer sign-in."),
-    403: ("Not allowed", "You may not do this here."),
-    404: ("Not found", "There is no page at this address."),
-    405: ("Not available this way", "This address does not answer that kind of request."),
-    413: ("Too large", "What was sent is larger than the server accepts."),
-    422: ("Not understood", "Something in the address or the form is not valid."),
-    500: ("Something went wrong", "The server hit an unexpected error; it has been logged."),
-    503: ("Unavailable", "The service cannot answer just now; try again shortly."),
+    400: (N_("Bad request"), N_("The address could not be read.")),
+    401: (N_("Sign-in needed"), N_("This page needs a reviewer sign-in.")),
+    403: (N_("Not allowed"), N_("You may not do this here.")),
+    404: (N_("Not found"), N_("There is no page at this address.")),
+    405: (N_("Not available this way"), N_("This address does not answer that kind of request.")),
+    413: (N_("Too large"), N_("What was sent is larger than the server accepts.")),
+    422: (N_("Not understood"), N_("Something in the address or the form is not valid.")),
+    500: (
+        N_("Something went wrong"),
+        N_("The server hit an unexpected error; it has been logged."),
+    ),
+    503: (N_("Unavailable"), N_("The service cannot answer just now; try again shortly.")),
 }
 
 
@@ -84,13 +88,13 @@ def _render(
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = "Error"
-    title, lead = HEADLINES.get(status, (phrase, "The request could not be answered."))
+    title, lead = HEADLINES.get(status, (phrase, N_("The request could not be answered.")))
     context: dict[str, Any] = {
         "status": status,
         "phrase": phrase,
-        "title": title,
-        "lead": lead,
-        "detail": None if status >= 500 else detail,
+        "title": _(title),
+        "lead": _(lead),
+        "detail": None if status >= 500 or detail is None else _(detail),
         "path": str(scope.get("path", "")),
         "today": utcnow().date(),
     }

@@ -23,6 +23,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from tracker.claims import format_path
+from tracker.i18n.catalogs import N_, _
 from tracker.web.error_pages import error_page, wants_html
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -43,118 +44,118 @@ class ProblemType:
 
 PROBLEM_TYPES: dict[str, ProblemType] = {
     "validation-error": ProblemType(
-        "Invalid request",
+        N_("Invalid request"),
         422,
         "A query parameter, path parameter or body field is invalid, or the body is not "
         "well-formed JSON (including JSON nested too deeply). `errors` names each field.",
         "Fix the fields named in `errors` (each with its location and message) and retry.",
     ),
     "bad-request": ProblemType(
-        "Bad request",
+        N_("Bad request"),
         400,
         "The request cannot be read: e.g. a path or query parameter holds a control character "
         "(such as NUL), which no claim, indicator or search can contain. `errors` names it.",
         "Remove the offending characters (percent-encoded ones too) and retry.",
     ),
     "bad-cursor": ProblemType(
-        "Bad cursor",
+        N_("Bad cursor"),
         400,
         "The `cursor` parameter is not a `next_cursor` this list gave for the same sort.",
         "Start again from the first page, or pass back `next_cursor` unchanged.",
     ),
     "untrusted-host": ProblemType(
-        "Host not allowed",
+        N_("Host not allowed"),
         400,
         "The request's Host header names a host this server does not serve "
         "(TRACKER_ALLOWED_HOSTS).",
         "Use the server's public address; operators add host names to TRACKER_ALLOWED_HOSTS.",
     ),
     "unauthorized": ProblemType(
-        "Authentication required",
+        N_("Authentication required"),
         401,
         "The request needs a bearer token and none, a malformed one, or an unknown or revoked "
         "one was sent.",
         "Send `Authorization: Bearer <token>` with a token from `tracker token create`.",
     ),
     "insufficient-scope": ProblemType(
-        "Forbidden",
+        N_("Forbidden"),
         403,
         "The token is valid but lacks the scope this operation needs (named in the detail).",
         "Use a token created with that scope (`claims:write` or `resolve`).",
     ),
     "forbidden": ProblemType(
-        "Forbidden",
+        N_("Forbidden"),
         403,
         "The request is not allowed for this client.",
         "Check the credentials used; the detail says why.",
     ),
     "not-found": ProblemType(
-        "Not Found",
+        N_("Not Found"),
         404,
         "Nothing exists at this path: an unknown route, or no claim, claimant or indicator "
         "with that slug or key.",
         "Check the spelling; GET /api/v1/claims and /api/v1/indicators list what exists.",
     ),
     "not-known-then": ProblemType(
-        "Not known on that date",
+        N_("Not known on that date"),
         404,
         "A replay (`as_of`) asked about a date before tracker first recorded the claim.",
         "Pick a later date, on or after the claim's first revision (see /revisions).",
     ),
     "method-not-allowed": ProblemType(
-        "Method Not Allowed",
+        N_("Method Not Allowed"),
         405,
         "The path exists but does not answer this HTTP method.",
         "Use one of the methods listed in the `Allow` header.",
     ),
     "not-acceptable": ProblemType(
-        "Not Acceptable",
+        N_("Not Acceptable"),
         406,
         "The server cannot answer in a media type the `Accept` header allows.",
         "Accept the media type the operation documents (usually application/json).",
     ),
     "conflict": ProblemType(
-        "Conflict",
+        N_("Conflict"),
         409,
         "The write conflicts with the stored state: the slug exists, the claim is already "
         "withdrawn, or a concurrent write took the version first.",
         "Read the current state and retry, or amend the existing claim instead.",
     ),
     "payload-too-large": ProblemType(
-        "Content Too Large",
+        N_("Content Too Large"),
         413,
         "The request body is larger than the server accepts (TRACKER_MAX_BODY_BYTES; the limit "
         "is in `max_body_bytes`).",
         "Send a smaller body; claim documents are a few kilobytes.",
     ),
     "unsupported-media-type": ProblemType(
-        "Unsupported Media Type",
+        N_("Unsupported Media Type"),
         415,
         "The body's Content-Type is not one this operation reads (the accepted types are in "
         "`accepted` and the `Accept-Post` header).",
         "Send the body as application/json (claim documents may also be YAML where listed).",
     ),
     "too-many-requests": ProblemType(
-        "Too Many Requests",
+        N_("Too Many Requests"),
         429,
         "The client sent too many requests.",
         "Wait as long as the `Retry-After` header says, then retry.",
     ),
     "internal-error": ProblemType(
-        "Internal Server Error",
+        N_("Internal Server Error"),
         500,
         "The server hit an unexpected error. It was logged for the operator; no internals are "
         "in the response.",
         "Retry later; if it persists, report the time and the request path to the operator.",
     ),
     "service-unavailable": ProblemType(
-        "Service Unavailable",
+        N_("Service Unavailable"),
         503,
         "The service cannot answer now (e.g. the database is unreachable).",
         "Retry later; /readyz says what is wrong.",
     ),
     "http-error": ProblemType(
-        "HTTP error",
+        N_("HTTP error"),
         400,
         "Any other HTTP error; `status` and `detail` say which.",
         "Read `detail`.",
@@ -230,11 +231,14 @@ def problem_json(
 ) -> JSONResponse:
     """The problem+json response; `type` is always one of PROBLEM_TYPES, with its one title."""
     kind = problem_code(status, code)
+    title = _phrase(status) if kind == "http-error" else PROBLEM_TYPES[kind].title
+    # `title` and `detail` in the request's language (tracker.i18n.current_lang: `?lang=`, the
+    # cookie, `Accept-Language`); a detail without a catalog entry stays as it is
     body: dict[str, Any] = {
         "type": f"{PROBLEM_TYPE_BASE}{kind}",
-        "title": _phrase(status) if kind == "http-error" else PROBLEM_TYPES[kind].title,
+        "title": _(title),
         "status": status,
-        "detail": detail or _phrase(status),
+        "detail": _(detail) if detail else _(_phrase(status)),
         "instance": path,
     }
     if errors is not None:
@@ -340,16 +344,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 400 and detail == BODY_PARSE_ERROR:
         return _unparsable_body(request, exc)
     if exc.status_code == 404 and detail == "Not Found":
-        detail = f"nothing at {request.url.path}"
+        detail = _("nothing at %(path)s") % {"path": request.url.path}
     headers = getattr(exc, "headers", None)
     if exc.status_code == 405:
         allowed = allowed_methods(request)
         if allowed:  # Starlette names only the first matching route's methods
             headers = {**(headers or {}), "Allow": ", ".join(allowed)}
         if detail == "Method Not Allowed":
-            detail = f"{asked_method(request)} is not allowed on {request.url.path}"
+            detail = _("%(method)s is not allowed on %(path)s") % {
+                "method": asked_method(request),
+                "path": request.url.path,
+            }
             if allowed:
-                detail += f"; allowed: {', '.join(allowed)}"
+                detail += _("; allowed: %(methods)s") % {"methods": ", ".join(allowed)}
     extra = getattr(exc, "extra", None)
     return problem_response(
         request,
@@ -419,7 +426,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     return problem_response(
         request,
         422,
-        f"the request is invalid: {summary}" if summary else "the request is invalid",
+        _("the request is invalid: %(summary)s") % {"summary": summary}
+        if summary
+        else _("the request is invalid"),
         code="validation-error",
         title="Invalid request",
         errors=errors,

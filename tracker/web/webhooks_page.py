@@ -29,6 +29,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from tracker.i18n.catalogs import N_, _
 from tracker.models import ApiToken, WebhookSubscription
 from tracker.web.dashboard import (
     CSRF_MESSAGE,
@@ -54,13 +55,13 @@ PAGE = "/webhooks"
 REVEAL_COOKIE = "tracker_reveal"
 REVEAL_SECONDS = 120
 FIELD_LABELS = {
-    "url": "Destination URL",
-    "events": "Events",
-    "filter": "Filter",
-    "filter.claims": "Claims",
-    "filter.tags": "Tags",
-    "filter.claimant": "Claimants",
-    "deadline_days": "Days before a deadline",
+    "url": N_("Destination URL"),
+    "events": N_("Events"),
+    "filter": N_("Filter"),
+    "filter.claims": N_("Claims"),
+    "filter.tags": N_("Tags"),
+    "filter.claimant": N_("Claimants"),
+    "deadline_days": N_("Days before a deadline"),
 }
 
 
@@ -168,7 +169,7 @@ def _allowed(
             request,
             state,
             now,
-            "Sign in to see and manage webhook subscriptions.",
+            _("Sign in to see and manage webhook subscriptions."),
             status_code=401,
             next_path=PAGE,
         )
@@ -176,7 +177,13 @@ def _allowed(
     if token is None:
         return missing_scope(request, state, now, SUBSCRIPTIONS_SCOPE, next_path=PAGE)
     if request.method == "POST" and not _csrf_ok(state, csrf_token):
-        return _refuse(request, state, now, f"Nothing was changed. {CSRF_MESSAGE}", next_path=PAGE)
+        return _refuse(
+            request,
+            state,
+            now,
+            _("Nothing was changed. %(why)s") % {"why": _(CSRF_MESSAGE)},
+            next_path=PAGE,
+        )
     return token
 
 
@@ -291,7 +298,12 @@ def _subscription_or_404(
     sub = subs.get_subscription(session, sub_id)
     if sub is None:
         return _refuse(
-            request, state, now, f"There is no subscription #{sub_id}.", 404, next_path=PAGE
+            request,
+            state,
+            now,
+            _("There is no subscription #%(id)s.") % {"id": sub_id},
+            404,
+            next_path=PAGE,
         )
     return sub
 
@@ -374,7 +386,7 @@ def replay(
     try:
         delivery = subs.replayable_delivery(session, subscription_id, delivery_id)
     except subs.ReplayRefused as exc:
-        errors = {subscription_id: f"Nothing was replayed: {exc}."}
+        errors = {subscription_id: _("Nothing was replayed: %(why)s.") % {"why": exc}}
         return _page(request, session, state, now, sub_errors=errors, status_code=exc.status)
     subs.replay_delivery(session, delivery, now=now)
     session.commit()

@@ -29,27 +29,29 @@ from tracker.criteria import (
 from tracker.evaluation import TREND_YEARS, band_too_uncertain, decimal_year, period_start
 from tracker.evaluation.text import Part, en, msg
 from tracker.evaluation.wording import _rate_part
+from tracker.i18n import current_lang, format_date
+from tracker.i18n.catalogs import N_, _
 from tracker.numbers import format_chance, format_quantity
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
 
 STATE_LABELS = {
-    "upcoming": "upcoming",
-    "open": "open",
-    "awaiting_data": "awaiting data",
-    "needs_review": "needs review",
-    "resolved_true": "resolved: kept",
-    "resolved_false": "resolved: not kept",
-    "resolved_partial": "resolved: partly kept",
-    "void": "void",
-    "ambiguous": "ambiguous",
-    "withdrawn": "withdrawn",
-    "error": "error",
+    "upcoming": N_("upcoming"),
+    "open": N_("open"),
+    "awaiting_data": N_("awaiting data"),
+    "needs_review": N_("needs review"),
+    "resolved_true": N_("resolved: kept"),
+    "resolved_false": N_("resolved: not kept"),
+    "resolved_partial": N_("resolved: partly kept"),
+    "void": N_("void"),
+    "ambiguous": N_("ambiguous"),
+    "withdrawn": N_("withdrawn"),
+    "error": N_("error"),
 }
 TREND_LABELS = {
-    "on_track": "on track",
-    "off_track": "off track",
-    "insufficient_data": "insufficient data",
+    "on_track": N_("on track"),
+    "off_track": N_("off track"),
+    "insufficient_data": N_("insufficient data"),
     "not_applicable": "",
 }
 
@@ -57,26 +59,32 @@ _criterion_adapter: TypeAdapter[Any] = TypeAdapter(Criterion)
 
 
 def state_label(state: str | None) -> str:
+    """A state's label in the reader's language ("resolved: kept", "解決：実現")."""
     if not state:
-        return "not evaluated"
-    return STATE_LABELS.get(state, state.replace("_", " "))
+        return _("not evaluated")
+    label = STATE_LABELS.get(state)
+    return _(label) if label else state.replace("_", " ")
 
 
 def trend_label(trend: str | None) -> str:
     if not trend:
         return ""
-    return TREND_LABELS.get(trend, trend.replace("_", " "))
+    label = TREND_LABELS.get(trend)
+    if label is None:
+        return trend.replace("_", " ")
+    return _(label) if label else ""
 
 
 def date_at_precision(day: dt.date | None, precision: str | None = None) -> str:
     """A date as precisely as it is known: "2026-01" (month), "2026" (year), else the day."""
     if day is None:
         return "—"
+    japanese = current_lang() == "ja"  # "2026年", "2026年1月", "2026年1月31日"
     if precision == "year":
-        return f"{day.year:04d}"
+        return f"{day.year}年" if japanese else f"{day.year:04d}"
     if precision == "month":
-        return f"{day.year:04d}-{day.month:02d}"
-    return day.isoformat()
+        return f"{day.year}年{day.month}月" if japanese else f"{day.year:04d}-{day.month:02d}"
+    return format_date(day)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +119,7 @@ def trend_uncertain(
     return trend in ("on_track", "off_track") and band_straddles(low, high, threshold)
 
 
-TOO_UNCERTAIN_LABEL = "too uncertain to call"
+TOO_UNCERTAIN_LABEL = N_("too uncertain to call")
 
 
 def trend_badge(
@@ -138,7 +146,7 @@ def trend_badge(
             f"The projection {format_number(value)} has a range of {format_number(low)}–"
             f"{format_number(high)}: too wide to say whether the claim is on track."
         )
-        return TrendBadge(trend, TOO_UNCERTAIN_LABEL, why)
+        return TrendBadge(trend, _(TOO_UNCERTAIN_LABEL), why)
     if trend_uncertain(trend, low, high, threshold):
         assert low is not None and high is not None and threshold is not None
         why = (
@@ -147,7 +155,7 @@ def trend_badge(
             "this could go either way."
         )
         chance = format_chance(probability) if probability is not None else None
-        return TrendBadge(trend, f"{label} (uncertain)", why, chance)
+        return TrendBadge(trend, _("%(trend)s (uncertain)") % {"trend": label}, why, chance)
     return TrendBadge(trend, label)
 
 
@@ -161,9 +169,11 @@ def expected_on_text(value: dt.date | str | None, today: dt.date) -> str:
     """ "expected 2025-01-30 (overdue)": a data release's expected date, marked overdue once
     past; the claim page, the overview's next deadlines and the calendar all say it this way."""
     if value is None or value == "":
-        return "expected date unknown"
+        return _("expected date unknown")
     day = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10])
-    return f"expected {day.isoformat()}" + (" (overdue)" if release_overdue(day, today) else "")
+    if release_overdue(day, today):
+        return _("expected %(day)s (overdue)") % {"day": format_date(day)}
+    return _("expected %(day)s") % {"day": format_date(day)}
 
 
 def growth_needed_text(
@@ -293,23 +303,23 @@ def describe_criterion(spec: Mapping[str, Any], titles: Mapping[str, str]) -> st
 # One vocabulary for verdicts on every page (the API keeps the Outcome enum's values): the
 # states say "resolved: kept", so the outcomes say "kept" too.
 OUTCOME_LABELS = {
-    "true": "kept",
-    "false": "not kept",
-    "partial": "partly kept",
-    "void": "void",
-    "ambiguous": "ambiguous",
+    "true": N_("kept"),
+    "false": N_("not kept"),
+    "partial": N_("partly kept"),
+    "void": N_("void"),
+    "ambiguous": N_("ambiguous"),
 }
 # What each outcome means when the claim's own rubric says nothing about it.
 OUTCOME_MEANINGS = {
-    "true": "The claim came true as its criteria read it.",
-    "false": "The claim did not come true as its criteria read it.",
-    "partial": "Part of the claim came true and part did not (say which in the rationale).",
-    "void": (
+    "true": N_("The claim came true as its criteria read it."),
+    "false": N_("The claim did not come true as its criteria read it."),
+    "partial": N_("Part of the claim came true and part did not (say which in the rationale)."),
+    "void": N_(
         "The claim cannot be judged as stated: its premise failed, the data or event it "
         "depends on will never exist, or it was overtaken (e.g. the measure was discontinued). "
         "Neither kept nor not kept: left out of the claimant's share kept."
     ),
-    "ambiguous": (
+    "ambiguous": N_(
         "The evidence exists but fits both readings: reasonable reviewers, reading the same "
         "rubric, would disagree. Neither kept nor not kept (left out of the share kept); a "
         "later verdict may settle it."
@@ -317,7 +327,31 @@ OUTCOME_MEANINGS = {
 }
 
 
+# stored words shown as they are in English (a fetch run's, a delivery's status, a verdict's
+# method): the reader's words for them; unknown values are shown unchanged
+STATUS_WORDS = {
+    "ok": N_("ok"),
+    "error": N_("error"),
+    "running": N_("running"),
+    "abandoned": N_("abandoned"),
+    "pending": N_("pending"),
+    "sending": N_("sending"),
+    "delivered": N_("delivered"),
+    "failed": N_("failed"),
+    "auto": N_("auto"),
+    "manual": N_("manual"),
+}
+
+
+def status_word(value: str | None) -> str:
+    if not value:
+        return ""
+    word = STATUS_WORDS.get(value)
+    return _(word) if word else value
+
+
 def outcome_label(outcome: str | None) -> str:
     if not outcome:
-        return "no verdict"
-    return OUTCOME_LABELS.get(outcome, outcome.replace("_", " "))
+        return _("no verdict")
+    label = OUTCOME_LABELS.get(outcome)
+    return _(label) if label else outcome.replace("_", " ")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tracker import auth, queries
+from tracker.i18n.catalogs import _
 from tracker.indicator_declarations import (
     DeclarationConflict,
     DeclarationError,
@@ -71,16 +72,17 @@ def _not_a_writer(
     request: Request, state: SessionState, now: dt.datetime, next_path: str
 ) -> HTMLResponse:
     if state.session.signed_in:
-        message = (
-            f"Your sign-in lacks the `{WRITE_SCOPE}` scope needed to add claims and indicators; "
-            f"sign in with a token that has it (`tracker token create --scope {WRITE_SCOPE}`)."
-        )
+        message = _(
+            "Your sign-in lacks the `%(scope)s` scope needed to add claims and indicators; "
+            "sign in with a token that has it (`tracker token create --scope %(scope)s`)."
+        ) % {"scope": WRITE_SCOPE}
         return _refuse(request, state, now, message, status_code=403, next_path=next_path)
     return _refuse(
         request,
         state,
         now,
-        f"Sign in with a token that has the `{WRITE_SCOPE}` scope to add claims and indicators.",
+        _("Sign in with a token that has the `%(scope)s` scope to add claims and indicators.")
+        % {"scope": WRITE_SCOPE},
         status_code=401,
         next_path=next_path,
     )
@@ -226,7 +228,7 @@ def new_indicator(
     if token is None:
         return _not_a_writer(request, state, now, "/indicators/new")
     if not _csrf_ok(state, csrf_token):
-        errors = FormErrors(general=[CSRF_MESSAGE])
+        errors = FormErrors(general=[_(CSRF_MESSAGE)])
         return _indicator_page(
             request, state, now, source=source, form=form, errors=errors, status_code=403
         )
@@ -242,7 +244,11 @@ def new_indicator(
         )
     stored = entry.model_dump(mode="json", exclude_none=True)
     if session.exec(select(Indicator.id).where(col(Indicator.key) == entry.key)).first():
-        errors.add("key", f"an indicator with key {entry.key!r} already exists: pick another key")
+        errors.add(
+            "key",
+            _("an indicator with key %(key)r already exists: pick another key")
+            % {"key": entry.key},
+        )
         return _indicator_page(
             request, state, now, source=source, form=form, errors=errors, status_code=409
         )
@@ -252,7 +258,9 @@ def new_indicator(
             session.commit()
         except (DeclarationConflict, IntegrityError):
             session.rollback()
-            errors.add("key", f"an indicator with key {entry.key!r} already exists")
+            errors.add(
+                "key", _("an indicator with key %(key)r already exists") % {"key": entry.key}
+            )
             return _indicator_page(
                 request, state, now, source=source, form=form, errors=errors, status_code=409
             )
@@ -358,7 +366,7 @@ def _claim_document(form: Mapping[str, str], errors: FormErrors) -> dict[str, An
         errors.add("criteria", f"the criteria are not valid YAML{where}: {exc}")
         criteria = []
     if not isinstance(criteria, list):
-        errors.add("criteria", "the criteria must be a YAML list (each item starting with `- `)")
+        errors.add("criteria", _("the criteria must be a YAML list (each item starting with `- `)"))
         criteria = []
     doc["criteria"] = criteria
     return {k: v for k, v in doc.items() if v is not None}
@@ -415,10 +423,10 @@ def new_claim_form(
     )
     info = None
     if row is not None:
-        info = (
-            f"Indicator {row.key} is declared; tracker fetches it on its schedule. The "
+        info = _(
+            "Indicator %(key)s is declared; tracker fetches it on its schedule. The "
             "criteria below read it."
-        )
+        ) % {"key": row.key}
     form = {
         "quote_language": "en",
         "stated_precision": "day",
@@ -473,7 +481,7 @@ def new_claim(
         return _not_a_writer(request, state, now, "/claims/new")
     errors = FormErrors()
     if not _csrf_ok(state, csrf_token):
-        errors.add(None, CSRF_MESSAGE)
+        errors.add(None, _(CSRF_MESSAGE))
         return _claim_page(request, session, state, now, form=form, errors=errors, status_code=403)
     doc = _claim_document(form, errors)
     claim = None
@@ -491,7 +499,9 @@ def new_claim(
         return _claim_page(request, session, state, now, form=form, errors=errors, status_code=422)
     if step == "save":
         if queries.claim_exists(session, claim.slug):
-            errors.add("slug", f"a claim with slug {claim.slug!r} already exists")
+            errors.add(
+                "slug", _("a claim with slug %(slug)r already exists") % {"slug": claim.slug}
+            )
         else:
             try:
                 lock_evaluation_runs(session)  # before the first write, as the API's save
@@ -501,7 +511,9 @@ def new_claim(
                 session.commit()
             except IntegrityError:
                 session.rollback()
-                errors.add("slug", f"a claim with slug {claim.slug!r} already exists")
+                errors.add(
+                    "slug", _("a claim with slug %(slug)r already exists") % {"slug": claim.slug}
+                )
             except ClaimValidationError as exc:
                 session.rollback()
                 _issues_to_errors(exc.errors, errors)

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from tracker.i18n.catalogs import N_
 from tracker.models import State, Trend, WebhookEvent, WebhookSubscription
 
 STATE_CHANGED = "claim.state_changed"
@@ -29,14 +30,14 @@ DATA_OVERDUE = "claim.data_overdue"
 QUARANTINED = "observation.quarantined"
 
 EVENT_TYPES: dict[str, str] = {
-    STATE_CHANGED: "the claim's state changed (e.g. open -> awaiting_data)",
-    TREND_CHANGED: "the claim's trend flipped between on_track and off_track",
-    NEEDS_REVIEW: "the claim now needs a reviewer's verdict",
-    RESOLVED: "a verdict was recorded (automatic provisional/final, or a reviewer's)",
-    VERDICT_OVERRIDDEN: "a reviewer's verdict replaced an earlier one",
-    DEADLINE_APPROACHING: "the claim's deadline is within the subscription's deadline_days",
-    DATA_OVERDUE: "data the claim needs is overdue (needs review, reason data_overdue)",
-    QUARANTINED: "a fetched vintage failed a plausibility check and is held back",
+    STATE_CHANGED: N_("the claim's state changed (e.g. open -> awaiting_data)"),
+    TREND_CHANGED: N_("the claim's trend flipped between on_track and off_track"),
+    NEEDS_REVIEW: N_("the claim now needs a reviewer's verdict"),
+    RESOLVED: N_("a verdict was recorded (automatic provisional/final, or a reviewer's)"),
+    VERDICT_OVERRIDDEN: N_("a reviewer's verdict replaced an earlier one"),
+    DEADLINE_APPROACHING: N_("the claim's deadline is within the subscription's deadline_days"),
+    DATA_OVERDUE: N_("data the claim needs is overdue (needs review, reason data_overdue)"),
+    QUARANTINED: N_("a fetched vintage failed a plausibility check and is held back"),
 }
 _FLIPPING = {Trend.on_track.value, Trend.off_track.value}
 
