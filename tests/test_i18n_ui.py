@@ -5,6 +5,7 @@ headers, and the message catalog kept current with the code (Babel extraction in
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,8 @@ from tracker.i18n.extract import (
     read_catalog,
     untranslated,
 )
+from tracker.i18n.reasons import reason_text
+from tracker.models import Evaluation
 from tracker.web.app import create_app
 
 
@@ -153,6 +156,18 @@ def test_feed_and_calendar_in_japanese_with_lang_in_their_links(client) -> None:
     assert 'xml:lang="ja"' in feed.text
     assert "tracker：主張の状態の変化" in feed.text
     assert "/claims/agi-2026?lang=ja" in feed.text
+    # each entry's summary: the claim's title, then its reason as tracker.i18n.reasons renders
+    # it in Japanese (these seeded rows carry no parts: their stored English, as on the pages)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entries = ET.fromstring(feed.content).findall("a:entry", ns)
+    assert entries
+    with Session(client.app.state.engine) as session:
+        for entry in entries:
+            ev_id = int((entry.findtext("a:id", namespaces=ns) or "").rsplit(":", 1)[1])
+            ev = session.get(Evaluation, ev_id)
+            assert ev is not None
+            summary = entry.findtext("a:summary", namespaces=ns) or ""
+            assert summary.endswith(f". {reason_text(ev, 'ja')}")
     assert "Vary" not in feed.headers or "Cookie" not in feed.headers.get("vary", "")
     english = client.get("/api/v1/feed.atom?lang=en")
     assert "tracker: claim status changes" in english.text and "?lang=" not in english.text

@@ -38,6 +38,7 @@ from tracker.dry_run import release_date as _release_date
 from tracker.dry_run import target_periods as _target_periods
 from tracker.i18n import Lang, current_lang, format_date, use_lang
 from tracker.i18n.catalogs import _
+from tracker.i18n.reasons import reason_text
 from tracker.models import (
     ApiToken,
     Claim,
@@ -1081,7 +1082,7 @@ def feed(
             type="application/json",
             href=f"{base}{API_PREFIX}/claims/{slug}",
         )
-        sub(entry, "summary", f"{change.claim_title}. {ev.reason}")
+        sub(entry, "summary", f"{change.claim_title}. {reason_text(ev)}")
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return conditional_response(
         request, body, "application/atom+xml; charset=utf-8", last_modified=updated
