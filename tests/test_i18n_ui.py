@@ -148,6 +148,14 @@ def test_japanese_404_page_and_problem_details(client) -> None:
     assert english["title"] == "Not Found" and english["type"] == body["type"]
     unrouted = client.get("/api/v1/nowhere", headers={"Accept-Language": "ja"}).json()
     assert unrouted["detail"] == "/api/v1/nowhere には何もありません"
+    # a validation problem: its sentence in Japanese, the field names and types as they are
+    invalid = client.get("/api/v1/claims?limit=abc", headers={"Accept-Language": "ja"})
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"].startswith("リクエストが無効です：limit")
+    assert invalid.json()["errors"][0]["field"] == "limit"
+    assert client.get("/api/v1/claims?limit=abc").json()["detail"].startswith(
+        "the request is invalid: limit: "
+    )
 
 
 def test_feed_and_calendar_in_japanese_with_lang_in_their_links(client) -> None:

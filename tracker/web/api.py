@@ -1183,7 +1183,10 @@ def _malformed_json(exc: json.JSONDecodeError) -> ProblemError:
         "type": "json_invalid",
     }
     return ProblemError(
-        422, f"the request is invalid: body: {message}", code="validation-error", errors=[error]
+        422,
+        _("the request is invalid: body: %(message)s") % {"message": message},
+        code="validation-error",
+        errors=[error],
     )
 
 
@@ -1191,7 +1194,10 @@ def _unreadable_body(reason: str) -> ProblemError:
     message = f"the body is {reason}"
     error = {"field": "body", "location": "body", "message": message, "type": "body_invalid"}
     return ProblemError(
-        422, f"the request is invalid: body: {message}", code="validation-error", errors=[error]
+        422,
+        _("the request is invalid: body: %(message)s") % {"message": message},
+        code="validation-error",
+        errors=[error],
     )
 
 
@@ -1207,8 +1213,8 @@ async def posted_claim(request: Request) -> PostedClaim:
     if not is_json and media not in CLAIM_YAML_TYPES:
         raise ProblemError(
             415,
-            f"the body's Content-Type {media!a} is not accepted here; send one of: "
-            + ", ".join(CLAIM_BODY_TYPES),
+            _("the body's Content-Type %(media)s is not accepted here; send one of: %(types)s")
+            % {"media": ascii(media), "types": ", ".join(CLAIM_BODY_TYPES)},
             code="unsupported-media-type",
             title="Unsupported Media Type",
             headers={"Accept-Post": ", ".join(CLAIM_BODY_TYPES)},
@@ -1254,7 +1260,7 @@ def _issues_problem(exc: Any, *, where: str = "body") -> ProblemError:
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return ProblemError(
         422,
-        f"the claim document is invalid: {fields}",
+        _("the claim document is invalid: %(fields)s") % {"fields": fields},
         code="validation-error",
         errors=errors,
     )
@@ -1282,8 +1288,8 @@ def _validate_document(session: Session, payload: PostedClaim | dict[str, Any]) 
 def _conflict(slug: str) -> ProblemError:
     return ProblemError(
         409,
-        f"a claim with slug {slug!r} already exists; amend it with POST "
-        f"{API_PREFIX}/claims/{slug}/revisions",
+        _("a claim with slug %(slug)r already exists; amend it with POST %(path)s")
+        % {"slug": slug, "path": f"{API_PREFIX}/claims/{slug}/revisions"},
         code="conflict",
         title="Conflict",
     )
@@ -1452,7 +1458,7 @@ def amend_claim(
     if document["slug"] != slug:
         raise ProblemError(
             422,
-            "the document's slug differs from the claim's; a slug cannot change",
+            _("the document's slug differs from the claim's; a slug cannot change"),
             code="validation-error",
             errors=[{"field": "claim.slug", "location": "body", "message": f"must equal {slug}"}],
         )

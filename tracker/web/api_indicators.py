@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 
 from tracker.clock import utcnow
+from tracker.i18n.catalogs import _
 from tracker.indicator_declarations import (
     DeclarationConflict,
     DeclarationError,
@@ -137,7 +138,7 @@ def declaration_problem(exc: DeclarationError) -> ProblemError:
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return ProblemError(
         422,
-        f"the indicator declaration is invalid: {fields}",
+        _("the indicator declaration is invalid: %(fields)s") % {"fields": fields},
         code="validation-error",
         errors=errors,
     )
@@ -146,7 +147,7 @@ def declaration_problem(exc: DeclarationError) -> ProblemError:
 def _conflict(key: str) -> ProblemError:
     return ProblemError(
         409,
-        f"an indicator with key {key!r} already exists; pick another key",
+        _("an indicator with key %(key)r already exists; pick another key") % {"key": key},
         code="conflict",
         title="Conflict",
     )

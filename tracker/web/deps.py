@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from tracker.clock import utcnow
 from tracker.config import Settings
+from tracker.i18n.catalogs import _
 
 
 def get_settings(request: Request) -> Settings:
@@ -94,7 +95,7 @@ def as_of_problem(exc: AsOfError) -> Exception:
 
     return ProblemError(
         422,
-        f"the request is invalid: {exc}",
+        _("the request is invalid: %(error)s") % {"error": exc},
         code="validation-error",
         errors=[
             {"field": exc.field, "location": "query", "message": exc.message, "type": exc.kind}

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from tracker import bounds
+from tracker.i18n.catalogs import _
 from tracker.web.problems import ProblemError
 
 API_PREFIX = "/api/v1"
@@ -143,7 +144,8 @@ def _problem(found: list[bounds.OutOfBounds], where: str = "body") -> ProblemErr
     fields = ", ".join(dict.fromkeys(e["field"] for e in errors))
     return ProblemError(
         422,
-        f"the request is invalid: {fields}: {found[0].message}",
+        _("the request is invalid: %(fields)s: %(message)s")
+        % {"fields": fields, "message": found[0].message},
         code="validation-error",
         errors=errors,
     )
