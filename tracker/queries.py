@@ -37,6 +37,7 @@ from tracker.models import (
     UTCDateTime,
 )
 from tracker.outlook import outlook_clause
+from tracker.overview_counts import OverviewCounts, overview_counts, upcoming_clauses
 from tracker.status import current_resolution, replay_claim_as_known, status_history
 
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
@@ -940,35 +941,55 @@ class DeadlineQueues:
 
 
 def deadline_queues(
-    session: Session, today: dt.date, *, within_days: int = 3660, limit: int = 12
+    session: Session,
+    today: dt.date,
+    *,
+    within_days: int = 3660,
+    limit: int = 12,
+    counts: OverviewCounts | None = None,
 ) -> DeadlineQueues:
-    """Like `upcoming_deadlines`, but bounded: six small queries whatever the claim count."""
+    """Like `upcoming_deadlines`, but bounded: each queue's first `limit` claims read in order
+    from an index (ix_claim_upcoming, ix_claim_queue), their claimant and evaluation joined to
+    those rows only; the sizes from `counts` (tracker.overview_counts, read if not given). Its
+    cost does not grow with the claims."""
     horizon = today + dt.timedelta(days=within_days)
+    if counts is None:
+        counts = overview_counts(session, today, within_days=within_days)
     active = col(Claim.lifecycle) == Lifecycle.active.value
     deadline_key = _deadline_key()
-    queues: dict[str, tuple[list[sa.ColumnElement[bool]], Any]] = {
-        "upcoming": ([active, *_due_between(today, horizon)], col(Claim.deadline)),
-        "awaiting": ([active, col(Claim.status_state).in_(AWAITING_STATES)], deadline_key),
-        "review": ([active, col(Claim.status_state).in_(REVIEW_STATES)], deadline_key),
+    queues: dict[str, tuple[list[Any], Any]] = {
+        "upcoming": (upcoming_clauses(today, horizon), col(Claim.deadline)),
+        "awaiting": ([active, _state_in(AWAITING_STATES)], deadline_key),
+        "review": ([active, _state_in(REVIEW_STATES)], deadline_key),
     }
     items: dict[str, list[ClaimItem]] = {}
-    totals: dict[str, int] = {}
     for name, (clauses, order) in queues.items():
+        first = (
+            sa.select(col(Claim.id).label("id"))
+            .where(*clauses)
+            .order_by(order, col(Claim.id))
+            .limit(limit)
+            .subquery()
+        )
         rows = session.exec(
-            _item_select().where(*clauses).order_by(order, col(Claim.id)).limit(limit)
+            _item_select().join(first, first.c.id == col(Claim.id)).order_by(order, col(Claim.id))
         ).all()
         items[name] = _items(rows)
-        totals[name] = int(
-            session.execute(sa.select(sa.func.count(col(Claim.id))).where(*clauses)).scalar_one()
-        )
     return DeadlineQueues(
         upcoming=items["upcoming"],
-        upcoming_total=totals["upcoming"],
+        upcoming_total=counts.upcoming,
         awaiting_data=items["awaiting"],
-        awaiting_total=totals["awaiting"],
+        awaiting_total=counts.awaiting_data,
         needs_review=items["review"],
-        needs_review_total=totals["review"],
+        needs_review_total=counts.needs_review,
     )
+
+
+def _state_in(states: tuple[str, ...]) -> sa.ColumnElement[bool]:
+    """status_state in `states`; `=` for one, so the index reads that state's rows in order."""
+    if len(states) == 1:
+        return col(Claim.status_state) == states[0]
+    return col(Claim.status_state).in_(states)
 
 
 # --- the overview as stored on a past day ---

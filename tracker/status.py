@@ -1191,9 +1191,10 @@ def _record_checks(
 
 
 def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> None:
-    """Set `claim.status_outlook` (tracker.outlook) of the claims whose status evaluation was just
-    appended (ids from `first_id` on, stamped `now`) from that evaluation's state, trend and band:
-    one set-based UPDATE, the rule evaluated by the database, not bound row by row."""
+    """Set `claim.status_outlook` (tracker.outlook) and `status_review_reason` of the claims
+    whose status evaluation was just appended (ids from `first_id` on, stamped `now`) from that
+    evaluation's state, trend, band and review reason: one set-based UPDATE, the rule evaluated
+    by the database, not bound row by row."""
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     ev_t = Evaluation.__table__  # type: ignore[attr-defined]
     stamped = sa.bindparam("now", now, type_=ev_t.c.evaluated_at.type)
@@ -1219,7 +1220,8 @@ def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> Non
                 ev_t.c.projection_high,
                 ev_t.c.projection_value,
                 ev_t.c.threshold,
-            )
+            ),
+            status_review_reason=ev_t.c.review_reason,  # the overview's overdue count
         )
     )
 

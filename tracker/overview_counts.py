@@ -1,0 +1,142 @@
+"""The overview's counts: claims by state and by outlook, the size of each queue, and how many
+claims wait because their data is overdue.
+
+They are read together, from one index-only aggregate over the claims' stored status columns
+(ix_claim_tally) and one count over the partial index of upcoming claims (ix_claim_upcoming),
+and then kept with the database connection until the database changes. "Changes" is decided by
+the database itself, exactly, whichever process wrote:
+
+- PostgreSQL: the statement snapshot (`pg_current_snapshot()`: the newest transaction id and
+  those still running). Two equal snapshots see the same committed data; any commit anywhere
+  gives a different one. Not used while the reading transaction has written itself.
+- SQLite: `PRAGMA data_version` (changes when another connection, in any process, commits) and
+  this connection's `total_changes()` (its own writes). Not used inside a write transaction.
+
+Counts computed after reading the stamp are stored under it, so a reader holding that stamp
+gets counts at least as new as its own view: never counts from before a write it can see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col
+
+from tracker.evaluation import REVIEW_DATA_OVERDUE
+from tracker.models import UPCOMING_PREDICATE, Claim, Lifecycle, State
+from tracker.outlook import Outlook
+
+_CACHE_KEY = "tracker.overview_counts"
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewCounts:
+    """The overview's counts at one moment (`upcoming`: due in [today, horizon])."""
+
+    by_state: dict[str, int]  # never-evaluated claims as "unevaluated"
+    by_outlook: dict[Outlook, int]  # never-evaluated claims as no_data
+    upcoming: int
+    awaiting_data: int
+    needs_review: int
+    overdue: int  # active, in review because their data is overdue (tracker.overdue)
+
+
+def upcoming_clauses(
+    today: dt.date, horizon: dt.date
+) -> list[sa.ColumnElement[bool] | sa.TextClause]:
+    """Active claims due in [today, horizon] not yet resolved, awaiting data or in review,
+    in the words of ix_claim_upcoming's condition (claim columns only, unqualified)."""
+    return [
+        col(Claim.deadline) >= today,
+        col(Claim.deadline) <= horizon,
+        sa.text(UPCOMING_PREDICATE),
+    ]
+
+
+def compute_counts(session: Session, today: dt.date, horizon: dt.date) -> OverviewCounts:
+    """The counts, read now (two statements, neither reading a claim's row)."""
+    rows = session.execute(
+        sa.select(
+            col(Claim.lifecycle),
+            col(Claim.status_state),
+            col(Claim.status_outlook),
+            col(Claim.status_review_reason),
+            sa.func.count(),
+        ).group_by(
+            col(Claim.lifecycle),
+            col(Claim.status_state),
+            col(Claim.status_outlook),
+            col(Claim.status_review_reason),
+        )
+    ).all()
+    upcoming = session.execute(
+        sa.select(sa.func.count()).select_from(Claim).where(*upcoming_clauses(today, horizon))
+    ).scalar_one()
+    by_state: dict[str, int] = {}
+    outlooks: dict[str, int] = {}
+    awaiting = review = overdue = 0
+    active = Lifecycle.active.value
+    for lifecycle, state, outlook, reason, n in rows:
+        n = int(n)
+        by_state[state or "unevaluated"] = by_state.get(state or "unevaluated", 0) + n
+        key = outlook if outlook is not None else Outlook.no_data.value
+        outlooks[key] = outlooks.get(key, 0) + n
+        if lifecycle != active:
+            continue
+        if state == State.awaiting_data.value:
+            awaiting += n
+        elif state == State.needs_review.value:
+            review += n
+            if reason == REVIEW_DATA_OVERDUE:
+                overdue += n
+    return OverviewCounts(
+        by_state=by_state,
+        by_outlook={o: outlooks.get(o.value, 0) for o in Outlook},
+        upcoming=int(upcoming),
+        awaiting_data=awaiting,
+        needs_review=review,
+        overdue=overdue,
+    )
+
+
+def change_stamp(session: Session) -> Hashable | None:
+    """A value that differs whenever the data this session's next statement sees may differ
+    from when it was last read (None: no such value here; do not reuse counts)."""
+    conn = session.connection()
+    name = conn.dialect.name
+    if name == "postgresql":
+        snapshot, own = conn.execute(
+            sa.text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()")
+        ).one()
+        return None if own is not None else ("pg", str(snapshot))
+    if name == "sqlite":
+        dbapi: Any = conn.connection.dbapi_connection
+        if dbapi is None or getattr(dbapi, "in_transaction", True):
+            return None
+        version, changes = conn.execute(
+            sa.text("SELECT (SELECT data_version FROM pragma_data_version()), total_changes()")
+        ).one()
+        return ("sqlite", int(version), int(changes))
+    return None
+
+
+def overview_counts(session: Session, today: dt.date, *, within_days: int) -> OverviewCounts:
+    """The overview's counts: kept with the connection and reused while its change stamp (see
+    the module docstring) and `today` stay the same, read afresh otherwise."""
+    horizon = today + dt.timedelta(days=within_days)
+    stamp = change_stamp(session)
+    if stamp is None:
+        return compute_counts(session, today, horizon)
+    info = session.connection().info
+    cached = info.get(_CACHE_KEY)
+    key = (stamp, today, horizon)
+    if cached is not None and cached[0] == key:
+        counts: OverviewCounts = cached[1]
+        return counts
+    counts = compute_counts(session, today, horizon)
+    info[_CACHE_KEY] = (key, counts)
+    return counts
