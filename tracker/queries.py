@@ -37,7 +37,7 @@ from tracker.models import (
     UTCDateTime,
 )
 from tracker.outlook import outlook_clause
-from tracker.overview_counts import OverviewCounts, overview_counts, upcoming_clauses
+from tracker.overview_counts import OverviewCounts, overview_counts, upcoming_select
 from tracker.status import current_resolution, replay_claim_as_known, status_history
 
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
@@ -955,22 +955,21 @@ def deadline_queues(
     horizon = today + dt.timedelta(days=within_days)
     if counts is None:
         counts = overview_counts(session, today, within_days=within_days)
-    active = col(Claim.lifecycle) == Lifecycle.active.value
     deadline_key = _deadline_key()
-    queues: dict[str, tuple[list[Any], Any]] = {
-        "upcoming": (upcoming_clauses(today, horizon), col(Claim.deadline)),
-        "awaiting": ([active, _state_in(AWAITING_STATES)], deadline_key),
-        "review": ([active, _state_in(REVIEW_STATES)], deadline_key),
+    dialect = session.get_bind().dialect.name
+    queues: dict[str, tuple[Any, Any]] = {
+        "upcoming": (
+            upcoming_select(dialect, "id", today, horizon, limit=limit).columns(
+                sa.column("id", sa.Integer())
+            ),
+            col(Claim.deadline),
+        ),
+        "awaiting": (_first_in(AWAITING_STATES, deadline_key, limit), deadline_key),
+        "review": (_first_in(REVIEW_STATES, deadline_key, limit), deadline_key),
     }
     items: dict[str, list[ClaimItem]] = {}
-    for name, (clauses, order) in queues.items():
-        first = (
-            sa.select(col(Claim.id).label("id"))
-            .where(*clauses)
-            .order_by(order, col(Claim.id))
-            .limit(limit)
-            .subquery()
-        )
+    for name, (ids, order) in queues.items():
+        first = ids.subquery()
         rows = session.exec(
             _item_select().join(first, first.c.id == col(Claim.id)).order_by(order, col(Claim.id))
         ).all()
@@ -985,11 +984,20 @@ def deadline_queues(
     )
 
 
-def _state_in(states: tuple[str, ...]) -> sa.ColumnElement[bool]:
-    """status_state in `states`; `=` for one, so the index reads that state's rows in order."""
-    if len(states) == 1:
-        return col(Claim.status_state) == states[0]
-    return col(Claim.status_state).in_(states)
+def _first_in(states: tuple[str, ...], order: Any, limit: int) -> Any:
+    """The ids of the first `limit` active claims in one of `states` by `order` (then id): read
+    in order from ix_claim_queue (`=` for one state, so the index gives that state's rows in
+    deadline order)."""
+    state = col(Claim.status_state)
+    return (
+        sa.select(col(Claim.id).label("id"))
+        .where(
+            col(Claim.lifecycle) == Lifecycle.active.value,
+            state == states[0] if len(states) == 1 else state.in_(states),
+        )
+        .order_by(order, col(Claim.id))
+        .limit(limit)
+    )
 
 
 # --- the overview as stored on a past day ---
