@@ -229,13 +229,18 @@ def test_counts_follow_the_day(engine) -> None:
 
 
 def test_an_unchanged_database_costs_one_statement(engine) -> None:
+    """Read twice with nothing changed between: the second read is the change stamp alone. (On
+    PostgreSQL inside one REPEATABLE READ transaction, whose snapshot stays fixed: in READ
+    COMMITTED any commit on the server, e.g. a parallel test's, rightly gives a new stamp.)"""
     _mixed(engine)
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
         seen.append(statement)
 
-    with Session(engine) as session:
+    isolation = "REPEATABLE READ" if engine.dialect.name == "postgresql" else None
+    bind = engine.execution_options(isolation_level=isolation) if isolation else engine
+    with Session(bind) as session:
         first = overview_counts(session, TODAY, within_days=DAYS)
         sa.event.listen(engine, "before_cursor_execute", record)
         try:
@@ -279,3 +284,58 @@ def test_queues_and_counts_read_by_index(engine) -> None:
     assert "ix_claim_upcoming" in plans[1], plans[1]
     assert "ix_claim_upcoming" in plans[2], plans[2]
     assert "ix_claim_queue" in plans[3] and "ix_claim_queue" in plans[4], plans[3:]
+
+
+def _index_names(engine: sa.Engine) -> set[str]:
+    """The claim table's indexes, expression indexes included (reflection skips them)."""
+    query = (
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'claim'"
+        if engine.dialect.name == "postgresql"
+        else "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'claim'"
+    )
+    with engine.connect() as conn:
+        return {str(name) for name in conn.execute(sa.text(query)).scalars()}
+
+
+def test_the_migration_fills_review_reasons_and_round_trips(empty_db_url) -> None:
+    """0011 fills `claim.status_review_reason` from each claim's status evaluation (NULL where
+    it has none, or no reason), adds the overview's indexes, and downgrades cleanly."""
+    from test_migrations import _rows_at_0001, _run
+
+    _run(empty_db_url, "upgrade", "0001")
+    _rows_at_0001(empty_db_url)
+    _run(empty_db_url, "upgrade", "0009_claim_overview")
+    engine = make_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            newest = dict(
+                conn.execute(
+                    sa.text("SELECT claim_id, max(id) FROM evaluation GROUP BY claim_id")
+                ).all()
+            )
+            assert set(newest) == {1, 2, 3}
+            conn.execute(
+                sa.text("UPDATE evaluation SET review_reason = 'data_overdue' WHERE id = :id"),
+                {"id": newest[3]},
+            )
+            for claim_id in (2, 3):  # claim 1 keeps no status evaluation
+                conn.execute(
+                    sa.text("UPDATE claim SET status_evaluation_id = :e WHERE id = :c"),
+                    {"e": newest[claim_id], "c": claim_id},
+                )
+        _run(empty_db_url, "upgrade", "0011_overview_scale")
+        read = sa.text("SELECT id, status_review_reason FROM claim ORDER BY id")
+        with engine.connect() as conn:
+            assert conn.execute(read).all() == [(1, None), (2, None), (3, "data_overdue")]
+        assert {"ix_claim_queue", "ix_claim_tally", "ix_claim_upcoming"} <= _index_names(engine)
+        engine.dispose()
+        _run(empty_db_url, "downgrade", "0009_claim_overview")
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("claim")}
+        assert "status_review_reason" not in columns
+        assert not {"ix_claim_queue", "ix_claim_tally", "ix_claim_upcoming"} & _index_names(engine)
+        engine.dispose()
+        _run(empty_db_url, "upgrade", "0011_overview_scale")
+        with engine.connect() as conn:
+            assert conn.execute(read).all() == [(1, None), (2, None), (3, "data_overdue")]
+    finally:
+        engine.dispose()
