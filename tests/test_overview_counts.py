@@ -339,3 +339,59 @@ def test_the_migration_fills_review_reasons_and_round_trips(empty_db_url) -> Non
             assert conn.execute(read).all() == [(1, None), (2, None), (3, "data_overdue")]
     finally:
         engine.dispose()
+
+
+def test_a_sweep_stores_each_claims_review_reason(engine) -> None:
+    """`claim.status_review_reason` is the status evaluation's review reason after every sweep
+    (the shipped claims and bundled data: medical-boom's data is overdue on 2026-11-28), and
+    an extended wait takes the claim out of the overdue count."""
+    from pathlib import Path
+
+    from tracker import bundled, status
+    from tracker.claims import sync_claims_dir
+
+    claims_dir = Path(__file__).resolve().parents[1] / "claims"
+    start = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    with Session(engine) as session:
+        sync_claims_dir(session, claims_dir, now=start)
+        session.commit()
+    bundled.load_bundled(engine, now=start)
+
+    def stored_and_evaluated(session: Session) -> tuple[dict[int, object], dict[int, object]]:
+        rows = session.execute(
+            sa.select(col(Claim.id), col(Claim.status_review_reason), col(Evaluation.review_reason))
+            .select_from(Claim)
+            .outerjoin(Evaluation, col(Evaluation.id) == col(Claim.status_evaluation_id))
+        ).all()
+        return {i: s for i, s, _ in rows}, {i: e for i, _, e in rows}
+
+    late = dt.datetime(2026, 11, 28, tzinfo=dt.UTC)
+    for now in (start, late):
+        with Session(engine) as session:
+            status.evaluate_claims(session, now=now)
+            session.commit()
+            stored, evaluated = stored_and_evaluated(session)
+            assert stored == evaluated, now
+    with Session(engine) as session:
+        before = overview_counts(session, late.date(), within_days=DAYS)
+        assert before.overdue >= 1 and before.overdue == overdue.overdue_claims_count(session)
+        boom = session.exec(select(Claim).where(col(Claim.slug) == "medical-boom-2026-2035")).one()
+        assert boom.status_review_reason == "data_overdue"
+        overdue.extend_wait(
+            session,
+            boom,
+            wait_until=dt.date(2027, 3, 1),
+            reason="the agency said March",
+            decided_by="tester",
+            now=late,
+        )
+        session.commit()
+        stored, evaluated = stored_and_evaluated(session)
+        assert stored == evaluated
+        after = overview_counts(session, late.date(), within_days=DAYS)
+        assert after.overdue == before.overdue - 1
+        assert after == _got_at(session, late.date())
+
+
+def _got_at(session: Session, today: dt.date) -> object:
+    return compute_counts(session, today, today + dt.timedelta(days=DAYS))
