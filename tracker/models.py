@@ -524,6 +524,17 @@ class Evaluation(SQLModel, table=True):
     overdue_since: dt.date | None = None
 
 
+class ClaimChange(SQLModel, table=True):
+    """PostgreSQL only: the id of each transaction that wrote to `claim`, one row each, written
+    by a statement trigger (migration 0011) and committed with the write. The overview's counts
+    (tracker.overview_counts) are reused until a transaction listed here becomes visible that
+    their snapshot did not see. Unused on SQLite (PRAGMA data_version says the same there)."""
+
+    __tablename__ = "claim_change"
+
+    xid: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
+
+
 class WaitExtension(SQLModel, table=True):
     """Append-only: a reviewer's "wait longer" for a claim whose data is overdue.
 

@@ -3,17 +3,19 @@ claims wait because their data is overdue.
 
 They are read together, from one index-only aggregate over the claims' stored status columns
 (ix_claim_tally) and one count over the partial index of upcoming claims (ix_claim_upcoming),
-and then kept with the database connection until the database changes. "Changes" is decided by
-the database itself, exactly, whichever process wrote:
+and then kept with the database connection until the database says they may have changed,
+exactly, whichever process wrote:
 
-- PostgreSQL: the statement snapshot (`pg_current_snapshot()`: the newest transaction id and
-  those still running). Two equal snapshots see the same committed data; any commit anywhere
-  gives a different one. Not used while the reading transaction has written itself.
+- PostgreSQL: a statement trigger on `claim` (migration 0011) notes the id of each transaction
+  that writes to it in `claim_change`, committed with the write. Counts are kept with the
+  snapshot they were read at, and read again as soon as a transaction listed there is visible
+  that this snapshot did not see (pg_visible_in_snapshot). Writes to other tables, or to other
+  databases on the server, do not matter. Not kept while the reading transaction has written.
 - SQLite: `PRAGMA data_version` (changes when another connection, in any process, commits) and
-  this connection's `total_changes()` (its own writes). Not used inside a write transaction.
+  this connection's `total_changes()` (its own writes). Not kept inside a write transaction.
 
-Counts computed after reading the stamp are stored under it, so a reader holding that stamp
-gets counts at least as new as its own view: never counts from before a write it can see.
+Counts are read after the snapshot or stamp they are kept under, so a reader gets counts at
+least as new as its own view: never counts from before a write it can see.
 """
 
 from __future__ import annotations
@@ -114,32 +116,63 @@ def compute_counts(session: Session, today: dt.date, horizon: dt.date) -> Overvi
     )
 
 
-def change_stamp(session: Session) -> Hashable | None:
-    """A value that differs whenever the data this session's next statement sees may differ
-    from when it was last read (None: no such value here; do not reuse counts)."""
+# PostgreSQL: this statement's snapshot, whether this transaction has written, and whether a
+# transaction that wrote to `claim` (claim_change, noted by trigger) committed since `since`
+_PG_CHECK = sa.text(
+    """
+SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned() IS NOT NULL,
+  CASE WHEN :since IS NULL THEN true ELSE EXISTS (
+    SELECT 1 FROM claim_change
+    WHERE xid >= pg_snapshot_xmin(CAST(:since AS pg_snapshot))::text::bigint
+      AND NOT pg_visible_in_snapshot(xid::text::xid8, CAST(:since AS pg_snapshot))
+  ) END,
+  EXISTS (SELECT 1 FROM pg_trigger
+    WHERE tgname = 'tracker_claim_changed' AND tgrelid = 'claim'::regclass)
+"""
+).bindparams(sa.bindparam("since", type_=sa.Text()))
+
+
+def _postgres_counts(session: Session, today: dt.date, horizon: dt.date) -> OverviewCounts:
+    """Kept with the connection under the snapshot they were read at, and reused until a
+    transaction that wrote to `claim` commits (whichever process): claim_change, filled by the
+    trigger of migration 0011, lists them; without that trigger, read every time."""
     conn = session.connection()
-    name = conn.dialect.name
-    if name == "postgresql":
-        snapshot, own = conn.execute(
-            sa.text("SELECT pg_current_snapshot()::text, pg_current_xact_id_if_assigned()")
-        ).one()
-        return None if own is not None else ("pg", str(snapshot))
-    if name == "sqlite":
-        dbapi: Any = conn.connection.dbapi_connection
-        if dbapi is None or getattr(dbapi, "in_transaction", True):
-            return None
-        version, changes = conn.execute(
-            sa.text("SELECT (SELECT data_version FROM pragma_data_version()), total_changes()")
-        ).one()
-        return ("sqlite", int(version), int(changes))
-    return None
+    info = conn.info
+    cached = info.get(_CACHE_KEY)
+    since = cached[0] if cached is not None and cached[1] == (today, horizon) else None
+    snapshot, wrote, changed, noted = conn.execute(_PG_CHECK, {"since": since}).one()
+    if not noted:  # no trigger notes the writes (a database not made by the migrations)
+        return compute_counts(session, today, horizon)
+    if wrote:  # this transaction's own writes: counted, never kept
+        return compute_counts(session, today, horizon)
+    # read after `snapshot`, so at least as new as it
+    counts = compute_counts(session, today, horizon) if cached is None or changed else cached[2]
+    info[_CACHE_KEY] = (str(snapshot), (today, horizon), counts)
+    return counts
+
+
+def _sqlite_stamp(session: Session) -> Hashable | None:
+    """PRAGMA data_version (another connection, in any process, committed) and this
+    connection's total_changes() (its own writes); None inside a write transaction."""
+    conn = session.connection()
+    dbapi: Any = conn.connection.dbapi_connection
+    if dbapi is None or getattr(dbapi, "in_transaction", True):
+        return None
+    version, changes = conn.execute(
+        sa.text("SELECT (SELECT data_version FROM pragma_data_version()), total_changes()")
+    ).one()
+    return (int(version), int(changes))
 
 
 def overview_counts(session: Session, today: dt.date, *, within_days: int) -> OverviewCounts:
-    """The overview's counts: kept with the connection and reused while its change stamp (see
-    the module docstring) and `today` stay the same, read afresh otherwise."""
+    """The overview's counts: kept with the connection and reused while the database shows no
+    change to them (see the module docstring) and `today` stays the same, read afresh
+    otherwise."""
     horizon = today + dt.timedelta(days=within_days)
-    stamp = change_stamp(session)
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _postgres_counts(session, today, horizon)
+    stamp = _sqlite_stamp(session) if dialect == "sqlite" else None
     if stamp is None:
         return compute_counts(session, today, horizon)
     info = session.connection().info

@@ -10,6 +10,9 @@ awaiting-data and review queues in deadline order, and ix_claim_upcoming (partia
 claims not resolved, awaiting or in review) the upcoming one; ix_claim_tally answers the
 counts by state, outlook and review reason from the index alone (tracker.overview_counts).
 
+On PostgreSQL a statement trigger notes each transaction that writes to `claim` in the new
+table claim_change: the counts are kept until such a transaction commits (tracker.overview_counts).
+
 Revision ID: 0011_overview_scale
 Revises: 0009_claim_overview
 Create Date: 2026-12-07 09:50:00+00:00
@@ -39,7 +42,37 @@ WHERE claim.status_evaluation_id IS NOT NULL
 """
 
 
+# PostgreSQL: each transaction that writes to `claim` notes its id in claim_change, once (a
+# transaction-local setting remembers it did), so the overview's counts are reused until such
+# a transaction commits (tracker.overview_counts)
+_FUNCTION = """
+CREATE FUNCTION tracker_claim_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_setting('tracker.claim_changed', true) IS DISTINCT FROM pg_current_xact_id()::text
+  THEN
+    INSERT INTO claim_change (xid) VALUES (pg_current_xact_id()::text::bigint)
+      ON CONFLICT DO NOTHING;
+    PERFORM set_config('tracker.claim_changed', pg_current_xact_id()::text, true);
+  END IF;
+  RETURN NULL;
+END
+$$
+"""
+_TRIGGER = """
+CREATE TRIGGER tracker_claim_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON claim
+FOR EACH STATEMENT EXECUTE FUNCTION tracker_claim_changed()
+"""
+
+
 def upgrade() -> None:
+    op.create_table(
+        "claim_change",
+        sa.Column("xid", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.PrimaryKeyConstraint("xid", name=op.f("pk_claim_change")),
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_FUNCTION)
+        op.execute(_TRIGGER)
     # ADD COLUMN in place (a batch copy of the table would trip the foreign keys on SQLite)
     op.add_column("claim", sa.Column("status_review_reason", sa.String(length=20), nullable=True))
     op.execute(_FILL)
@@ -66,6 +99,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP TRIGGER tracker_claim_changed ON claim")
+        op.execute("DROP FUNCTION tracker_claim_changed()")
+    op.drop_table("claim_change")
     op.drop_index("ix_claim_upcoming", table_name="claim")
     op.drop_index("ix_claim_tally", table_name="claim")
     op.drop_index("ix_claim_queue", table_name="claim")
