@@ -182,6 +182,7 @@ def reset_status(engine: sa.Engine) -> None:
                 status_state=None,
                 status_trend=None,
                 status_outlook=None,
+                status_review_reason=None,
                 status_evaluation_id=None,
                 status_changed_at=None,
                 status_checked_at=None,

@@ -153,8 +153,10 @@ def test_japanese_404_page_and_problem_details(client) -> None:
     assert invalid.status_code == 422
     assert invalid.json()["detail"].startswith("リクエストが無効です：limit")
     assert invalid.json()["errors"][0]["field"] == "limit"
-    assert client.get("/api/v1/claims?limit=abc").json()["detail"].startswith(
-        "the request is invalid: limit: "
+    assert (
+        client.get("/api/v1/claims?limit=abc")
+        .json()["detail"]
+        .startswith("the request is invalid: limit: ")
     )
 
 

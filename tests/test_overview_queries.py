@@ -1,5 +1,6 @@
 """The overview (`/`) costs the same number of SQL statements however many claims there are:
-its counts are aggregates over the claims' current-state columns, its lists are bounded."""
+its counts are aggregates over the claims' current-state columns (kept until the database
+changes), its lists are bounded."""
 
 from __future__ import annotations
 
@@ -33,7 +34,19 @@ def test_overview_statements_do_not_grow_with_claims(settings, engine, clock) ->
         small = overview_statements(client, engine)
         seed(engine, 10, 60)  # seven times the claims
         large = overview_statements(client, engine)
-    assert len(small) == len(large), (len(small), len(large))
+    # the counts (tracker.overview_counts) are kept with each pooled connection until the
+    # database changes: a request on a connection that has them skips their two statements
+    assert len(_without_counts(small)) == len(_without_counts(large)), (small, large)
+    assert len(small) - len(_without_counts(small)) in (0, 2)
+    assert len(large) - len(_without_counts(large)) == 2  # the seed wrote: counted afresh
+
+
+def _without_counts(statements: list[str]) -> list[str]:
+    return [
+        s
+        for s in statements
+        if "GROUP BY claim.lifecycle" not in s and not s.startswith("SELECT count(*) FROM claim")
+    ]
 
 
 def test_the_migration_fills_outlooks_as_the_rule_does(engine) -> None:

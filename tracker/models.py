@@ -184,6 +184,15 @@ class SourceDocument(SQLModel, table=True):
 # the deadline an undated claim sorts by (9999-12-31), as SQL text both databases read as a date
 DEADLINE_KEY_DEFAULT = "'9999-12-31'"
 
+# An active claim not yet resolved, awaiting data or in review (the overview's "upcoming"
+# queue; tracker.queries._due_between): written once as SQL text, because a partial index
+# (ix_claim_upcoming) serves a query only when the query repeats its condition word for word
+UPCOMING_PREDICATE = (
+    "lifecycle = 'active' AND (status_state IS NULL OR status_state NOT IN ("
+    "'resolved_true', 'resolved_false', 'resolved_partial', 'void', 'ambiguous', "
+    "'awaiting_data', 'needs_review'))"
+)
+
 
 class Claim(SQLModel, table=True):
     """A dated prediction. `spec` holds the whole normalised claim document of `version`."""
@@ -199,6 +208,26 @@ class Claim(SQLModel, table=True):
             "id",
         ),
         sa.Index("ix_claim_created_at", "created_at"),
+        # the overview (tracker.queries.deadline_queues, overview_tally): each queue's first
+        # claims read in order from an index, and its counts from one index-only aggregate,
+        # instead of sorting or joining every claim
+        sa.Index(
+            "ix_claim_queue",
+            "lifecycle",
+            "status_state",
+            sa.text(f"coalesce(deadline, {DEADLINE_KEY_DEFAULT})"),
+            "id",
+        ),
+        sa.Index(
+            "ix_claim_tally", "lifecycle", "status_state", "status_outlook", "status_review_reason"
+        ),
+        sa.Index(
+            "ix_claim_upcoming",
+            "deadline",
+            "id",
+            sqlite_where=sa.text(UPCOMING_PREDICATE),
+            postgresql_where=sa.text(UPCOMING_PREDICATE),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -239,6 +268,9 @@ class Claim(SQLModel, table=True):
     # what a reader asks of the status (tracker.outlook.Outlook; '' none), stored with it so
     # the overview counts by one indexed column; NULL until evaluated (no data yet)
     status_outlook: str | None = Field(default=None, max_length=20, index=True)
+    # the status evaluation's review_reason (e.g. data_overdue), stored with the outlook so
+    # the overview counts overdue claims without joining every claim to its evaluation
+    status_review_reason: str | None = Field(default=None, max_length=20)
     # the last run that evaluated this claim, whether or not it appended an Evaluation (an
     # unchanged result appends nothing): when, on which inputs (tracker.status inputs key), up
     # to which observation row, and until when its answer holds. The sweep skips the claim
@@ -490,6 +522,17 @@ class Evaluation(SQLModel, table=True):
     # why a person is asked ("data_overdue"), and since when the data was due (nullable)
     review_reason: str | None = Field(default=None, max_length=20)
     overdue_since: dt.date | None = None
+
+
+class ClaimChange(SQLModel, table=True):
+    """PostgreSQL only: the id of each transaction that wrote to `claim`, one row each, written
+    by a statement trigger (migration 0011) and committed with the write. The overview's counts
+    (tracker.overview_counts) are reused until a transaction listed here becomes visible that
+    their snapshot did not see. Unused on SQLite (PRAGMA data_version says the same there)."""
+
+    __tablename__ = "claim_change"
+
+    xid: int = Field(sa_column=sa.Column(sa.BigInteger(), primary_key=True, autoincrement=False))
 
 
 class WaitExtension(SQLModel, table=True):

@@ -148,8 +148,9 @@ def outlook_value(
 
 
 def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None) -> None:
-    """Store `claim.status_outlook` from each claim's status columns and status evaluation (one
-    UPDATE): for status written other than by tracker.status (which sets it with the status)."""
+    """Store `claim.status_outlook` (and `status_review_reason`) from each claim's status columns
+    and status evaluation (one UPDATE): for status written other than by tracker.status (which
+    sets them with the status)."""
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     ev_t = Evaluation.__table__  # type: ignore[attr-defined]
 
@@ -166,7 +167,8 @@ def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None)
             of_status(ev_t.c.projection_high),
             of_status(ev_t.c.projection_value),
             of_status(ev_t.c.threshold),
-        )
+        ),
+        status_review_reason=of_status(ev_t.c.review_reason),
     )
     if claim_ids is not None:
         stmt = stmt.where(claim_t.c.id.in_(list(claim_ids)))

@@ -37,6 +37,7 @@ from tracker.models import (
     UTCDateTime,
 )
 from tracker.outlook import outlook_clause
+from tracker.overview_counts import OverviewCounts, overview_counts, upcoming_select
 from tracker.status import current_resolution, replay_claim_as_known, status_history
 
 SortKey = Literal["deadline", "-deadline", "slug", "-slug", "updated", "-updated"]
@@ -940,34 +941,62 @@ class DeadlineQueues:
 
 
 def deadline_queues(
-    session: Session, today: dt.date, *, within_days: int = 3660, limit: int = 12
+    session: Session,
+    today: dt.date,
+    *,
+    within_days: int = 3660,
+    limit: int = 12,
+    counts: OverviewCounts | None = None,
 ) -> DeadlineQueues:
-    """Like `upcoming_deadlines`, but bounded: six small queries whatever the claim count."""
+    """Like `upcoming_deadlines`, but bounded: each queue's first `limit` claims read in order
+    from an index (ix_claim_upcoming, ix_claim_queue), their claimant and evaluation joined to
+    those rows only; the sizes from `counts` (tracker.overview_counts, read if not given). Its
+    cost does not grow with the claims."""
     horizon = today + dt.timedelta(days=within_days)
-    active = col(Claim.lifecycle) == Lifecycle.active.value
+    if counts is None:
+        counts = overview_counts(session, today, within_days=within_days)
     deadline_key = _deadline_key()
-    queues: dict[str, tuple[list[sa.ColumnElement[bool]], Any]] = {
-        "upcoming": ([active, *_due_between(today, horizon)], col(Claim.deadline)),
-        "awaiting": ([active, col(Claim.status_state).in_(AWAITING_STATES)], deadline_key),
-        "review": ([active, col(Claim.status_state).in_(REVIEW_STATES)], deadline_key),
+    dialect = session.get_bind().dialect.name
+    queues: dict[str, tuple[Any, Any]] = {
+        "upcoming": (
+            upcoming_select(dialect, "id", today, horizon, limit=limit).columns(
+                sa.column("id", sa.Integer())
+            ),
+            col(Claim.deadline),
+        ),
+        "awaiting": (_first_in(AWAITING_STATES, deadline_key, limit), deadline_key),
+        "review": (_first_in(REVIEW_STATES, deadline_key, limit), deadline_key),
     }
     items: dict[str, list[ClaimItem]] = {}
-    totals: dict[str, int] = {}
-    for name, (clauses, order) in queues.items():
+    for name, (ids, order) in queues.items():
+        first = ids.subquery()
         rows = session.exec(
-            _item_select().where(*clauses).order_by(order, col(Claim.id)).limit(limit)
+            _item_select().join(first, first.c.id == col(Claim.id)).order_by(order, col(Claim.id))
         ).all()
         items[name] = _items(rows)
-        totals[name] = int(
-            session.execute(sa.select(sa.func.count(col(Claim.id))).where(*clauses)).scalar_one()
-        )
     return DeadlineQueues(
         upcoming=items["upcoming"],
-        upcoming_total=totals["upcoming"],
+        upcoming_total=counts.upcoming,
         awaiting_data=items["awaiting"],
-        awaiting_total=totals["awaiting"],
+        awaiting_total=counts.awaiting_data,
         needs_review=items["review"],
-        needs_review_total=totals["review"],
+        needs_review_total=counts.needs_review,
+    )
+
+
+def _first_in(states: tuple[str, ...], order: Any, limit: int) -> Any:
+    """The ids of the first `limit` active claims in one of `states` by `order` (then id): read
+    in order from ix_claim_queue (`=` for one state, so the index gives that state's rows in
+    deadline order)."""
+    state = col(Claim.status_state)
+    return (
+        sa.select(col(Claim.id).label("id"))
+        .where(
+            col(Claim.lifecycle) == Lifecycle.active.value,
+            state == states[0] if len(states) == 1 else state.in_(states),
+        )
+        .order_by(order, col(Claim.id))
+        .limit(limit)
     )
 
 

@@ -1200,9 +1200,10 @@ def _record_checks(
 
 
 def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> None:
-    """Set `claim.status_outlook` (tracker.outlook) of the claims whose status evaluation was just
-    appended (ids from `first_id` on, stamped `now`) from that evaluation's state, trend and band:
-    one set-based UPDATE, the rule evaluated by the database, not bound row by row."""
+    """Set `claim.status_outlook` (tracker.outlook) and `status_review_reason` of the claims
+    whose status evaluation was just appended (ids from `first_id` on, stamped `now`) from that
+    evaluation's state, trend, band and review reason: one set-based UPDATE, the rule evaluated
+    by the database, not bound row by row."""
     session.execute(_outlook_update(), {"first_id": first_id, "now": now})
 
 
@@ -1237,7 +1238,8 @@ def _outlook_update() -> sa.Update:
                 ev_t.c.projection_high,
                 ev_t.c.projection_value,
                 ev_t.c.threshold,
-            )
+            ),
+            status_review_reason=ev_t.c.review_reason,  # the overview's overdue count
         )
     )
 

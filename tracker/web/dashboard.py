@@ -70,7 +70,8 @@ from tracker.models import (
 )
 from tracker.numbers import format_chance, format_percent
 from tracker.observations import observations_as_of, quarantined_as_of
-from tracker.outlook import OUTLOOK_HELP, OUTLOOK_LABELS, counts_by_outlook
+from tracker.outlook import OUTLOOK_HELP, OUTLOOK_LABELS
+from tracker.overview_counts import overview_counts
 from tracker.web.charts import ClaimChart, build_claim_charts
 from tracker.web.claim_query import ClaimQuery, ClaimQueryError, parse_claim_query
 from tracker.web.deps import AsOfError, NowDep, SessionDep, SettingsDep, get_now, parse_as_of
@@ -101,6 +102,7 @@ RESOLVE_SCOPE = "resolve"
 SUBSCRIPTIONS_SCOPE = "subscriptions"
 PAGE_SIZE = 50
 OVERVIEW_LIST_LIMIT = 12
+OVERVIEW_WITHIN_DAYS = 3660  # the upcoming queue: deadlines in the next ten years
 HEALTH_LIST_LIMIT = 6
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -698,8 +700,12 @@ def overview(
     if as_of:
         return _overview_as_of(request, session, now, state, as_of, cursor)
     today = now.date()
-    counts = queries.counts_by_state(session)
-    queues = queries.deadline_queues(session, today, limit=OVERVIEW_LIST_LIMIT)
+    # the counts read together, and reused until the database changes (tracker.overview_counts)
+    tally = overview_counts(session, today, within_days=OVERVIEW_WITHIN_DAYS)
+    counts = tally.by_state
+    queues = queries.deadline_queues(
+        session, today, within_days=OVERVIEW_WITHIN_DAYS, limit=OVERVIEW_LIST_LIMIT, counts=tally
+    )
     page = queries.list_claims(session, queries.ClaimFilters(), sort="deadline", limit=PAGE_SIZE)
     reviews_due = queries.yearly_reviews_due(session, today)
     changes, firsts = queries.recent_changes_and_firsts(session, changes=10, firsts=20)
@@ -710,13 +716,13 @@ def overview(
         "total": sum(counts.values()),
         "outlooks": OUTLOOK_LABELS,
         "outlook_help": OUTLOOK_HELP,
-        "outlook_counts": counts_by_outlook(session),
+        "outlook_counts": tally.by_outlook,
         "upcoming": queues.upcoming,
         "upcoming_more": max(0, queues.upcoming_total - len(queues.upcoming)),
         "needs_review": queues.needs_review,
         "needs_review_more": max(0, queues.needs_review_total - len(queues.needs_review)),
         # claims asked about because their data is overdue (tracker.overdue), and since when
-        "overdue_count": overdue.overdue_claims_count(session),
+        "overdue_count": tally.overdue,
         "overdue_since": overdue.overdue_since_by_claim(
             session, [i.claim.id for i in queues.needs_review if i.claim.id is not None]
         ),
