@@ -146,7 +146,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 def worker_sockets(host: str, port: int, held: socket.socket) -> list[socket.socket]:
     """What uvicorn's supervisor hands each worker: on Linux a stand-in that becomes the
-    worker's own SO_REUSEPORT socket (tracker.web.workers: the kernel spreads connections over
+    worker's own SO_REUSEPORT socket (tracker.web.sockets: the kernel spreads connections over
     the workers evenly), elsewhere the parent's socket, shared (one worker may then accept most
     of a burst's connections; see reuse_port_supported for why)."""
     if not reuse_port_supported():
@@ -154,8 +154,9 @@ def worker_sockets(host: str, port: int, held: socket.socket) -> list[socket.soc
     # The port once more, just before the workers join it: the parent's socket does not
     # listen, so another `tracker serve` could bind it during our start-up work, and its
     # workers (SO_REUSEPORT too) would then share our port instead of failing. A socket
-    # without SO_REUSEPORT cannot bind where such a group already listens: whichever of the
-    # two gets here second says the port is in use.
+    # without SO_REUSEPORT cannot bind where such a group already listens, so the second of
+    # the two to get here says the port is in use, unless the first's workers do not listen
+    # yet (their app still starting, a second or two): that window remains.
     bind_socket(host, port).close()
     return cast("list[socket.socket]", [WorkerSocket(host, port)])
 
