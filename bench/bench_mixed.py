@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter
@@ -306,6 +307,34 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def connections_per_worker(parent: int, port: int) -> dict[int, int]:
+    """Established connections on `port` held by each worker process of `parent` (Linux: the
+    socket inodes among /proc/<pid>/fd matched against /proc/<pid>/net/tcp); {} elsewhere."""
+    held: dict[int, int] = {}
+    try:
+        children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+        for pid in map(int, children):
+            if b"spawn_main" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                continue  # multiprocessing's resource tracker
+            inodes = set()
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                try:
+                    target = str(fd.readlink())
+                except OSError:
+                    continue
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+            rows = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+            held[pid] = sum(
+                1
+                for row in map(str.split, rows)
+                if int(row[1].rsplit(":", 1)[1], 16) == port and row[3] == "01" and row[9] in inodes
+            )
+    except OSError:
+        return {}
+    return held
+
+
 def run(args: argparse.Namespace) -> int:
     import sqlalchemy as sa
     from sqlalchemy.engine import make_url
@@ -392,9 +421,15 @@ def run(args: argparse.Namespace) -> int:
         # other may still be starting; connections opened before it listens all go to the first
         asyncio.run(drive(base, token.plaintext, WARM_UP_SECONDS, 10, args.write_share))
         started = time.monotonic()
+        spread: dict[int, int] = {}  # worker pid -> connections it holds, counted mid-run
+        counter = threading.Timer(
+            args.duration / 2, lambda: spread.update(connections_per_worker(procs[0].pid, port))
+        )
+        counter.start()
         tally = asyncio.run(
             drive(base, token.plaintext, args.duration, args.connections, args.write_share)
         )
+        counter.cancel()
         elapsed = time.monotonic() - started
         missing = asyncio.run(unreadable(base, tally.created))
         raced = asyncio.run(race(base, token.plaintext))
@@ -433,6 +468,8 @@ def run(args: argparse.Namespace) -> int:
     for line in missing[:5]:
         print(f"  unreadable: {line}")
     print(f"serving workers that died and were restarted: {restarts}")
+    held = ", ".join(f"{n} (pid {pid})" for pid, n in sorted(spread.items()))
+    print(f"connections per serving worker, mid-run: {held or 'not counted (no /proc)'}")
     print(f"20 concurrent POSTs of one new slug: {dict(sorted(raced.items()))}")
     checks = {
         "zero 5xx": fivexx == 0,

@@ -73,14 +73,17 @@ def test_unwritable_sqlite_path_is_one_clear_line(command, tmp_path):
     assert blocker.read_text() == "not a directory\n"
 
 
-def test_serve_on_a_busy_port_is_one_line_before_any_start_up_work(tmp_path):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_on_a_busy_port_is_one_line_before_any_start_up_work(workers, tmp_path):
     """A second `tracker serve` on a port in use (here held by this test) says so in one line
-    and exits non-zero, before migrating or printing a "serving" URL that another answers."""
+    and exits non-zero, before migrating or printing a "serving" URL that another answers.
+    (A `tracker serve --workers 2` holding the port: tests/test_serving_workers.py.)"""
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        result = run_tracker(["serve", "--port", str(port)], tracker_env(tmp_path), tmp_path)
+        args = ["serve", "--port", str(port), "--workers", workers]
+        result = run_tracker(args, tracker_env(tmp_path), tmp_path)
     assert_one_line_error(result, f"port {port} on 127.0.0.1 is already in use (another tracker?)")
     assert result.stdout == ""  # neither the start-up steps nor "tracker serving on …"
     assert not (tmp_path / "data" / "tracker.db").exists()  # no start-up work was done

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import socket
 import sys
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +22,7 @@ from tracker.db import (
     first_line,
     upgrade_to_head,
 )
+from tracker.web.sockets import WorkerSocket, reuse_port_supported, tcp_socket
 
 app = typer.Typer(
     name="tracker",
@@ -119,7 +120,7 @@ def serve(
             if workers > 1:
                 from uvicorn.supervisors import Multiprocess
 
-                Multiprocess(config, sockets=[sock]).run()
+                Multiprocess(config, sockets=worker_sockets(host, port, sock)).run()
                 return
             server.run(sockets=[sock])
         except KeyboardInterrupt:  # Ctrl-C: uvicorn re-raises it after a clean shutdown
@@ -132,22 +133,32 @@ def serve(
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port for uvicorn to listen on (it calls listen() when it is
-    ready to answer, so until then connections are refused rather than left hanging)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # protocol IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say TCP, and
-    # each accepted connection inherits it; without it Nagle's algorithm meets the client's
-    # delayed ACK and every keep-alive response after the first waits ~40 ms
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    # as uvicorn does: restarting at once must not wait for TIME_WAIT (Linux still refuses to
-    # bind where another socket listens)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ready to answer, so until then connections are refused rather than left hanging). With
+    several workers on Linux it only holds the port: each worker listens on its own."""
+    sock = tcp_socket(host)
     try:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise fail(_bind_error(host, port, exc)) from exc
     return sock
+
+
+def worker_sockets(host: str, port: int, held: socket.socket) -> list[socket.socket]:
+    """What uvicorn's supervisor hands each worker: on Linux a stand-in that becomes the
+    worker's own SO_REUSEPORT socket (tracker.web.sockets: the kernel spreads connections over
+    the workers evenly), elsewhere the parent's socket, shared (one worker may then accept most
+    of a burst's connections; see reuse_port_supported for why)."""
+    if not reuse_port_supported():
+        return [held]
+    # The port once more, just before the workers join it: the parent's socket does not
+    # listen, so another `tracker serve` could bind it during our start-up work, and its
+    # workers (SO_REUSEPORT too) would then share our port instead of failing. A socket
+    # without SO_REUSEPORT cannot bind where such a group already listens, so the second of
+    # the two to get here says the port is in use, unless the first's workers do not listen
+    # yet (their app still starting, a second or two): that window remains.
+    bind_socket(host, port).close()
+    return cast("list[socket.socket]", [WorkerSocket(host, port)])
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> str:

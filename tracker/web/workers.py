@@ -2,9 +2,10 @@
 
 The parent process has read the settings, prepared the database (migrations, claims, bundled
 data) and bound the port; each worker builds its own app from the same environment, with
-tracker's logging. Nothing is cached per process that another process's write could make stale:
-claim bodies are validated by a stamp read from the database on every request (caching.py),
-sessions live in the database, and the scheduler runs in whichever process holds its lease.
+tracker's logging, and (on Linux) listens on a socket of its own (tracker.web.sockets).
+Nothing is cached per process that another process's write could make stale: claim bodies are
+validated by a stamp read from the database on every request (caching.py), sessions live in the
+database, and the scheduler runs in whichever process holds its lease.
 """
 
 from __future__ import annotations
