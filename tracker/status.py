@@ -1359,42 +1359,43 @@ def _executemany(
         else compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
         for name in names
     ]
-    caches: list[dict[Any, Any]] = [{} for _ in names]
     # a Float column's converter makes a float of its value: a float already is one (and most
     # are distinct, so caching them would only fill the cache)
     floats = [isinstance(compiled.binds[name].type, sa.Float) for name in names]
-
-    def convert(index: int, value: Any) -> Any:
-        if names[index] in json_names:
-            return value if type(value) is _JsonText else serializer(value)
-        conv = converters[index]
-        if conv is None or value is None or (type(value) is float and floats[index]):
-            return value
-        cache = caches[index]
-        try:
-            out = cache.get(value, _UNSEEN)
-        except TypeError:  # unhashable
-            return conv(value)
-        if out is _UNSEEN:
-            out = cache[value] = conv(value)
-        return out
-
-    converted_at = [
-        i
-        for i, (name, conv) in enumerate(zip(names, converters, strict=True))
-        if conv is not None or name in json_names
-    ]
     pick = operator.itemgetter(*names)
-    single = len(names) == 1
-    params: list[Any] = []
-    for row in rows:
-        picked = pick(row)
-        values = [picked] if single else list(picked)
-        for i in converted_at:  # the others go to the driver as they are
-            values[i] = convert(i, values[i])
-        params.append(
-            tuple(values) if compiled.positional else dict(zip(names, values, strict=True))
-        )
+    if len(names) == 1:
+        table = [[pick(row)] for row in rows]
+    else:
+        table = [list(pick(row)) for row in rows]
+    # column by column, in loops without a call per value (most values go as they are)
+    for i, (name, conv) in enumerate(zip(names, converters, strict=True)):
+        if name in json_names:
+            for values in table:
+                value = values[i]
+                if type(value) is not _JsonText:
+                    values[i] = serializer(value)
+            continue
+        if conv is None:
+            continue  # to the driver as it is
+        cache: dict[Any, Any] = {}
+        is_float = floats[i]
+        for values in table:
+            value = values[i]
+            if value is None or (is_float and type(value) is float):
+                continue
+            try:
+                out = cache.get(value, _UNSEEN)
+            except TypeError:  # unhashable
+                values[i] = conv(value)
+                continue
+            if out is _UNSEEN:
+                out = cache[value] = conv(value)
+            values[i] = out
+    params: list[Any] = (
+        [tuple(values) for values in table]
+        if compiled.positional
+        else [dict(zip(names, values, strict=True)) for values in table]
+    )
     connection.exec_driver_sql(str(compiled), params)
 
 
