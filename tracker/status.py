@@ -784,6 +784,21 @@ def _finite(value: Any) -> Any:
     return value
 
 
+# the float columns of an Evaluation row that `_row_parts` copies from a result
+_FLOAT_COLUMNS = (
+    "metric_value",
+    "threshold",
+    "margin",
+    "progress",
+    "projection_value",
+    "projection_low",
+    "projection_high",
+    "required_growth",
+    "observed_growth",
+    "probability",
+)
+
+
 def _row_parts(
     result: EvaluationResult,
     *,
@@ -806,27 +821,31 @@ def _row_parts(
         "state": result.state.value,
         "trend": trend.value if trend is not None else None,
         "reason": result.reason,
-        "metric_value": _finite(metric.value) if metric else None,
+        "metric_value": metric.value if metric else None,
         "metric_unit": metric.unit if metric else None,
         "metric_period": metric.period[:20] if metric else None,
-        "threshold": _finite(result.threshold),
+        "threshold": result.threshold,
         "comparator": result.comparator,
-        "margin": _finite(result.margin),
-        "progress": _finite(result.progress),
-        "projection_value": _finite(projection.value) if projection else None,
-        "projection_low": _finite(projection.low) if projection else None,
-        "projection_high": _finite(projection.high) if projection else None,
+        "margin": result.margin,
+        "progress": result.progress,
+        "projection_value": projection.value if projection else None,
+        "projection_low": projection.low if projection else None,
+        "projection_high": projection.high if projection else None,
         "projection_at": projection.at if projection else None,
         "projection_model": projection.model if projection else None,
-        "required_growth": _finite(result.required_growth),
-        "observed_growth": _finite(result.observed_growth),
+        "required_growth": result.required_growth,
+        "observed_growth": result.observed_growth,
         "data_expected_on": result.data_expected_on,
-        "probability": _finite(result.probability),
+        "probability": result.probability,
         "fingerprint": ser.fingerprint,
         "evaluator_version": result.evaluator_version,
         "review_reason": result.review_reason,
         "overdue_since": result.overdue_since,
     }
+    for name in _FLOAT_COLUMNS:  # non-finite floats as None (as `to_dict()` gives them)
+        value = values[name]
+        if type(value) is float and not math.isfinite(value):
+            values[name] = None
     outcome, final_after, stable = result.outcome, result.final_after, result.stable_until
     details = {
         "outcome": outcome.value if outcome is not None else None,
