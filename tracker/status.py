@@ -1382,10 +1382,8 @@ def _executemany(
     # are distinct, so caching them would only fill the cache)
     floats = [isinstance(compiled.binds[name].type, sa.Float) for name in names]
     pick = operator.itemgetter(*names)
-    if len(names) == 1:
-        table = [[pick(row)] for row in rows]
-    else:
-        table = [list(pick(row)) for row in rows]
+    single = len(names) == 1
+    table = [[pick(row)] if single else list(pick(row)) for row in rows]
     # column by column, in loops without a call per value (most values go as they are)
     for i, (name, conv) in enumerate(zip(names, converters, strict=True)):
         if name in json_names:
