@@ -140,7 +140,7 @@ def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
         "data_expected_on": r.data_expected_on,
         "final_after": r.final_after,
         "error": r.error,
-        "details": _jsonable(r.details) if r.details else {},
+        "details": _details_json_ready(r.details),
     }
     text: str = compact_json(_fix(head, _CRITERION_SCALARS))
     return (
@@ -148,6 +148,20 @@ def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
         f',"projection":{_part_json(r.projection, _projection_dict, memo)}'
         f',"evidence":{_part_json(r.evidence, _evidence_dict, memo)}}}'
     )
+
+
+def _details_json_ready(details: Mapping[str, Any]) -> Any:
+    """`_jsonable(details)` for encoding only: the dict itself (not a copy) when its keys are
+    strings and its values plain (str, int, bool, None), as most criteria's are."""
+    if not details:
+        return {}
+    if type(details) is dict:
+        for key, value in details.items():
+            if type(key) is not str or type(value) not in _PLAIN:
+                break
+        else:
+            return details
+    return _jsonable(details)
 
 
 def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:

@@ -122,7 +122,10 @@ def referring(part: Part, shared: dict[int, int]) -> Part:
         return part
     separator = part.get("j")
     if separator is not None:
-        return {"j": separator, "i": [referring(p, shared) for p in part["i"]]}
+        return {
+            "j": separator,
+            "i": [referring(p, shared) if type(p) is dict else p for p in part["i"]],
+        }
     return {  # leaves (strings, lists) as they are, without a call each
         name: referring(value, shared) if type(value) is dict else value
         for name, value in part.items()
