@@ -80,6 +80,7 @@ def test_days_read_as_each_language_writes_them() -> None:
 def test_every_request_runs_in_its_language() -> None:
     """The middleware sets the request's language for everything the request runs."""
     import asyncio
+    import threading
 
     from tracker.web.language import LanguageContext
 
@@ -90,6 +91,9 @@ def test_every_request_runs_in_its_language() -> None:
 
     app = LanguageContext(inner)
     scope = {"type": "http", "query_string": b"lang=ja", "headers": []}
-    asyncio.run(app(scope, None, None))  # type: ignore[arg-type]
+    # in a thread of its own: a browser test in the same worker may leave a loop running here
+    worker = threading.Thread(target=asyncio.run, args=(app(scope, None, None),))  # type: ignore[arg-type]
+    worker.start()
+    worker.join(10)
     assert seen == [("ja", "ja")]
     assert current_lang() == "en"
