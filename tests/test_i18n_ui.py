@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from dashboard_seed import NOW, seed_essay
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tracker.i18n.catalogs import po_path
 from tracker.i18n.extract import (
@@ -22,7 +22,7 @@ from tracker.i18n.extract import (
     untranslated,
 )
 from tracker.i18n.reasons import reason_text
-from tracker.models import Evaluation
+from tracker.models import Claim, Evaluation
 from tracker.web.app import create_app
 
 
@@ -161,6 +161,11 @@ def test_japanese_404_page_and_problem_details(client) -> None:
 
 
 def test_feed_and_calendar_in_japanese_with_lang_in_their_links(client) -> None:
+    with Session(client.app.state.engine) as session:  # a claim file's ja: block, as synced
+        agi = session.exec(select(Claim).where(Claim.slug == "agi-2026")).one()
+        agi.spec = {**agi.spec, "ja": {"title": "AGIは2026年に到来する"}}
+        session.add(agi)
+        session.commit()
     feed = client.get("/api/v1/feed.atom?lang=ja")
     assert feed.status_code == 200
     assert 'xml:lang="ja"' in feed.text
@@ -171,6 +176,7 @@ def test_feed_and_calendar_in_japanese_with_lang_in_their_links(client) -> None:
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entries = ET.fromstring(feed.content).findall("a:entry", ns)
     assert entries
+    japanese_titles = 0
     with Session(client.app.state.engine) as session:
         for entry in entries:
             ev_id = int((entry.findtext("a:id", namespaces=ns) or "").rsplit(":", 1)[1])
@@ -178,6 +184,14 @@ def test_feed_and_calendar_in_japanese_with_lang_in_their_links(client) -> None:
             assert ev is not None
             summary = entry.findtext("a:summary", namespaces=ns) or ""
             assert summary.endswith(f". {reason_text(ev, 'ja')}")
+            claim = session.get(Claim, ev.claim_id)
+            assert claim is not None
+            # the claim's Japanese title where its file gives one (title and summary alike)
+            title = (claim.spec.get("ja") or {}).get("title") or claim.title
+            assert summary.startswith(f"{title}. ")
+            assert (entry.findtext("a:title", namespaces=ns) or "").startswith(title)
+            japanese_titles += title != claim.title
+    assert japanese_titles  # the essay's claims give theirs
     assert "Vary" not in feed.headers or "Cookie" not in feed.headers.get("vary", "")
     english = client.get("/api/v1/feed.atom?lang=en")
     assert "tracker: claim status changes" in english.text and "?lang=" not in english.text

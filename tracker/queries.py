@@ -183,7 +183,8 @@ class TrackRecord:
 @dataclass(slots=True)
 class StatusChange:
     """One evaluation that changed a claim's state or trend, with the state and trend before
-    it (None for a claim's first evaluation); `changed`: which of the two moved."""
+    it (None for a claim's first evaluation); `changed`: which of the two moved. `claim_spec`:
+    the claim's stored document, for its title in other languages (tracker.i18n.content)."""
 
     evaluation: Evaluation
     claim_slug: str
@@ -191,6 +192,12 @@ class StatusChange:
     previous_state: str | None = None
     previous_trend: str | None = None
     changed: list[str] = field(default_factory=list)
+    claim_spec: dict[str, Any] | None = None
+
+    @property
+    def claim_words(self) -> dict[str, Any]:
+        """The claim's title and document, as tracker.i18n.content reads a claim."""
+        return {"title": self.claim_title, "spec": self.claim_spec or {}}
 
 
 # --- cursors ---
@@ -824,7 +831,7 @@ def _clip(limit: int) -> int:
 def _status_changes(session: Session, ids: Any, limit: int | None) -> list[StatusChange]:
     """The StatusChange of each evaluation in `ids` (a subquery of ids), newest first."""
     stmt = (
-        sa.select(Evaluation, col(Claim.slug), col(Claim.title))
+        sa.select(Evaluation, col(Claim.slug), col(Claim.title), col(Claim.spec))
         .join(ids, ids.c.id == col(Evaluation.id))
         .join(Claim, col(Claim.id) == col(Evaluation.claim_id))
         .order_by(col(Evaluation.evaluated_at).desc(), col(Evaluation.id).desc())
@@ -832,7 +839,7 @@ def _status_changes(session: Session, ids: Any, limit: int | None) -> list[Statu
     if limit is not None:
         stmt = stmt.limit(_clip(limit))
     changes: list[StatusChange] = []
-    for evaluation, slug, title in session.execute(stmt).all():
+    for evaluation, slug, title, spec in session.execute(stmt).all():
         previous_state, previous_trend = evaluation.previous_state, evaluation.previous_trend
         moves = (
             ("state", previous_state, evaluation.state),
@@ -848,6 +855,7 @@ def _status_changes(session: Session, ids: Any, limit: int | None) -> list[Statu
                 evaluation=evaluation,
                 claim_slug=slug,
                 claim_title=title,
+                claim_spec=spec if isinstance(spec, dict) else None,
                 previous_state=previous_state,
                 previous_trend=previous_trend,
                 changed=changed,

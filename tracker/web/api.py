@@ -38,6 +38,7 @@ from tracker.dry_run import release_date as _release_date
 from tracker.dry_run import target_periods as _target_periods
 from tracker.i18n import Lang, current_lang, format_date, use_lang
 from tracker.i18n.catalogs import _
+from tracker.i18n.content import claim_text
 from tracker.i18n.reasons import reason_text
 from tracker.models import (
     ApiToken,
@@ -1082,7 +1083,8 @@ def feed(
             type="application/json",
             href=f"{base}{API_PREFIX}/claims/{slug}",
         )
-        sub(entry, "summary", f"{change.claim_title}. {reason_text(ev)}")
+        title = claim_text(change.claim_words, "title")[0] or change.claim_title
+        sub(entry, "summary", f"{title}. {reason_text(ev)}")
     body = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return conditional_response(
         request, body, "application/atom+xml; charset=utf-8", last_modified=updated

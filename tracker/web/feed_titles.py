@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tracker.i18n.catalogs import _
+from tracker.i18n.content import claim_text
 from tracker.queries import StatusChange
 from tracker.web.wording import state_label, trend_label
 
@@ -10,7 +11,8 @@ from tracker.web.wording import state_label, trend_label
 def change_title(change: StatusChange) -> str:
     """E.g. "China's power generation 3× the US by 2030: open → resolved: not kept",
     "…: now off track (was on track)", "…: first evaluated: open, on track" (in the reader's
-    language: the labels and the words around them are translated, the claim's title is not)."""
+    language: the labels and the words around them, and the claim's title where its file gives
+    one in that language)."""
     ev = change.evaluation
     state, trend = state_label(ev.state), trend_label(ev.trend)
     if change.previous_state is None:
@@ -27,4 +29,5 @@ def change_title(change: StatusChange) -> str:
             "before": before,
             "state": state,
         }
-    return _("%(title)s: %(change)s") % {"title": change.claim_title, "change": words}
+    title = claim_text(change.claim_words, "title")[0] or change.claim_title
+    return _("%(title)s: %(change)s") % {"title": title, "change": words}
