@@ -142,18 +142,22 @@ def trend_badge(
     if not trend or not label:
         return None
     if trend == "insufficient_data" and value is not None and band_too_uncertain(value, low, high):
-        why = (
-            f"The projection {format_number(value)} has a range of {format_number(low)}–"
-            f"{format_number(high)}: too wide to say whether the claim is on track."
-        )
+        why = _(
+            "The projection %(value)s has a range of %(low)s–%(high)s: too wide to say whether "
+            "the claim is on track."
+        ) % {"value": format_number(value), "low": format_number(low), "high": format_number(high)}
         return TrendBadge(trend, _(TOO_UNCERTAIN_LABEL), why)
     if trend_uncertain(trend, low, high, threshold):
         assert low is not None and high is not None and threshold is not None
-        why = (
-            f"The projection says {label}, but its range {format_number(low)}–"
-            f"{format_number(high)} includes the threshold {format_number(threshold)}: "
-            "this could go either way."
-        )
+        why = _(
+            "The projection says %(trend)s, but its range %(low)s–%(high)s includes the "
+            "threshold %(threshold)s: this could go either way."
+        ) % {
+            "trend": label,
+            "low": format_number(low),
+            "high": format_number(high),
+            "threshold": format_number(threshold),
+        }
         chance = format_chance(probability) if probability is not None else None
         return TrendBadge(trend, _("%(trend)s (uncertain)") % {"trend": label}, why, chance)
     return TrendBadge(trend, label)
@@ -264,10 +268,12 @@ def describe_criterion(spec: Mapping[str, Any], titles: Mapping[str, str]) -> st
         description = spec.get("description")
         return str(description) if description else f"{spec.get('type', 'criterion')} (unreadable)"
     if isinstance(criterion, JudgedCriterion):
-        return f"A reviewer decides: {criterion.rubric}"
+        return _("A reviewer decides: %(rubric)s") % {"rubric": criterion.rubric}
     if isinstance(criterion, SignalCriterion):
         what = describe_expression(criterion.series, titles)
-        return f"Context signal: {what} (shown beside the claim, never used to resolve it)"
+        return _("Context signal: %(what)s (shown beside the claim, never used to resolve it)") % {
+            "what": what
+        }
     what = describe_expression(criterion.series, titles)
     symbol = COMPARATOR_SYMBOLS.get(criterion.comparator, criterion.comparator)
     if isinstance(criterion, ThresholdCriterion):
