@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from tracker.config import Settings
+from tracker.i18n.catalogs import _
 from tracker.models import FetchRun, FetchStatus, Indicator, Observation
 from tracker.quarantine import PendingQuarantine, last_decided, pending_quarantines
 
@@ -162,7 +163,7 @@ def classify(
     stale, failing = is_stale(indicator, now), is_failing(indicator)
     setting = missing_key_setting(indicator.source, settings)
     bundled_only = bundled_retrieved_on is not None and not live_success
-    snapshot = f"the bundled snapshot retrieved {bundled_retrieved_on}"
+    snapshot = _("the bundled snapshot retrieved %(day)s") % {"day": bundled_retrieved_on}
 
     def health(state: HealthState, reason: str) -> IndicatorHealth:
         return IndicatorHealth(
@@ -183,45 +184,67 @@ def classify(
     if failing and not (setting and config_failure):
         if last_run is not None and last_run.status in (FetchStatus.error, FetchStatus.abandoned):
             kind = last_run.error_kind or "error"
-            reason = f"last fetch {_when(last_run.started_at)} failed ({kind}): {last_run.error}"
+            reason = _("last fetch %(when)s failed (%(kind)s): %(error)s") % {
+                "when": _when(last_run.started_at),
+                "kind": kind,
+                "error": last_run.error,
+            }
         else:
             assert indicator.last_error_at is not None  # is_failing implies it
-            reason = f"last fetch failed at {_when(indicator.last_error_at)}"
+            reason = _("last fetch failed at %(when)s") % {"when": _when(indicator.last_error_at)}
         if bundled_only:
-            reason += f"; showing {snapshot}"
+            reason += _("; showing %(snapshot)s") % {"snapshot": snapshot}
         return health("failing", reason)
     if quarantine is not None:
         return health(
             "quarantined",
-            f"the vintage of fetch run {quarantine.fetch_run_id} ({_when(quarantine.since)}, "
-            f"{quarantine.values} value(s)) is quarantined: {quarantine.reason}; the values in "
-            "use stay until a later fetch confirms it or a reviewer accepts it",
+            _(
+                "the vintage of fetch run %(run)s (%(when)s, %(values)s value(s)) is "
+                "quarantined: %(reason)s; the values in use stay until a later fetch confirms "
+                "it or a reviewer accepts it"
+            )
+            % {
+                "run": quarantine.fetch_run_id,
+                "when": _when(quarantine.since),
+                "values": quarantine.values,
+                "reason": quarantine.reason,
+            },
         )
     if setting is not None:
-        held = f"; showing {snapshot}" if bundled_only else ""
+        held = _("; showing %(snapshot)s") % {"snapshot": snapshot} if bundled_only else ""
         return health(
-            "needs_key", f"{indicator.source} needs an API key: set {setting} to fetch it{held}"
+            "needs_key",
+            _("%(source)s needs an API key: set %(setting)s to fetch it")
+            % {"source": indicator.source, "setting": setting}
+            + held,
         )
     if not has_data and indicator.last_success_at is None:
         if last_run is not None and last_run.status == FetchStatus.running:
-            return health("never_fetched", "the first fetch is running")
-        return health("never_fetched", "not fetched yet: no data")
+            return health("never_fetched", _("the first fetch is running"))
+        return health("never_fetched", _("not fetched yet: no data"))
     if bundled_only:
-        return health("bundled", f"only {snapshot}; not fetched live yet")
-    cadence = f"{STALE_AFTER_INTERVALS}x its refresh interval ({indicator.refresh})"
+        return health(
+            "bundled", _("only %(snapshot)s; not fetched live yet") % {"snapshot": snapshot}
+        )
+    cadence = _("%(n)sx its refresh interval (%(refresh)s)") % {
+        "n": STALE_AFTER_INTERVALS,
+        "refresh": indicator.refresh,
+    }
     if indicator.last_success_at is None:
         if stale:
             return health(
                 "stale",
-                f"no successful fetch since tracking began {_when(indicator.created_at)}, "
-                f"longer than {cadence}",
+                _("no successful fetch since tracking began %(when)s, longer than %(cadence)s")
+                % {"when": _when(indicator.created_at), "cadence": cadence},
             )
-        return health("never_fetched", "no successful fetch recorded yet")
+        return health("never_fetched", _("no successful fetch recorded yet"))
     if stale:
         return health(
-            "stale", f"last success {_when(indicator.last_success_at)}, older than {cadence}"
+            "stale",
+            _("last success %(when)s, older than %(cadence)s")
+            % {"when": _when(indicator.last_success_at), "cadence": cadence},
         )
-    return health("ok", f"last success {_when(indicator.last_success_at)}")
+    return health("ok", _("last success %(when)s") % {"when": _when(indicator.last_success_at)})
 
 
 def indicator_health(
