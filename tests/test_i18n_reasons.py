@@ -350,3 +350,15 @@ def _numbers_ja(text: str) -> Counter[Decimal]:
     text = _JA_GROUPED.sub(value, text)
     text = re.sub(r"[年月日第〜]", " ", text)
     return _decimals(text)
+
+
+def test_a_reason_names_an_outcome_as_the_dashboard_does() -> None:
+    """One vocabulary for a verdict: the Japanese outcome words inside reasons are the
+    dashboard catalog's translations of its outcome labels."""
+    from tracker.i18n.catalogs import gettext_in
+    from tracker.i18n.reasons import OUTCOME_NAMES_JA
+    from tracker.web.wording import OUTCOME_LABELS
+
+    assert set(OUTCOME_NAMES_JA) == set(OUTCOME_LABELS)
+    for outcome, label in OUTCOME_LABELS.items():
+        assert OUTCOME_NAMES_JA[outcome] == gettext_in("ja", label)

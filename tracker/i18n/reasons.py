@@ -31,50 +31,16 @@ _SCALE_EXPONENT: Final = {"million": 6, "billion": 9, "trillion": 12}
 _JA_UNITS: Final = ((10**12, "兆"), (10**8, "億"), (10**4, "万"))
 _SEPARATORS_JA: Final = {"; ": "；", ", ": "、"}
 
-STATE_NAMES_JA: Final = {
-    "upcoming": "開始前",
-    "open": "進行中",
-    "awaiting_data": "データ待ち",
-    "needs_review": "要審査",
-    "resolved_true": "的中",
-    "resolved_false": "外れ",
-    "resolved_partial": "一部的中",
-    "void": "無効",
-    "ambiguous": "判定不能",
-    "withdrawn": "撤回",
-    "error": "エラー",
-}
-TREND_NAMES_JA: Final = {
-    "on_track": "順調",
-    "off_track": "遅れ",
-    "insufficient_data": "データ不足",
-    "not_applicable": "該当なし",
-}
+# the outcome words of the dashboard's `messages` catalog (tracker.web.wording.OUTCOME_LABELS):
+# one vocabulary for a verdict, in a reason as on the page
 OUTCOME_NAMES_JA: Final = {
-    "true": "的中",
-    "false": "外れ",
-    "partial": "一部的中",
+    "true": "実現",
+    "false": "不実現",
+    "partial": "一部実現",
     "void": "無効",
-    "ambiguous": "判定不能",
+    "ambiguous": "判断不能",
 }
 _FUNCTIONS_JA: Final = {"mean": "平均", "sum": "合計"}
-
-
-def state_name(state: str | None, lang: Lang | None = None) -> str:
-    """A state's name for a reader (its enum value in English: "resolved_true")."""
-    if state is None:
-        return ""
-    if (lang or current_lang()) == "ja":
-        return STATE_NAMES_JA.get(state, state)
-    return state
-
-
-def trend_name(trend: str | None, lang: Lang | None = None) -> str:
-    if trend is None:
-        return ""
-    if (lang or current_lang()) == "ja":
-        return TREND_NAMES_JA.get(trend, trend)
-    return trend
 
 
 # --- numbers ---
@@ -290,6 +256,4 @@ __all__ = [
     "reason_is_translated",
     "reason_text",
     "render",
-    "state_name",
-    "trend_name",
 ]
