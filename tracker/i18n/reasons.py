@@ -14,6 +14,7 @@ Japanese numbers keep the digits of the English text (so both languages say the 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -106,15 +107,12 @@ def ja_period(value: str) -> str:
     match = re.fullmatch(r"(\d{4})-W(\d{2})", value)
     if match:
         return f"{match[1]}年第{int(match[2])}週"
-    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", value)
-    if match:
-        return f"{match[1]}年{int(match[2])}月{int(match[3])}日"
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return _ja_day(value)
     return value
 
 
 def _ja_day(iso: str) -> str:
-    import datetime as dt
-
     try:
         return format_date(dt.date.fromisoformat(iso), "ja")
     except ValueError:

@@ -31,6 +31,7 @@ from tracker.evaluation.text import Part, en, msg
 from tracker.evaluation.wording import _rate_part
 from tracker.i18n import current_lang, format_date
 from tracker.i18n.catalogs import N_, _
+from tracker.i18n.reasons import ja_period
 from tracker.numbers import format_chance, format_quantity
 
 COMPARATOR_SYMBOLS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
@@ -79,12 +80,14 @@ def date_at_precision(day: dt.date | None, precision: str | None = None) -> str:
     """A date as precisely as it is known: "2026-01" (month), "2026" (year), else the day."""
     if day is None:
         return "—"
-    japanese = current_lang() == "ja"  # "2026年", "2026年1月", "2026年1月31日"
     if precision == "year":
-        return f"{day.year}年" if japanese else f"{day.year:04d}"
-    if precision == "month":
-        return f"{day.year}年{day.month}月" if japanese else f"{day.year:04d}-{day.month:02d}"
-    return format_date(day)
+        period = f"{day.year:04d}"
+    elif precision == "month":
+        period = f"{day.year:04d}-{day.month:02d}"
+    else:
+        return format_date(day)
+    # "2026年", "2026年1月": the reasons' period words (tracker.i18n.reasons.ja_period)
+    return ja_period(period) if current_lang() == "ja" else period
 
 
 @dataclass(frozen=True, slots=True)
