@@ -24,10 +24,10 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tracker.claims import SLUG_PATTERN
+from tracker.i18n import current_lang
 from tracker.web.admission import RETRY_AFTER_SECONDS
 from tracker.web.api import API_PREFIX, cached_claim, claim_response
 from tracker.web.compression import accepts_gzip
-from tracker.web.language import request_language
 from tracker.web.problems import scope_problem
 
 CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since"})
@@ -53,8 +53,7 @@ class ClaimReads:
             return
         try:
             # in the reader's language (tracker.web.language set it; each has its cache entry)
-            lang = scope.get("state", {}).get("lang") or request_language(scope)
-            entry = await cached_claim(self.state, match.group(1), lang)
+            entry = await cached_claim(self.state, match.group(1), current_lang())
         except PoolTimeout:
             response: Any = scope_problem(
                 scope,
