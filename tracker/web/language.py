@@ -30,15 +30,21 @@ LOCALIZED_TYPES: Final = (
     "application/problem+json",
 )
 VARY_BY: Final = ("Accept-Language", "Cookie")
+_COOKIE_NAME: Final = LANG_COOKIE.encode("ascii")
 
 
 def _parts(scope: Scope) -> tuple[str | None, str | None, str | None]:
-    """The request's `?lang=`, its `tracker_lang` cookie and its `Accept-Language`."""
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang", [None])[-1]
+    """The request's `?lang=`, its `tracker_lang` cookie and its `Accept-Language` (each
+    parsed only when its bytes can hold one: this runs before every request, the hottest
+    reads included)."""
+    raw_query = scope.get("query_string", b"")
+    query = None
+    if b"lang=" in raw_query:
+        query = parse_qs(raw_query.decode("latin-1")).get("lang", [None])[-1]
     cookie_value: str | None = None
     accept: str | None = None
     for name, value in scope.get("headers", ()):
-        if name == b"cookie":
+        if name == b"cookie" and _COOKIE_NAME in value:
             try:
                 jar = SimpleCookie(value.decode("latin-1"))
             except CookieError:
