@@ -54,6 +54,9 @@ class Receiver:
                     return  # the client is gone: answer nothing
                 status, headers = action if isinstance(action, tuple) else (action, {})
                 body = b"x" * int(headers.pop("x-body-bytes", 2))
+                # noted before the answer goes out: once the client has read it, a test may
+                # look (noted after, a loaded machine let a test see None for a 200 it got)
+                item.answered = status
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
@@ -64,7 +67,6 @@ class Receiver:
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     receiver.cut_short += 1  # the client stopped reading and closed
-                item.answered = status
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
