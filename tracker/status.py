@@ -904,6 +904,16 @@ class _JsonText(str):
     __slots__ = ()
 
 
+def _parts_json(parts: Any, memo: Memo | None) -> str:
+    if memo is None or parts is None:
+        return compact_json(parts)  # type: ignore[no-any-return]
+    key = ("parts-json", id(parts))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (parts, compact_json(parts))  # parts: keeps the id unique
+    return hit[1]  # type: ignore[no-any-return]
+
+
 def _stored_row(
     result: EvaluationResult,
     *,
@@ -924,8 +934,14 @@ def _stored_row(
         data_watermark=data_watermark,
         memo=memo,
     )
+    # the criteria's reason parts (the last key) spliced in, each encoded once per parts object
+    # (claims holding the same criterion share its result: `evaluate_criterion`)
+    criteria_parts = details.pop("criteria_reason_parts")
     rest = compact_json(details)
-    values["details"] = _JsonText(f'{{"criteria":{ser.criteria_json},{rest[1:]}')
+    values["details"] = _JsonText(
+        f'{{"criteria":{ser.criteria_json},{rest[1:-1]},"criteria_reason_parts":'
+        f"[{','.join([_parts_json(p, memo) for p in criteria_parts])}]}}"
+    )
     values["evidence"] = _JsonText(ser.evidence_json)
     return values
 

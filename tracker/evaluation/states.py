@@ -55,8 +55,9 @@ def evaluate(
 
     `memo`: an optional dict shared by evaluations in one run over the SAME SeriesData objects
     (never mutated in between) and the same `as_of`; it caches per-series work (vintage
-    selection, expressions, fits) so claims on one series fit it once. Results are identical
-    with or without it.
+    selection, expressions, fits) so claims on one series fit it once, and each criterion's
+    result, shared by claims holding the same criterion object over the same series and
+    deadline (`evaluate_criterion`). Results are identical with or without it.
     """
     if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
         raise ValueError("evaluate() needs timezone-aware datetimes")
