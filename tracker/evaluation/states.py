@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from tracker.criteria import Criterion
 from tracker.evaluation.model import (
@@ -67,6 +68,30 @@ def evaluate(
     results = tuple(
         evaluate_criterion(c, prepared, today=today, claim=claim, memo=memo) for c in criteria
     )
+    if memo is None:
+        return _combine(claim, results, now, as_of, today)
+    # claims alike but for their slug, whose criteria gave the very same results, get the same
+    # answer: combined once per run, then copied with each claim's slug
+    key = ("claim", replace(claim, slug=""), now, as_of, *map(id, results))
+    hit = memo.get(key)
+    if hit is None:  # the results are kept with it: their ids stay unique
+        hit = memo[key] = (results, _combine(claim, results, now, as_of, today))
+    shared: EvaluationResult = hit[1]
+    if shared.slug == claim.slug:
+        return shared
+    copy = object.__new__(EvaluationResult)  # the same fields, the claim's own slug
+    object.__setattr__(copy, "__dict__", {**shared.__dict__, "slug": claim.slug})
+    return copy
+
+
+def _combine(
+    claim: ClaimFacts,
+    results: tuple[CriterionResult, ...],
+    now: dt.datetime,
+    as_of: dt.datetime | None,
+    today: dt.date,
+) -> EvaluationResult:
+    """The claim's result from its criteria's results."""
     resolving = [r for r in results if not r.context]
     primary = next(
         (r for r in resolving if r.type not in ("judged",) and r.error is None),
