@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import fields
 
 from tracker.criteria import Criterion
 from tracker.evaluation.model import (
@@ -72,7 +72,8 @@ def evaluate(
         return _combine(claim, results, now, as_of, today)
     # claims alike but for their slug, whose criteria gave the very same results, get the same
     # answer: combined once per run, then copied with each claim's slug
-    key = ("claim", replace(claim, slug=""), now, as_of, *map(id, results))
+    facts = tuple(claim.__dict__.values())  # the fields in order (`_SLUG_FIRST`)
+    key = ("claim", facts[1:], now, as_of, *map(id, results))
     hit = memo.get(key)
     if hit is None:  # the results are kept with it: their ids stay unique
         hit = memo[key] = (results, _combine(claim, results, now, as_of, today))
@@ -165,6 +166,10 @@ def _combine(
         probability=claim_probability(state, claim, resolving),
     )
 
+
+# `evaluate` keys claims alike by their facts but the first, the slug
+_SLUG_FIRST = fields(ClaimFacts)[0].name == "slug"
+assert _SLUG_FIRST, "ClaimFacts' first field must be the slug"
 
 REVIEW_DATA_OVERDUE = "data_overdue"
 # the states in which a claim waits for data (and so may wait too long)
