@@ -221,6 +221,51 @@ def test_a_shared_memo_changes_nothing(
         assert shared == alone
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    spec=st.one_of(
+        criterion_specs(),
+        # growth without a window: decided at the claim's deadline (it reads the claim)
+        st.floats(min_value=0.001, max_value=1.0).map(
+            lambda t: {
+                "key": "k",
+                "type": "growth",
+                "series": {"indicator": "x"},
+                "measure": "cagr",
+                "threshold": t,
+            }
+        ),
+    ),
+    values=values_st,
+    last_year=st.integers(min_value=2018, max_value=2032),
+    now=moment_st,
+    deadlines=st.lists(
+        st.none() | st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2040, 12, 31)),
+        min_size=2,
+        max_size=4,
+    ),
+)
+def test_claims_holding_one_criterion_share_its_result_where_they_read_the_same(
+    spec: dict[str, Any],
+    values: list[float],
+    last_year: int,
+    now: dt.datetime,
+    deadlines: list[dt.date | None],
+) -> None:
+    """A run parses identical criteria once, and the memo shares one criterion's result among
+    the claims holding it: each claim still gets exactly its own answer (the claim's deadline
+    is part of what the criterion reads), in any order, again and again."""
+    criterion = CRITERION.validate_python(spec)
+    data = {"x": make_series(values, last_year, [BASE])}
+    memo: dict[Any, Any] = {}
+    for i, deadline in enumerate(deadlines + deadlines[::-1]):
+        facts = ClaimFacts(f"c{i}", deadline=deadline)
+        alone = evaluate(facts, [criterion], data, now=now)
+        shared = evaluate(facts, [criterion], data, now=now, memo=memo)
+        assert shared == alone
+        assert shared.fingerprint() == alone.fingerprint()
+
+
 @st.composite
 def trending_values(draw: st.DrawFn) -> list[float]:
     """A positive series around a compounding trend (so that many projections are decisive)."""

@@ -47,6 +47,7 @@ from tracker.evaluation import (
     lookback_start,
     serialise,
 )
+from tracker.evaluation.text import en, resolved
 from tracker.models import Evaluation, State, Trend
 from tracker.sources.base import period_start
 from tracker.status import evaluate_claims, evaluation_row_values, load_claim_inputs
@@ -344,6 +345,59 @@ def test_stored_rows_are_the_row_values_of_the_results(engine: Engine) -> None:
             assert row.fingerprint == result.fingerprint() == _reference_fingerprint(result)
             assert item.status_evaluation_id == row.id
             assert item.status_state == result.state.value
+
+
+def test_claims_sharing_criteria_store_each_its_own_row(engine: Engine) -> None:
+    """A run shares one result among claims holding the same criterion (and one claim result
+    among claims alike but for their slug), encoding each once: every stored row is still
+    exactly its own claim's, its reason parts referring to its own criteria by position."""
+    level = {"key": "level", "type": "threshold", "threshold": 150.0, "period": "2030"}
+    context = {"key": "ctx", "type": "threshold", "threshold": 90.0, "role": "context"}
+    with Session(engine) as session:
+        for name in ("a", "b"):
+            ind = make_indicator(session, f"share.{name}")
+            observe(session, ind, {str(y): 100.0 + 4 * (y - 2012) for y in range(2012, 2026)}, NOW)
+        x = {**level, "series": {"indicator": "share.a"}}
+        y = {**context, "series": {"indicator": "share.b"}, "period": "2030"}
+        shapes = {
+            "same-1": ([x], dt.date(2030, 12, 31)),
+            "same-2": ([x], dt.date(2030, 12, 31)),
+            "later": ([x], dt.date(2031, 6, 30)),
+            "context-first": ([y, x], dt.date(2030, 12, 31)),
+            "context-last": ([x, y], dt.date(2030, 12, 31)),
+            "context-first-2": ([y, x], dt.date(2030, 12, 31)),
+        }
+        for slug, (criteria, deadline) in shapes.items():
+            make_claim(session, slug, criteria, deadline=deadline)
+        session.commit()
+        results = {r.slug: r for r in evaluate_claims(session, now=NOW)}
+        session.commit()
+        inputs = {i.facts.slug: i for i in load_claim_inputs(session)}
+        rows = {
+            row.claim_id: row
+            for row in session.exec(select(Evaluation).order_by(col(Evaluation.id))).all()
+        }
+        assert set(results) == set(shapes)
+        for slug, result in results.items():
+            item = inputs[slug]
+            row = rows[item.claim_id]
+            assert result == evaluate(item.facts, item.criteria, item.series, now=NOW)
+            assert isinstance(row.details, dict)
+            expected = evaluation_row_values(
+                result,
+                claim_id=item.claim_id,
+                claim_version=item.claim_version,
+                inputs_key=row.details["inputs_key"],
+                data_watermark=row.details["data_watermark"],
+            )
+            assert {key: getattr(row, key) for key in expected} == expected
+            stored = resolved(row.details["reason_parts"], row.details["criteria_reason_parts"])
+            assert en(stored) == row.reason == result.reason
+        # claims alike share their criteria's results; their rows differ by what is their own
+        assert results["same-1"].criteria[0] is results["same-2"].criteria[0]
+        assert results["context-first"].criteria == results["context-first-2"].criteria
+        first, last = (rows[inputs[s].claim_id].details for s in ("context-first", "context-last"))
+        assert first["reason_parts"] != last["reason_parts"]  # {"c": 1} vs {"c": 0}
 
 
 def test_a_first_run_takes_a_fixed_number_of_statements(engine: Engine) -> None:

@@ -861,15 +861,19 @@ def _row_parts(
         "inputs_key": inputs_key,
         "stable_until": stable.isoformat() if stable is not None else None,
         "data_watermark": data_watermark,
-        # the reason as structured parts, rendered per language at read time (tracker.i18n.
-        # reasons); not fingerprinted: the English reason they render is
-        "reason_parts": referring(
-            result.reason_parts,
-            {id(c.reason_parts): i for i, c in enumerate(result.criteria) if c.reason_parts},
-        ),
-        "criteria_reason_parts": [c.reason_parts for c in result.criteria],
+        # then the reason parts (`_stored_parts`), last
     }
     return values, details, ser
+
+
+def _stored_parts(result: EvaluationResult) -> Any:
+    """The reason as structured parts, rendered per language at read time (tracker.i18n.
+    reasons), with its criteria's parts referred to (they are stored beside it); not
+    fingerprinted: the English reason they render is."""
+    return referring(
+        result.reason_parts,
+        {id(c.reason_parts): i for i, c in enumerate(result.criteria) if c.reason_parts},
+    )
 
 
 def evaluation_row_values(
@@ -893,7 +897,12 @@ def evaluation_row_values(
         inputs_key=inputs_key,
         data_watermark=data_watermark,
     )
-    values["details"] = {"criteria": json.loads(ser.criteria_json), **details}
+    values["details"] = {
+        "criteria": json.loads(ser.criteria_json),
+        **details,
+        "reason_parts": _stored_parts(result),
+        "criteria_reason_parts": [c.reason_parts for c in result.criteria],
+    }
     values["evidence"] = json.loads(ser.evidence_json)
     return values
 
@@ -902,6 +911,16 @@ class _JsonText(str):
     """Already-encoded JSON for a JSON column (written as is by `_executemany`)."""
 
     __slots__ = ()
+
+
+def _parts_json(parts: Any, memo: Memo | None) -> str:
+    if memo is None or parts is None:
+        return compact_json(parts)  # type: ignore[no-any-return]
+    key = ("parts-json", id(parts))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (parts, compact_json(parts))  # parts: keeps the id unique
+    return hit[1]  # type: ignore[no-any-return]
 
 
 def _stored_row(
@@ -924,8 +943,27 @@ def _stored_row(
         data_watermark=data_watermark,
         memo=memo,
     )
+    # the reason parts (the last keys) spliced in, each encoded once per parts object (claims
+    # alike share their results and parts: `evaluate`)
     rest = compact_json(details)
-    values["details"] = _JsonText(f'{{"criteria":{ser.criteria_json},{rest[1:]}')
+    if memo is None:
+        reason_parts = compact_json(_stored_parts(result))
+    else:
+        # by the parts and the criteria's parts they may refer to (by position)
+        key = (
+            "stored-parts-json",
+            id(result.reason_parts),
+            *[id(c.reason_parts) for c in result.criteria],
+        )
+        hit = memo.get(key)
+        if hit is None:  # what the ids are of is kept with it: the ids stay unique
+            hit = memo[key] = (result, compact_json(_stored_parts(result)))
+        reason_parts = hit[1]
+    criteria_parts = ",".join([_parts_json(c.reason_parts, memo) for c in result.criteria])
+    values["details"] = _JsonText(
+        f'{{"criteria":{ser.criteria_json},{rest[1:-1]},"reason_parts":{reason_parts}'
+        f',"criteria_reason_parts":[{criteria_parts}]}}'
+    )
     values["evidence"] = _JsonText(ser.evidence_json)
     return values
 

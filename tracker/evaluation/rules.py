@@ -1005,4 +1005,19 @@ def evaluate_criterion(
         return _judged(criterion)
     if isinstance(criterion, SignalCriterion):
         return _signal(criterion, series)
-    return _measured(criterion, series, _Context(today, claim, memo))
+    if memo is None:
+        return _measured(criterion, series, _Context(today, claim, memo))
+    # A measured criterion reads its series, `today` and the claim's deadline, nothing else of
+    # the claim: claims holding the same criterion (one parsed object per spec text) over the
+    # same series objects and deadline get the same result, made once per run and shared (a
+    # result is never modified after it is made).
+    reads = memo.get(("reads", id(criterion)))
+    if reads is None:
+        reads = memo[("reads", id(criterion))] = (criterion, tuple(criterion_indicators(criterion)))
+    datas = tuple([series.get(k) for k in reads[1]])
+    key = ("criterion", id(criterion), claim.deadline, today, *map(id, datas))
+    hit = memo.get(key)
+    if hit is None:  # the criterion and the series are kept with it: their ids stay unique
+        result = _measured(criterion, series, _Context(today, claim, memo))
+        hit = memo[key] = (criterion, datas, result)
+    return hit[2]  # type: ignore[no-any-return]

@@ -116,7 +116,18 @@ def _part_json(value: Any, to_dict: Any, memo: Memo | None) -> str:
 
 
 def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
-    """Compact JSON of `_criterion_dict(r)`, keys in `_CRITERION_ORDER`."""
+    """Compact JSON of `_criterion_dict(r)`, keys in `_CRITERION_ORDER`; with `memo`, made once
+    per result object (claims holding the same criterion share one: `evaluate_criterion`)."""
+    if memo is None:
+        return _criterion_text(r, None)
+    key = ("criterion-json", id(r))
+    hit = memo.get(key)
+    if hit is None:
+        hit = memo[key] = (r, _criterion_text(r, memo))  # r: keeps the id unique
+    return hit[1]  # type: ignore[no-any-return]
+
+
+def _criterion_text(r: CriterionResult, memo: Memo | None) -> str:
     if type(r) is not CriterionResult:
         data = _criterion_dict(r)
         return compact_json({k: data[k] for k in _CRITERION_ORDER})  # type: ignore[no-any-return]

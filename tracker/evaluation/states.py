@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 
 from tracker.criteria import Criterion
 from tracker.evaluation.model import (
@@ -55,8 +56,9 @@ def evaluate(
 
     `memo`: an optional dict shared by evaluations in one run over the SAME SeriesData objects
     (never mutated in between) and the same `as_of`; it caches per-series work (vintage
-    selection, expressions, fits) so claims on one series fit it once. Results are identical
-    with or without it.
+    selection, expressions, fits) so claims on one series fit it once, and each criterion's
+    result, shared by claims holding the same criterion object over the same series and
+    deadline (`evaluate_criterion`). Results are identical with or without it.
     """
     if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
         raise ValueError("evaluate() needs timezone-aware datetimes")
@@ -66,6 +68,31 @@ def evaluate(
     results = tuple(
         evaluate_criterion(c, prepared, today=today, claim=claim, memo=memo) for c in criteria
     )
+    if memo is None:
+        return _combine(claim, results, now, as_of, today)
+    # claims alike but for their slug, whose criteria gave the very same results, get the same
+    # answer: combined once per run, then copied with each claim's slug
+    facts = tuple(claim.__dict__.values())  # the fields in order (`_SLUG_FIRST`)
+    key = ("claim", facts[1:], now, as_of, *map(id, results))
+    hit = memo.get(key)
+    if hit is None:  # the results are kept with it: their ids stay unique
+        hit = memo[key] = (results, _combine(claim, results, now, as_of, today))
+    shared: EvaluationResult = hit[1]
+    if shared.slug == claim.slug:
+        return shared
+    copy = object.__new__(EvaluationResult)  # the same fields, the claim's own slug
+    object.__setattr__(copy, "__dict__", {**shared.__dict__, "slug": claim.slug})
+    return copy
+
+
+def _combine(
+    claim: ClaimFacts,
+    results: tuple[CriterionResult, ...],
+    now: dt.datetime,
+    as_of: dt.datetime | None,
+    today: dt.date,
+) -> EvaluationResult:
+    """The claim's result from its criteria's results."""
     resolving = [r for r in results if not r.context]
     primary = next(
         (r for r in resolving if r.type not in ("judged",) and r.error is None),
@@ -139,6 +166,10 @@ def evaluate(
         probability=claim_probability(state, claim, resolving),
     )
 
+
+# `evaluate` keys claims alike by their facts but the first, the slug
+_SLUG_FIRST = fields(ClaimFacts)[0].name == "slug"
+assert _SLUG_FIRST, "ClaimFacts' first field must be the slug"
 
 REVIEW_DATA_OVERDUE = "data_overdue"
 # the states in which a claim waits for data (and so may wait too long)
