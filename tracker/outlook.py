@@ -147,6 +147,68 @@ def outlook_value(
     return sa.case(*whens, else_="")
 
 
+def outlook_of(
+    state: str | None,
+    trend: str | None,
+    low: float | None,
+    high: float | None,
+    value: float | None,
+    threshold: float | None,
+) -> str:
+    """`outlook_value` computed in Python, clause for clause, for a status about to be written:
+    tracker.status binds it with the status (one UPDATE writes each claim row and its indexes
+    once) rather than evaluating the SQL rule in a second UPDATE. The SQL rule stays the one the
+    lists filter by; tests/test_outlook_rule.py checks that the two agree on every case.
+
+    Numbers compare as the database's double precision does; a stored band is finite or NULL
+    (tracker.status writes non-finite floats as NULL)."""
+    # an int as the float the database stores (a stored band is floats or NULL already)
+    low = float(low) if type(low) is int else low
+    high = float(high) if type(high) is int else high
+    value = float(value) if type(value) is int else value
+    threshold = float(threshold) if type(threshold) is int else threshold
+    state, trend = state or "", trend or ""
+    live = state in LIVE_STATES
+    straddles = (
+        low is not None
+        and high is not None
+        and threshold is not None
+        and low <= threshold
+        and threshold <= high
+    )
+    too_wide = (
+        trend == Trend.insufficient_data.value
+        and value is not None
+        and (
+            low is None
+            or high is None
+            or (low > 0 and high > low * UNCERTAIN_RATIO)
+            or high - low > abs(value) * UNCERTAIN_WIDTH
+        )
+    )
+    if live and trend in _ON_OR_OFF and not straddles:
+        return trend  # Outlook.on_track / off_track: the trend's own value
+    if live and ((trend in _ON_OR_OFF and straddles) or too_wide):
+        return Outlook.too_uncertain.value
+    if state == "" or (
+        live and (trend == "" or (trend == Trend.insufficient_data.value and not too_wide))
+    ):
+        return Outlook.no_data.value
+    if live and trend == Trend.not_applicable.value:
+        return Outlook.judged_at_deadline.value
+    return _OUTLOOK_OF_STATE.get(state, "")
+
+
+_ON_OR_OFF = (Trend.on_track.value, Trend.off_track.value)
+# the outlooks that follow from the state alone (`_rule`'s last clauses)
+_OUTLOOK_OF_STATE = {
+    State.awaiting_data.value: Outlook.awaiting_data.value,
+    State.needs_review.value: Outlook.needs_verdict.value,
+    State.resolved_true.value: Outlook.kept.value,
+    State.resolved_false.value: Outlook.not_kept.value,
+}
+
+
 def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None) -> None:
     """Store `claim.status_outlook` (and `status_review_reason`) from each claim's status columns
     and status evaluation (one UPDATE): for status written other than by tracker.status (which
