@@ -238,8 +238,9 @@ def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None)
 
 
 def counts_by_outlook(session: Session) -> dict[Outlook, int]:
-    """How many claims have each outlook: one aggregate over the indexed `status_outlook`
-    (never evaluated: no data yet), so its cost does not grow with the claims' evaluations."""
+    """How many claims have each outlook: one aggregate over the stored `status_outlook` (an
+    index-only scan of ix_claim_tally; never evaluated: no data yet), so its cost does not grow
+    with the claims' evaluations."""
     outlook = sa.func.coalesce(col(Claim.status_outlook), Outlook.no_data.value)
     rows = session.execute(sa.select(outlook, sa.func.count()).group_by(outlook)).all()
     found = {str(value): int(n) for value, n in rows}
