@@ -5,7 +5,9 @@ An `Outlook` is derived from the claim's stored state and trend and the band of 
 evaluation, by the same rules as the trend badge (tracker.web.wording.trend_badge: an on/off
 track trend whose band straddles the threshold is "uncertain"; an insufficient-data trend whose
 projection is too wide is "too uncertain to call"). `outlook_clause` is that rule in SQL, so the
-overview's counts and the filtered lists (`?outlook=` on the API and the dashboard) agree.
+overview's counts and the filtered lists (`?outlook=` on the API and the dashboard) agree;
+`outlook_of` is the same rule in Python, for the status tracker.status writes (a test holds the
+two to the same answers).
 """
 
 from __future__ import annotations
