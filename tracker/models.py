@@ -198,7 +198,9 @@ class Claim(SQLModel, table=True):
     """A dated prediction. `spec` holds the whole normalised claim document of `version`."""
 
     __table_args__ = (
-        sa.Index("ix_claim_deadline_state", "deadline", "status_state"),
+        # the deadline ranges; the deadline alone (migration 0012): an index holding a status
+        # column is rewritten for every claim whose status an evaluation sets
+        sa.Index("ix_claim_deadline", "deadline"),
         sa.Index("ix_claim_lifecycle_state", "lifecycle", "status_state"),
         # the claim lists' deadline order (undated last; tracker.queries._deadline_key) and the
         # first day on record: read from an index, not by sorting or scanning every claim
@@ -266,8 +268,8 @@ class Claim(SQLModel, table=True):
     status_evaluation_id: int | None = Field(default=None)
     status_changed_at: dt.datetime | None = Field(default=None, sa_column=ts_column(nullable=True))
     # what a reader asks of the status (tracker.outlook.Outlook; '' none), stored with it so
-    # the overview counts by one indexed column; NULL until evaluated (no data yet)
-    status_outlook: str | None = Field(default=None, max_length=20, index=True)
+    # the overview counts it from ix_claim_tally; NULL until evaluated (no data yet)
+    status_outlook: str | None = Field(default=None, max_length=20)
     # the status evaluation's review_reason (e.g. data_overdue), stored with the outlook so
     # the overview counts overdue claims without joining every claim to its evaluation
     status_review_reason: str | None = Field(default=None, max_length=20)

@@ -5,7 +5,9 @@ An `Outlook` is derived from the claim's stored state and trend and the band of 
 evaluation, by the same rules as the trend badge (tracker.web.wording.trend_badge: an on/off
 track trend whose band straddles the threshold is "uncertain"; an insufficient-data trend whose
 projection is too wide is "too uncertain to call"). `outlook_clause` is that rule in SQL, so the
-overview's counts and the filtered lists (`?outlook=` on the API and the dashboard) agree.
+overview's counts and the filtered lists (`?outlook=` on the API and the dashboard) agree;
+`outlook_of` is the same rule in Python, for the status tracker.status writes (a test holds the
+two to the same answers).
 """
 
 from __future__ import annotations
@@ -147,6 +149,68 @@ def outlook_value(
     return sa.case(*whens, else_="")
 
 
+def outlook_of(
+    state: str | None,
+    trend: str | None,
+    low: float | None,
+    high: float | None,
+    value: float | None,
+    threshold: float | None,
+) -> str:
+    """`outlook_value` computed in Python, clause for clause, for a status about to be written:
+    tracker.status binds it with the status (one UPDATE writes each claim row and its indexes
+    once) rather than evaluating the SQL rule in a second UPDATE. The SQL rule stays the one the
+    lists filter by; tests/test_outlook_rule.py checks that the two agree on every case.
+
+    Numbers compare as the database's double precision does; a stored band is finite or NULL
+    (tracker.status writes non-finite floats as NULL)."""
+    # an int as the float the database stores (a stored band is floats or NULL already)
+    low = float(low) if type(low) is int else low
+    high = float(high) if type(high) is int else high
+    value = float(value) if type(value) is int else value
+    threshold = float(threshold) if type(threshold) is int else threshold
+    state, trend = state or "", trend or ""
+    live = state in LIVE_STATES
+    straddles = (
+        low is not None
+        and high is not None
+        and threshold is not None
+        and low <= threshold
+        and threshold <= high
+    )
+    too_wide = (
+        trend == Trend.insufficient_data.value
+        and value is not None
+        and (
+            low is None
+            or high is None
+            or (low > 0 and high > low * UNCERTAIN_RATIO)
+            or high - low > abs(value) * UNCERTAIN_WIDTH
+        )
+    )
+    if live and trend in _ON_OR_OFF and not straddles:
+        return trend  # Outlook.on_track / off_track: the trend's own value
+    if live and ((trend in _ON_OR_OFF and straddles) or too_wide):
+        return Outlook.too_uncertain.value
+    if state == "" or (
+        live and (trend == "" or (trend == Trend.insufficient_data.value and not too_wide))
+    ):
+        return Outlook.no_data.value
+    if live and trend == Trend.not_applicable.value:
+        return Outlook.judged_at_deadline.value
+    return _OUTLOOK_OF_STATE.get(state, "")
+
+
+_ON_OR_OFF = (Trend.on_track.value, Trend.off_track.value)
+# the outlooks that follow from the state alone (`_rule`'s last clauses)
+_OUTLOOK_OF_STATE = {
+    State.awaiting_data.value: Outlook.awaiting_data.value,
+    State.needs_review.value: Outlook.needs_verdict.value,
+    State.resolved_true.value: Outlook.kept.value,
+    State.resolved_false.value: Outlook.not_kept.value,
+}
+
+
 def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None) -> None:
     """Store `claim.status_outlook` (and `status_review_reason`) from each claim's status columns
     and status evaluation (one UPDATE): for status written other than by tracker.status (which
@@ -176,8 +240,9 @@ def refresh_outlooks(session: Session, claim_ids: Collection[int] | None = None)
 
 
 def counts_by_outlook(session: Session) -> dict[Outlook, int]:
-    """How many claims have each outlook: one aggregate over the indexed `status_outlook`
-    (never evaluated: no data yet), so its cost does not grow with the claims' evaluations."""
+    """How many claims have each outlook: one aggregate over the stored `status_outlook` (an
+    index-only scan of ix_claim_tally; never evaluated: no data yet), so its cost does not grow
+    with the claims' evaluations."""
     outlook = sa.func.coalesce(col(Claim.status_outlook), Outlook.no_data.value)
     rows = session.execute(sa.select(outlook, sa.func.count()).group_by(outlook)).all()
     found = {str(value): int(n) for value, n in rows}

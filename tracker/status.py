@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -66,7 +65,7 @@ from tracker.models import (
     WaitExtension,
 )
 from tracker.observations import known_as_of_clause
-from tracker.outlook import outlook_value
+from tracker.outlook import outlook_of
 from tracker.sources.base import period_start
 from tracker.webhooks import events as webhook_events
 
@@ -1212,10 +1211,11 @@ def _record_checks(
     older inputs of that stored one and evaluate the claim again on every run.
 
     The claims that did append one (`appended`: claim id -> the new evaluation's id and row)
-    get their status from it in the same statement: state, trend, evaluation id, and
-    `status_changed_at` = `now` where the state or trend differs from the claim's (one
-    executemany per shape: claims that appended, claims that did not); then their outlook, in
-    one set-based UPDATE (`_store_outlooks`).
+    get their status from it in the same statement: state, trend, evaluation id, outlook and
+    review reason (`tracker.outlook.outlook_of`, from the row's state, trend and band), and
+    `status_changed_at` = `now` where the state or trend differs from the claim's. One
+    executemany per shape (claims that appended, claims that did not): each claim row, and
+    each index over its status columns, is written once.
     """
     claim_t = Claim.__table__  # type: ignore[attr-defined]
     c = claim_t.c
@@ -1233,6 +1233,8 @@ def _record_checks(
         "status_state": state,
         "status_trend": trend,
         "status_evaluation_id": sa.bindparam("b_evaluation_id", type_=c.status_evaluation_id.type),
+        "status_outlook": sa.bindparam("b_outlook", type_=c.status_outlook.type),
+        "status_review_reason": sa.bindparam("b_review_reason", type_=c.status_review_reason.type),
         "status_changed_at": sa.case(
             (moved, sa.bindparam("b_changed_at", type_=c.status_changed_at.type)),
             else_=c.status_changed_at,
@@ -1255,60 +1257,23 @@ def _record_checks(
             evaluation_id, stored = new
             row["b_evaluation_id"], row["b_changed_at"] = evaluation_id, now
             row["b_state"], row["b_trend"] = stored["state"], stored["trend"]
+            row["b_outlook"] = outlook_of(
+                stored["state"],
+                stored["trend"],
+                stored["projection_low"],
+                stored["projection_high"],
+                stored["projection_value"],
+                stored["threshold"],
+            )
+            row["b_review_reason"] = stored["review_reason"]  # the overview's overdue count
             pointed.append(row)
     if checked:
         _executemany(session, sa.update(claim_t).where(where).values(checks), checked)
     if pointed:
         _executemany(session, sa.update(claim_t).where(where).values({**checks, **status}), pointed)
-        _store_outlooks(session, min(new for new, _ in appended.values()), now=now)
         for obj in list(session.identity_map.values()):
             if isinstance(obj, Claim) and obj.id in appended:
                 session.expire(obj)
-
-
-def _store_outlooks(session: Session, first_id: int, *, now: dt.datetime) -> None:
-    """Set `claim.status_outlook` (tracker.outlook) and `status_review_reason` of the claims
-    whose status evaluation was just appended (ids from `first_id` on, stamped `now`) from that
-    evaluation's state, trend, band and review reason: one set-based UPDATE, the rule evaluated
-    by the database, not bound row by row."""
-    session.execute(_outlook_update(), {"first_id": first_id, "now": now})
-
-
-@cache
-def _outlook_update() -> sa.Update:
-    """_store_outlooks' statement, built once: the outlook rule is a CASE of ~100 clauses, and
-    building it took longer than the rest of an API write's evaluation (its cache key, memoised
-    on the statement, is computed once too)."""
-    claim_t = Claim.__table__  # type: ignore[attr-defined]
-    ev_t = Evaluation.__table__  # type: ignore[attr-defined]
-    first = sa.bindparam("first_id", type_=ev_t.c.id.type)
-    stamped = sa.bindparam("now", type_=ev_t.c.evaluated_at.type)
-    # the claims of those evaluations, by primary key: without it SQLite scans every claim
-    # row for the few whose status evaluation is new (a claim points only at its own)
-    appended = ev_t.alias("appended")
-    owners = sa.select(appended.c.claim_id).where(
-        appended.c.id >= first, appended.c.evaluated_at == stamped
-    )
-    return (
-        sa.update(claim_t)
-        .where(
-            claim_t.c.id.in_(owners),
-            claim_t.c.status_evaluation_id == ev_t.c.id,
-            ev_t.c.id >= first,
-            ev_t.c.evaluated_at == stamped,
-        )
-        .values(
-            status_outlook=outlook_value(
-                ev_t.c.state,
-                ev_t.c.trend,
-                ev_t.c.projection_low,
-                ev_t.c.projection_high,
-                ev_t.c.projection_value,
-                ev_t.c.threshold,
-            ),
-            status_review_reason=ev_t.c.review_reason,  # the overview's overdue count
-        )
-    )
 
 
 def _current_evaluations(session: Session, evaluation_ids: Sequence[int | None]) -> dict[int, Any]:
