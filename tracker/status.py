@@ -195,8 +195,12 @@ class _Meta:
     indicators: dict[str, Any]  # key -> indicator row
     resolutions: dict[int, Any]  # claim id -> current resolution row
     revisions: dict[int, Any]  # claim id -> revision in force (replays only)
-    indicator_keys: dict[int, list[str]]  # claim id -> indicator keys its criteria read
+    # claim id -> indicator keys its criteria read (claims with one spec text share the tuple)
+    indicator_keys: dict[int, tuple[str, ...]]
     material: dict[str, str] = field(default_factory=dict)  # see `_indicator_material`
+    # `_inputs_key`'s parts shared by claims: per tuple of indicator keys, and per claim shape
+    used_material: dict[tuple[str, ...], str] = field(default_factory=dict)
+    claim_material: dict[tuple[Any, ...], str] = field(default_factory=dict)
     waits: dict[int, Any] = field(default_factory=dict)  # claim id -> latest WaitExtension row
 
 
@@ -324,9 +328,9 @@ def _load_meta(
         criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
     indicator_keys = {
-        cid: list(_criterion_keys(rows[0]["spec"]))  # each call's keys are distinct
+        cid: tuple(_criterion_keys(rows[0]["spec"]))  # each call's keys are distinct
         if len(rows) == 1
-        else list(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"])))
+        else tuple(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"])))
         for cid, rows in criteria_rows.items()
     }
     keys = sorted({k for ks in indicator_keys.values() for k in ks})
@@ -432,48 +436,73 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
     claim_id = claim["id"]
     resolution = meta.resolutions.get(claim_id)
     wait = meta.waits.get(claim_id)
-    used = ", ".join(_indicator_material(meta, k) for k in meta.indicator_keys.get(claim_id, []))
+    keys = meta.indicator_keys.get(claim_id, ())
+    used = meta.used_material.get(keys)
+    if used is None:
+        used = meta.used_material[keys] = ", ".join(_indicator_material(meta, k) for k in keys)
     # the repr of the list [EVALUATOR_VERSION, version, kind, lifecycle, str(deadline),
     # str(window_start), str(window_end), criteria row ids, resolution id, wait id], written
-    # out (the same text: the keys stored by earlier runs stay valid)
-    material = (
-        f"[{EVALUATOR_VERSION!r}, {claim['version']!r}, {claim['kind']!r}, "
-        f"{claim['lifecycle']!r}, {str(claim['deadline'])!r}, {str(claim['window_start'])!r}, "
-        f"{str(claim['window_end'])!r}, "
-        f"{[row['id'] for row in meta.criteria_rows.get(claim_id, [])]!r}, "
-        f"{resolution['id'] if resolution is not None else None!r}, "
-        f"{wait['id'] if wait is not None else None!r}]"
+    # out (the same text: the keys stored by earlier runs stay valid); its head is the same
+    # for claims alike, written once per run
+    shape = (
+        claim["version"],
+        claim["kind"],
+        claim["lifecycle"],
+        claim["deadline"],
+        claim["window_start"],
+        claim["window_end"],
     )
-    return hashlib.sha256(f"{material}{{{used}}}".encode()).hexdigest()
+    head = meta.claim_material.get(shape)
+    if head is None:
+        version, kind, lifecycle, deadline, window_start, window_end = shape
+        head = meta.claim_material[shape] = (
+            f"[{EVALUATOR_VERSION!r}, {version!r}, {kind!r}, {lifecycle!r}, {str(deadline)!r}, "
+            f"{str(window_start)!r}, {str(window_end)!r}, "
+        )
+    rows = meta.criteria_rows.get(claim_id, ())
+    row_ids = f"[{rows[0]['id']!r}]" if len(rows) == 1 else repr([row["id"] for row in rows])
+    material = (
+        f"{head}{row_ids}, {resolution['id'] if resolution is not None else None!r}, "
+        f"{wait['id'] if wait is not None else None!r}]{{{used}}}"
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def _parse_all(
     meta: _Meta, claim_ids: Iterable[int]
-) -> dict[int, tuple[list[CriterionSpec], str | None]]:
+) -> dict[int, tuple[tuple[CriterionSpec, ...], str | None]]:
     """Each claim's criteria (the rows in force, parsed) and the error of the last that does not
     parse. Rows alike (the same spec text, type, key and role) are parsed once per run and
-    share one (frozen) criterion; evaluation keys nothing on a criterion's identity."""
-    parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
+    share one (frozen) criterion; evaluation keys nothing on a criterion's identity. Claims
+    whose rows are alike share one tuple of criteria, so that what is derived from a claim's
+    criteria (`_build_inputs`) is derived once per distinct tuple."""
+    parsed: dict[int, tuple[tuple[CriterionSpec, ...], str | None]] = {}
     seen: dict[tuple[Any, ...], CriterionSpec | str] = {}  # row content -> criterion or error
+    claims_alike: dict[tuple[Any, ...], tuple[tuple[CriterionSpec, ...], str | None]] = {}
+    no_rows: list[Any] = []
     for claim_id in claim_ids:
-        specs: list[CriterionSpec] = []
-        error = None
-        for row in meta.criteria_rows.get(claim_id, []):
-            content = (row["spec"], row["kind"], row["key"], row["role"])
-            done = seen.get(content)
-            if done is None:
-                try:
-                    done = _parse_criterion(row)
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(str(p) for p in first["loc"])
-                    done = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
-                seen[content] = done
-            if isinstance(done, str):
-                error = done
-            else:
-                specs.append(done)
-        parsed[claim_id] = (specs, error)
+        rows = meta.criteria_rows.get(claim_id, no_rows)
+        contents = tuple([(row["spec"], row["kind"], row["key"], row["role"]) for row in rows])
+        claim_parsed = claims_alike.get(contents)
+        if claim_parsed is None:
+            specs: list[CriterionSpec] = []
+            error = None
+            for content, row in zip(contents, rows, strict=True):
+                done = seen.get(content)
+                if done is None:
+                    try:
+                        done = _parse_criterion(row)
+                    except ValidationError as exc:
+                        first = exc.errors()[0]
+                        where = ".".join(str(p) for p in first["loc"])
+                        done = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+                    seen[content] = done
+                if isinstance(done, str):
+                    error = done
+                else:
+                    specs.append(done)
+            claim_parsed = claims_alike[contents] = (tuple(specs), error)
+        parsed[claim_id] = claim_parsed
     return parsed
 
 
@@ -486,14 +515,16 @@ def _build_inputs(
     worked out of each claim's criteria (`remember_since`), for the evaluation to reuse.
     """
     parsed = _parse_all(meta, (c["id"] for c in claims))
-    criteria = {claim_id: tuple(specs) for claim_id, (specs, _) in parsed.items()}
+    # per distinct tuple of criteria (`_parse_all` shares them): the windows they name and the
+    # indicator keys they read, in order, once each
+    distinct = {id(criteria): criteria for criteria, _ in parsed.values()}
     since_of = {
-        claim_id: needed_since(specs) if memo is None else remember_since(memo, specs)
-        for claim_id, specs in criteria.items()
+        of: needed_since(criteria) if memo is None else remember_since(memo, criteria)
+        for of, criteria in distinct.items()
     }
-    reads = {  # claim id -> the indicator keys its criteria read, in order, once each
-        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_indicators(c)))
-        for claim_id, (specs, _) in parsed.items()
+    reads = {
+        of: list(dict.fromkeys(k for c in criteria for k in criterion_indicators(c)))
+        for of, criteria in distinct.items()
     }
     wanted_keys = {k for keys in reads.values() for k in keys}
     indicators = [meta.indicators[k] for k in sorted(wanted_keys) if k in meta.indicators]
@@ -512,9 +543,13 @@ def _build_inputs(
         )
         for row in indicators
     }
+    # and one series mapping per distinct tuple of criteria (nothing writes to it)
+    series_of = {
+        of: {key: shared[key] for key in keys if key in shared} for of, keys in reads.items()
+    }
     inputs: list[ClaimInputs] = []
     for claim in claims:
-        error = parsed[claim["id"]][1]
+        criteria, error = parsed[claim["id"]]
         res = meta.resolutions.get(claim["id"])
         facts = ClaimFacts(
             slug=claim["slug"],
@@ -532,14 +567,13 @@ def _build_inputs(
         if revision is not None and revision["version"] != version:
             facts = _facts_from_revision(facts, revision)
             version = revision["version"]
-        series = {key: shared[key] for key in reads[claim["id"]] if key in shared}
         inputs.append(
             ClaimInputs(
                 claim_id=claim["id"],
                 claim_version=version,
                 facts=facts,
-                criteria=criteria[claim["id"]],
-                series=series,
+                criteria=criteria,
+                series=series_of[id(criteria)],
                 criteria_error=error,
                 resolution_id=res["id"] if res is not None else None,
                 status_evaluation_id=claim["status_evaluation_id"],
