@@ -120,9 +120,14 @@ def end_of_day(day: dt.date) -> dt.datetime:
 # --- loading ---
 
 
-def _parse_criterion(row: Any) -> CriterionSpec:
+def _parse_criterion(row: Any, decoded: Mapping[str, Any] | None = None) -> CriterionSpec:
+    """`decoded`: spec text -> its JSON value, for texts this run already decoded (not copied:
+    read only)."""
     raw = row["spec"]
-    spec = dict((json.loads(raw) if type(raw) is str else raw) or {})
+    if type(raw) is str:
+        value = decoded.get(raw) if decoded is not None else None
+        raw = json.loads(raw) if value is None else value
+    spec = dict(raw or {})
     spec.setdefault("type", row["kind"])
     spec.setdefault("key", row["key"])
     spec.setdefault("role", row["role"])
@@ -198,6 +203,7 @@ class _Meta:
     # claim id -> indicator keys its criteria read (claims with one spec text share the tuple)
     indicator_keys: dict[int, tuple[str, ...]]
     material: dict[str, str] = field(default_factory=dict)  # see `_indicator_material`
+    decoded: dict[str, Any] = field(default_factory=dict)  # see `_criterion_keys`
     # `_inputs_key`'s parts shared by claims: per tuple of indicator keys, and per claim shape
     used_material: dict[tuple[str, ...], str] = field(default_factory=dict)
     claim_material: dict[tuple[Any, ...], str] = field(default_factory=dict)
@@ -254,15 +260,19 @@ def clear_caches() -> None:
     _SPEC_KEYS.clear()
 
 
-def _criterion_keys(raw: Any) -> tuple[str, ...] | list[str]:
-    """`_spec_indicator_keys` of a criterion spec as the driver returned it (JSON text or value)."""
+def _criterion_keys(raw: Any, decoded: dict[str, Any]) -> tuple[str, ...] | list[str]:
+    """`_spec_indicator_keys` of a criterion spec as the driver returned it (JSON text or value).
+
+    A text not seen before is decoded, and its value kept in `decoded` (of this run) for
+    `_parse_criterion`, which would decode it again."""
     if type(raw) is not str:
         return _spec_indicator_keys(raw)
     keys = _SPEC_KEYS.get(raw)
     if keys is None:
         if len(_SPEC_KEYS) >= _SPEC_KEYS_MAX:
             _SPEC_KEYS.clear()
-        keys = _SPEC_KEYS[raw] = tuple(_spec_indicator_keys(json.loads(raw)))
+        value = decoded[raw] = json.loads(raw)
+        keys = _SPEC_KEYS[raw] = tuple(_spec_indicator_keys(value))
     return keys
 
 
@@ -327,10 +337,11 @@ def _load_meta(
     else:
         criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
+    decoded: dict[str, Any] = {}
     indicator_keys = {
-        cid: tuple(_criterion_keys(rows[0]["spec"]))  # each call's keys are distinct
+        cid: tuple(_criterion_keys(rows[0]["spec"], decoded))  # each call's keys are distinct
         if len(rows) == 1
-        else tuple(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"])))
+        else tuple(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"], decoded)))
         for cid, rows in criteria_rows.items()
     }
     keys = sorted({k for ks in indicator_keys.values() for k in ks})
@@ -380,6 +391,7 @@ def _load_meta(
         for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings().all():
             revisions[row["claim_id"]] = row
     meta = _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
+    meta.decoded = decoded
     meta.waits = _latest_waits(session, ids if scope else None, as_of)
     return meta
 
@@ -491,7 +503,7 @@ def _parse_all(
                 done = seen.get(content)
                 if done is None:
                     try:
-                        done = _parse_criterion(row)
+                        done = _parse_criterion(row, meta.decoded)
                     except ValidationError as exc:
                         first = exc.errors()[0]
                         where = ".".join(str(p) for p in first["loc"])
@@ -547,10 +559,13 @@ def _build_inputs(
     series_of = {
         of: {key: shared[key] for key in keys if key in shared} for of, keys in reads.items()
     }
+    resolutions, waits, revisions = meta.resolutions, meta.waits, meta.revisions
     inputs: list[ClaimInputs] = []
     for claim in claims:
-        criteria, error = parsed[claim["id"]]
-        res = meta.resolutions.get(claim["id"])
+        claim_id = claim["id"]
+        criteria, error = parsed[claim_id]
+        res = resolutions.get(claim_id)
+        wait = waits.get(claim_id)
         facts = ClaimFacts(
             slug=claim["slug"],
             kind=claim["kind"],
@@ -560,16 +575,16 @@ def _build_inputs(
             lifecycle=claim["lifecycle"],
             stated_on=claim["stated_on"],
             resolution=_resolution_facts(res) if res is not None else None,
-            wait_until=meta.waits[claim["id"]]["wait_until"] if claim["id"] in meta.waits else None,
+            wait_until=wait["wait_until"] if wait is not None else None,
         )
         version = claim["version"]
-        revision = meta.revisions.get(claim["id"])
+        revision = revisions.get(claim_id) if revisions else None
         if revision is not None and revision["version"] != version:
             facts = _facts_from_revision(facts, revision)
             version = revision["version"]
         inputs.append(
             ClaimInputs(
-                claim_id=claim["id"],
+                claim_id=claim_id,
                 claim_version=version,
                 facts=facts,
                 criteria=criteria,
