@@ -1209,6 +1209,7 @@ def _evaluate_claims(
     return results
 
 
+@fast_frozen_init  # one per claim in every sweep
 @dataclass(frozen=True)
 class _Previous:
     inputs_key: str | None
