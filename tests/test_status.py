@@ -23,7 +23,15 @@ from test_status_factories import (
     owid_generation,
 )
 
-from tracker.models import Claim, Criterion, Evaluation, Indicator, Observation, Resolution
+from tracker.models import (
+    Claim,
+    Criterion,
+    Evaluation,
+    Indicator,
+    Observation,
+    Resolution,
+    WaitExtension,
+)
 from tracker.status import (
     InvalidResolution,
     clear_caches,
@@ -623,6 +631,84 @@ def test_the_inputs_key_keeps_its_recipe(engine: Engine) -> None:
         assert claim.status_inputs_key == expected
         (row,) = status_history(session, claim.id)
         assert row.details["inputs_key"] == expected
+
+
+def test_claims_alike_each_keep_their_own_inputs_key(engine: Engine) -> None:
+    """A run writes the parts of the inputs key that claims share (the claim's version, kind,
+    lifecycle and dates; its indicators' metadata) once: each claim's key is still the recipe of
+    its own inputs (its criteria rows, resolution and wait extension)."""
+    from tracker.evaluation import EVALUATOR_VERSION
+
+    with Session(engine) as session:
+        claim, chn, usa = china_claim(session)
+        observe(session, chn, DATA["CHN"], KNOWN_2026)
+        observe(session, usa, DATA["USA"], KNOWN_2026)
+        deadline = dt.date(2030, 12, 31)
+        level = {**CHINA_CRITERIA[0], "key": "level"}
+        twins = [
+            make_claim(session, "twin-same", CHINA_CRITERIA, deadline=deadline),
+            make_claim(session, "twin-two-rows", [*CHINA_CRITERIA, level], deadline=deadline),
+            make_claim(session, "twin-waits", CHINA_CRITERIA, deadline=deadline),
+            make_claim(session, "twin-resolved", CHINA_CRITERIA, deadline=deadline),
+        ]
+        session.add(
+            WaitExtension(
+                claim_id=twins[2].id,
+                wait_until=dt.date(2031, 1, 1),
+                reason="the source is late",
+                decided_by="reviewer",
+                recorded_at=at("2026-05-01"),
+            )
+        )
+        session.commit()
+        evaluate_claims(session, now=at("2026-05-15"))
+        record_manual_resolution(
+            session,
+            twins[3],
+            outcome="partial",
+            decided_by="reviewer",
+            rationale="Only partly kept.",
+            evidence=["https://ember-energy.org/"],
+            note="claimant conceded part of it early",
+            now=at("2026-05-20"),
+        )
+        session.commit()
+        evaluate_claims(session, now=at("2026-06-01"), force=True)
+        session.commit()
+        metadata = {
+            ind.key: repr([ind.id, "TWh", "annual", 180, 365, None, None, None])
+            for ind in (chn, usa)
+        }
+        used = ", ".join(f"{key!r}: {metadata[key]}" for key in ("owid.gen.chn", "owid.gen.usa"))
+        keys = set()
+        for one in (claim, *twins):
+            session.refresh(one)
+            criteria_ids = sorted(
+                session.exec(
+                    select(Criterion.id).where(
+                        Criterion.claim_id == one.id, col(Criterion.valid_until).is_(None)
+                    )
+                ).all()
+            )
+            resolution = current_resolution(session, one.id)  # type: ignore[arg-type]
+            wait = session.exec(select(WaitExtension).where(WaitExtension.claim_id == one.id)).all()
+            material = [
+                EVALUATOR_VERSION,
+                one.version,
+                "hard",
+                "active",
+                "2030-12-31",
+                "None",
+                "None",
+                criteria_ids,
+                None if resolution is None else resolution.id,
+                wait[0].id if wait else None,
+            ]
+            expected = hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
+            assert one.status_inputs_key == expected, one.slug
+            keys.add(expected)
+        assert len(keys) == 5
+        assert current_resolution(session, twins[3].id) is not None  # type: ignore[arg-type]
 
 
 def test_a_sweep_reads_criteria_alike_with_and_without_the_process_cache(engine: Engine) -> None:

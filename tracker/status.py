@@ -119,9 +119,14 @@ def end_of_day(day: dt.date) -> dt.datetime:
 # --- loading ---
 
 
-def _parse_criterion(row: Any) -> CriterionSpec:
+def _parse_criterion(row: Any, decoded: Mapping[str, Any] | None = None) -> CriterionSpec:
+    """`decoded`: spec text -> its JSON value, for texts this run already decoded (not copied:
+    read only)."""
     raw = row["spec"]
-    spec = dict((json.loads(raw) if type(raw) is str else raw) or {})
+    if type(raw) is str:
+        value = decoded.get(raw) if decoded is not None else None
+        raw = json.loads(raw) if value is None else value
+    spec = dict(raw or {})
     spec.setdefault("type", row["kind"])
     spec.setdefault("key", row["key"])
     spec.setdefault("role", row["role"])
@@ -194,8 +199,13 @@ class _Meta:
     indicators: dict[str, Any]  # key -> indicator row
     resolutions: dict[int, Any]  # claim id -> current resolution row
     revisions: dict[int, Any]  # claim id -> revision in force (replays only)
-    indicator_keys: dict[int, list[str]]  # claim id -> indicator keys its criteria read
+    # claim id -> indicator keys its criteria read (claims with one spec text share the tuple)
+    indicator_keys: dict[int, tuple[str, ...]]
     material: dict[str, str] = field(default_factory=dict)  # see `_indicator_material`
+    decoded: dict[str, Any] = field(default_factory=dict)  # see `_criterion_keys`
+    # `_inputs_key`'s parts shared by claims: per tuple of indicator keys, and per claim shape
+    used_material: dict[tuple[str, ...], str] = field(default_factory=dict)
+    claim_material: dict[tuple[Any, ...], str] = field(default_factory=dict)
     waits: dict[int, Any] = field(default_factory=dict)  # claim id -> latest WaitExtension row
 
 
@@ -249,15 +259,19 @@ def clear_caches() -> None:
     _SPEC_KEYS.clear()
 
 
-def _criterion_keys(raw: Any) -> tuple[str, ...] | list[str]:
-    """`_spec_indicator_keys` of a criterion spec as the driver returned it (JSON text or value)."""
+def _criterion_keys(raw: Any, decoded: dict[str, Any]) -> tuple[str, ...] | list[str]:
+    """`_spec_indicator_keys` of a criterion spec as the driver returned it (JSON text or value).
+
+    A text not seen before is decoded, and its value kept in `decoded` (of this run) for
+    `_parse_criterion`, which would decode it again."""
     if type(raw) is not str:
         return _spec_indicator_keys(raw)
     keys = _SPEC_KEYS.get(raw)
     if keys is None:
         if len(_SPEC_KEYS) >= _SPEC_KEYS_MAX:
             _SPEC_KEYS.clear()
-        keys = _SPEC_KEYS[raw] = tuple(_spec_indicator_keys(json.loads(raw)))
+        value = decoded[raw] = json.loads(raw)
+        keys = _SPEC_KEYS[raw] = tuple(_spec_indicator_keys(value))
     return keys
 
 
@@ -322,10 +336,11 @@ def _load_meta(
     else:
         criteria_rows = {cid: _pick_criteria(all_rows.get(cid, []), as_of) for cid in ids}
 
+    decoded: dict[str, Any] = {}
     indicator_keys = {
-        cid: list(_criterion_keys(rows[0]["spec"]))  # each call's keys are distinct
+        cid: tuple(_criterion_keys(rows[0]["spec"], decoded))  # each call's keys are distinct
         if len(rows) == 1
-        else list(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"])))
+        else tuple(dict.fromkeys(k for r in rows for k in _criterion_keys(r["spec"], decoded)))
         for cid, rows in criteria_rows.items()
     }
     keys = sorted({k for ks in indicator_keys.values() for k in ks})
@@ -375,6 +390,7 @@ def _load_meta(
         for row in session.execute(rev_stmt, {"claim_ids": ids}).mappings().all():
             revisions[row["claim_id"]] = row
     meta = _Meta(as_of, claims, criteria_rows, indicators, resolutions, revisions, indicator_keys)
+    meta.decoded = decoded
     meta.waits = _latest_waits(session, ids if scope else None, as_of)
     return meta
 
@@ -431,48 +447,73 @@ def _inputs_key(meta: _Meta, claim: Any) -> str:
     claim_id = claim["id"]
     resolution = meta.resolutions.get(claim_id)
     wait = meta.waits.get(claim_id)
-    used = ", ".join(_indicator_material(meta, k) for k in meta.indicator_keys.get(claim_id, []))
+    keys = meta.indicator_keys.get(claim_id, ())
+    used = meta.used_material.get(keys)
+    if used is None:
+        used = meta.used_material[keys] = ", ".join(_indicator_material(meta, k) for k in keys)
     # the repr of the list [EVALUATOR_VERSION, version, kind, lifecycle, str(deadline),
     # str(window_start), str(window_end), criteria row ids, resolution id, wait id], written
-    # out (the same text: the keys stored by earlier runs stay valid)
-    material = (
-        f"[{EVALUATOR_VERSION!r}, {claim['version']!r}, {claim['kind']!r}, "
-        f"{claim['lifecycle']!r}, {str(claim['deadline'])!r}, {str(claim['window_start'])!r}, "
-        f"{str(claim['window_end'])!r}, "
-        f"{[row['id'] for row in meta.criteria_rows.get(claim_id, [])]!r}, "
-        f"{resolution['id'] if resolution is not None else None!r}, "
-        f"{wait['id'] if wait is not None else None!r}]"
+    # out (the same text: the keys stored by earlier runs stay valid); its head is the same
+    # for claims alike, written once per run
+    shape = (
+        claim["version"],
+        claim["kind"],
+        claim["lifecycle"],
+        claim["deadline"],
+        claim["window_start"],
+        claim["window_end"],
     )
-    return hashlib.sha256(f"{material}{{{used}}}".encode()).hexdigest()
+    head = meta.claim_material.get(shape)
+    if head is None:
+        version, kind, lifecycle, deadline, window_start, window_end = shape
+        head = meta.claim_material[shape] = (
+            f"[{EVALUATOR_VERSION!r}, {version!r}, {kind!r}, {lifecycle!r}, {str(deadline)!r}, "
+            f"{str(window_start)!r}, {str(window_end)!r}, "
+        )
+    rows = meta.criteria_rows.get(claim_id, ())
+    row_ids = f"[{rows[0]['id']!r}]" if len(rows) == 1 else repr([row["id"] for row in rows])
+    material = (
+        f"{head}{row_ids}, {resolution['id'] if resolution is not None else None!r}, "
+        f"{wait['id'] if wait is not None else None!r}]{{{used}}}"
+    )
+    return hashlib.sha256(material.encode()).hexdigest()
 
 
 def _parse_all(
     meta: _Meta, claim_ids: Iterable[int]
-) -> dict[int, tuple[list[CriterionSpec], str | None]]:
+) -> dict[int, tuple[tuple[CriterionSpec, ...], str | None]]:
     """Each claim's criteria (the rows in force, parsed) and the error of the last that does not
     parse. Rows alike (the same spec text, type, key and role) are parsed once per run and
-    share one (frozen) criterion; evaluation keys nothing on a criterion's identity."""
-    parsed: dict[int, tuple[list[CriterionSpec], str | None]] = {}
+    share one (frozen) criterion; evaluation keys nothing on a criterion's identity. Claims
+    whose rows are alike share one tuple of criteria, so that what is derived from a claim's
+    criteria (`_build_inputs`) is derived once per distinct tuple."""
+    parsed: dict[int, tuple[tuple[CriterionSpec, ...], str | None]] = {}
     seen: dict[tuple[Any, ...], CriterionSpec | str] = {}  # row content -> criterion or error
+    claims_alike: dict[tuple[Any, ...], tuple[tuple[CriterionSpec, ...], str | None]] = {}
+    no_rows: list[Any] = []
     for claim_id in claim_ids:
-        specs: list[CriterionSpec] = []
-        error = None
-        for row in meta.criteria_rows.get(claim_id, []):
-            content = (row["spec"], row["kind"], row["key"], row["role"])
-            done = seen.get(content)
-            if done is None:
-                try:
-                    done = _parse_criterion(row)
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    where = ".".join(str(p) for p in first["loc"])
-                    done = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
-                seen[content] = done
-            if isinstance(done, str):
-                error = done
-            else:
-                specs.append(done)
-        parsed[claim_id] = (specs, error)
+        rows = meta.criteria_rows.get(claim_id, no_rows)
+        contents = tuple([(row["spec"], row["kind"], row["key"], row["role"]) for row in rows])
+        claim_parsed = claims_alike.get(contents)
+        if claim_parsed is None:
+            specs: list[CriterionSpec] = []
+            error = None
+            for content, row in zip(contents, rows, strict=True):
+                done = seen.get(content)
+                if done is None:
+                    try:
+                        done = _parse_criterion(row, meta.decoded)
+                    except ValidationError as exc:
+                        first = exc.errors()[0]
+                        where = ".".join(str(p) for p in first["loc"])
+                        done = f"criterion {row['key']!r} is invalid at {where}: {first['msg']}"
+                    seen[content] = done
+                if isinstance(done, str):
+                    error = done
+                else:
+                    specs.append(done)
+            claim_parsed = claims_alike[contents] = (tuple(specs), error)
+        parsed[claim_id] = claim_parsed
     return parsed
 
 
@@ -485,14 +526,16 @@ def _build_inputs(
     worked out of each claim's criteria (`remember_since`), for the evaluation to reuse.
     """
     parsed = _parse_all(meta, (c["id"] for c in claims))
-    criteria = {claim_id: tuple(specs) for claim_id, (specs, _) in parsed.items()}
+    # per distinct tuple of criteria (`_parse_all` shares them): the windows they name and the
+    # indicator keys they read, in order, once each
+    distinct = {id(criteria): criteria for criteria, _ in parsed.values()}
     since_of = {
-        claim_id: needed_since(specs) if memo is None else remember_since(memo, specs)
-        for claim_id, specs in criteria.items()
+        of: needed_since(criteria) if memo is None else remember_since(memo, criteria)
+        for of, criteria in distinct.items()
     }
-    reads = {  # claim id -> the indicator keys its criteria read, in order, once each
-        claim_id: list(dict.fromkeys(k for c in specs for k in criterion_indicators(c)))
-        for claim_id, (specs, _) in parsed.items()
+    reads = {
+        of: list(dict.fromkeys(k for c in criteria for k in criterion_indicators(c)))
+        for of, criteria in distinct.items()
     }
     wanted_keys = {k for keys in reads.values() for k in keys}
     indicators = [meta.indicators[k] for k in sorted(wanted_keys) if k in meta.indicators]
@@ -511,10 +554,17 @@ def _build_inputs(
         )
         for row in indicators
     }
+    # and one series mapping per distinct tuple of criteria (nothing writes to it)
+    series_of = {
+        of: {key: shared[key] for key in keys if key in shared} for of, keys in reads.items()
+    }
+    resolutions, waits, revisions = meta.resolutions, meta.waits, meta.revisions
     inputs: list[ClaimInputs] = []
     for claim in claims:
-        error = parsed[claim["id"]][1]
-        res = meta.resolutions.get(claim["id"])
+        claim_id = claim["id"]
+        criteria, error = parsed[claim_id]
+        res = resolutions.get(claim_id)
+        wait = waits.get(claim_id)
         facts = ClaimFacts(
             slug=claim["slug"],
             kind=claim["kind"],
@@ -524,21 +574,20 @@ def _build_inputs(
             lifecycle=claim["lifecycle"],
             stated_on=claim["stated_on"],
             resolution=_resolution_facts(res) if res is not None else None,
-            wait_until=meta.waits[claim["id"]]["wait_until"] if claim["id"] in meta.waits else None,
+            wait_until=wait["wait_until"] if wait is not None else None,
         )
         version = claim["version"]
-        revision = meta.revisions.get(claim["id"])
+        revision = revisions.get(claim_id) if revisions else None
         if revision is not None and revision["version"] != version:
             facts = _facts_from_revision(facts, revision)
             version = revision["version"]
-        series = {key: shared[key] for key in reads[claim["id"]] if key in shared}
         inputs.append(
             ClaimInputs(
-                claim_id=claim["id"],
+                claim_id=claim_id,
                 claim_version=version,
                 facts=facts,
-                criteria=criteria[claim["id"]],
-                series=series,
+                criteria=criteria,
+                series=series_of[id(criteria)],
                 criteria_error=error,
                 resolution_id=res["id"] if res is not None else None,
                 status_evaluation_id=claim["status_evaluation_id"],
@@ -1159,6 +1208,7 @@ def _evaluate_claims(
     return results
 
 
+@fast_frozen_init  # one per claim in every sweep
 @dataclass(frozen=True)
 class _Previous:
     inputs_key: str | None
