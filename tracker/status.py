@@ -484,7 +484,8 @@ def _parse_all(
 ) -> dict[int, tuple[tuple[CriterionSpec, ...], str | None]]:
     """Each claim's criteria (the rows in force, parsed) and the error of the last that does not
     parse. Rows alike (the same spec text, type, key and role) are parsed once per run and
-    share one (frozen) criterion; evaluation keys nothing on a criterion's identity. Claims
+    share one (frozen) criterion, whose result the evaluation shares among the claims holding
+    it over the same series and deadline (`evaluate_criterion`). Claims
     whose rows are alike share one tuple of criteria, so that what is derived from a claim's
     criteria (`_build_inputs`) is derived once per distinct tuple."""
     parsed: dict[int, tuple[tuple[CriterionSpec, ...], str | None]] = {}
