@@ -42,6 +42,7 @@ from tracker.evaluation import (
     compact_json,
     evaluate,
     fast_frozen_init,
+    json_once,
     lookback_start,
     needed_since,
     remember_since,
@@ -962,16 +963,6 @@ class _JsonText(str):
     __slots__ = ()
 
 
-def _parts_json(parts: Any, memo: Memo | None) -> str:
-    if memo is None or parts is None:
-        return compact_json(parts)  # type: ignore[no-any-return]
-    key = ("parts-json", id(parts))
-    hit = memo.get(key)
-    if hit is None:
-        hit = memo[key] = (parts, compact_json(parts))  # parts: keeps the id unique
-    return hit[1]  # type: ignore[no-any-return]
-
-
 def _stored_row(
     result: EvaluationResult,
     *,
@@ -1008,7 +999,7 @@ def _stored_row(
         if hit is None:  # what the ids are of is kept with it: the ids stay unique
             hit = memo[key] = (result, compact_json(_stored_parts(result)))
         reason_parts = hit[1]
-    criteria_parts = ",".join([_parts_json(c.reason_parts, memo) for c in result.criteria])
+    criteria_parts = ",".join([json_once(c.reason_parts, memo) for c in result.criteria])
     values["details"] = _JsonText(
         f'{{"criteria":{ser.criteria_json},{rest[1:-1]},"reason_parts":{reason_parts}'
         f',"criteria_reason_parts":[{criteria_parts}]}}'

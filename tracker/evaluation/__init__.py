@@ -116,6 +116,7 @@ from tracker.evaluation.serialise import (
     _jsonable,
     canonical_json,
     compact_json,
+    json_once,
     serialise,
 )
 from tracker.evaluation.series import (
@@ -174,6 +175,7 @@ __all__ = [
     "fit_trend",
     "format_number",
     "format_rate",
+    "json_once",
     "lookback_start",
     "meets",
     "needed_since",

@@ -115,6 +115,16 @@ def _part_json(value: Any, to_dict: Any, memo: Memo | None) -> str:
     return hit[1]  # type: ignore[no-any-return]
 
 
+def json_once(value: Any, memo: Memo | None) -> str:
+    """Compact JSON of a JSON-ready value (None: "null"); with `memo`, made once per object
+    (as `_part_json`: a reason's parts shared by claims alike are encoded once per run)."""
+    return _part_json(value, _as_is, memo)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
 def _criterion_json(r: CriterionResult, memo: Memo | None) -> str:
     """Compact JSON of `_criterion_dict(r)`, keys in `_CRITERION_ORDER`; with `memo`, made once
     per result object (claims holding the same criterion share one: `evaluate_criterion`)."""
