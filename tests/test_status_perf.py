@@ -316,6 +316,19 @@ def test_fast_frozen_init_builds_what_the_dataclass_init_builds(make: Any) -> No
         CriterionResult(key="k")  # type: ignore[call-arg]
 
 
+def _row_values(result: EvaluationResult, item: Any, row: Evaluation) -> dict[str, Any]:
+    """The row `evaluation_row_values` makes of `result` for `item`'s claim, with the inputs
+    key and watermark the run stored in `row`."""
+    assert isinstance(row.details, dict)
+    return evaluation_row_values(
+        result,
+        claim_id=item.claim_id,
+        claim_version=item.claim_version,
+        inputs_key=row.details["inputs_key"],
+        data_watermark=row.details["data_watermark"],
+    )
+
+
 def test_stored_rows_are_the_row_values_of_the_results(engine: Engine) -> None:
     with Session(engine) as session:
         china_claim(session)
@@ -333,13 +346,7 @@ def test_stored_rows_are_the_row_values_of_the_results(engine: Engine) -> None:
             item = inputs[result.slug]
             row = rows[item.claim_id]
             assert isinstance(row.details, dict) and isinstance(row.evidence, dict)
-            expected = evaluation_row_values(
-                result,
-                claim_id=item.claim_id,
-                claim_version=item.claim_version,
-                inputs_key=row.details["inputs_key"],
-                data_watermark=row.details["data_watermark"],
-            )
+            expected = _row_values(result, item, row)
             stored = {key: getattr(row, key) for key in expected}
             assert stored == expected
             assert row.fingerprint == result.fingerprint() == _reference_fingerprint(result)
@@ -383,13 +390,7 @@ def test_claims_sharing_criteria_store_each_its_own_row(engine: Engine) -> None:
             row = rows[item.claim_id]
             assert result == evaluate(item.facts, item.criteria, item.series, now=NOW)
             assert isinstance(row.details, dict)
-            expected = evaluation_row_values(
-                result,
-                claim_id=item.claim_id,
-                claim_version=item.claim_version,
-                inputs_key=row.details["inputs_key"],
-                data_watermark=row.details["data_watermark"],
-            )
+            expected = _row_values(result, item, row)
             assert {key: getattr(row, key) for key in expected} == expected
             stored = resolved(row.details["reason_parts"], row.details["criteria_reason_parts"])
             assert en(stored) == row.reason == result.reason
