@@ -164,6 +164,7 @@ def classify(
     setting = missing_key_setting(indicator.source, settings)
     bundled_only = bundled_retrieved_on is not None and not live_success
     snapshot = _("the bundled snapshot retrieved %(day)s") % {"day": bundled_retrieved_on}
+    showing = _("; showing %(snapshot)s") % {"snapshot": snapshot} if bundled_only else ""
 
     def health(state: HealthState, reason: str) -> IndicatorHealth:
         return IndicatorHealth(
@@ -192,9 +193,7 @@ def classify(
         else:
             assert indicator.last_error_at is not None  # is_failing implies it
             reason = _("last fetch failed at %(when)s") % {"when": _when(indicator.last_error_at)}
-        if bundled_only:
-            reason += _("; showing %(snapshot)s") % {"snapshot": snapshot}
-        return health("failing", reason)
+        return health("failing", reason + showing)
     if quarantine is not None:
         return health(
             "quarantined",
@@ -211,12 +210,11 @@ def classify(
             },
         )
     if setting is not None:
-        held = _("; showing %(snapshot)s") % {"snapshot": snapshot} if bundled_only else ""
         return health(
             "needs_key",
             _("%(source)s needs an API key: set %(setting)s to fetch it")
             % {"source": indicator.source, "setting": setting}
-            + held,
+            + showing,
         )
     if not has_data and indicator.last_success_at is None:
         if last_run is not None and last_run.status == FetchStatus.running:
