@@ -12,7 +12,7 @@ import random
 
 import sqlalchemy as sa
 
-from tracker.evaluation import UNCERTAIN_RATIO, UNCERTAIN_WIDTH
+from tracker.evaluation import UNCERTAIN_RATIO, UNCERTAIN_WIDTH, band_too_uncertain
 from tracker.models import State, Trend
 from tracker.outlook import Outlook, outlook_of, outlook_value
 
@@ -97,3 +97,36 @@ def test_the_python_rule_agrees_with_the_sql_rule_on_every_case(engine) -> None:
     assert not differ, differ[:20]
     # the cases reach every outlook, and the '' of a state no outlook covers
     assert set(by_sql.values()) == {o.value for o in Outlook} | {""}
+
+
+def test_the_evaluators_too_uncertain_rule_is_the_outlooks_on_every_case() -> None:
+    """The evaluator's `band_too_uncertain` (the trend badge's "too uncertain to call") and the
+    outlook's too-wide clause are one rule: on every case above, an `insufficient_data` trend
+    with a projection is "too uncertain" in the outlook exactly when the evaluator says so,
+    including bands at the float edge of high = low × UNCERTAIN_RATIO, where high / low and
+    low × 100 round apart (the first two below: high / low > 100 but high ≤ low × 100; the
+    third the other way round)."""
+    edges = [
+        (763.774855201995, 76377.48552019951),
+        (216.60018053121627, 21660.01805312163),
+        (548.7992125893916, 54879.92125893916),
+    ]
+    assert [(h / lo > UNCERTAIN_RATIO) != (h > lo * UNCERTAIN_RATIO) for lo, h in edges] == [
+        True,
+        True,
+        True,
+    ]
+    cases = [(None, None, lo, h, 1000.0, None) for lo, h in edges]
+    cases += [(None, None, *case[2:]) for case in _cases()]
+    checked = 0
+    for _state, _trend, low, high, value, _threshold in cases:
+        if value is None:
+            continue
+        low = float(low) if type(low) is int else low
+        high = float(high) if type(high) is int else high
+        value = float(value)
+        outlook = outlook_of(State.open.value, Trend.insufficient_data.value, low, high, value, 0.0)
+        wide = band_too_uncertain(value, low, high)  # type: ignore[arg-type]
+        assert (outlook == Outlook.too_uncertain.value) == wide, (low, high, value)
+        checked += 1
+    assert checked > 3000

@@ -267,9 +267,11 @@ def band_too_uncertain(value: float, low: float | None, high: float | None) -> b
     """`too_uncertain` from the numbers (a stored band's non-finite ends are None: too wide)."""
     if low is None or high is None or not (math.isfinite(low) and math.isfinite(high)):
         return True
-    if low > 0 and high / low > UNCERTAIN_RATIO:
+    # as tracker.outlook's SQL rule writes it (a product, not high / low: the two differ at
+    # float edges, and the badge and the outlook must not)
+    if low > 0 and high > low * UNCERTAIN_RATIO:
         return True
-    return high - low > UNCERTAIN_WIDTH * abs(value)
+    return high - low > abs(value) * UNCERTAIN_WIDTH
 
 
 def _trend_from(
