@@ -50,7 +50,13 @@ from tracker.evaluation import (
 from tracker.evaluation.text import en, resolved
 from tracker.models import Evaluation, State, Trend
 from tracker.sources.base import period_start
-from tracker.status import evaluate_claims, evaluation_row_values, load_claim_inputs
+from tracker.status import (
+    _inputs_key,
+    _load_meta,
+    evaluate_claims,
+    evaluation_row_values,
+    load_claim_inputs,
+)
 
 CRITERION: TypeAdapter[Any] = TypeAdapter(CriterionSpec)
 NOW = dt.datetime(2026, 6, 1, 12, tzinfo=dt.UTC)
@@ -394,6 +400,18 @@ def test_claims_sharing_criteria_store_each_its_own_row(engine: Engine) -> None:
             assert {key: getattr(row, key) for key in expected} == expected
             stored = resolved(row.details["reason_parts"], row.details["criteria_reason_parts"])
             assert en(stored) == row.reason == result.reason
+        # each row holds its own claim's inputs key (a row made once for claims alike but for
+        # their slug takes each claim's own key, fingerprint and columns)
+        meta = _load_meta(session, None, None)
+        assert meta is not None
+        keys = {c["slug"]: _inputs_key(meta, c) for c in meta.claims}
+        for slug in shapes:
+            assert rows[inputs[slug].claim_id].details["inputs_key"] == keys[slug]
+        assert keys["same-1"] != keys["same-2"]
+        assert (
+            rows[inputs["same-1"].claim_id].fingerprint
+            != rows[inputs["same-2"].claim_id].fingerprint
+        )
         # claims alike share their criteria's results; their rows differ by what is their own
         assert results["same-1"].criteria[0] is results["same-2"].criteria[0]
         assert results["context-first"].criteria == results["context-first-2"].criteria

@@ -16,7 +16,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,6 +42,7 @@ from tracker.evaluation import (
     compact_json,
     evaluate,
     fast_frozen_init,
+    fingerprint_of,
     json_once,
     lookback_start,
     needed_since,
@@ -974,18 +975,71 @@ def _stored_row(
 ) -> dict[str, Any]:
     """`evaluation_row_values` with `details` and `evidence` as JSON text (the criteria, most
     of a row, encoded once for both the fingerprint and the stored details). `memo`: the one
-    the results were evaluated with (see `serialise`)."""
+    the results were evaluated with (see `serialise`).
+
+    With `memo`, results alike but for their slug (claims alike share one: `evaluate`) store
+    rows alike but for the claim's own columns, its inputs key and the fingerprint (which
+    covers the slug): the rest of the row is made once, from the first of them (`_RowTemplate`).
+    """
+    if memo is None:
+        template = _row_template(result, claim_id, claim_version, data_watermark, None)
+    else:
+        # by the objects of every field but the slug (`_RESULT_SLUG_FIRST`)
+        key = ("stored-row", data_watermark, *map(id, tuple(result.__dict__.values())[1:]))
+        hit = memo.get(key)
+        if hit is None:  # the result is kept in the template: the ids stay unique
+            hit = memo[key] = _row_template(result, claim_id, claim_version, data_watermark, memo)
+        template = hit
+    values = template.values.copy()
+    values["claim_id"], values["claim_version"] = claim_id, claim_version
+    if result is not template.result:  # another slug: its own fingerprint
+        values["fingerprint"] = fingerprint_of(
+            result, template.criteria_json, template.evidence_json
+        )
+    values["details"] = _JsonText(
+        f"{template.details_head}{compact_json(inputs_key)}{template.details_tail}"
+    )
+    values["evidence"] = _JsonText(template.evidence_json)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _RowTemplate:
+    """The stored row of `result` but the claim's columns and inputs key: `values` (its scalar
+    columns, fingerprint included), and the JSON text of `details` before and after the
+    inputs key's value (`details_head`, `details_tail`)."""
+
+    result: EvaluationResult
+    values: dict[str, Any]
+    details_head: str
+    details_tail: str
+    criteria_json: str
+    evidence_json: str
+
+
+def _row_template(
+    result: EvaluationResult,
+    claim_id: int,
+    claim_version: int,
+    data_watermark: int,
+    memo: Memo | None,
+) -> _RowTemplate:
     values, details, ser = _row_parts(
         result,
         claim_id=claim_id,
         claim_version=claim_version,
-        inputs_key=inputs_key,
+        inputs_key=None,
         data_watermark=data_watermark,
         memo=memo,
     )
+    # `details` but its criteria and reason parts, split at the inputs key (its value is the
+    # claim's own): compact JSON joins a dict's items with "," and nothing else
+    names = list(details)
+    at = names.index("inputs_key")
+    head = compact_json({n: details[n] for n in names[:at]})[1:-1]
+    tail = compact_json({n: details[n] for n in names[at + 1 :]})[1:-1]
     # the reason parts (the last keys) spliced in, each encoded once per parts object (claims
     # alike share their results and parts: `evaluate`)
-    rest = compact_json(details)
     if memo is None:
         reason_parts = compact_json(_stored_parts(result))
     else:
@@ -1000,12 +1054,22 @@ def _stored_row(
             hit = memo[key] = (result, compact_json(_stored_parts(result)))
         reason_parts = hit[1]
     criteria_parts = ",".join([json_once(c.reason_parts, memo) for c in result.criteria])
-    values["details"] = _JsonText(
-        f'{{"criteria":{ser.criteria_json},{rest[1:-1]},"reason_parts":{reason_parts}'
-        f',"criteria_reason_parts":[{criteria_parts}]}}'
+    return _RowTemplate(
+        result=result,
+        values=values,
+        details_head=(f'{{"criteria":{ser.criteria_json}{"," if head else ""}{head},"inputs_key":'),
+        details_tail=(
+            f'{"," if tail else ""}{tail},"reason_parts":{reason_parts}'
+            f',"criteria_reason_parts":[{criteria_parts}]}}'
+        ),
+        criteria_json=ser.criteria_json,
+        evidence_json=ser.evidence_json,
     )
-    values["evidence"] = _JsonText(ser.evidence_json)
-    return values
+
+
+# `_stored_row` keys a result's row on every field but the first, the slug
+_RESULT_SLUG_FIRST = fields(EvaluationResult)[0].name == "slug"
+assert _RESULT_SLUG_FIRST, "EvaluationResult's first field must be the slug"
 
 
 def evaluate_claims(

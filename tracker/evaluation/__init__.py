@@ -116,6 +116,7 @@ from tracker.evaluation.serialise import (
     _jsonable,
     canonical_json,
     compact_json,
+    fingerprint_of,
     json_once,
     serialise,
 )
@@ -172,6 +173,7 @@ __all__ = [
     "evaluate",
     "evaluate_criterion",
     "fast_frozen_init",
+    "fingerprint_of",
     "fit_trend",
     "format_number",
     "format_rate",

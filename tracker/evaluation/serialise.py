@@ -198,6 +198,15 @@ def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:
     """
     criteria_json = "[" + ",".join(_criterion_json(c, memo) for c in result.criteria) + "]"
     evidence_json = _part_json(result.evidence, _evidence_dict, memo)
+    return Serialised(
+        criteria_json, evidence_json, fingerprint_of(result, criteria_json, evidence_json)
+    )
+
+
+def fingerprint_of(result: EvaluationResult, criteria_json: str, evidence_json: str) -> str:
+    """The fingerprint of `result` (the recipe in `serialise`), given the JSON of its criteria and
+    evidence that `serialise` made (a result differing from another only in its slug has the
+    same texts: tracker.status makes them once for both)."""
     # the digest of f"{headline!r}\n{criteria_json}\n{evidence_json}" in UTF-8, fed in parts: the
     # JSON texts are ASCII (encoded as is), and only the headline (its reason may hold "–")
     # needs a real UTF-8 encoding, not the whole text joined into one wide string first
@@ -205,7 +214,7 @@ def serialise(result: EvaluationResult, memo: Memo | None = None) -> Serialised:
     digest.update(criteria_json.encode("ascii"))
     digest.update(b"\n")
     digest.update(evidence_json.encode("ascii"))
-    return Serialised(criteria_json, evidence_json, digest.hexdigest())
+    return digest.hexdigest()
 
 
 _PLAIN = (str, int, bool, type(None))
