@@ -58,30 +58,47 @@ def evaluate(
     (never mutated in between) and the same `as_of`; it caches per-series work (vintage
     selection, expressions, fits) so claims on one series fit it once, and each criterion's
     result, shared by claims holding the same criterion object over the same series and
-    deadline (`evaluate_criterion`). Results are identical with or without it.
+    deadline (`evaluate_criterion`), and each claim's result, shared (with the claim's own
+    slug) by claims alike but for their slug. Results are identical with or without it.
     """
     if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
         raise ValueError("evaluate() needs timezone-aware datetimes")
     moment = as_of if as_of is not None else now
     today = moment.astimezone(dt.UTC).date()
+    if memo is None:
+        prepared = _prepare(series, criteria, as_of, None)
+        results = tuple(evaluate_criterion(c, prepared, today=today, claim=claim) for c in criteria)
+        return _combine(claim, results, now, as_of, today)
+    facts = tuple(claim.__dict__.values())  # the fields in order (`_SLUG_FIRST`)
+    # a claim alike but for its slug to one evaluated before, holding the very same criteria
+    # and series objects (a run shares them among claims with alike rows), gets its answer
+    # before anything is prepared or looked up again
+    same_inputs = ("claim-inputs", id(criteria), id(series), facts[1:], now, as_of)
+    known = memo.get(same_inputs)
+    if known is not None:
+        return _with_slug(known[2], claim.slug)
     prepared = _prepare(series, criteria, as_of, memo)
     results = tuple(
         evaluate_criterion(c, prepared, today=today, claim=claim, memo=memo) for c in criteria
     )
-    if memo is None:
-        return _combine(claim, results, now, as_of, today)
     # claims alike but for their slug, whose criteria gave the very same results, get the same
     # answer: combined once per run, then copied with each claim's slug
-    facts = tuple(claim.__dict__.values())  # the fields in order (`_SLUG_FIRST`)
     key = ("claim", facts[1:], now, as_of, *map(id, results))
     hit = memo.get(key)
     if hit is None:  # the results are kept with it: their ids stay unique
         hit = memo[key] = (results, _combine(claim, results, now, as_of, today))
     shared: EvaluationResult = hit[1]
-    if shared.slug == claim.slug:
+    # the criteria and series kept with it: their ids stay unique
+    memo[same_inputs] = (criteria, series, shared)
+    return _with_slug(shared, claim.slug)
+
+
+def _with_slug(shared: EvaluationResult, slug: str) -> EvaluationResult:
+    """`shared`, the result of a claim alike, as the claim `slug`'s (itself if it is hers)."""
+    if shared.slug == slug:
         return shared
     copy = object.__new__(EvaluationResult)  # the same fields, the claim's own slug
-    object.__setattr__(copy, "__dict__", {**shared.__dict__, "slug": claim.slug})
+    object.__setattr__(copy, "__dict__", {**shared.__dict__, "slug": slug})
     return copy
 
 
