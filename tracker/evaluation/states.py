@@ -54,12 +54,13 @@ def evaluate(
     `series` may hold several vintages of a period: the one with the latest `known_from` not
     after `as_of` is used; points known only after `as_of` are ignored.
 
-    `memo`: an optional dict shared by evaluations in one run over the SAME SeriesData objects
-    (never mutated in between) and the same `as_of`; it caches per-series work (vintage
-    selection, expressions, fits) so claims on one series fit it once, and each criterion's
-    result, shared by claims holding the same criterion object over the same series and
-    deadline (`evaluate_criterion`), and each claim's result, shared (with the claim's own
-    slug) by claims alike but for their slug. Results are identical with or without it.
+    `memo`: an optional dict shared by evaluations in one run over the SAME SeriesData objects,
+    series mappings and criteria sequences (never mutated in between) and the same `as_of`; it
+    caches per-series work (vintage selection, expressions, fits) so claims on one series fit it
+    once; each criterion's result, shared by claims holding the same criterion object over the
+    same series and deadline (`evaluate_criterion`); and each claim's result, shared (with the
+    claim's own slug) by claims alike but for their slug. Results are identical with or without
+    it.
     """
     if now.tzinfo is None or (as_of is not None and as_of.tzinfo is None):
         raise ValueError("evaluate() needs timezone-aware datetimes")
