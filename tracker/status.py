@@ -1057,7 +1057,7 @@ def _row_template(
     return _RowTemplate(
         result=result,
         values=values,
-        details_head=(f'{{"criteria":{ser.criteria_json}{"," if head else ""}{head},"inputs_key":'),
+        details_head=f'{{"criteria":{ser.criteria_json}{"," if head else ""}{head},"inputs_key":',
         details_tail=(
             f'{"," if tail else ""}{tail},"reason_parts":{reason_parts}'
             f',"criteria_reason_parts":[{criteria_parts}]}}'

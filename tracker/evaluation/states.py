@@ -95,7 +95,8 @@ def evaluate(
 
 
 def _with_slug(shared: EvaluationResult, slug: str) -> EvaluationResult:
-    """`shared`, the result of a claim alike, as the claim `slug`'s (itself if it is hers)."""
+    """`shared`, the result of a claim alike, as the result of the claim `slug` (`shared` itself
+    when that is its own slug)."""
     if shared.slug == slug:
         return shared
     copy = object.__new__(EvaluationResult)  # the same fields, the claim's own slug
