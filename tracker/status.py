@@ -1038,8 +1038,9 @@ def _row_template(
     at = names.index("inputs_key")
     head = compact_json({n: details[n] for n in names[:at]})[1:-1]
     tail = compact_json({n: details[n] for n in names[at + 1 :]})[1:-1]
-    # the reason parts (the last keys) spliced in, each encoded once per parts object (claims
-    # alike share their results and parts: `evaluate`)
+    # the reason parts (the last keys) spliced in, each encoded once per parts object (results
+    # of claims that differ in more than their slug may still hold the same parts: a shared
+    # criterion's, which the claim's reason refers to)
     if memo is None:
         reason_parts = compact_json(_stored_parts(result))
     else:

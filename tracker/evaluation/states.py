@@ -66,22 +66,21 @@ def evaluate(
         raise ValueError("evaluate() needs timezone-aware datetimes")
     moment = as_of if as_of is not None else now
     today = moment.astimezone(dt.UTC).date()
-    if memo is None:
-        prepared = _prepare(series, criteria, as_of, None)
-        results = tuple(evaluate_criterion(c, prepared, today=today, claim=claim) for c in criteria)
-        return _combine(claim, results, now, as_of, today)
-    facts = tuple(claim.__dict__.values())  # the fields in order (`_SLUG_FIRST`)
-    # a claim alike but for its slug to one evaluated before, holding the very same criteria
-    # and series objects (a run shares them among claims with alike rows), gets its answer
-    # before anything is prepared or looked up again
-    same_inputs = ("claim-inputs", id(criteria), id(series), facts[1:], now, as_of)
-    known = memo.get(same_inputs)
-    if known is not None:
-        return _with_slug(known[2], claim.slug)
+    if memo is not None:
+        facts = tuple(claim.__dict__.values())  # the fields in order (`_SLUG_FIRST`)
+        # a claim alike but for its slug to one evaluated before, holding the very same criteria
+        # and series objects (a run shares them among claims with alike rows), gets its answer
+        # before anything is prepared or looked up again
+        same_inputs = ("claim-inputs", id(criteria), id(series), facts[1:], now, as_of)
+        known = memo.get(same_inputs)
+        if known is not None:
+            return _with_slug(known[2], claim.slug)
     prepared = _prepare(series, criteria, as_of, memo)
     results = tuple(
         evaluate_criterion(c, prepared, today=today, claim=claim, memo=memo) for c in criteria
     )
+    if memo is None:
+        return _combine(claim, results, now, as_of, today)
     # claims alike but for their slug, whose criteria gave the very same results, get the same
     # answer: combined once per run, then copied with each claim's slug
     key = ("claim", facts[1:], now, as_of, *map(id, results))
