@@ -23,6 +23,7 @@ from test_status_factories import (
     owid_generation,
 )
 
+from tracker.evaluation import EVALUATOR_VERSION
 from tracker.models import (
     Claim,
     Criterion,
@@ -579,13 +580,58 @@ def test_a_re_evaluation_with_an_unchanged_result_is_not_repeated_by_later_sweep
         assert len(status_history(session, claim.id)) == 1
 
 
+def _recipe_key(
+    session: Session,
+    claim: Claim,
+    indicators: tuple[Indicator, ...],
+    *,
+    resolution_id: int | None,
+    wait_id: int | None,
+) -> str:
+    """The inputs key of `claim` written out from its recipe: the sha256 of the repr of the list
+    of what its evaluation reads, then each indicator's metadata (`indicators`: in the order
+    its criteria name them)."""
+    criteria_ids = sorted(
+        session.exec(
+            select(Criterion.id).where(
+                Criterion.claim_id == claim.id, col(Criterion.valid_until).is_(None)
+            )
+        ).all()
+    )
+    material = [
+        EVALUATOR_VERSION,
+        claim.version,
+        claim.kind,
+        claim.lifecycle,
+        str(claim.deadline),
+        str(claim.window_start),
+        str(claim.window_end),
+        criteria_ids,
+        resolution_id,
+        wait_id,
+    ]
+    metadata = {  # id, unit, frequency, lag, revision window, spec's model, grace, gaps
+        ind.key: [
+            ind.id,
+            ind.unit,
+            ind.frequency,
+            ind.publication_lag_days,
+            ind.revision_window_days,
+            None,
+            None,
+            None,
+        ]
+        for ind in indicators
+    }
+    used = ", ".join(f"{ind.key!r}: {metadata[ind.key]!r}" for ind in indicators)
+    return hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
+
+
 def test_the_inputs_key_keeps_its_recipe(engine: Engine) -> None:
     """The key a run stores (claim row and details) is the sha256 of the repr of the list of
     what the claim's evaluation reads, then each indicator's metadata: the recipe every stored
     key was made with. Built another way, it must give the same text, or an upgrade would
     re-evaluate every claim once for nothing."""
-    from tracker.evaluation import EVALUATOR_VERSION
-
     with Session(engine) as session:
         claim, chn, usa = china_claim(session)
         observe(session, chn, DATA["CHN"], KNOWN_2026)
@@ -593,41 +639,8 @@ def test_the_inputs_key_keeps_its_recipe(engine: Engine) -> None:
         evaluate_claims(session, now=at("2026-06-01"))
         session.commit()
         session.refresh(claim)
-        criteria_ids = sorted(
-            session.exec(
-                select(Criterion.id).where(
-                    Criterion.claim_id == claim.id, col(Criterion.valid_until).is_(None)
-                )
-            ).all()
-        )
-        material = [
-            EVALUATOR_VERSION,
-            claim.version,
-            claim.kind,
-            claim.lifecycle,
-            str(claim.deadline),
-            str(claim.window_start),
-            str(claim.window_end),
-            criteria_ids,
-            None,  # no resolution
-            None,  # no wait extension
-        ]
-        metadata = {  # id, unit, frequency, lag, revision window, spec's model, grace, gaps
-            ind.key: [
-                ind.id,
-                ind.unit,
-                ind.frequency,
-                ind.publication_lag_days,
-                ind.revision_window_days,
-                None,
-                None,
-                None,
-            ]
-            for ind in (chn, usa)
-        }
-        # in the order the claim's criteria name them
-        used = ", ".join(f"{key!r}: {metadata[key]!r}" for key in ("owid.gen.chn", "owid.gen.usa"))
-        expected = hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
+        # in the order the claim's criteria name them; no resolution, no wait extension
+        expected = _recipe_key(session, claim, (chn, usa), resolution_id=None, wait_id=None)
         assert claim.status_inputs_key == expected
         (row,) = status_history(session, claim.id)
         assert row.details["inputs_key"] == expected
@@ -637,8 +650,6 @@ def test_claims_alike_each_keep_their_own_inputs_key(engine: Engine) -> None:
     """A run writes the parts of the inputs key that claims share (the claim's version, kind,
     lifecycle and dates; its indicators' metadata) once: each claim's key is still the recipe of
     its own inputs (its criteria rows, resolution and wait extension)."""
-    from tracker.evaluation import EVALUATOR_VERSION
-
     with Session(engine) as session:
         claim, chn, usa = china_claim(session)
         observe(session, chn, DATA["CHN"], KNOWN_2026)
@@ -675,36 +686,25 @@ def test_claims_alike_each_keep_their_own_inputs_key(engine: Engine) -> None:
         session.commit()
         evaluate_claims(session, now=at("2026-06-01"), force=True)
         session.commit()
-        metadata = {
-            ind.key: repr([ind.id, "TWh", "annual", 180, 365, None, None, None])
-            for ind in (chn, usa)
-        }
-        used = ", ".join(f"{key!r}: {metadata[key]}" for key in ("owid.gen.chn", "owid.gen.usa"))
+        for ind in (chn, usa):  # the indicator metadata all five keys share
+            session.refresh(ind)
+            meta = (ind.unit, ind.frequency, ind.publication_lag_days, ind.revision_window_days)
+            assert meta == ("TWh", "annual", 180, 365), ind.key
         keys = set()
         for one in (claim, *twins):
             session.refresh(one)
-            criteria_ids = sorted(
-                session.exec(
-                    select(Criterion.id).where(
-                        Criterion.claim_id == one.id, col(Criterion.valid_until).is_(None)
-                    )
-                ).all()
-            )
+            # claims alike: the same kind, lifecycle and dates
+            assert (one.kind, one.lifecycle) == ("hard", "active"), one.slug
+            assert (one.deadline, one.window_start, one.window_end) == (deadline, None, None)
             resolution = current_resolution(session, one.id)  # type: ignore[arg-type]
             wait = session.exec(select(WaitExtension).where(WaitExtension.claim_id == one.id)).all()
-            material = [
-                EVALUATOR_VERSION,
-                one.version,
-                "hard",
-                "active",
-                "2030-12-31",
-                "None",
-                "None",
-                criteria_ids,
-                None if resolution is None else resolution.id,
-                wait[0].id if wait else None,
-            ]
-            expected = hashlib.sha256(f"{material!r}{{{used}}}".encode()).hexdigest()
+            expected = _recipe_key(
+                session,
+                one,
+                (chn, usa),
+                resolution_id=None if resolution is None else resolution.id,
+                wait_id=wait[0].id if wait else None,
+            )
             assert one.status_inputs_key == expected, one.slug
             keys.add(expected)
         assert len(keys) == 5
