@@ -122,9 +122,6 @@ def test_the_evaluators_too_uncertain_rule_is_the_outlooks_on_every_case() -> No
     for _state, _trend, low, high, value, _threshold in cases:
         if value is None:
             continue
-        low = float(low) if type(low) is int else low
-        high = float(high) if type(high) is int else high
-        value = float(value)
         outlook = outlook_of(State.open.value, Trend.insufficient_data.value, low, high, value, 0.0)
         wide = band_too_uncertain(value, low, high)  # type: ignore[arg-type]
         assert (outlook == Outlook.too_uncertain.value) == wide, (low, high, value)
